@@ -1,0 +1,513 @@
+//! Structural checks of one file's AST: duplicates, missing required settings,
+//! constraints that do not fit their type, values out of range.
+//!
+//! These need nothing beyond the file itself. Checks across files (unknown
+//! names, route conflicts, types of attributes) belong to the compiler.
+
+use crate::ast::*;
+use crate::codes;
+use crate::diagnostic::Diagnostic;
+use crate::span::Span;
+
+/// Runs every structural check on one file.
+pub fn file(file: &File) -> Vec<Diagnostic> {
+    let mut v = Validator { diags: Vec::new() };
+    for decl in &file.decls {
+        match decl {
+            Decl::Zone(z) => v.zone(z),
+            Decl::Limit(l) => v.limit(l),
+            Decl::Schema(s) => v.schema(s),
+            Decl::Data(_) => {}
+            Decl::Api(a) => v.api(a),
+            Decl::Resource(r) => v.resource(r),
+            Decl::Test(t) => v.test(t),
+        }
+    }
+    v.diags
+}
+
+struct Validator {
+    diags: Vec<Diagnostic>,
+}
+
+/// Remembers the first occurrence of each kind of setting in one block.
+struct Seen<'a> {
+    first: Vec<(&'a str, Span)>,
+}
+
+impl<'a> Seen<'a> {
+    fn new() -> Seen<'a> {
+        Seen { first: Vec::new() }
+    }
+
+    /// Records `what` at `span`; returns the first span if it was seen before.
+    fn add(&mut self, what: &'a str, span: Span) -> Option<Span> {
+        if let Some(&(_, first)) = self.first.iter().find(|(w, _)| *w == what) {
+            return Some(first);
+        }
+        self.first.push((what, span));
+        None
+    }
+
+    fn has(&self, what: &str) -> bool {
+        self.first.iter().any(|(w, _)| *w == what)
+    }
+}
+
+impl Validator {
+    fn duplicate(&mut self, what: &str, place: &str, span: Span, first: Span) {
+        self.diags.push(
+            Diagnostic::error(codes::DUPLICATE_SETTING, span, format!("`{what}` is given twice in this {place}"))
+                .with_label("second time")
+                .with_related(first, "first here")
+                .with_help(format!("keep one `{what}`; a list can be written on one line, separated by commas")),
+        );
+    }
+
+    fn zone(&mut self, zone: &Zone) {
+        let mut seen = Seen::new();
+        let mut issuers: Vec<&Str> = Vec::new();
+        for item in &zone.items {
+            let what = match &item.node {
+                ZoneItem::Issuer(issuer) => {
+                    if let Some(first) = issuers.iter().find(|i| i.value == issuer.url.value) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                codes::DUPLICATE_SETTING,
+                                issuer.url.span,
+                                format!("issuer `{}` is declared twice in zone `{}`", issuer.url.value, zone.name.name),
+                            )
+                            .with_related(first.span, "first here")
+                            .with_help("merge the two issuer blocks; list several audiences with commas"),
+                        );
+                    }
+                    issuers.push(&issuer.url);
+                    self.issuer(issuer);
+                    continue;
+                }
+                ZoneItem::RequireTls => "require tls",
+                ZoneItem::RequireMtls { .. } => "require mtls",
+                ZoneItem::Network { cidrs } => {
+                    self.non_empty_strings(cidrs, "network address");
+                    "network"
+                }
+            };
+            if let Some(first) = seen.add(what, item.span) {
+                self.duplicate(what, "zone", item.span, first);
+            }
+        }
+    }
+
+    fn issuer(&mut self, issuer: &Issuer) {
+        let mut seen = Seen::new();
+        for item in &issuer.items {
+            if let Some(first) = seen.add(item.node.keyword(), item.span) {
+                self.duplicate(item.node.keyword(), "issuer", item.span, first);
+            }
+            match &item.node {
+                IssuerItem::Audience(values) => self.non_empty_strings(values, "audience"),
+                IssuerItem::Leeway(d) if d.millis() > 10 * 60_000 => self.diags.push(
+                    Diagnostic::error(
+                        codes::OUT_OF_RANGE,
+                        d.span,
+                        "a leeway over 10m lets expired tokens through for too long",
+                    )
+                    .with_help("clock skew is seconds, not minutes: `leeway 30s` is the default"),
+                ),
+                IssuerItem::JwksUrl { refresh: Some(d), .. } if d.millis() < 1_000 => self.diags.push(
+                    Diagnostic::error(codes::OUT_OF_RANGE, d.span, "a JWKS refresh under 1s would hammer the issuer")
+                        .with_help("refresh every few minutes, as in `refresh 5m`"),
+                ),
+                _ => {}
+            }
+        }
+        if !seen.has("audience") {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MISSING_SETTING,
+                    issuer.url.span,
+                    format!("issuer `{}` has no `audience`", issuer.url.value),
+                )
+                .with_label("tokens of any audience would be accepted")
+                .with_help("add `audience \"https://api.example\"`: a zone accepts only tokens issued for it"),
+            );
+        }
+        if !seen.has("jwks") && !seen.has("secret") {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MISSING_SETTING,
+                    issuer.url.span,
+                    format!("issuer `{}` has no keys", issuer.url.value),
+                )
+                .with_label("signatures could not be checked")
+                .with_help("add `jwks file \"keys/idp.jwks.json\"` or `jwks url \"https://…/jwks.json\"`"),
+            );
+        }
+    }
+
+    fn non_empty_strings(&mut self, values: &[Str], what: &str) {
+        for v in values.iter().filter(|v| v.value.trim().is_empty()) {
+            self.diags.push(Diagnostic::error(codes::OUT_OF_RANGE, v.span, format!("empty {what}")));
+        }
+    }
+
+    fn limit(&mut self, limit: &Limit) {
+        if limit.count.node == 0 {
+            self.diags.push(
+                Diagnostic::error(codes::OUT_OF_RANGE, limit.count.span, "a limit of 0 requests lets nothing through")
+                    .with_help("to refuse every request, use `deny when true` on the route instead"),
+            );
+        }
+        if limit.period.millis() == 0 {
+            self.diags.push(Diagnostic::error(
+                codes::OUT_OF_RANGE,
+                limit.period.span,
+                "a limit's period must be longer than 0",
+            ));
+        }
+        if let Some(burst) = &limit.burst
+            && burst.node == 0
+        {
+            self.diags.push(Diagnostic::error(codes::OUT_OF_RANGE, burst.span, "a burst of 0 lets nothing through"));
+        }
+        for key in &limit.keys {
+            self.expr(key);
+        }
+    }
+
+    fn schema(&mut self, schema: &Schema) {
+        let mut names: Vec<&Key> = Vec::new();
+        for field in &schema.fields {
+            if let Some(first) = names.iter().find(|k| k.name == field.name.name) {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::DUPLICATE_FIELD,
+                        field.name.span,
+                        format!("field `{}` is declared twice in schema `{}`", field.name.name, schema.name.name),
+                    )
+                    .with_label("second declaration")
+                    .with_related(first.span, "first here")
+                    .with_help("remove one of them"),
+                );
+            }
+            names.push(&field.name);
+            self.type_expr(&field.ty);
+        }
+    }
+
+    fn type_expr(&mut self, ty: &TypeExpr) {
+        let kind = match &ty.kind {
+            TypeKind::Named(name) => Builtin::parse(&name.name).map(|b| (b, name.name.as_str())),
+            TypeKind::Enum(values) => {
+                let mut seen: Vec<&Str> = Vec::new();
+                for v in values {
+                    if let Some(first) = seen.iter().find(|s| s.value == v.value) {
+                        self.diags.push(
+                            Diagnostic::error(codes::DUPLICATE_KEY, v.span, format!("`{}` is listed twice", v.value))
+                                .with_related(first.span, "first here"),
+                        );
+                    }
+                    seen.push(v);
+                }
+                Some((Builtin::String, "enum"))
+            }
+            TypeKind::Array(inner) => {
+                self.type_expr(inner);
+                None
+            }
+        };
+        let is_array = matches!(ty.kind, TypeKind::Array(_));
+        let mut seen = Seen::new();
+        let mut min: Option<f64> = None;
+        let mut max: Option<f64> = None;
+        let mut min_len: Option<u64> = None;
+        let mut max_len: Option<u64> = None;
+        let mut min_items: Option<u64> = None;
+        let mut max_items: Option<u64> = None;
+        for c in &ty.constraints {
+            if let Some(first) = seen.add(c.node.keyword(), c.span) {
+                self.duplicate(c.node.keyword(), "type", c.span, first);
+            }
+            let fits = match &c.node {
+                Constraint::Min(n) => {
+                    min = Some(n.value);
+                    matches!(kind, Some((Builtin::Integer | Builtin::Number, _)))
+                }
+                Constraint::Max(n) => {
+                    max = Some(n.value);
+                    matches!(kind, Some((Builtin::Integer | Builtin::Number, _)))
+                }
+                Constraint::MinLen(n) => {
+                    min_len = Some(*n);
+                    matches!(kind, Some((Builtin::String, "string")))
+                }
+                Constraint::MaxLen(n) => {
+                    max_len = Some(*n);
+                    matches!(kind, Some((Builtin::String, "string")))
+                }
+                Constraint::Pattern(_) | Constraint::Format(_) => matches!(kind, Some((Builtin::String, "string"))),
+                Constraint::MinItems(n) => {
+                    min_items = Some(*n);
+                    is_array
+                }
+                Constraint::MaxItems(n) => {
+                    max_items = Some(*n);
+                    is_array
+                }
+            };
+            // A named schema type is resolved by the compiler; only built-ins are judged here.
+            let judged = kind.is_some() || is_array;
+            if judged && !fits {
+                let ty_name = match (&kind, is_array) {
+                    (Some((_, name)), _) => format!("`{name}`"),
+                    (None, _) => "a list".to_owned(),
+                };
+                let help = match &c.node {
+                    Constraint::Min(_) | Constraint::Max(_) => {
+                        "`min` and `max` bound numbers; use `min_len`/`max_len` for strings and `min_items`/`max_items` for lists"
+                    }
+                    Constraint::MinLen(_) | Constraint::MaxLen(_) => {
+                        "`min_len` and `max_len` bound strings; use `min_items`/`max_items` for lists and `min`/`max` for numbers"
+                    }
+                    Constraint::MinItems(_) | Constraint::MaxItems(_) => {
+                        "`min_items` and `max_items` bound lists; write them after the `]`"
+                    }
+                    Constraint::Pattern(_) | Constraint::Format(_) => "`pattern` and `format` apply to `string` fields",
+                };
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::CONSTRAINT_MISMATCH,
+                        c.span,
+                        format!("`{}` does not apply to {ty_name}", c.node.keyword()),
+                    )
+                    .with_label("does not fit the type")
+                    .with_help(help),
+                );
+            }
+        }
+        let pairs = [
+            (min.zip(max).is_some_and(|(a, b)| a > b), "min", "max"),
+            (min_len.zip(max_len).is_some_and(|(a, b)| a > b), "min_len", "max_len"),
+            (min_items.zip(max_items).is_some_and(|(a, b)| a > b), "min_items", "max_items"),
+        ];
+        for (bad, lo, hi) in pairs {
+            if bad {
+                self.diags.push(
+                    Diagnostic::error(codes::OUT_OF_RANGE, ty.span, format!("`{lo}` is larger than `{hi}`"))
+                        .with_label("no value can satisfy both")
+                        .with_help(format!("make `{lo}` at most `{hi}`")),
+                );
+            }
+        }
+    }
+
+    /// Checks one block of statements (route, action, api or resource level).
+    fn stmts<'a>(&mut self, stmts: impl Iterator<Item = &'a Stmt>, place: &str) {
+        let mut seen = Seen::new();
+        for stmt in stmts {
+            let single = match &stmt.node {
+                StmtKind::Auth(_) => Some("auth"),
+                StmtKind::Body(_) => Some("body"),
+                _ => None,
+            };
+            if let Some(what) = single
+                && let Some(first) = seen.add(what, stmt.span)
+            {
+                self.duplicate(what, place, stmt.span, first);
+            }
+            match &stmt.node {
+                StmtKind::Scope { scopes, .. } => {
+                    self.non_empty_strings(scopes, "scope");
+                    for s in scopes.iter().filter(|s| s.value.contains(char::is_whitespace)) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                codes::OUT_OF_RANGE,
+                                s.span,
+                                format!("scope `{}` holds a space", s.value),
+                            )
+                            .with_help("scopes are single words; list several as `scope \"a\", \"b\"`"),
+                        );
+                    }
+                }
+                StmtKind::Allow(Some(e)) | StmtKind::Deny(e) => self.expr(e),
+                StmtKind::UpstreamHeader { name, value } => {
+                    self.header_name(name);
+                    self.expr(value);
+                }
+                StmtKind::Auth(AuthMethod::ApiKey { header, .. }) => self.header_name(header),
+                _ => {}
+            }
+        }
+    }
+
+    fn header_name(&mut self, name: &Str) {
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.value.is_empty() || !name.value.chars().all(token) {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::INVALID_HEADER_NAME,
+                    name.span,
+                    format!("`{}` is not a valid header name", name.value),
+                )
+                .with_help("header names are letters, digits and `-`, as in `x-customer-id`"),
+            );
+        } else if name.value.chars().any(|c| c.is_ascii_uppercase()) {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::INVALID_HEADER_NAME,
+                    name.span,
+                    format!("header name `{}` is not lower case", name.value),
+                )
+                .with_help(format!(
+                    "header names are compared in lower case: write `{}`",
+                    name.value.to_ascii_lowercase()
+                )),
+            );
+        }
+    }
+
+    fn expr(&mut self, expr: &Expr) {
+        match &expr.kind {
+            ExprKind::Attr { root, path } => {
+                if root.node == Root::Header
+                    && let Some(Segment { kind: SegmentKind::Index(Expr { kind: ExprKind::Str(name), span }), .. }) =
+                        path.first()
+                {
+                    self.header_name(&Str { value: name.clone(), span: *span });
+                }
+                for seg in path {
+                    if let SegmentKind::Index(e) = &seg.kind {
+                        self.expr(e);
+                    }
+                }
+            }
+            ExprKind::Access { base, path } => {
+                self.expr(base);
+                for seg in path {
+                    if let SegmentKind::Index(e) = &seg.kind {
+                        self.expr(e);
+                    }
+                }
+            }
+            ExprKind::List(items) | ExprKind::And(items) | ExprKind::Or(items) => {
+                for e in items {
+                    self.expr(e);
+                }
+            }
+            ExprKind::Call { args, .. } => {
+                for e in args {
+                    self.expr(e);
+                }
+            }
+            ExprKind::Not(e) | ExprKind::Paren(e) => self.expr(e),
+            ExprKind::Compare { lhs, rhs, .. } => {
+                self.expr(lhs);
+                self.expr(rhs);
+            }
+            ExprKind::Str(_) | ExprKind::Number { .. } | ExprKind::Bool(_) => {}
+        }
+    }
+
+    fn api(&mut self, api: &Api) {
+        let mut seen = Seen::new();
+        for item in &api.items {
+            let what = match item {
+                ApiItem::Host(_) => "host",
+                ApiItem::Prefix(_) => "prefix",
+                ApiItem::Route(route) => {
+                    self.stmts(route.stmts.iter(), "route");
+                    continue;
+                }
+                ApiItem::Stmt(_) => continue,
+            };
+            if let Some(first) = seen.add(what, item.span()) {
+                self.duplicate(what, "api", item.span(), first);
+            }
+        }
+        let api_stmts = api.items.iter().filter_map(|i| match i {
+            ApiItem::Stmt(s) => Some(s),
+            _ => None,
+        });
+        self.stmts(api_stmts, "api");
+    }
+
+    fn resource(&mut self, resource: &Resource) {
+        let mut actions: Vec<&Ident> = Vec::new();
+        for item in &resource.items {
+            if let ResourceItem::Action(action) = item {
+                if let Some(first) = actions.iter().find(|a| a.name == action.name.name) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::DUPLICATE_SETTING,
+                            action.name.span,
+                            format!(
+                                "action `{}` is declared twice in resource `{}`",
+                                action.name.name, resource.name.name
+                            ),
+                        )
+                        .with_related(first.span, "first here")
+                        .with_help("merge the two actions"),
+                    );
+                }
+                actions.push(&action.name);
+                self.stmts(action.stmts.iter(), "action");
+            }
+        }
+        let stmts = resource.items.iter().filter_map(|i| match i {
+            ResourceItem::Stmt(s) => Some(s),
+            _ => None,
+        });
+        self.stmts(stmts, "resource");
+    }
+
+    fn test(&mut self, test: &Test) {
+        let mut asked = false;
+        self.steps(&test.steps, &mut asked);
+    }
+
+    fn steps(&mut self, steps: &[Step], asked: &mut bool) {
+        for step in steps {
+            match &step.node {
+                StepKind::Request(request) => {
+                    *asked = true;
+                    let mut seen = Seen::new();
+                    for item in &request.items {
+                        let what = match &item.node {
+                            RequestItem::Ip(_) => "ip",
+                            RequestItem::Peer(_) => "peer",
+                            RequestItem::Header { .. } => continue,
+                            RequestItem::Json(_) | RequestItem::Body { .. } => "body",
+                            RequestItem::Basic { .. } | RequestItem::Token(_) => "credential",
+                        };
+                        if let Some(first) = seen.add(what, item.span) {
+                            self.duplicate(what, "request", item.span, first);
+                        }
+                    }
+                }
+                StepKind::Check(check) => {
+                    *asked = true;
+                    let mut seen = Seen::new();
+                    for item in &check.items {
+                        let what = match &item.node {
+                            CheckItem::Ip(_) => "ip",
+                            CheckItem::Peer(_) => "peer",
+                            CheckItem::Subject { .. } | CheckItem::Token(_) => "subject",
+                            CheckItem::Resource { .. } => "resource",
+                            CheckItem::Context(_) => "context",
+                        };
+                        if let Some(first) = seen.add(what, item.span) {
+                            self.duplicate(what, "check", item.span, first);
+                        }
+                    }
+                }
+                StepKind::Expect(_) if !*asked => self.diags.push(
+                    Diagnostic::error(codes::MISPLACED, step.span, "`expect` before any `request` or `check`")
+                        .with_label("nothing to expect of yet")
+                        .with_help("put a `request` or `check` before the `expect`"),
+                ),
+                StepKind::Repeat { steps, .. } => self.steps(steps, asked),
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Warden SDK: a client and tower middleware over the shared `warden.v1` proto (to come).
