@@ -1,0 +1,73 @@
+//! Finding and reading policy files: `*.warden` under a directory, sorted, size-capped, UTF-8 checked.
+
+use std::path::{Path, PathBuf};
+
+use warden_language::{Diagnostic, MAX_FILE_BYTES, Span, codes};
+
+/// One policy file as read from disk.
+pub struct SourceFile {
+    /// The path as shown to the user.
+    pub path: PathBuf,
+    /// The text, or empty when it could not be read or decoded.
+    pub text: String,
+    /// A problem reading or decoding it.
+    pub error: Option<Diagnostic>,
+}
+
+impl SourceFile {
+    pub fn display(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// The `*.warden` files under `root` (or `root` itself when it is a file),
+/// in a stable order. Hidden directories and `target` are skipped; symbolic
+/// links are not followed, so a link loop cannot hang the walk.
+pub fn collect(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let meta = std::fs::metadata(root).map_err(|err| format!("cannot read `{}`: {}", root.display(), err))?;
+    if meta.is_file() {
+        return Ok(vec![root.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let walker =
+        walkdir::WalkDir::new(root).follow_links(false).max_depth(32).sort_by_file_name().into_iter().filter_entry(
+            |e| {
+                let name = e.file_name().to_string_lossy();
+                e.depth() == 0 || !(name.starts_with('.') || (e.file_type().is_dir() && name == "target"))
+            },
+        );
+    for entry in walker {
+        let entry = entry.map_err(|err| format!("cannot walk `{}`: {}", root.display(), err))?;
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|ext| ext == "warden") {
+            out.push(entry.into_path());
+        }
+    }
+    Ok(out)
+}
+
+/// Reads one file, turning every failure into a diagnostic.
+pub fn read(path: &Path) -> SourceFile {
+    let fail = |code, message: String| SourceFile {
+        path: path.to_path_buf(),
+        text: String::new(),
+        error: Some(Diagnostic::error(code, Span::at(0), message)),
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() > MAX_FILE_BYTES as u64 => {
+            return fail(
+                codes::FILE_TOO_LARGE,
+                format!("the file is {} bytes; policy files may be at most {MAX_FILE_BYTES}", meta.len()),
+            );
+        }
+        Ok(_) => {}
+        Err(err) => return fail(codes::UNREADABLE, format!("cannot read the file: {err}")),
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) => return fail(codes::UNREADABLE, format!("cannot read the file: {err}")),
+    };
+    match warden_language::decode(&bytes) {
+        Ok(text) => SourceFile { path: path.to_path_buf(), text: text.to_owned(), error: None },
+        Err(diag) => SourceFile { path: path.to_path_buf(), text: String::new(), error: Some(*diag) },
+    }
+}

@@ -1,0 +1,45 @@
+//! Command-line parsing (clap) and dispatch to one module per subcommand.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod check;
+mod files;
+mod fmt;
+mod report;
+
+/// Warden: a policy compiler and decision point for API traffic.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse and check a policy set; print diagnostics with source excerpts.
+    Check(check::Args),
+    /// Format policy files in the canonical layout (or check that they are).
+    Fmt(fmt::Args),
+}
+
+/// Output format for diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Source excerpts with carets, for people.
+    #[default]
+    Human,
+    /// One JSON document, for tools.
+    Json,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ok = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
+    };
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

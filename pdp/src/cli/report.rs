@@ -1,0 +1,75 @@
+//! Printing diagnostics: rendered excerpts for people, JSON for tools. The only place that renders them.
+
+use std::io::IsTerminal;
+
+use serde::Serialize;
+use warden_language::diagnostic::Located;
+use warden_language::{Color, Diagnostic, LineIndex, Severity, render};
+
+/// Colours on a terminal only, and never when `NO_COLOR` is set.
+pub fn stderr_color() -> Color {
+    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() { Color::Always } else { Color::Never }
+}
+
+/// Diagnostics of one file.
+pub struct FileReport<'a> {
+    pub path: String,
+    pub source: &'a str,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Counts of what was reported.
+#[derive(Default, Serialize)]
+pub struct Totals {
+    pub files: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl Totals {
+    pub fn add(&mut self, diags: &[Diagnostic]) {
+        for d in diags {
+            match d.severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+            }
+        }
+    }
+}
+
+/// Prints each diagnostic rendered with its excerpt on stderr.
+pub fn human(reports: &[FileReport<'_>]) {
+    let color = stderr_color();
+    for report in reports {
+        for diag in &report.diagnostics {
+            eprintln!("{}", render(diag, &report.path, report.source, color));
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonOutput<'a> {
+    diagnostics: Vec<Located<'a>>,
+    summary: &'a Totals,
+}
+
+/// Prints every diagnostic as one JSON document on stdout.
+pub fn json(reports: &[FileReport<'_>], totals: &Totals) {
+    let mut diagnostics = Vec::new();
+    for report in reports {
+        let index = LineIndex::new(report.source);
+        for diag in &report.diagnostics {
+            diagnostics.push(Located::new(diag, &report.path, report.source, &index));
+        }
+    }
+    let out = JsonOutput { diagnostics, summary: totals };
+    match serde_json::to_string_pretty(&out) {
+        Ok(text) => println!("{text}"),
+        Err(err) => eprintln!("error: cannot write JSON output: {err}"),
+    }
+}
+
+/// "1 error", "2 warnings".
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
+}
