@@ -96,7 +96,9 @@ impl Printer<'_> {
             let text = self.comment_text(&c).to_owned();
             self.line(&text);
             self.out.push('\n');
-            self.last_end = c.span.end();
+            // A comment moved out of a statement ends before that statement:
+            // never move `last_end` backwards, or a blank line would appear.
+            self.last_end = self.last_end.max(c.span.end());
             self.next += 1;
         }
     }

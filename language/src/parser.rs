@@ -310,7 +310,7 @@ impl<'s> Builder<'s> {
                 Diagnostic::error(codes::INVALID_NUMBER, span, format!("`{}` is too large", pair.as_str()))
                     .with_help("whole numbers in policies must fit in 64 bits"),
             );
-            0
+            1
         });
         Spanned::new(value, span)
     }
@@ -351,7 +351,7 @@ impl<'s> Builder<'s> {
                     Diagnostic::error(codes::INVALID_DURATION, span, format!("duration `{text}` is too long"))
                         .with_help("durations may be at most 365d"),
                 );
-                Duration { value: 0, unit: DurationUnit::Seconds, span }
+                Duration { value: 1, unit: DurationUnit::Seconds, span }
             }
             _ => {
                 let help = if text.bytes().all(|b| b.is_ascii_digit()) {
@@ -366,7 +366,7 @@ impl<'s> Builder<'s> {
                         .with_label("expected a duration such as `30s`")
                         .with_help(help),
                 );
-                Duration { value: 0, unit: DurationUnit::Seconds, span }
+                Duration { value: 1, unit: DurationUnit::Seconds, span }
             }
         }
     }
@@ -1671,7 +1671,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 fn describe(rule: Rule) -> Option<(&'static str, Option<&'static str>)> {
     use Rule::*;
     const DECL: Option<&str> = Some("a declaration (`zone`, `limit`, `schema`, `data`, `api`, `resource` or `test`)");
-    const STMT: Option<&str> = Some("a statement such as `scope`, `allow`, `deny` or `limit`");
+    const STMT: Option<&str> = Some("a statement (`auth`, `scope`, `limit`, `body`, `allow`, `deny`…)");
     const ISSUER: Option<&str> =
         Some("an issuer setting (`jwks`, `audience`, `algorithms`, `leeway`, `scopes from` or `secret`)");
     const ZONE: Option<&str> = Some("a zone setting (`issuer`, `require` or `network`)");
@@ -1884,6 +1884,10 @@ fn syntax_error(err: &pest::error::Error<Rule>, text: &str, base: usize) -> Diag
             }
         }
     }
+    // `(` and `[` start expressions: say "an expression" once.
+    if expected.contains(&"an expression") {
+        expected.retain(|e| !["`(`", "`[`"].contains(e));
+    }
     // A newline, `;` and `}` all end a statement: say so once.
     let ends = ["a newline or `;`", "`}`"];
     if expected.contains(&ends[0]) {
@@ -1943,6 +1947,26 @@ fn suggestion(rest: &str, expected: &[&str]) -> Option<String> {
         return None;
     }
     const KEYWORDS: &[&str] = &[
+        "tls",
+        "mtls",
+        "peer",
+        "bearer",
+        "asserted",
+        "none",
+        "client_secret",
+        "api_key",
+        "open",
+        "any",
+        "from",
+        "refresh",
+        "on_backend_error",
+        "ip",
+        "basic",
+        "subject",
+        "context",
+        "expired",
+        "not_yet_valid",
+        "wrong_key",
         "zone",
         "issuer",
         "jwks",
@@ -2021,3 +2045,7 @@ mod tests {
         assert_eq!(edit_distance("", "abc"), 3);
     }
 }
+
+#[cfg(test)]
+#[path = "grammar_tests.rs"]
+mod grammar_tests;

@@ -154,6 +154,11 @@ fn scan_region(source: &str, start: usize, out: &mut Scan) -> Option<usize> {
                             ),
                     );
                     chunk_broken = true;
+                    // The line most likely meant to open a block (`issuer "x {`):
+                    // count that `{` so the block's `}` does not look unmatched.
+                    if source[i..end].trim_end().ends_with('{') {
+                        stack.push((b'{', end.saturating_sub(1), indent));
+                    }
                     i = j;
                 }
             }

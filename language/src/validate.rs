@@ -60,7 +60,11 @@ impl Validator {
             Diagnostic::error(codes::DUPLICATE_SETTING, span, format!("`{what}` is given twice in this {place}"))
                 .with_label("second time")
                 .with_related(first, "first here")
-                .with_help(format!("keep one `{what}`; a list can be written on one line, separated by commas")),
+                .with_help(if ["audience", "algorithms", "network", "require mtls", "scope"].contains(&what) {
+                    format!("keep one `{what}` and list every value in it, separated by commas")
+                } else {
+                    format!("keep one `{what}`")
+                }),
         );
     }
 

@@ -1,0 +1,147 @@
+//! Focused parser behaviour: precedence, doc comments, spans, error recovery, messages.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
+
+use warden_language::ast::*;
+use warden_language::format::expr;
+use warden_language::{check, codes, parse};
+
+/// Parses `allow when EXPR` in a route and returns the expression.
+fn rule_expr(text: &str) -> Expr {
+    let source = format!("api a in zone z {{\n  route GET \"/x\" {{\n    allow when {text}\n  }}\n}}\n");
+    let parsed = check(&source);
+    assert!(parsed.diagnostics.is_empty(), "{text}: {:#?}", parsed.diagnostics);
+    let Some(Decl::Api(api)) = parsed.file.decls.into_iter().next() else { panic!("no api") };
+    let Some(ApiItem::Route(route)) = api.items.into_iter().next() else { panic!("no route") };
+    let Some(StmtKind::Allow(Some(e))) = route.stmts.into_iter().next().map(|s| s.node) else { panic!("no allow") };
+    e
+}
+
+/// The expression with explicit grouping: `(a and b)` for every operator node.
+fn grouped(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::And(items) => format!("({})", items.iter().map(grouped).collect::<Vec<_>>().join(" and ")),
+        ExprKind::Or(items) => format!("({})", items.iter().map(grouped).collect::<Vec<_>>().join(" or ")),
+        ExprKind::Not(inner) => format!("(not {})", grouped(inner)),
+        ExprKind::Compare { op, lhs, rhs } => format!("({} {} {})", grouped(lhs), op.node.as_str(), grouped(rhs)),
+        ExprKind::Paren(inner) => grouped(inner),
+        _ => expr(e),
+    }
+}
+
+fn check_precedence(input: &str, expect: &str) {
+    assert_eq!(grouped(&rule_expr(input)), expect, "grouping of `{input}`");
+}
+
+#[test]
+fn precedence_or_and_not_comparison() {
+    check_precedence("claim.a or claim.b and claim.c", "(claim.a or (claim.b and claim.c))");
+    check_precedence("claim.a and claim.b or claim.c", "((claim.a and claim.b) or claim.c)");
+    check_precedence("not claim.a == 1", "(not (claim.a == 1))");
+    check_precedence("not claim.a and claim.b", "((not claim.a) and claim.b)");
+    check_precedence("claim.x not in [1, 2] or claim.y in data.t", "((claim.x not in [1, 2]) or (claim.y in data.t))");
+    check_precedence("(claim.a or claim.b) and claim.c", "((claim.a or claim.b) and claim.c)");
+}
+
+#[test]
+fn and_chains_are_flat() {
+    let e = rule_expr("claim.a and claim.b and claim.c and claim.d");
+    let ExprKind::And(items) = e.kind else { panic!("not an and") };
+    assert_eq!(items.len(), 4);
+    // A parenthesised `and` stays a separate node.
+    let e = rule_expr("claim.a and (claim.b and claim.c)");
+    let ExprKind::And(items) = e.kind else { panic!("not an and") };
+    assert_eq!(items.len(), 2);
+}
+
+#[test]
+fn attributes_collect_their_path() {
+    let e = rule_expr("claim[\"https://ns/roles\"][0].name == \"x\"");
+    let ExprKind::Compare { lhs, .. } = e.kind else { panic!() };
+    let ExprKind::Attr { root, path } = lhs.kind else { panic!() };
+    assert_eq!(root.node, Root::Claim);
+    assert_eq!(path.len(), 3);
+    assert!(matches!(&path[2].kind, SegmentKind::Field(f) if f == "name"));
+}
+
+#[test]
+fn spans_point_at_the_source() {
+    let source = "limit per_ip = 5 per 1m by source.ip // why\n";
+    let parsed = parse(source);
+    let Some(Decl::Limit(limit)) = parsed.file.decls.first() else { panic!() };
+    assert_eq!(limit.name.span.text(source), "per_ip");
+    assert_eq!(limit.period.span.text(source), "1m");
+    assert_eq!(limit.keys[0].span.text(source), "source.ip");
+    // The trailing comment is not part of the declaration.
+    assert_eq!(limit.span.text(source), "limit per_ip = 5 per 1m by source.ip");
+    assert_eq!(limit.period.millis(), 60_000);
+}
+
+#[test]
+fn doc_comments_attach_to_the_next_declaration() {
+    let source = "/// Public APIs.\n/// Second line.\nzone edge {\n  /// The IdP.\n  issuer \"i\" {\n    jwks file \"k\"\n    audience \"a\"\n  }\n}\n// plain\nlimit l = 1 per 1s by source.ip\n";
+    let parsed = check(source);
+    assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
+    let Some(Decl::Zone(zone)) = parsed.file.decls.first() else { panic!() };
+    assert_eq!(zone.doc.as_ref().map(|d| d.text.as_str()), Some("Public APIs.\nSecond line."));
+    let Some(ZoneItem::Issuer(issuer)) = zone.items.first().map(|i| &i.node) else { panic!() };
+    assert_eq!(issuer.doc.as_ref().map(|d| d.text.as_str()), Some("The IdP."));
+    // A plain `//` comment is not documentation.
+    assert!(parsed.file.decls[1].doc().is_none());
+}
+
+#[test]
+fn several_mistakes_in_one_file_are_all_reported() {
+    let source = "limit a = 1 per 1x by source.ip\nzone z {\n  require tsl\n}\napi b in zone z {\n  route get \"/x\" {\n    allow\n  }\n}\nlimit c = 1 per 1s by source.ip\n";
+    let parsed = check(source);
+    let codes: Vec<&str> = parsed.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0104", "E0102", "E0107"]);
+    // The declarations without mistakes still parse.
+    assert!(parsed.file.decls.iter().any(|d| matches!(d, Decl::Limit(l) if l.name.name == "c")));
+}
+
+#[test]
+fn messages_name_what_was_expected_in_words() {
+    let parsed = check("limit a = 5 per 1m source.ip\n");
+    assert_eq!(parsed.diagnostics.len(), 1);
+    let d = &parsed.diagnostics[0];
+    assert_eq!(d.code, codes::SYNTAX);
+    assert_eq!(d.message, "expected `burst` or `by`, found `source.ip`");
+    let parsed = check("zonee edge {}\n");
+    assert_eq!(parsed.diagnostics[0].help.as_deref(), Some("did you mean `zone`?"));
+    assert!(!parsed.diagnostics[0].message.contains("kw_"), "{}", parsed.diagnostics[0].message);
+}
+
+#[test]
+fn route_templates_split_into_segments() {
+    let source = "api a in zone z {\n  route GET \"/files/{owner}/all/{*rest}\" {\n    allow\n  }\n  route GET \"/\" {\n    allow\n  }\n}\n";
+    let parsed = check(source);
+    assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
+    let Some(Decl::Api(api)) = parsed.file.decls.first() else { panic!() };
+    let routes: Vec<&Route> =
+        api.items.iter().filter_map(|i| if let ApiItem::Route(r) = i { Some(r) } else { None }).collect();
+    assert_eq!(
+        routes[0].template,
+        [
+            PathSegment::Literal("files".into()),
+            PathSegment::Param("owner".into()),
+            PathSegment::Literal("all".into()),
+            PathSegment::Tail("rest".into())
+        ]
+    );
+    assert!(routes[1].template.is_empty());
+}
+
+#[test]
+fn sizes_durations_and_numbers_keep_their_values() {
+    let source = "api a in zone z {\n  route POST \"/x\" {\n    body json max 16KiB\n    allow when claim.amount <= 0.01\n  }\n}\nlimit l = 100 per 1s burst 200 by claim.client_id on_backend_error deny\n";
+    let parsed = check(source);
+    assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
+    let Some(Decl::Api(api)) = parsed.file.decls.first() else { panic!() };
+    let Some(ApiItem::Route(route)) = api.items.first() else { panic!() };
+    let StmtKind::Body(BodySpec::Json { max: Some(size), schema: None }) = &route.stmts[0].node else { panic!() };
+    assert_eq!(size.bytes(), 16 * 1024);
+    let Some(Decl::Limit(limit)) = parsed.file.decls.get(1) else { panic!() };
+    assert_eq!(limit.burst.as_ref().map(|b| b.node), Some(200));
+    assert_eq!(limit.on_backend_error.as_ref().map(|p| p.node), Some(BackendErrorPolicy::Deny));
+}
