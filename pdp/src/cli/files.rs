@@ -68,6 +68,11 @@ pub fn read(path: &Path) -> SourceFile {
     };
     match warden_language::decode(&bytes) {
         Ok(text) => SourceFile { path: path.to_path_buf(), text: text.to_owned(), error: None },
-        Err(diag) => SourceFile { path: path.to_path_buf(), text: String::new(), error: Some(*diag) },
+        // Keep the valid prefix for the excerpt: offsets up to the bad byte are unchanged.
+        Err(diag) => SourceFile {
+            path: path.to_path_buf(),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            error: Some(*diag),
+        },
     }
 }

@@ -1,0 +1,158 @@
+//! The `warden` binary end to end: `check` and `fmt` on the example policies and the
+//! broken fixtures, exit codes as SERVICE.md says, and files left intact on failure.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use warden_language::{Color, check, render};
+
+fn warden(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .current_dir(repo())
+        .output()
+        .expect("the warden binary runs")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_accepts_every_example_policy_set() {
+    for set in ["policies/bank", "policies/identity", "policies/todo"] {
+        let out = warden(&["check", set]);
+        assert_eq!(out.status.code(), Some(0), "{set}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("no problems"), "{}", text(&out.stdout));
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn check_prints_each_broken_fixture_as_the_library_renders_it() {
+    let dir = repo().join("language/tests/fixtures/broken");
+    let mut fixtures: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 25);
+    for path in fixtures {
+        let shown = path.strip_prefix(repo()).unwrap().to_string_lossy().into_owned();
+        let out = warden(&["check", &shown]);
+        assert_eq!(out.status.code(), Some(1), "{shown} should fail");
+        let source = std::fs::read_to_string(&path).unwrap();
+        let expected: String = check(&source)
+            .diagnostics
+            .iter()
+            .map(|d| format!("{}\n", render(d, &shown, &source, Color::Never)))
+            .collect();
+        assert_eq!(text(&out.stderr), expected, "{shown}");
+        // file:line:column comes first.
+        assert!(text(&out.stderr).starts_with(&format!("{shown}:")), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn check_json_output_is_machine_readable() {
+    let out = warden(&["check", "language/tests/fixtures/broken/bad_duration.warden", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diag = &json["diagnostics"][0];
+    assert_eq!(diag["code"], "E0104");
+    assert_eq!(diag["severity"], "error");
+    assert_eq!(diag["line"], 5);
+    assert_eq!(diag["column"], 12);
+    assert_eq!(json["summary"]["errors"], 1);
+}
+
+#[test]
+fn check_fails_cleanly_on_missing_empty_and_undecodable_input() {
+    let out = warden(&["check", "no/such/dir"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: cannot read `no/such/dir`"), "{}", text(&out.stderr));
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = warden(&["check", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no `.warden` files"), "{}", text(&out.stderr));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("latin1.warden"), b"zone caf\xe9 {}\n").unwrap();
+    std::fs::write(dir.path().join("ok.warden"), b"zone edge {}\n").unwrap();
+    let out = warden(&["check", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("latin1.warden:1:9: error[E0001]: the file is not valid UTF-8 (byte 8)"), "{stderr}");
+    assert!(text(&out.stdout).contains("2 files checked, 1 error"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn fmt_check_passes_on_the_example_policies() {
+    let out = warden(&["fmt", "--check", "policies"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn fmt_rewrites_and_check_reports_unformatted_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("messy.warden");
+    std::fs::write(&file, "limit   a=5 per 1m by source.ip // keep me\nzone edge { require tls }\n").unwrap();
+    let path = file.to_str().unwrap();
+
+    let out = warden(&["fmt", "--check", path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), format!("would reformat {path}\n"));
+
+    let out = warden(&["fmt", path]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "limit a = 5 per 1m by source.ip  // keep me\n\nzone edge {\n  require tls\n}\n"
+    );
+    let out = warden(&["fmt", "--check", path]);
+    assert_eq!(out.status.code(), Some(0));
+    // No temporary file is left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn fmt_leaves_a_file_with_errors_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.warden");
+    let original = "zone edge {\n  require tsl\n}\n";
+    std::fs::write(&file, original).unwrap();
+    let out = warden(&["fmt", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[E0102]"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+}
+
+#[test]
+fn fmt_formats_stdin_to_stdout() {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["fmt", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"data t=file \"t.json\"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "data t = file \"t.json\"\n");
+}
+
+#[test]
+fn usage_errors_exit_with_two() {
+    let out = warden(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = warden(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
