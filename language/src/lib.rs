@@ -22,7 +22,7 @@ pub mod span;
 pub mod validate;
 
 pub use diagnostic::{Code, Color, Diagnostic, Severity, render};
-pub use parser::{MAX_FILE_BYTES, Parsed, decode, is_identifier, parse};
+pub use parser::{MAX_FILE_BYTES, Parsed, decode, edit_distance, is_identifier, parse};
 pub use span::{LineIndex, Span};
 
 /// Parses and validates one file: the diagnostics `warden check` shows for it

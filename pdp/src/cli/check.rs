@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use warden_compiler::{PolicySet, SourceFile};
+
 use super::OutputFormat;
 use super::files;
 use super::report::{self, FileReport, Totals, plural};
@@ -29,14 +31,22 @@ pub fn run(args: &Args) -> bool {
     };
     let sources: Vec<files::SourceFile> = paths.iter().map(|p| files::read(p)).collect();
     let mut totals = Totals { files: sources.len(), ..Totals::default() };
-    let mut reports = Vec::new();
-    for source in &sources {
-        let diagnostics = match &source.error {
-            Some(err) => vec![err.clone()],
-            None => warden_language::check(&source.text).diagnostics,
-        };
-        totals.add(&diagnostics);
-        reports.push(FileReport { path: source.display(), source: &source.text, diagnostics });
+    let mut reports: Vec<FileReport<'_>> = sources
+        .iter()
+        .map(|s| FileReport { path: s.display(), source: &s.text, diagnostics: s.error.iter().cloned().collect() })
+        .collect();
+    // Whole-set checks need every file; unreadable ones were reported above.
+    if sources.iter().all(|s| s.error.is_none()) {
+        let set = PolicySet { files: sources.iter().map(|s| SourceFile::new(s.display(), s.text.clone())).collect() };
+        let loader = files::FsLoader::for_set(&args.dir);
+        for d in warden_compiler::diagnostics(&set, &loader) {
+            if let Some(report) = reports.get_mut(d.file) {
+                report.diagnostics.push(d.diagnostic);
+            }
+        }
+    }
+    for report in &reports {
+        totals.add(&report.diagnostics);
     }
     match args.format {
         OutputFormat::Human => {

@@ -76,3 +76,49 @@ pub fn read(path: &Path) -> SourceFile {
         },
     }
 }
+
+/// Reads the files a policy references, relative to the policy set's root,
+/// refusing paths that leave it (absolute paths, `..`).
+pub struct FsLoader {
+    pub root: PathBuf,
+}
+
+impl FsLoader {
+    /// The root of the policy set `dir` (its parent when `dir` is a file).
+    pub fn for_set(dir: &Path) -> FsLoader {
+        let root =
+            if dir.is_file() { dir.parent().map(Path::to_path_buf).unwrap_or_default() } else { dir.to_path_buf() };
+        FsLoader { root }
+    }
+}
+
+/// Largest referenced file read (data, keys, client lists): 16 MiB.
+const MAX_REFERENCED_BYTES: u64 = 16 << 20;
+
+impl warden_compiler::Loader for FsLoader {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        let rel = Path::new(path);
+        if rel.is_absolute()
+            || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+        {
+            return Err("paths must stay inside the policy set (no absolute paths, no `..`)".to_owned());
+        }
+        let full = self.root.join(rel);
+        let meta = std::fs::metadata(&full).map_err(|err| io_reason(&err))?;
+        if !meta.is_file() {
+            return Err("not a regular file".to_owned());
+        }
+        if meta.len() > MAX_REFERENCED_BYTES {
+            return Err(format!("{} bytes is more than the {MAX_REFERENCED_BYTES} allowed", meta.len()));
+        }
+        std::fs::read(&full).map_err(|err| io_reason(&err))
+    }
+}
+
+fn io_reason(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => err.to_string(),
+    }
+}

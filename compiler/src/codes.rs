@@ -1,0 +1,40 @@
+//! Stable codes of the compiler's errors (`E02xx`): what needs the whole policy set to see.
+
+use warden_language::Code;
+
+/// A name declared twice in the policy set.
+pub const DUPLICATE_DECLARATION: Code = Code("E0201");
+/// A zone that is not declared.
+pub const UNKNOWN_ZONE: Code = Code("E0202");
+/// A limit that is not declared.
+pub const UNKNOWN_LIMIT: Code = Code("E0203");
+/// A schema (or type) that is not declared.
+pub const UNKNOWN_SCHEMA: Code = Code("E0204");
+/// A data document that is not declared.
+pub const UNKNOWN_DATA: Code = Code("E0205");
+/// A resource type or action that is not declared.
+pub const UNKNOWN_RESOURCE: Code = Code("E0206");
+/// Two routes that match exactly the same requests.
+pub const ROUTE_CONFLICT: Code = Code("E0207");
+/// `body.x` where the route's schema has no `x`.
+pub const UNKNOWN_BODY_FIELD: Code = Code("E0208");
+/// An operand whose type is wrong, known at compile time.
+pub const TYPE_MISMATCH: Code = Code("E0209");
+/// A regular expression that does not compile.
+pub const INVALID_REGEX: Code = Code("E0210");
+/// A CIDR or IP address that does not parse.
+pub const INVALID_CIDR: Code = Code("E0211");
+/// A peer glob that does not parse.
+pub const INVALID_GLOB: Code = Code("E0212");
+/// A URL that does not parse or has the wrong scheme.
+pub const INVALID_URL: Code = Code("E0213");
+/// A route or action that no request can ever be allowed through.
+pub const NEVER_ALLOWS: Code = Code("E0214");
+/// A referenced file that is missing, unreadable or malformed.
+pub const BAD_FILE: Code = Code("E0215");
+/// An attribute that cannot exist where it is used (`path.x` without `{x}`…).
+pub const UNKNOWN_ATTRIBUTE: Code = Code("E0216");
+/// An authentication method that cannot work in its zone.
+pub const AUTH_MISMATCH: Code = Code("E0217");
+/// A schema that contains itself without an optional field in between.
+pub const RECURSIVE_SCHEMA: Code = Code("E0218");
