@@ -420,6 +420,19 @@ impl<'a> Checker<'a> {
         for item in &api.items {
             if let ApiItem::Route(route) = item {
                 let auth = Self::auth_of(route.stmts.iter()).or(api_auth);
+                if auth.is_none() {
+                    self.push(
+                        Diagnostic::error(
+                            codes::AUTH_MISMATCH,
+                            route.method.span.to(route.path.span),
+                            format!("route `{} {}` has no `auth`", route.method.node.as_str(), route.path.value),
+                        )
+                        .with_label("how callers authenticate is not said")
+                        .with_help(
+                            "add `auth bearer` (or another method, or `auth none` for public routes) to the api",
+                        ),
+                    );
+                }
                 let body = route.stmts.iter().chain(api_stmts.iter().copied()).find_map(|s| match &s.node {
                     StmtKind::Body(BodySpec::Json { schema: Some(name), .. }) => {
                         self.symbols.schemas.get(name.name.as_str()).map(|&(_, s)| s)
@@ -452,6 +465,17 @@ impl<'a> Checker<'a> {
         for item in &resource.items {
             if let ResourceItem::Action(action) = item {
                 let auth = Self::auth_of(action.stmts.iter()).or(auth);
+                if auth.is_none() {
+                    self.push(
+                        Diagnostic::error(
+                            codes::AUTH_MISMATCH,
+                            action.name.span,
+                            format!("action `{}` of `{}` has no `auth`", action.name.name, resource.name.name),
+                        )
+                        .with_label("how callers authenticate is not said")
+                        .with_help("add `auth asserted` (or another method) to the resource"),
+                    );
+                }
                 self.stmts(action.stmts.iter(), Place::Action { auth }, zone);
                 if !allows && !action.stmts.iter().any(|s| matches!(s.node, StmtKind::Allow(_))) {
                     self.push(

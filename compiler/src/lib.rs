@@ -3,10 +3,14 @@
 //!
 //! Input is the parsed files of one policy set plus a [`Loader`] for the
 //! files they reference (JWKS, data, client lists); the compiler itself does
-//! no I/O. Output is a list of diagnostics, each tied to the file it is in.
+//! no I/O. Output is a list of diagnostics, each tied to the file it is in,
+//! and, for a set without errors, the decision graph ([`graph::Graph`]).
 
 pub mod check;
 pub mod codes;
+pub mod dot;
+pub mod graph;
+pub mod lower;
 
 use warden_language::{Diagnostic, LineIndex, Parsed};
 
@@ -94,4 +98,17 @@ pub fn diagnostics(set: &PolicySet, loader: &dyn Loader) -> Vec<FileDiagnostic> 
     });
     out.dedup();
     out
+}
+
+/// Checks a policy set and, when it has no errors, lowers it to the decision
+/// graph. A set with errors produces no graph: nothing is half-applied.
+pub fn compile(
+    set: &PolicySet,
+    loader: &dyn Loader,
+) -> Result<(graph::Graph, Vec<FileDiagnostic>), Vec<FileDiagnostic>> {
+    let diags = diagnostics(set, loader);
+    if diags.iter().any(|d| d.diagnostic.is_error()) {
+        return Err(diags);
+    }
+    Ok((lower::lower(set, loader), diags))
 }

@@ -4,7 +4,7 @@
 //! statements and how names were quoted) so that the formatter can print it
 //! back without losing meaning. Meaning is given by the compiler.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::reason::Reason;
 use crate::span::Span;
@@ -220,7 +220,7 @@ impl IssuerItem {
 }
 
 /// A JWS signature algorithm that Warden can verify.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Algorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256.
     RS256,
@@ -426,7 +426,7 @@ pub struct Limit {
 }
 
 /// `on_backend_error allow|deny`
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BackendErrorPolicy {
     /// Let the request through (the default).
     Allow,
@@ -566,7 +566,7 @@ impl Constraint {
 }
 
 /// String formats a schema can require.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Format {
     /// `email`
     Email,
@@ -663,7 +663,7 @@ impl ApiItem {
 }
 
 /// HTTP methods a route can name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Method {
     /// `GET`
     Get,
@@ -1103,7 +1103,7 @@ impl Func {
 }
 
 /// Comparison operators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CmpOp {
     /// `==`
     Eq,

@@ -156,3 +156,45 @@ fn usage_errors_exit_with_two() {
     let out = warden(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn compile_emits_a_graph_that_round_trips() {
+    let out = warden(&["compile", "policies/todo"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let graph: warden_compiler::graph::Graph = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(graph.version, warden_compiler::graph::GRAPH_VERSION);
+    assert!(
+        graph.endpoints.iter().any(|e| e.id == "todo.delete"),
+        "{:?}",
+        graph.endpoints.iter().map(|e| &e.id).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn compile_dot_is_accepted_by_graphviz() {
+    for set in ["policies/bank", "policies/identity", "policies/todo"] {
+        let dir = tempfile::tempdir().unwrap();
+        let dot_file = dir.path().join("graph.dot");
+        let out = warden(&["compile", set, "--emit", "dot", "-o", dot_file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{set}: {}", text(&out.stderr));
+        // Debian's graphviz, installed by .ci/run.
+        let svg = Command::new("dot").arg("-Tsvg").arg(&dot_file).output().expect("graphviz `dot` is installed");
+        assert!(svg.status.success(), "{set}: dot refused the graph: {}", text(&svg.stderr));
+        assert!(text(&svg.stdout).contains("<svg"), "{set}: no SVG produced");
+    }
+}
+
+#[test]
+fn compile_refuses_a_set_with_errors_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.warden"),
+        "api a in zone nowhere {\n  auth none\n  route GET \"/x\" {\n    allow\n  }\n}\n",
+    )
+    .unwrap();
+    let target = dir.path().join("graph.json");
+    let out = warden(&["compile", dir.path().to_str().unwrap(), "-o", target.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[E0202]: unknown zone `nowhere`"), "{}", text(&out.stderr));
+    assert!(!target.exists());
+}

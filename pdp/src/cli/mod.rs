@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod check;
+mod compile;
 mod files;
 mod fmt;
 mod report;
@@ -23,6 +24,8 @@ enum Command {
     Check(check::Args),
     /// Format policy files in the canonical layout (or check that they are).
     Fmt(fmt::Args),
+    /// Compile a policy set to its decision graph (JSON) or a Graphviz picture.
+    Compile(compile::Args),
 }
 
 /// Output format for diagnostics.
@@ -40,6 +43,7 @@ pub fn main() -> ExitCode {
     let ok = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Compile(args) => compile::run(&args),
     };
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -1,0 +1,192 @@
+//! The decision graph: snapshots for every example policy set, and focused tests of
+//! constant folding, sub-expression sharing, step order and route lookup.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use warden_compiler::graph::{Expr, Graph, LimitStage, Method, RouteMatch, StepKind};
+use warden_compiler::{Loader, PolicySet, SourceFile, compile};
+
+struct DirLoader(PathBuf);
+
+impl Loader for DirLoader {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.0.join(path)).map_err(|_| "no such file".to_owned())
+    }
+}
+
+fn warden_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            warden_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "warden") {
+            out.push(path);
+        }
+    }
+}
+
+fn example(name: &str) -> Graph {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").join(name);
+    let mut paths = Vec::new();
+    warden_files(&dir, &mut paths);
+    let files = paths
+        .iter()
+        .map(|p| {
+            let rel = p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+            SourceFile::new(format!("{name}/{rel}"), std::fs::read_to_string(p).unwrap())
+        })
+        .collect();
+    compile(&PolicySet { files }, &DirLoader(dir)).unwrap_or_else(|d| panic!("{name}: {d:#?}")).0
+}
+
+/// Compiles one in-memory file against a zone with no referenced files.
+fn compile_one(body: &str) -> Graph {
+    let text = format!("zone z {{\n  require tls\n}}\n\n{body}");
+    let set = PolicySet { files: vec![SourceFile::new("t.warden", text)] };
+    compile(&set, &DirLoader(PathBuf::from("/nonexistent"))).unwrap_or_else(|d| panic!("{d:#?}")).0
+}
+
+fn route(rules: &str) -> String {
+    format!("api a in zone z {{\n  auth none\n  route GET \"/x/{{id}}\" {{\n{rules}\n  }}\n}}\n")
+}
+
+fn allows(g: &Graph, endpoint: usize) -> Vec<Option<u32>> {
+    g.endpoints[endpoint]
+        .steps
+        .iter()
+        .find_map(|s| {
+            if let StepKind::Allow(rules) = &s.kind { Some(rules.iter().map(|r| r.when).collect()) } else { None }
+        })
+        .unwrap()
+}
+
+#[test]
+fn graph_of_every_example_policy_set() {
+    for name in ["bank", "identity", "todo"] {
+        let g = example(name);
+        assert_eq!(g.version, 1);
+        assert_eq!(g.revision.len(), 64);
+        // The JSON round-trips: the engine can load what the compiler writes.
+        let text = serde_json::to_string(&g).unwrap();
+        assert_eq!(serde_json::from_str::<Graph>(&text).unwrap(), g);
+        insta::assert_json_snapshot!(format!("graph_{name}"), g);
+    }
+}
+
+#[test]
+fn constants_fold() {
+    let g = compile_one(&route(
+        "    allow when 1 < 2\n    allow when lower(\"ABC\") == \"abc\" and path.id == \"7\"\n    allow when not true\n    allow when len([1, 2, 3]) == 3 or path.id == \"x\"",
+    ));
+    let when = allows(&g, 0);
+    // `1 < 2` is `allow`.
+    assert_eq!(when[0], None);
+    // The folded `true` drops out of the `and`, leaving the comparison alone.
+    let Some(Expr::Cmp { .. }) = g.exprs.get(when[1].unwrap() as usize) else { panic!("{:?}", g.exprs) };
+    // `not true` is the constant false.
+    assert_eq!(g.exprs[when[2].unwrap() as usize], Expr::Const(json!(false)));
+    // A true first operand decides an `or`, which makes the rule a plain `allow`.
+    assert_eq!(when[3], None);
+}
+
+#[test]
+fn folding_keeps_errors_that_evaluation_order_would_raise() {
+    // `claim.x == 1 and false`: the comparison may error (missing claim) before
+    // `false` is reached, and an erroring deny denies; so it is not folded away.
+    let g = compile_one(&route("    deny when path.id == \"1\" and false\n    allow"));
+    let deny =
+        g.endpoints[0].steps.iter().find_map(|s| if let StepKind::Deny(e) = s.kind { Some(e) } else { None }).unwrap();
+    let Expr::And(items) = &g.exprs[deny as usize] else { panic!("{:?}", g.exprs[deny as usize]) };
+    assert_eq!(items.len(), 2);
+    // …but a leading `false` decides at once.
+    let g = compile_one(&route("    deny when false and path.id == \"1\"\n    allow"));
+    let deny =
+        g.endpoints[0].steps.iter().find_map(|s| if let StepKind::Deny(e) = s.kind { Some(e) } else { None }).unwrap();
+    assert_eq!(g.exprs[deny as usize], Expr::Const(json!(false)));
+}
+
+#[test]
+fn identical_sub_expressions_are_stored_once() {
+    let text = "api a in zone z {\n  auth none\n  route GET \"/a/{id}\" {\n    allow when path.id == \"1\" and header[\"x-t\"] == \"t\"\n  }\n  route GET \"/b/{id}\" {\n    allow when header[\"x-t\"] == \"t\"\n  }\n}\n";
+    let g = compile_one(text);
+    let a = allows(&g, 0)[0].unwrap();
+    let b = allows(&g, 1)[0].unwrap();
+    let Expr::And(items) = &g.exprs[a as usize] else { panic!() };
+    // The second route's whole condition is the first route's second operand.
+    assert_eq!(items[1], b);
+    // And names are slots, not strings, in the expression.
+    assert_eq!(g.names.headers, ["x-t"]);
+    assert!(matches!(g.exprs.iter().find(|e| matches!(e, Expr::Header(_))), Some(Expr::Header(0))));
+    // Path parameters resolve to their position in the route.
+    assert!(g.exprs.contains(&Expr::PathParam(0)));
+}
+
+#[test]
+fn steps_follow_the_decision_table() {
+    let text = "limit pre = 5 per 1m by source.ip\nlimit post = 5 per 1m by claim.sub\nschema S {\n  a: string\n}\n\nzone e {\n  issuer \"https://idp.example\" {\n    jwks url \"https://idp.example/jwks\"\n    audience \"https://api.example\"\n  }\n}\n\napi a in zone e {\n  auth bearer\n  limit post, pre\n  route POST \"/x\" {\n    scope \"x:write\"\n    body json S max 1KiB\n    allow when body.a == claim.a\n    deny when claim.blocked == true\n    upstream header \"x-sub\" = claim.sub\n  }\n}\n";
+    let g = compile_one(text);
+    let kinds: Vec<String> = g.endpoints[0]
+        .steps
+        .iter()
+        .map(|s| match &s.kind {
+            StepKind::Transport { .. } => "transport".to_owned(),
+            StepKind::Limit { stage: LimitStage::PreAuth, .. } => "pre-limit".to_owned(),
+            StepKind::Limit { stage: LimitStage::PostAuth, .. } => "post-limit".to_owned(),
+            StepKind::Authenticate(_) => "auth".to_owned(),
+            StepKind::Scopes { .. } => "scopes".to_owned(),
+            StepKind::Body { max_bytes, .. } => format!("body {max_bytes}"),
+            StepKind::Deny(_) => "deny".to_owned(),
+            StepKind::Allow(_) => "allow".to_owned(),
+            StepKind::UpstreamHeader { .. } => "header".to_owned(),
+        })
+        .collect();
+    assert_eq!(kinds, ["pre-limit", "auth", "scopes", "post-limit", "body 1024", "deny", "allow", "header"]);
+    // Rule ids number the rules in source order.
+    assert_eq!(g.endpoints[0].id, "a.POST /x");
+    assert_eq!(g.endpoints[0].steps[5].rule, "a.POST /x#2");
+}
+
+#[test]
+fn route_lookup_prefers_literal_then_parameter_then_tail() {
+    let text = "api a in zone z {\n  host \"api.example\"\n  prefix \"/v1\"\n  auth none\n  route GET \"/files/{*rest}\" {\n    allow\n  }\n  route GET \"/files/{id}\" {\n    allow\n  }\n  route GET \"/files/latest\" {\n    allow\n  }\n  route POST \"/files/{id}/meta\" {\n    allow\n  }\n}\n\napi b in zone z {\n  auth none\n  route ANY \"/health\" {\n    allow\n  }\n}\n";
+    let g = compile_one(text);
+    let r = &g.routes;
+    let found = |m: RouteMatch| match m {
+        RouteMatch::Found { endpoint, params } => (g.endpoints[endpoint as usize].id.clone(), params),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        found(r.lookup("api.example", Method::Get, &["v1", "files", "latest"])),
+        ("a.GET /v1/files/latest".to_owned(), vec![])
+    );
+    assert_eq!(
+        found(r.lookup("API.example", Method::Get, &["v1", "files", "7"])),
+        ("a.GET /v1/files/{id}".to_owned(), vec!["7".to_owned()])
+    );
+    assert_eq!(
+        found(r.lookup("api.example", Method::Get, &["v1", "files", "7", "meta"])),
+        ("a.GET /v1/files/{*rest}".to_owned(), vec!["7/meta".to_owned()])
+    );
+    assert_eq!(found(r.lookup("api.example", Method::Post, &["v1", "files", "9", "meta"])).1, vec!["9".to_owned()]);
+    assert_eq!(r.lookup("api.example", Method::Delete, &["v1", "files", "7"]), RouteMatch::MethodNotAllowed);
+    assert_eq!(r.lookup("other.example", Method::Get, &["v1", "files", "7"]), RouteMatch::NotFound);
+    // An api without a host answers on every host, with any method for `ANY`.
+    assert_eq!(found(r.lookup("anything", Method::Patch, &["health"])).0, "b.ANY /health");
+    assert_eq!(r.lookup("api.example", Method::Get, &["v2"]), RouteMatch::NotFound);
+}
+
+#[test]
+fn a_set_with_errors_produces_no_graph() {
+    let set = PolicySet {
+        files: vec![SourceFile::new(
+            "t.warden",
+            "api a in zone nowhere {\n  auth none\n  route GET \"/x\" {\n    allow\n  }\n}\n",
+        )],
+    };
+    let err = compile(&set, &DirLoader(PathBuf::from("/nonexistent"))).unwrap_err();
+    assert_eq!(err[0].diagnostic.code.as_str(), "E0202");
+}
