@@ -38,3 +38,25 @@ pub const UNKNOWN_ATTRIBUTE: Code = Code("E0216");
 pub const AUTH_MISMATCH: Code = Code("E0217");
 /// A schema that contains itself without an optional field in between.
 pub const RECURSIVE_SCHEMA: Code = Code("E0218");
+
+/// Every code with a one-line summary.
+pub const ALL: &[(Code, &str)] = &[
+    (DUPLICATE_DECLARATION, "a name declared twice in the policy set"),
+    (UNKNOWN_ZONE, "a zone that is not declared"),
+    (UNKNOWN_LIMIT, "a limit that is not declared"),
+    (UNKNOWN_SCHEMA, "a schema that is not declared"),
+    (UNKNOWN_DATA, "a data document that is not declared"),
+    (UNKNOWN_RESOURCE, "a resource type or action that is not declared"),
+    (ROUTE_CONFLICT, "two routes that match exactly the same requests"),
+    (UNKNOWN_BODY_FIELD, "a body field the route's schema does not have"),
+    (TYPE_MISMATCH, "an operand whose type is wrong, known at compile time"),
+    (INVALID_REGEX, "a regular expression that does not compile"),
+    (INVALID_CIDR, "a CIDR or IP address that does not parse"),
+    (INVALID_GLOB, "a peer glob that does not parse"),
+    (INVALID_URL, "a URL that does not parse or has the wrong scheme"),
+    (NEVER_ALLOWS, "a route or action that can never allow a request"),
+    (BAD_FILE, "a referenced file that is missing, unreadable or malformed"),
+    (UNKNOWN_ATTRIBUTE, "an attribute that cannot exist where it is used"),
+    (AUTH_MISMATCH, "an authentication method missing or unusable in its zone"),
+    (RECURSIVE_SCHEMA, "a schema that contains itself"),
+];

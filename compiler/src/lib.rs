@@ -10,6 +10,7 @@ pub mod check;
 pub mod codes;
 pub mod dot;
 pub mod graph;
+pub mod lints;
 pub mod lower;
 
 use warden_language::{Diagnostic, LineIndex, Parsed};

@@ -198,3 +198,50 @@ fn compile_refuses_a_set_with_errors_and_writes_nothing() {
     assert!(text(&out.stderr).contains("error[E0202]: unknown zone `nowhere`"), "{}", text(&out.stderr));
     assert!(!target.exists());
 }
+
+#[test]
+fn lint_is_clean_on_the_examples_and_denies_warnings_on_request() {
+    let out = warden(&["lint", "policies/bank", "--deny-warnings"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let fixture = "compiler/tests/fixtures/lints/W0305_body_without_schema";
+    let out = warden(&["lint", fixture]);
+    assert_eq!(out.status.code(), Some(0), "warnings alone do not fail: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("warning[W0305]"), "{}", text(&out.stderr));
+    let out = warden(&["lint", fixture, "--deny-warnings"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// The parts of SARIF 2.1.0 that GitHub code scanning requires of an upload.
+#[test]
+fn lint_sarif_has_the_structure_code_scanning_requires() {
+    let out = warden(&["lint", "compiler/tests/fixtures/lints/W0309_unused_declaration", "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["$schema"], "https://json.schemastore.org/sarif-2.1.0.json");
+    let run = &log["runs"][0];
+    let driver = &run["tool"]["driver"];
+    assert_eq!(driver["name"], "warden");
+    let rules = driver["rules"].as_array().unwrap();
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for result in results {
+        let rule_id = result["ruleId"].as_str().unwrap();
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], rule_id, "ruleIndex points at the rule");
+        assert!(["error", "warning", "note"].contains(&result["level"].as_str().unwrap()));
+        assert!(!result["message"]["text"].as_str().unwrap().is_empty());
+        let location = &result["locations"][0]["physicalLocation"];
+        let uri = location["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(uri.ends_with("a.warden") && !uri.contains('\\'), "{uri}");
+        let region = &location["region"];
+        for key in ["startLine", "startColumn", "endLine", "endColumn"] {
+            assert!(region[key].as_u64().unwrap() >= 1, "{key} in {region}");
+        }
+    }
+    let rule = &rules[0];
+    assert_eq!(rule["id"], "W0309");
+    assert_eq!(rule["name"], "unused-declaration");
+    assert!(rule["fullDescription"]["text"].as_str().unwrap().contains("Example"));
+    assert!(rule["help"]["text"].as_str().is_some());
+}

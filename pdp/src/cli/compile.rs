@@ -2,11 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::ValueEnum;
-use warden_compiler::{PolicySet, SourceFile};
-
 use super::files;
-use super::report::{self, FileReport};
+use super::report;
+use clap::ValueEnum;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Emit {
@@ -30,37 +28,24 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let paths = match files::collect(&args.dir) {
-        Ok(paths) if paths.is_empty() => {
-            eprintln!("error: no `.warden` files under `{}`", args.dir.display());
+    let set = match files::load_set(&args.dir) {
+        None => return false,
+        Some(Err(sources)) => {
+            report::human(&report::unreadable(&sources));
             return false;
         }
-        Ok(paths) => paths,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return false;
-        }
+        Some(Ok(set)) => set,
     };
-    let sources: Vec<files::SourceFile> = paths.iter().map(|p| files::read(p)).collect();
-    if sources.iter().any(|s| s.error.is_some()) {
-        let reports: Vec<FileReport<'_>> = sources
-            .iter()
-            .map(|s| FileReport { path: s.display(), source: &s.text, diagnostics: s.error.iter().cloned().collect() })
-            .collect();
-        report::human(&reports);
-        return false;
-    }
-    let set = PolicySet { files: sources.iter().map(|s| SourceFile::new(s.display(), s.text.clone())).collect() };
     let loader = files::FsLoader::for_set(&args.dir);
     let (graph, warnings) = match warden_compiler::compile(&set, &loader) {
         Ok(ok) => ok,
         Err(diags) => {
-            print_diagnostics(&set, diags);
+            report::human(&report::by_file(&set, diags));
             eprintln!("error: `{}` was not compiled", args.dir.display());
             return false;
         }
     };
-    print_diagnostics(&set, warnings);
+    report::human(&report::by_file(&set, warnings));
     let text = match args.emit {
         Emit::Graph => match serde_json::to_string_pretty(&graph) {
             Ok(json) => json + "\n",
@@ -84,18 +69,4 @@ pub fn run(args: &Args) -> bool {
             true
         }
     }
-}
-
-fn print_diagnostics(set: &PolicySet, diags: Vec<warden_compiler::FileDiagnostic>) {
-    let mut reports: Vec<FileReport<'_>> = set
-        .files
-        .iter()
-        .map(|f| FileReport { path: f.path.clone(), source: &f.text, diagnostics: Vec::new() })
-        .collect();
-    for d in diags {
-        if let Some(r) = reports.get_mut(d.file) {
-            r.diagnostics.push(d.diagnostic);
-        }
-    }
-    report::human(&reports);
 }

@@ -122,3 +122,26 @@ fn io_reason(err: &std::io::Error) -> String {
         _ => err.to_string(),
     }
 }
+
+/// Reads the policy set under `dir`. Prints why and returns `None` when there
+/// is nothing to read; returns `Err` with the files when some cannot be read
+/// or decoded (their diagnostics are in `error`).
+pub fn load_set(dir: &Path) -> Option<Result<warden_compiler::PolicySet, Vec<SourceFile>>> {
+    let paths = match collect(dir) {
+        Ok(paths) if paths.is_empty() => {
+            eprintln!("error: no `.warden` files under `{}`", dir.display());
+            return None;
+        }
+        Ok(paths) => paths,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return None;
+        }
+    };
+    let sources: Vec<SourceFile> = paths.iter().map(|p| read(p)).collect();
+    if sources.iter().any(|s| s.error.is_some()) {
+        return Some(Err(sources));
+    }
+    let files = sources.into_iter().map(|s| warden_compiler::SourceFile::new(s.display(), s.text)).collect();
+    Some(Ok(warden_compiler::PolicySet { files }))
+}

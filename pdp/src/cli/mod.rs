@@ -8,6 +8,7 @@ mod check;
 mod compile;
 mod files;
 mod fmt;
+mod lint;
 mod report;
 
 /// Warden: a policy compiler and decision point for API traffic.
@@ -24,6 +25,8 @@ enum Command {
     Check(check::Args),
     /// Format policy files in the canonical layout (or check that they are).
     Fmt(fmt::Args),
+    /// Check a policy set and run the lints (human, JSON or SARIF output).
+    Lint(lint::Args),
     /// Compile a policy set to its decision graph (JSON) or a Graphviz picture.
     Compile(compile::Args),
 }
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Compile(args) => compile::run(&args),
+        Command::Lint(args) => lint::run(&args),
     };
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -73,3 +73,45 @@ pub fn json(reports: &[FileReport<'_>], totals: &Totals) {
 pub fn plural(n: usize, word: &str) -> String {
     if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
 }
+
+/// Groups set-level diagnostics by file, one report per file of the set.
+pub fn by_file(set: &warden_compiler::PolicySet, diags: Vec<warden_compiler::FileDiagnostic>) -> Vec<FileReport<'_>> {
+    let mut reports: Vec<FileReport<'_>> = set
+        .files
+        .iter()
+        .map(|f| FileReport { path: f.path.clone(), source: &f.text, diagnostics: Vec::new() })
+        .collect();
+    for d in diags {
+        if let Some(r) = reports.get_mut(d.file) {
+            r.diagnostics.push(d.diagnostic);
+        }
+    }
+    reports
+}
+
+/// Reports for files that could not be read or decoded.
+pub fn unreadable(sources: &[super::files::SourceFile]) -> Vec<FileReport<'_>> {
+    sources
+        .iter()
+        .map(|s| FileReport { path: s.display(), source: &s.text, diagnostics: s.error.iter().cloned().collect() })
+        .collect()
+}
+
+/// Prints the summary line of `check` and `lint`.
+pub fn summary(dir: &std::path::Path, totals: &Totals) {
+    let status = if totals.errors == 0 && totals.warnings == 0 {
+        "no problems".to_owned()
+    } else {
+        format!("{}, {}", plural(totals.errors, "error"), plural(totals.warnings, "warning"))
+    };
+    println!("{}: {} checked, {status}", dir.display(), plural(totals.files, "file"));
+}
+
+/// Totals over reports.
+pub fn totals(reports: &[FileReport<'_>]) -> Totals {
+    let mut totals = Totals { files: reports.len(), ..Totals::default() };
+    for r in reports {
+        totals.add(&r.diagnostics);
+    }
+    totals
+}

@@ -1,0 +1,137 @@
+//! Lints: one fixture policy set per lint, where every line marked `// expect: CODE`
+//! must get that lint and no other line may get any; rendered output is snapshotted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use warden_compiler::{Loader, PolicySet, SourceFile, compile, lints};
+use warden_language::{Color, LineIndex, render};
+
+struct DirLoader(PathBuf);
+
+impl Loader for DirLoader {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.0.join(path)).map_err(|_| "no such file".to_owned())
+    }
+}
+
+fn load(dir: &Path) -> PolicySet {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "warden"))
+        .collect();
+    paths.sort();
+    let files = paths
+        .iter()
+        .map(|p| {
+            SourceFile::new(
+                format!("{name}/{}", p.file_name().unwrap().to_string_lossy()),
+                std::fs::read_to_string(p).unwrap(),
+            )
+        })
+        .collect();
+    PolicySet { files }
+}
+
+/// `(file, line, code)` for every `// expect: CODE` comment.
+fn expected(set: &PolicySet) -> BTreeSet<(usize, usize, String)> {
+    let mut out = BTreeSet::new();
+    for (file, f) in set.files.iter().enumerate() {
+        for (n, line) in f.text.lines().enumerate() {
+            if let Some((_, codes)) = line.split_once("// expect:") {
+                for code in codes.split(',') {
+                    out.insert((file, n + 1, code.trim().to_owned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_lint_fires_exactly_where_marked() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lints");
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    let covered: BTreeSet<String> =
+        dirs.iter().map(|d| d.file_name().unwrap().to_string_lossy()[..5].to_owned()).collect();
+    for lint in lints::ALL {
+        assert!(covered.contains(lint.code.as_str()), "no fixture for {} ({})", lint.code, lint.name);
+    }
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let set = load(&dir);
+        let (graph, errors) =
+            compile(&set, &DirLoader(dir.clone())).unwrap_or_else(|d| panic!("{name} does not compile: {d:#?}"));
+        assert!(errors.is_empty(), "{name}: {errors:#?}");
+        let found = lints::lint(&set, &graph);
+        let fired: BTreeSet<(usize, usize, String)> = found
+            .iter()
+            .map(|d| {
+                let f = &set.files[d.file];
+                let line = LineIndex::new(&f.text).line_col(&f.text, d.diagnostic.span.start()).line;
+                (d.file, line, d.diagnostic.code.as_str().to_owned())
+            })
+            .collect();
+        assert_eq!(fired, expected(&set), "{name}: lints fired (left) differ from the `// expect:` marks (right)");
+        let rendered: Vec<String> = found
+            .iter()
+            .map(|d| render(&d.diagnostic, &set.files[d.file].path, &set.files[d.file].text, Color::Never))
+            .collect();
+        insta::assert_snapshot!(name, rendered.join("\n"));
+    }
+}
+
+#[test]
+fn every_lint_is_documented() {
+    let mut codes = BTreeSet::new();
+    for lint in lints::ALL {
+        assert!(lint.code.as_str().starts_with('W'), "{}", lint.code);
+        assert!(codes.insert(lint.code), "duplicate code {}", lint.code);
+        assert!(lint.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{}", lint.name);
+        // What it flags, why it matters, an example.
+        assert!(
+            lint.explanation.len() > 150
+                && (lint.explanation.contains("Example") || lint.explanation.contains("such as")),
+            "{}",
+            lint.name
+        );
+        assert!(!lint.fix.is_empty());
+        assert_eq!(lints::info(lint.code.as_str()).map(|l| l.name), Some(lint.name));
+    }
+}
+
+#[test]
+fn example_policy_sets_are_lint_clean() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    for name in ["bank", "identity", "todo"] {
+        let dir = root.join(name);
+        let mut paths = Vec::new();
+        collect(&dir, &mut paths);
+        let files = paths
+            .iter()
+            .map(|p| SourceFile::new(p.display().to_string(), std::fs::read_to_string(p).unwrap()))
+            .collect();
+        let set = PolicySet { files };
+        let (graph, _) = compile(&set, &DirLoader(dir.clone())).unwrap();
+        let found = lints::lint(&set, &graph);
+        assert!(found.is_empty(), "{name}: {found:#?}");
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect(&p, out);
+        } else if p.extension().is_some_and(|e| e == "warden") {
+            out.push(p);
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! `warden lint DIR [--format human|json|sarif] [--deny-warnings]`: errors and lints, SARIF 2.1.0 for code scanning.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use serde_json::{Value, json};
+use warden_compiler::lints;
+use warden_language::{LineIndex, Severity};
+
+use super::files;
+use super::report::{self, FileReport};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// Source excerpts with carets.
+    #[default]
+    Human,
+    /// One JSON document.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The policy set directory.
+    pub dir: PathBuf,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: LintFormat,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+pub fn run(args: &Args) -> bool {
+    let Some(loaded) = files::load_set(&args.dir) else { return false };
+    let set;
+    let reports = match &loaded {
+        Err(sources) => report::unreadable(sources),
+        Ok(s) => {
+            set = s;
+            let loader = files::FsLoader::for_set(&args.dir);
+            let diags = match warden_compiler::compile(set, &loader) {
+                Ok((graph, mut diags)) => {
+                    diags.extend(lints::lint(set, &graph));
+                    diags
+                }
+                Err(diags) => diags,
+            };
+            report::by_file(set, diags)
+        }
+    };
+    let totals = report::totals(&reports);
+    match args.format {
+        LintFormat::Human => {
+            report::human(&reports);
+            report::summary(&args.dir, &totals);
+        }
+        LintFormat::Json => report::json(&reports, &totals),
+        LintFormat::Sarif => match serde_json::to_string_pretty(&sarif(&reports)) {
+            Ok(text) => println!("{text}"),
+            Err(err) => eprintln!("error: cannot write SARIF: {err}"),
+        },
+    }
+    totals.errors == 0 && (!args.deny_warnings || totals.warnings == 0)
+}
+
+/// A SARIF 2.1.0 log: one run, the rules that fired (lints with their full
+/// documentation), one result per diagnostic with a physical location.
+fn sarif(reports: &[FileReport<'_>]) -> Value {
+    let mut rules: Vec<Value> = Vec::new();
+    let mut rule_ids: Vec<String> = Vec::new();
+    let mut results = Vec::new();
+    for report in reports {
+        let index = LineIndex::new(report.source);
+        for d in &report.diagnostics {
+            let id = d.code.as_str().to_owned();
+            let rule_index = match rule_ids.iter().position(|r| *r == id) {
+                Some(i) => i,
+                None => {
+                    rules.push(rule(&id));
+                    rule_ids.push(id.clone());
+                    rule_ids.len() - 1
+                }
+            };
+            let start = index.line_col(report.source, d.span.start());
+            let end =
+                index.line_col(report.source, d.span.end().max(d.span.start() + 1).min(report.source.len().max(1)));
+            let message = match &d.help {
+                Some(help) => format!("{} ({help})", d.message),
+                None => d.message.clone(),
+            };
+            results.push(json!({
+                "ruleId": id,
+                "ruleIndex": rule_index,
+                "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+                "message": { "text": message },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": report.path.replace('\\', "/") },
+                        "region": {
+                            "startLine": start.line,
+                            "startColumn": start.column,
+                            "endLine": end.line.max(start.line),
+                            "endColumn": if end.line > start.line { end.column } else { end.column.max(start.column + 1) },
+                        }
+                    }
+                }]
+            }));
+        }
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "warden",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "informationUri": "https://example.invalid/warden",
+                    "rules": rules,
+                }
+            },
+            "results": results,
+        }]
+    })
+}
+
+fn rule(id: &str) -> Value {
+    if let Some(lint) = lints::info(id) {
+        return json!({
+            "id": id,
+            "name": lint.name,
+            "shortDescription": { "text": lint.summary },
+            "fullDescription": { "text": lint.explanation },
+            "help": { "text": lint.fix },
+            "defaultConfiguration": { "level": "warning" },
+        });
+    }
+    let summary = warden_language::codes::ALL
+        .iter()
+        .chain(warden_compiler::codes::ALL.iter())
+        .find(|(code, _)| code.as_str() == id)
+        .map_or("a policy error", |(_, s)| s);
+    json!({
+        "id": id,
+        "shortDescription": { "text": summary },
+        "defaultConfiguration": { "level": "error" },
+    })
+}
