@@ -25,7 +25,9 @@ fn generated() -> Vec<(String, String)> {
         "zone edge {\n  issuer \"https://idp.example\" {\n    jwks url \"https://idp.example/jwks.json\"\n    audience \"https://api.example\"\n  }\n  require tls\n}\n\nlimit per_ip = 100 per 1s by source.ip\nlimit per_client = 1000 per 1m burst 2000 by claim.client_id\n\nschema Item {\n  name: string max_len 100 pattern \"^[a-z0-9-]+$\"\n  count: integer min 0 max 1000\n  tags?: [string max_len 20] max_items 10\n}\n".to_owned(),
     )];
     for api in 0..20 {
-        let mut text = format!("api svc{api} in zone edge {{\n  host \"svc{api}.example\"\n  prefix \"/v1\"\n  auth bearer\n  limit per_ip, per_client\n");
+        let mut text = format!(
+            "api svc{api} in zone edge {{\n  host \"svc{api}.example\"\n  prefix \"/v1\"\n  auth bearer\n  limit per_ip, per_client\n"
+        );
         for route in 0..50 {
             let method = ["GET", "POST", "PUT", "DELETE", "PATCH"][route % 5];
             let body = if method == "POST" || method == "PUT" { "    body json Item max 16KiB\n" } else { "" };
@@ -48,7 +50,12 @@ fn bench(c: &mut Criterion) {
     let (graph, diags) = compile(&set, &NoFiles).unwrap_or_else(|d| panic!("{d:#?}"));
     assert!(diags.is_empty());
     assert_eq!(graph.endpoints.len(), 1_000);
-    eprintln!("generated set: {} files, {lines} lines, {} endpoints, {} expressions", files.len(), graph.endpoints.len(), graph.exprs.len());
+    eprintln!(
+        "generated set: {} files, {lines} lines, {} endpoints, {} expressions",
+        files.len(),
+        graph.endpoints.len(),
+        graph.exprs.len()
+    );
 
     c.bench_function("parse + check + lower, 1000 routes / 20 apis", |b| {
         b.iter(|| {
