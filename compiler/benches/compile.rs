@@ -2,6 +2,7 @@
 //! schemas, scopes, claims rules and upstream headers), from text to decision graph.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmark setup")]
+#![allow(missing_docs, reason = "criterion macros generate undocumented items")]
 
 use std::fmt::Write as _;
 use std::hint::black_box;
