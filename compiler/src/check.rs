@@ -417,6 +417,13 @@ impl<'a> Checker<'a> {
         let api_auth = Self::auth_of(api_stmts.iter().copied());
         let api_allows = api_stmts.iter().any(|s| matches!(s.node, StmtKind::Allow(_)));
         self.stmts(api_stmts.iter().copied(), Place::Api { auth: api_auth }, zone);
+        if !api.items.iter().any(|i| matches!(i, ApiItem::Route(_))) {
+            self.push(
+                Diagnostic::error(codes::NEVER_ALLOWS, api.name.span, format!("api `{}` has no routes", api.name.name))
+                    .with_label("every request to it is denied")
+                    .with_help("add a `route`, or remove the api"),
+            );
+        }
         for item in &api.items {
             if let ApiItem::Route(route) = item {
                 let auth = Self::auth_of(route.stmts.iter()).or(api_auth);
@@ -462,6 +469,17 @@ impl<'a> Checker<'a> {
         let auth = Self::auth_of(stmts.iter().copied());
         let allows = stmts.iter().any(|s| matches!(s.node, StmtKind::Allow(_)));
         self.stmts(stmts.iter().copied(), Place::Action { auth }, zone);
+        if !resource.items.iter().any(|i| matches!(i, ResourceItem::Action(_))) {
+            self.push(
+                Diagnostic::error(
+                    codes::NEVER_ALLOWS,
+                    resource.name.span,
+                    format!("resource `{}` has no actions", resource.name.name),
+                )
+                .with_label("every check of it is denied")
+                .with_help("add an `action`, or remove the resource"),
+            );
+        }
         for item in &resource.items {
             if let ResourceItem::Action(action) = item {
                 let auth = Self::auth_of(action.stmts.iter()).or(auth);

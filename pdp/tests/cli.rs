@@ -201,8 +201,12 @@ fn compile_refuses_a_set_with_errors_and_writes_nothing() {
 
 #[test]
 fn lint_is_clean_on_the_examples_and_denies_warnings_on_request() {
-    let out = warden(&["lint", "policies/bank", "--deny-warnings"]);
+    // `policies/` holds three sets; each is linted on its own.
+    let out = warden(&["lint", "policies", "--deny-warnings"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for set in ["bank", "identity", "todo"] {
+        assert!(text(&out.stdout).contains(&format!("policies/{set}: ")), "{}", text(&out.stdout));
+    }
     let fixture = "compiler/tests/fixtures/lints/W0305_body_without_schema";
     let out = warden(&["lint", fixture]);
     assert_eq!(out.status.code(), Some(0), "warnings alone do not fail: {}", text(&out.stderr));

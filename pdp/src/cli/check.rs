@@ -16,13 +16,22 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let Some(loaded) = files::load_set(&args.dir) else { return false };
+    let mut ok = true;
+    for dir in files::policy_sets(&args.dir) {
+        ok &= one(args, &dir);
+    }
+    ok
+}
+
+/// One policy set.
+fn one(args: &Args, dir: &std::path::Path) -> bool {
+    let Some(loaded) = files::load_set(dir) else { return false };
     let set;
     let reports = match &loaded {
         Err(sources) => report::unreadable(sources),
         Ok(s) => {
             set = s;
-            let loader = files::FsLoader::for_set(&args.dir);
+            let loader = files::FsLoader::for_set(dir);
             report::by_file(set, warden_compiler::diagnostics(set, &loader))
         }
     };
@@ -30,7 +39,7 @@ pub fn run(args: &Args) -> bool {
     match args.format {
         OutputFormat::Human => {
             report::human(&reports);
-            report::summary(&args.dir, &totals);
+            report::summary(dir, &totals);
         }
         OutputFormat::Json => report::json(&reports, &totals),
     }

@@ -28,6 +28,16 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
+    let sets = files::policy_sets(&args.dir);
+    if sets.len() > 1 {
+        let names: Vec<String> = sets.iter().map(|s| format!("`{}`", s.display())).collect();
+        eprintln!(
+            "error: `{}` holds several policy sets ({}); compile one of them",
+            args.dir.display(),
+            names.join(", ")
+        );
+        return false;
+    }
     let set = match files::load_set(&args.dir) {
         None => return false,
         Some(Err(sources)) => {

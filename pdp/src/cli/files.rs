@@ -145,3 +145,35 @@ pub fn load_set(dir: &Path) -> Option<Result<warden_compiler::PolicySet, Vec<Sou
     let files = sources.into_iter().map(|s| warden_compiler::SourceFile::new(s.display(), s.text)).collect();
     Some(Ok(warden_compiler::PolicySet { files }))
 }
+
+/// The policy sets under `dir`: `dir` itself when it holds `.warden` files
+/// directly (or is a file); otherwise each subdirectory that holds any, so
+/// that `warden check policies/` checks every example set on its own.
+pub fn policy_sets(dir: &Path) -> Vec<PathBuf> {
+    let direct = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|entries| {
+                entries.filter_map(Result::ok).any(|e| {
+                    e.file_type().is_ok_and(|t| t.is_file()) && e.path().extension().is_some_and(|x| x == "warden")
+                })
+            })
+            .unwrap_or(false)
+    };
+    if !dir.is_dir() || direct(dir) {
+        return vec![dir.to_path_buf()];
+    }
+    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_type().is_ok_and(|t| t.is_dir()) && !e.file_name().to_string_lossy().starts_with('.')
+                })
+                .map(|e| e.path())
+                .filter(|p| collect(p).is_ok_and(|files| !files.is_empty()))
+                .collect()
+        })
+        .unwrap_or_default();
+    subdirs.sort();
+    if subdirs.is_empty() { vec![dir.to_path_buf()] } else { subdirs }
+}

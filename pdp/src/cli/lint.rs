@@ -34,13 +34,22 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let Some(loaded) = files::load_set(&args.dir) else { return false };
+    let mut ok = true;
+    for dir in files::policy_sets(&args.dir) {
+        ok &= one(args, &dir);
+    }
+    ok
+}
+
+/// One policy set.
+fn one(args: &Args, dir: &std::path::Path) -> bool {
+    let Some(loaded) = files::load_set(dir) else { return false };
     let set;
     let reports = match &loaded {
         Err(sources) => report::unreadable(sources),
         Ok(s) => {
             set = s;
-            let loader = files::FsLoader::for_set(&args.dir);
+            let loader = files::FsLoader::for_set(dir);
             let diags = match warden_compiler::compile(set, &loader) {
                 Ok((graph, mut diags)) => {
                     diags.extend(lints::lint(set, &graph));
@@ -55,7 +64,7 @@ pub fn run(args: &Args) -> bool {
     match args.format {
         LintFormat::Human => {
             report::human(&reports);
-            report::summary(&args.dir, &totals);
+            report::summary(dir, &totals);
         }
         LintFormat::Json => report::json(&reports, &totals),
         LintFormat::Sarif => match serde_json::to_string_pretty(&sarif(&reports)) {
