@@ -822,24 +822,22 @@ fn pre_auth_key(e: &ast::Expr) -> bool {
     match &e.kind {
         ExprKind::Attr { root, path } => {
             matches!(root.node, Root::Source | Root::Header | Root::Path | Root::Query | Root::Request)
-                && path.iter().all(|s| match &s.kind {
-                    SegmentKind::Index(i) => pre_auth_key(i),
-                    SegmentKind::Field(_) => true,
-                })
+                && pre_auth_path(path)
         }
         ExprKind::Str(_) | ExprKind::Number { .. } | ExprKind::Bool(_) => true,
         ExprKind::List(items) | ExprKind::And(items) | ExprKind::Or(items) => items.iter().all(pre_auth_key),
         ExprKind::Call { args, .. } => args.iter().all(pre_auth_key),
         ExprKind::Not(i) | ExprKind::Paren(i) => pre_auth_key(i),
         ExprKind::Compare { lhs, rhs, .. } => pre_auth_key(lhs) && pre_auth_key(rhs),
-        ExprKind::Access { base, path } => {
-            pre_auth_key(base)
-                && path.iter().all(|s| match &s.kind {
-                    SegmentKind::Index(i) => pre_auth_key(i),
-                    SegmentKind::Field(_) => true,
-                })
-        }
+        ExprKind::Access { base, path } => pre_auth_key(base) && pre_auth_path(path),
     }
+}
+
+fn pre_auth_path(path: &[Segment]) -> bool {
+    path.iter().all(|s| match &s.kind {
+        SegmentKind::Index(i) => pre_auth_key(i),
+        SegmentKind::Field(_) => true,
+    })
 }
 
 fn len_u32<T>(items: &(impl Len<T> + ?Sized)) -> u32 {

@@ -3,44 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::PathBuf;
+
+use common::{DirLoader, example_dir, load};
 use serde_json::json;
 use warden_compiler::graph::{Expr, Graph, LimitStage, Method, RouteMatch, StepKind};
-use warden_compiler::{Loader, PolicySet, SourceFile, compile};
-
-struct DirLoader(PathBuf);
-
-impl Loader for DirLoader {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(self.0.join(path)).map_err(|_| "no such file".to_owned())
-    }
-}
-
-fn warden_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            warden_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "warden") {
-            out.push(path);
-        }
-    }
-}
+use warden_compiler::{PolicySet, SourceFile, compile};
 
 fn example(name: &str) -> Graph {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").join(name);
-    let mut paths = Vec::new();
-    warden_files(&dir, &mut paths);
-    let files = paths
-        .iter()
-        .map(|p| {
-            let rel = p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
-            SourceFile::new(format!("{name}/{rel}"), std::fs::read_to_string(p).unwrap())
-        })
-        .collect();
-    compile(&PolicySet { files }, &DirLoader(dir)).unwrap_or_else(|d| panic!("{name}: {d:#?}")).0
+    let dir = example_dir(name);
+    compile(&load(&dir), &DirLoader(dir)).unwrap_or_else(|d| panic!("{name}: {d:#?}")).0
 }
 
 /// Compiles one in-memory file against a zone with no referenced files.

@@ -3,39 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
-use warden_compiler::{Loader, PolicySet, SourceFile, compile, lints};
+use common::{DirLoader, example_dir, fixture_dirs, load};
+use warden_compiler::{PolicySet, compile, lints};
 use warden_language::{Color, LineIndex, render};
-
-struct DirLoader(PathBuf);
-
-impl Loader for DirLoader {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(self.0.join(path)).map_err(|_| "no such file".to_owned())
-    }
-}
-
-fn load(dir: &Path) -> PolicySet {
-    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "warden"))
-        .collect();
-    paths.sort();
-    let files = paths
-        .iter()
-        .map(|p| {
-            SourceFile::new(
-                format!("{name}/{}", p.file_name().unwrap().to_string_lossy()),
-                std::fs::read_to_string(p).unwrap(),
-            )
-        })
-        .collect();
-    PolicySet { files }
-}
 
 /// `(file, line, code)` for every `// expect: CODE` comment.
 fn expected(set: &PolicySet) -> BTreeSet<(usize, usize, String)> {
@@ -54,10 +28,7 @@ fn expected(set: &PolicySet) -> BTreeSet<(usize, usize, String)> {
 
 #[test]
 fn every_lint_fires_exactly_where_marked() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lints");
-    let mut dirs: Vec<PathBuf> =
-        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
-    dirs.sort();
+    let dirs = fixture_dirs("lints");
     let covered: BTreeSet<String> =
         dirs.iter().map(|d| d.file_name().unwrap().to_string_lossy()[..5].to_owned()).collect();
     for lint in lints::ALL {
@@ -108,30 +79,11 @@ fn every_lint_is_documented() {
 
 #[test]
 fn example_policy_sets_are_lint_clean() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
     for name in ["bank", "identity", "todo"] {
-        let dir = root.join(name);
-        let mut paths = Vec::new();
-        collect(&dir, &mut paths);
-        let files = paths
-            .iter()
-            .map(|p| SourceFile::new(p.display().to_string(), std::fs::read_to_string(p).unwrap()))
-            .collect();
-        let set = PolicySet { files };
-        let (graph, _) = compile(&set, &DirLoader(dir.clone())).unwrap();
+        let dir = example_dir(name);
+        let set = load(&dir);
+        let (graph, _) = compile(&set, &DirLoader(dir)).unwrap();
         let found = lints::lint(&set, &graph);
         assert!(found.is_empty(), "{name}: {found:#?}");
-    }
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p.extension().is_some_and(|e| e == "warden") {
-            out.push(p);
-        }
     }
 }

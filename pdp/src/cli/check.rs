@@ -26,15 +26,11 @@ pub fn run(args: &Args) -> bool {
 /// One policy set.
 fn one(args: &Args, dir: &std::path::Path) -> bool {
     let Some(loaded) = files::load_set(dir) else { return false };
-    let set;
-    let reports = match &loaded {
-        Err(sources) => report::unreadable(sources),
-        Ok(s) => {
-            set = s;
-            let loader = files::FsLoader::for_set(dir);
-            report::by_file(set, warden_compiler::diagnostics(set, &loader))
-        }
+    let diags = match &loaded {
+        Ok(set) => warden_compiler::diagnostics(set, &files::FsLoader::for_set(dir)),
+        Err(_) => Vec::new(),
     };
+    let reports = report::reports(&loaded, diags);
     let totals = report::totals(&reports);
     match args.format {
         OutputFormat::Human => {

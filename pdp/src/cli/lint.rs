@@ -44,22 +44,17 @@ pub fn run(args: &Args) -> bool {
 /// One policy set.
 fn one(args: &Args, dir: &std::path::Path) -> bool {
     let Some(loaded) = files::load_set(dir) else { return false };
-    let set;
-    let reports = match &loaded {
-        Err(sources) => report::unreadable(sources),
-        Ok(s) => {
-            set = s;
-            let loader = files::FsLoader::for_set(dir);
-            let diags = match warden_compiler::compile(set, &loader) {
-                Ok((graph, mut diags)) => {
-                    diags.extend(lints::lint(set, &graph));
-                    diags
-                }
-                Err(diags) => diags,
-            };
-            report::by_file(set, diags)
-        }
+    let diags = match &loaded {
+        Ok(set) => match warden_compiler::compile(set, &files::FsLoader::for_set(dir)) {
+            Ok((graph, mut diags)) => {
+                diags.extend(lints::lint(set, &graph));
+                diags
+            }
+            Err(diags) => diags,
+        },
+        Err(_) => Vec::new(),
     };
+    let reports = report::reports(&loaded, diags);
     let totals = report::totals(&reports);
     match args.format {
         LintFormat::Human => {

@@ -115,3 +115,15 @@ pub fn totals(reports: &[FileReport<'_>]) -> Totals {
     }
     totals
 }
+
+/// Reports for a loaded policy set: the set's diagnostics by file, or the
+/// read and decode errors of files that could not be loaded.
+pub fn reports(
+    loaded: &Result<warden_compiler::PolicySet, Vec<super::files::SourceFile>>,
+    diags: Vec<warden_compiler::FileDiagnostic>,
+) -> Vec<FileReport<'_>> {
+    match loaded {
+        Ok(set) => by_file(set, diags),
+        Err(sources) => unreadable(sources),
+    }
+}
