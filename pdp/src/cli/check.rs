@@ -16,28 +16,14 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let mut ok = true;
+    let mut sets = Vec::new();
     for dir in files::policy_sets(&args.dir) {
-        ok &= one(args, &dir);
+        let Some(loaded) = files::load_set(&dir) else { return false };
+        let diags = match &loaded {
+            Ok(set) => warden_compiler::diagnostics(set, &files::FsLoader::for_set(&dir)),
+            Err(_) => Vec::new(),
+        };
+        sets.push((dir, loaded, diags));
     }
-    ok
-}
-
-/// One policy set.
-fn one(args: &Args, dir: &std::path::Path) -> bool {
-    let Some(loaded) = files::load_set(dir) else { return false };
-    let diags = match &loaded {
-        Ok(set) => warden_compiler::diagnostics(set, &files::FsLoader::for_set(dir)),
-        Err(_) => Vec::new(),
-    };
-    let reports = report::reports(&loaded, diags);
-    let totals = report::totals(&reports);
-    match args.format {
-        OutputFormat::Human => {
-            report::human(&reports);
-            report::summary(dir, &totals);
-        }
-        OutputFormat::Json => report::json(&reports, &totals),
-    }
-    totals.errors == 0
+    report::print_sets(sets, args.format)
 }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use warden_compiler::lints;
 use warden_language::{LineIndex, Severity};
 
+use super::OutputFormat;
 use super::files;
 use super::report::{self, FileReport};
 
@@ -34,40 +35,36 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let mut ok = true;
+    let mut sets = Vec::new();
     for dir in files::policy_sets(&args.dir) {
-        ok &= one(args, &dir);
+        let Some(loaded) = files::load_set(&dir) else { return false };
+        let diags = match &loaded {
+            Ok(set) => match warden_compiler::compile(set, &files::FsLoader::for_set(&dir)) {
+                Ok((graph, mut diags)) => {
+                    diags.extend(lints::lint(set, &graph));
+                    diags
+                }
+                Err(diags) => diags,
+            },
+            Err(_) => Vec::new(),
+        };
+        sets.push((dir, loaded, diags));
     }
-    ok
-}
-
-/// One policy set.
-fn one(args: &Args, dir: &std::path::Path) -> bool {
-    let Some(loaded) = files::load_set(dir) else { return false };
-    let diags = match &loaded {
-        Ok(set) => match warden_compiler::compile(set, &files::FsLoader::for_set(dir)) {
-            Ok((graph, mut diags)) => {
-                diags.extend(lints::lint(set, &graph));
-                diags
+    let warnings = sets.iter().flat_map(|(_, _, d)| d).any(|d| !d.diagnostic.is_error());
+    let ok = match args.format {
+        LintFormat::Human => report::print_sets(sets, OutputFormat::Human),
+        LintFormat::Json => report::print_sets(sets, OutputFormat::Json),
+        LintFormat::Sarif => {
+            let reports: Vec<FileReport<'_>> =
+                sets.iter().flat_map(|(_, loaded, diags)| report::reports(loaded, diags.clone())).collect();
+            match serde_json::to_string_pretty(&sarif(&reports)) {
+                Ok(text) => println!("{text}"),
+                Err(err) => eprintln!("error: cannot write SARIF: {err}"),
             }
-            Err(diags) => diags,
-        },
-        Err(_) => Vec::new(),
-    };
-    let reports = report::reports(&loaded, diags);
-    let totals = report::totals(&reports);
-    match args.format {
-        LintFormat::Human => {
-            report::human(&reports);
-            report::summary(dir, &totals);
+            report::totals(&reports).errors == 0
         }
-        LintFormat::Json => report::json(&reports, &totals),
-        LintFormat::Sarif => match serde_json::to_string_pretty(&sarif(&reports)) {
-            Ok(text) => println!("{text}"),
-            Err(err) => eprintln!("error: cannot write SARIF: {err}"),
-        },
-    }
-    totals.errors == 0 && (!args.deny_warnings || totals.warnings == 0)
+    };
+    ok && !(args.deny_warnings && warnings)
 }
 
 /// A SARIF 2.1.0 log: one run, the rules that fired (lints with their full

@@ -127,3 +127,31 @@ pub fn reports(
         Err(sources) => unreadable(sources),
     }
 }
+
+/// A policy set's directory, what was loaded of it and its diagnostics.
+pub type SetResult = (
+    std::path::PathBuf,
+    Result<warden_compiler::PolicySet, Vec<super::files::SourceFile>>,
+    Vec<warden_compiler::FileDiagnostic>,
+);
+
+/// Prints the diagnostics of one or more policy sets: rendered excerpts and a
+/// summary line per set, or one JSON document for all. True when no errors.
+pub fn print_sets(sets: Vec<SetResult>, format: super::OutputFormat) -> bool {
+    let mut all: Vec<FileReport<'_>> = Vec::new();
+    let mut ok = true;
+    for (dir, loaded, diags) in &sets {
+        let reports = reports(loaded, diags.clone());
+        let totals = totals(&reports);
+        ok &= totals.errors == 0;
+        if format == super::OutputFormat::Human {
+            human(&reports);
+            summary(dir, &totals);
+        }
+        all.extend(reports);
+    }
+    if format == super::OutputFormat::Json {
+        json(&all, &totals(&all));
+    }
+    ok
+}
