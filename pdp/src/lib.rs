@@ -1,2 +1,4 @@
-//! The Warden policy decision point: the engine that evaluates compiled policy graphs
-//! (to come), and the transports in front of it. The `warden` binary lives in `main.rs`.
+//! The Warden policy decision point: the engine that evaluates compiled policy graphs,
+//! and (to come) the transports in front of it. The `warden` binary lives in `main.rs`.
+
+pub mod engine;

@@ -1,0 +1,443 @@
+//! Expression evaluation over the decision graph, with LANGUAGE.md's error semantics:
+//! touching a missing value or a value of the wrong type is an error, which the
+//! caller turns into "does not allow" (allow rules) or "denies" (deny rules).
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use regex::Regex;
+use serde_json::Value;
+use warden_compiler::graph::{CmpOp, Expr, ExprId, Graph, Key};
+
+/// Why an expression has no value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EvalError {
+    /// An attribute the request does not carry.
+    Missing(String),
+    /// A value of the wrong type for its operator or function.
+    Type(String),
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvalError::Missing(what) => write!(f, "{what} is missing"),
+            EvalError::Type(what) => write!(f, "{what}"),
+        }
+    }
+}
+
+/// A graph with its regexes and CIDR ranges compiled once, ready to evaluate.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The graph.
+    pub graph: Graph,
+    regexes: Vec<Regex>,
+    cidrs: Vec<IpNet>,
+}
+
+impl Prepared {
+    /// Compiles the graph's regexes and ranges. The compiler has checked them;
+    /// a graph from elsewhere that holds a bad one is refused.
+    pub fn new(graph: Graph) -> Result<Prepared, String> {
+        let regexes = graph
+            .regexes
+            .iter()
+            .map(|r| Regex::new(r).map_err(|e| format!("regex `{r}`: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let cidrs = graph
+            .cidrs
+            .iter()
+            .map(|c| parse_cidr(c).ok_or_else(|| format!("`{c}` is not a CIDR range")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Prepared { graph, regexes, cidrs })
+    }
+}
+
+/// `10.0.0.0/8`, or a bare address as a one-address range.
+pub fn parse_cidr(text: &str) -> Option<IpNet> {
+    IpNet::from_str(text.trim()).ok().or_else(|| IpAddr::from_str(text.trim()).ok().map(IpNet::from))
+}
+
+/// What expressions can read about one request.
+#[derive(Debug, Default)]
+pub struct Facts<'a> {
+    /// Claims of the authenticated identity (an object), if any.
+    pub claims: Option<&'a serde_json::Map<String, Value>>,
+    /// Route parameter values, in the endpoint's order.
+    pub params: &'a [String],
+    /// Query parameters (first value wins).
+    pub query: &'a [(String, String)],
+    /// Headers with lower-case names.
+    pub headers: &'a [(String, String)],
+    /// The parsed JSON body.
+    pub body: Option<&'a Value>,
+    /// Resource properties (resource checks).
+    pub resource: Option<&'a Value>,
+    /// Context of a resource check.
+    pub context: Option<&'a Value>,
+    /// The TLS peer's principal.
+    pub peer: Option<&'a str>,
+    /// The source address.
+    pub source_ip: Option<&'a str>,
+    /// Method, canonical path, host, scheme.
+    pub method: &'a str,
+    /// Canonical path.
+    pub path: &'a str,
+    /// Host (lower case, without port).
+    pub host: &'a str,
+    /// `http` or `https`.
+    pub scheme: &'a str,
+}
+
+type Out<'v> = Result<Cow<'v, Value>, EvalError>;
+
+/// Evaluates one expression. Recursion is bounded by the expression depth the
+/// parser allows (64 brackets); the guard below only protects against a
+/// hand-made graph.
+pub fn eval<'v>(p: &'v Prepared, facts: &'v Facts<'v>, id: ExprId) -> Out<'v> {
+    eval_at(p, facts, id, 0)
+}
+
+/// Evaluates a rule condition to a boolean.
+pub fn eval_bool(p: &Prepared, facts: &Facts<'_>, id: ExprId) -> Result<bool, EvalError> {
+    match eval(p, facts, id)?.as_ref() {
+        Value::Bool(b) => Ok(*b),
+        other => Err(EvalError::Type(format!("a condition is {}, not a boolean", kind(other)))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn owned<'v>(v: Value) -> Out<'v> {
+    Ok(Cow::Owned(v))
+}
+
+fn string(s: &str) -> Out<'_> {
+    Ok(Cow::Owned(Value::String(s.to_owned())))
+}
+
+fn follow<'v>(mut at: &'v Value, path: &[Key], what: &str) -> Out<'v> {
+    for key in path {
+        let next = match (key, at) {
+            (Key::Field(f), Value::Object(map)) => map.get(f),
+            (Key::Index(i), Value::Array(items)) => usize::try_from(*i).ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        at = next.ok_or_else(|| EvalError::Missing(what.to_owned()))?;
+    }
+    Ok(Cow::Borrowed(at))
+}
+
+fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> Out<'v> {
+    if depth > 512 {
+        return Err(EvalError::Type("expression too deep".to_owned()));
+    }
+    let g = &p.graph;
+    let Some(expr) = g.exprs.get(id as usize) else {
+        return Err(EvalError::Type(format!("no expression {id}")));
+    };
+    let sub = |i: ExprId| eval_at(p, f, i, depth + 1);
+    let name = |table: &'v [String], slot: u32| table.get(slot as usize).map_or("?", String::as_str);
+    match expr {
+        Expr::Const(v) => Ok(Cow::Borrowed(v)),
+        Expr::Claim { slot, path } => {
+            let claim = name(&g.names.claims, *slot);
+            let what = format!("`claim.{claim}`");
+            let value = f.claims.and_then(|c| c.get(claim)).ok_or_else(|| EvalError::Missing(what.clone()))?;
+            follow(value, path, &what)
+        }
+        Expr::PathParam(i) => f
+            .params
+            .get(*i as usize)
+            .map_or_else(|| Err(EvalError::Missing("a path parameter".to_owned())), |v| string(v)),
+        Expr::Query(slot) => {
+            let q = name(&g.names.queries, *slot);
+            f.query
+                .iter()
+                .find(|(k, _)| k == q)
+                .map_or_else(|| Err(EvalError::Missing(format!("`query.{q}`"))), |(_, v)| string(v))
+        }
+        Expr::Header(slot) => {
+            let h = name(&g.names.headers, *slot);
+            f.headers
+                .iter()
+                .find(|(k, _)| k == h)
+                .map_or_else(|| Err(EvalError::Missing(format!("header `{h}`"))), |(_, v)| string(v))
+        }
+        Expr::Body(path) => {
+            follow(f.body.ok_or_else(|| EvalError::Missing("the body".to_owned()))?, path, "a body field")
+        }
+        Expr::Resource(path) => follow(
+            f.resource.ok_or_else(|| EvalError::Missing("the resource".to_owned()))?,
+            path,
+            "a resource property",
+        ),
+        Expr::Context(path) => {
+            follow(f.context.ok_or_else(|| EvalError::Missing("the context".to_owned()))?, path, "a context value")
+        }
+        Expr::Data { doc, path } => {
+            let d = g.data.get(*doc as usize).ok_or_else(|| EvalError::Missing("a data document".to_owned()))?;
+            follow(&d.value, path, &format!("a value of `data.{}`", d.name))
+        }
+        Expr::PeerPrincipal => f.peer.map_or_else(|| Err(EvalError::Missing("`peer.principal`".to_owned())), string),
+        Expr::SourceIp => f.source_ip.map_or_else(|| Err(EvalError::Missing("`source.ip`".to_owned())), string),
+        Expr::RequestMethod => string(f.method),
+        Expr::RequestPath => string(f.path),
+        Expr::RequestHost => string(f.host),
+        Expr::RequestScheme => string(f.scheme),
+        Expr::Root(root) => match root.as_str() {
+            "claim" => f
+                .claims
+                .map_or_else(|| Err(EvalError::Missing("the claims".to_owned())), |c| owned(Value::Object(c.clone()))),
+            "body" => f.body.map_or_else(|| Err(EvalError::Missing("the body".to_owned())), |b| Ok(Cow::Borrowed(b))),
+            "resource" => {
+                f.resource.map_or_else(|| Err(EvalError::Missing("the resource".to_owned())), |b| Ok(Cow::Borrowed(b)))
+            }
+            "context" => {
+                f.context.map_or_else(|| Err(EvalError::Missing("the context".to_owned())), |b| Ok(Cow::Borrowed(b)))
+            }
+            "query" => {
+                owned(Value::Object(f.query.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))
+            }
+            "header" => {
+                owned(Value::Object(f.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))
+            }
+            other => Err(EvalError::Type(format!("`{other}` cannot be used as a whole"))),
+        },
+        Expr::Index { base, key } => {
+            let base = sub(*base)?;
+            let key = sub(*key)?;
+            let found = match (base.as_ref(), key.as_ref()) {
+                (Value::Object(map), Value::String(k)) => map.get(k).cloned(),
+                (Value::Array(items), Value::Number(n)) => {
+                    n.as_u64().and_then(|i| usize::try_from(i).ok()).and_then(|i| items.get(i)).cloned()
+                }
+                (b, k) => return Err(EvalError::Type(format!("cannot index {} with {}", kind(b), kind(k)))),
+            };
+            found.map_or_else(|| Err(EvalError::Missing("an indexed value".to_owned())), owned)
+        }
+        Expr::List(items) => {
+            owned(Value::Array(items.iter().map(|i| sub(*i).map(Cow::into_owned)).collect::<Result<_, _>>()?))
+        }
+        Expr::Not(i) => match sub(*i)?.as_ref() {
+            Value::Bool(b) => owned(Value::Bool(!b)),
+            other => Err(EvalError::Type(format!("`not` needs a boolean, found {}", kind(other)))),
+        },
+        Expr::And(items) | Expr::Or(items) => {
+            let is_and = matches!(expr, Expr::And(_));
+            for i in items {
+                match sub(*i)?.as_ref() {
+                    Value::Bool(b) if *b != is_and => return owned(Value::Bool(*b)),
+                    Value::Bool(_) => {}
+                    other => {
+                        return Err(EvalError::Type(format!(
+                            "`{}` needs booleans, found {}",
+                            if is_and { "and" } else { "or" },
+                            kind(other)
+                        )));
+                    }
+                }
+            }
+            owned(Value::Bool(is_and))
+        }
+        Expr::Cmp { op, lhs, rhs } => {
+            let a = sub(*lhs)?;
+            let b = sub(*rhs)?;
+            compare(*op, &a, &b).map(|v| Cow::Owned(Value::Bool(v)))
+        }
+        Expr::Has(i) => match sub(*i) {
+            Ok(_) => owned(Value::Bool(true)),
+            Err(EvalError::Missing(_)) => owned(Value::Bool(false)),
+            Err(e) => Err(e),
+        },
+        Expr::StartsWith(a, b) | Expr::EndsWith(a, b) => {
+            let (a, b) = (sub(*a)?, sub(*b)?);
+            match (a.as_ref(), b.as_ref()) {
+                (Value::String(s), Value::String(x)) => owned(Value::Bool(if matches!(expr, Expr::StartsWith(..)) {
+                    s.starts_with(x.as_str())
+                } else {
+                    s.ends_with(x.as_str())
+                })),
+                (x, y) => Err(EvalError::Type(format!(
+                    "starts_with/ends_with need strings, found {} and {}",
+                    kind(x),
+                    kind(y)
+                ))),
+            }
+        }
+        Expr::Lower(a) => match sub(*a)?.as_ref() {
+            Value::String(s) => owned(Value::String(s.to_lowercase())),
+            other => Err(EvalError::Type(format!("`lower` needs a string, found {}", kind(other)))),
+        },
+        Expr::Len(a) => match sub(*a)?.as_ref() {
+            Value::String(s) => owned(Value::from(s.chars().count())),
+            Value::Array(v) => owned(Value::from(v.len())),
+            Value::Object(m) => owned(Value::from(m.len())),
+            other => Err(EvalError::Type(format!("`len` needs a string, list or object, found {}", kind(other)))),
+        },
+        Expr::Matches(a, re) => match sub(*a)?.as_ref() {
+            Value::String(s) => {
+                let re = p.regexes.get(*re as usize).ok_or_else(|| EvalError::Type("unknown regex".to_owned()))?;
+                owned(Value::Bool(re.is_match(s)))
+            }
+            other => Err(EvalError::Type(format!("`matches` needs a string, found {}", kind(other)))),
+        },
+        Expr::InCidr(a, c) => match sub(*a)?.as_ref() {
+            Value::String(s) => {
+                let net = p.cidrs.get(*c as usize).ok_or_else(|| EvalError::Type("unknown range".to_owned()))?;
+                let ip =
+                    IpAddr::from_str(s.trim()).map_err(|_| EvalError::Type(format!("`{s}` is not an IP address")))?;
+                owned(Value::Bool(net.contains(&ip)))
+            }
+            other => Err(EvalError::Type(format!("`in_cidr` needs a string, found {}", kind(other)))),
+        },
+    }
+}
+
+/// Equality where `1` and `1.0` are the same number.
+fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
+    match op {
+        CmpOp::Eq => Ok(equal(a, b)),
+        CmpOp::Ne => Ok(!equal(a, b)),
+        CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {
+            let ord = match (a, b) {
+                (Value::Number(x), Value::Number(y)) => x.as_f64().zip(y.as_f64()).and_then(|(x, y)| x.partial_cmp(&y)),
+                (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+                _ => None,
+            };
+            let ord = ord.ok_or_else(|| {
+                EvalError::Type(format!("`{}` cannot order {} and {}", op.as_str(), kind(a), kind(b)))
+            })?;
+            Ok(match op {
+                CmpOp::Lt => ord.is_lt(),
+                CmpOp::Le => ord.is_le(),
+                CmpOp::Gt => ord.is_gt(),
+                _ => ord.is_ge(),
+            })
+        }
+        CmpOp::In | CmpOp::NotIn => {
+            let found = match (a, b) {
+                (_, Value::Array(items)) => items.iter().any(|i| equal(a, i)),
+                (Value::String(k), Value::Object(map)) => map.contains_key(k),
+                (Value::String(sub), Value::String(s)) => s.contains(sub.as_str()),
+                _ => {
+                    return Err(EvalError::Type(format!(
+                        "`{}` cannot look for {} in {}",
+                        op.as_str(),
+                        kind(a),
+                        kind(b)
+                    )));
+                }
+            };
+            Ok(if op == CmpOp::In { found } else { !found })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use warden_compiler::graph::StepKind;
+    use warden_compiler::{Loader, PolicySet, SourceFile, compile};
+
+    use super::*;
+
+    struct NoFiles;
+    impl Loader for NoFiles {
+        fn read(&self, _: &str) -> Result<Vec<u8>, String> {
+            Err("none".to_owned())
+        }
+    }
+
+    /// Compiles a one-route policy and returns the prepared graph and its rule conditions, in order.
+    fn rules(conditions: &[&str]) -> (Prepared, Vec<ExprId>) {
+        let body: String = conditions.iter().map(|c| format!("    allow when {c}\n")).collect();
+        let text = format!(
+            "zone z {{\n  require tls\n}}\n\napi a in zone z {{\n  auth asserted\n  route GET \"/x/{{id}}\" {{\n{body}  }}\n}}\n"
+        );
+        let set = PolicySet { files: vec![SourceFile::new("t.warden", text)] };
+        let (graph, _) = compile(&set, &NoFiles).unwrap();
+        let ids = graph.endpoints[0]
+            .steps
+            .iter()
+            .find_map(|s| {
+                if let StepKind::Allow(r) = &s.kind { Some(r.iter().map(|r| r.when.unwrap()).collect()) } else { None }
+            })
+            .unwrap();
+        (Prepared::new(graph).unwrap(), ids)
+    }
+
+    #[test]
+    fn conditions_evaluate_with_missing_and_type_errors() {
+        let (p, ids) = rules(&[
+            "header[\"x-tier\"] == \"gold\"",
+            "path.id in [\"1\", \"2\"]",
+            "in_cidr(source.ip, \"10.0.0.0/8\")",
+            "matches(header[\"x-tier\"], \"^go\")",
+            "query.view == \"full\" or header[\"x-tier\"] == \"gold\"",
+            "has(query.view)",
+            "len(header[\"x-tier\"]) > 3",
+            "query.view == \"full\" and header[\"x-tier\"] == \"gold\"",
+        ]);
+        let headers = vec![("x-tier".to_owned(), "gold".to_owned())];
+        let params = vec!["2".to_owned()];
+        let facts = Facts {
+            headers: &headers,
+            params: &params,
+            source_ip: Some("10.1.2.3"),
+            method: "GET",
+            path: "/x/2",
+            host: "h",
+            scheme: "https",
+            ..Facts::default()
+        };
+        let results: Vec<Result<bool, EvalError>> = ids.iter().map(|&i| eval_bool(&p, &facts, i)).collect();
+        assert_eq!(results[0], Ok(true));
+        assert_eq!(results[1], Ok(true));
+        assert_eq!(results[2], Ok(true));
+        assert_eq!(results[3], Ok(true));
+        // `or` stops at an error: the missing query value is not skipped over.
+        assert_eq!(results[4], Err(EvalError::Missing("`query.view`".to_owned())));
+        assert_eq!(results[5], Ok(false));
+        assert_eq!(results[6], Ok(true));
+        assert!(matches!(results[7], Err(EvalError::Missing(_))));
+    }
+
+    #[test]
+    fn wrong_types_at_run_time_are_errors() {
+        let (p, ids) = rules(&["claim.level > 3", "in_cidr(header[\"x-ip\"], \"10.0.0.0/8\")"]);
+        let claims = json!({"level": "high"});
+        let headers = vec![("x-ip".to_owned(), "not-an-ip".to_owned())];
+        let facts = Facts { claims: claims.as_object(), headers: &headers, ..Facts::default() };
+        assert!(matches!(eval_bool(&p, &facts, ids[0]), Err(EvalError::Type(_))));
+        assert!(matches!(eval_bool(&p, &facts, ids[1]), Err(EvalError::Type(_))));
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(compare(CmpOp::Eq, &json!(1), &json!(1.0)).unwrap());
+        assert!(compare(CmpOp::In, &json!(2), &json!([1.0, 2.0])).unwrap());
+        assert!(compare(CmpOp::In, &json!("ell"), &json!("hello")).unwrap());
+        assert!(compare(CmpOp::NotIn, &json!("k"), &json!({"a": 1})).unwrap());
+        assert!(compare(CmpOp::Lt, &json!(true), &json!(1)).is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! Request path normalisation, done once before route matching.
+//!
+//! The rules (docs/engine.md): the query and fragment are cut off; the path
+//! must start with `/`; empty segments are dropped (so `//a///b/` is `/a/b`);
+//! each segment is percent-decoded as UTF-8. A path is refused (no route can
+//! match it) when a decoded segment is `.` or `..`, or holds `/`, `\` or a
+//! control character, or when a percent escape or the UTF-8 is invalid. So
+//! `/v1/%2e%2e/admin`, `/v1/a%2Fb` and `/v1/a%00` never reach a route, and
+//! `/v1/accounts/42` and `/v1//accounts/42/` reach the same one.
+
+use percent_encoding::percent_decode_str;
+
+/// Why a path cannot be matched against routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathError {
+    /// The path does not start with `/`.
+    NotAbsolute,
+    /// A percent escape is malformed or decodes to invalid UTF-8.
+    BadEncoding,
+    /// A segment is `.` or `..`, or holds `/`, `\` or a control character once decoded.
+    Forbidden,
+}
+
+impl PathError {
+    /// A short explanation for a decision's `detail`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PathError::NotAbsolute => "the request path does not start with `/`",
+            PathError::BadEncoding => "the request path has an invalid percent-encoding",
+            PathError::Forbidden => "the request path has a `.`/`..` segment or an encoded separator",
+        }
+    }
+}
+
+/// A normalised path: decoded segments and the raw query string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NormalPath {
+    /// Decoded, non-empty segments.
+    pub segments: Vec<String>,
+    /// The text after `?` (without the fragment), if any.
+    pub query: Option<String>,
+}
+
+impl NormalPath {
+    /// The canonical path: `/` and the segments joined by `/`.
+    pub fn canonical(&self) -> String {
+        if self.segments.is_empty() { "/".to_owned() } else { format!("/{}", self.segments.join("/")) }
+    }
+}
+
+/// Normalises a request target (`/path?query#fragment`).
+pub fn normalise(target: &str) -> Result<NormalPath, PathError> {
+    let target = target.split_once('#').map_or(target, |(before, _)| before);
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q.to_owned())),
+        None => (target, None),
+    };
+    if !path.starts_with('/') {
+        return Err(PathError::NotAbsolute);
+    }
+    let mut segments = Vec::new();
+    for raw in path.split('/').filter(|s| !s.is_empty()) {
+        if !valid_escapes(raw) {
+            return Err(PathError::BadEncoding);
+        }
+        let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| PathError::BadEncoding)?;
+        if decoded == "." || decoded == ".." || decoded.contains(['/', '\\']) || decoded.chars().any(char::is_control) {
+            return Err(PathError::Forbidden);
+        }
+        segments.push(decoded.into_owned());
+    }
+    Ok(NormalPath { segments, query })
+}
+
+/// Every `%` is followed by two hex digits.
+fn valid_escapes(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let ok = bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if !ok {
+                return false;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(target: &str) -> Vec<String> {
+        normalise(target).unwrap().segments
+    }
+
+    #[test]
+    fn equivalent_spellings_normalise_alike() {
+        let want = vec!["v1".to_owned(), "accounts".to_owned(), "42".to_owned()];
+        for t in ["/v1/accounts/42", "//v1//accounts/42/", "/v1/accounts/42?view=full", "/v1/acc%6Funts/%34%32#frag"] {
+            assert_eq!(segs(t), want, "{t}");
+        }
+        assert_eq!(normalise("/").unwrap().canonical(), "/");
+        assert_eq!(normalise("/a?x=1&y=2").unwrap().query.as_deref(), Some("x=1&y=2"));
+    }
+
+    #[test]
+    fn traversal_and_encoded_separators_are_refused() {
+        for t in [
+            "/v1/../admin",
+            "/v1/./x",
+            "/v1/%2e%2e/admin",
+            "/v1/%2E/x",
+            "/v1/a%2Fb",
+            "/v1/a%2fb",
+            "/v1/a%5Cb",
+            "/v1/a\\b",
+            "/v1/a%00",
+            "/v1/%0a",
+        ] {
+            assert_eq!(normalise(t), Err(PathError::Forbidden), "{t}");
+        }
+    }
+
+    #[test]
+    fn malformed_targets_are_refused() {
+        assert_eq!(normalise("v1/x"), Err(PathError::NotAbsolute));
+        assert_eq!(normalise(""), Err(PathError::NotAbsolute));
+        assert_eq!(normalise("/v1/%zz"), Err(PathError::BadEncoding));
+        assert_eq!(normalise("/v1/%4"), Err(PathError::BadEncoding));
+        assert_eq!(normalise("/v1/%ff%fe"), Err(PathError::BadEncoding));
+        // Double encoding decodes once: `%252e%252e` is the literal text `%2e%2e`, not `..`.
+        assert_eq!(segs("/v1/%252e%252e"), ["v1", "%2e%2e"]);
+    }
+}
