@@ -5,4 +5,5 @@
 //! path normalisation is here; evaluation follows.)
 
 pub mod eval;
+pub mod limits;
 pub mod path;
