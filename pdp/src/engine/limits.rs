@@ -8,7 +8,7 @@
 //! admits the next one.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 /// What a limit allows.
@@ -101,9 +101,7 @@ impl Memory {
     }
 
     fn shard(&self, limit: u32, key: &str) -> &Mutex<HashMap<(u32, String), u128>> {
-        let mut h = self.hasher.build_hasher();
-        (limit, key).hash(&mut h);
-        let i = usize::try_from(h.finish() % self.shards.len() as u64).unwrap_or(0);
+        let i = usize::try_from(self.hasher.hash_one((limit, key)) % self.shards.len() as u64).unwrap_or(0);
         // `i` is below the length by construction.
         &self.shards[i.min(self.shards.len() - 1)]
     }
