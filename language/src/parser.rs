@@ -28,6 +28,9 @@ pub const MAX_FILE_BYTES: usize = 8 << 20;
 /// How many `not`s may follow each other.
 const MAX_NOT_CHAIN: usize = 8;
 
+/// How many `not`s one expression level may hold.
+const MAX_NOTS: usize = 64;
+
 /// The result of parsing one file: a tree, its comments and what went wrong.
 #[derive(Clone, Debug)]
 pub struct Parsed {
@@ -1062,21 +1065,51 @@ impl<'s> Builder<'s> {
 
     fn expr(&self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
-        // `not not not …` nests in the Pratt parser; bound it before parsing.
+        // Bound what nests in the Pratt parser before running it: runs of
+        // `not`, `not`s in all, and comparisons chained without `and`/`or`
+        // (`a == b == c`, or `a == not b == not c …`, which would nest once per
+        // operator).
         let mut run = 0usize;
         let mut longest = 0usize;
+        let mut nots = 0usize;
+        let mut last_cmp: Option<(CmpOp, Span)> = None;
         for p in pair.clone().into_inner() {
-            if p.as_rule() == Rule::op_not {
+            let rule = p.as_rule();
+            if rule == Rule::op_not {
                 run += 1;
+                nots += 1;
                 longest = longest.max(run);
-            } else {
-                run = 0;
+                continue;
+            }
+            run = 0;
+            match rule {
+                Rule::op_and | Rule::op_or => last_cmp = None,
+                Rule::op_eq | Rule::op_ne | Rule::op_lt | Rule::op_le | Rule::op_gt | Rule::op_ge | Rule::op_in | Rule::op_not_in => {
+                    let op = cmp_op(rule);
+                    let op_span = self.span(&p);
+                    if let Some((first, first_span)) = last_cmp {
+                        self.error(
+                            Diagnostic::error(
+                                codes::CHAINED_COMPARISON,
+                                op_span,
+                                format!("comparison `{}` follows comparison `{}`", op.as_str(), first.as_str()),
+                            )
+                            .with_label("chained comparison")
+                            .with_related(first_span, "first comparison")
+                            .with_help("compare two values at a time and join them with `and`, or add parentheses"),
+                        );
+                        return Expr { kind: ExprKind::Bool(false), span };
+                    }
+                    last_cmp = Some((op, op_span));
+                }
+                _ => {}
             }
         }
-        if longest > MAX_NOT_CHAIN {
+        if longest > MAX_NOT_CHAIN || nots > MAX_NOTS {
+            let message = if longest > MAX_NOT_CHAIN { format!("{longest} `not`s in a row") } else { format!("{nots} `not`s in one expression") };
             self.error(
-                Diagnostic::error(codes::NESTING_TOO_DEEP, span, format!("{longest} `not`s in a row"))
-                    .with_help("`not not x` is `x`; remove the doubled `not`s"),
+                Diagnostic::error(codes::NESTING_TOO_DEEP, span, message)
+                    .with_help("`not not x` is `x`; remove the doubled `not`s, or split the expression"),
             );
             return Expr { kind: ExprKind::Bool(false), span };
         }
@@ -1114,14 +1147,7 @@ impl<'s> Builder<'s> {
                 };
                 return Expr { kind, span };
             }
-            Rule::op_eq => CmpOp::Eq,
-            Rule::op_ne => CmpOp::Ne,
-            Rule::op_lt => CmpOp::Lt,
-            Rule::op_le => CmpOp::Le,
-            Rule::op_gt => CmpOp::Gt,
-            Rule::op_ge => CmpOp::Ge,
-            Rule::op_in => CmpOp::In,
-            _ => CmpOp::NotIn,
+            rule => cmp_op(rule),
         };
         if let ExprKind::Compare { op: first, .. } = &lhs.kind {
             self.error(
@@ -1566,6 +1592,19 @@ const MAX_DURATION_MS: u64 = 365 * 86_400_000;
 const MAX_SIZE_BYTES: u64 = 1 << 30;
 /// Largest `repeat` count.
 const MAX_REPEAT: u64 = 10_000;
+
+fn cmp_op(rule: Rule) -> CmpOp {
+    match rule {
+        Rule::op_eq => CmpOp::Eq,
+        Rule::op_ne => CmpOp::Ne,
+        Rule::op_lt => CmpOp::Lt,
+        Rule::op_le => CmpOp::Le,
+        Rule::op_gt => CmpOp::Gt,
+        Rule::op_ge => CmpOp::Ge,
+        Rule::op_in => CmpOp::In,
+        _ => CmpOp::NotIn,
+    }
+}
 
 fn missing_ident(span: Span) -> Ident {
     Ident { name: String::new(), span }

@@ -136,3 +136,19 @@ fn every_prefix_of_a_real_policy_is_handled() {
         }
     }
 }
+
+#[test]
+fn long_comparison_chains_do_not_nest() {
+    // `a == a == a …` and `a == not a == not a …` would nest once per operator.
+    for op in ["==", "== not"] {
+        let chain = vec!["claim.a"; 200_000].join(&format!(" {op} "));
+        let source = format!("api a in zone z {{\n  route GET \"/x\" {{\n    allow when {chain}\n  }}\n}}\n");
+        let parsed = check(&source);
+        assert_eq!(parsed.diagnostics.len(), 1, "{op}: {:?}", parsed.diagnostics.first());
+        assert_eq!(parsed.diagnostics[0].code, codes::CHAINED_COMPARISON);
+    }
+    // Many `not`s spread over one expression are refused too.
+    let spread = vec!["not claim.a"; 100].join(" and ");
+    let parsed = check(&format!("api a in zone z {{\n  route GET \"/x\" {{\n    allow when {spread}\n  }}\n}}\n"));
+    assert_eq!(parsed.diagnostics[0].code, codes::NESTING_TOO_DEEP);
+}
