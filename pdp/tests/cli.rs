@@ -249,3 +249,28 @@ fn lint_sarif_has_the_structure_code_scanning_requires() {
     assert!(rule["fullDescription"]["text"].as_str().unwrap().contains("Example"));
     assert!(rule["help"]["text"].as_str().is_some());
 }
+
+#[test]
+fn referenced_files_cannot_leave_the_policy_set_through_links() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.json"), "{\"token\": \"do-not-leak\"}").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.json"), dir.path().join("data.json")).unwrap();
+    std::fs::write(
+        dir.path().join("a.warden"),
+        "data leak = file \"data.json\"\n\nzone z {\n  require tls\n}\n\napi a in zone z {\n  auth none\n  route GET \"/x\" {\n    allow when source.ip in data.leak\n  }\n}\n",
+    )
+    .unwrap();
+    let out = warden(&["compile", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[E0215]") && text(&out.stderr).contains("symbolic link"), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("do-not-leak"));
+
+    // A policy file that links out of the set is refused before it is read.
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.json"), dir.path().join("x.warden")).unwrap();
+    let out = warden(&["check", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("is a link to a file outside the policy set"), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("do-not-leak"));
+}

@@ -36,9 +36,23 @@ pub fn collect(root: &Path) -> Result<Vec<PathBuf>, String> {
                 e.depth() == 0 || !(name.starts_with('.') || (e.file_type().is_dir() && name == "target"))
             },
         );
+    let canonical_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     for entry in walker {
         let entry = entry.map_err(|err| format!("cannot walk `{}`: {}", root.display(), err))?;
-        if entry.file_type().is_file() && entry.path().extension().is_some_and(|ext| ext == "warden") {
+        if entry.path().extension().is_none_or(|ext| ext != "warden") {
+            continue;
+        }
+        if entry.path_is_symlink() {
+            // Followed only when it stays inside the set (mounted ConfigMaps
+            // are links); a link out of the set would print foreign text in
+            // diagnostics.
+            let target = std::fs::canonicalize(entry.path())
+                .map_err(|err| format!("cannot follow the link `{}`: {}", entry.path().display(), err))?;
+            if !target.starts_with(&canonical_root) || !target.is_file() {
+                return Err(format!("`{}` is a link to a file outside the policy set", entry.path().display()));
+            }
+            out.push(entry.into_path());
+        } else if entry.file_type().is_file() {
             out.push(entry.into_path());
         }
     }
@@ -86,9 +100,9 @@ pub struct FsLoader {
 impl FsLoader {
     /// The root of the policy set `dir` (its parent when `dir` is a file).
     pub fn for_set(dir: &Path) -> FsLoader {
-        let root =
-            if dir.is_file() { dir.parent().map(Path::to_path_buf).unwrap_or_default() } else { dir.to_path_buf() };
-        FsLoader { root }
+        let root = if dir.is_file() { dir.parent().map(Path::to_path_buf).unwrap_or_default() } else { dir.to_path_buf() };
+        let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+        FsLoader { root: std::fs::canonicalize(&root).unwrap_or(root) }
     }
 }
 
@@ -97,21 +111,28 @@ const MAX_REFERENCED_BYTES: u64 = 16 << 20;
 
 impl warden_compiler::Loader for FsLoader {
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        use std::io::Read as _;
         let rel = Path::new(path);
-        if rel.is_absolute()
-            || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
-        {
+        if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
             return Err("paths must stay inside the policy set (no absolute paths, no `..`)".to_owned());
         }
-        let full = self.root.join(rel);
-        let meta = std::fs::metadata(&full).map_err(|err| io_reason(&err))?;
+        // Links are resolved first: a link that leads out of the set is refused,
+        // so a policy cannot pull a file from elsewhere into the graph.
+        let full = std::fs::canonicalize(self.root.join(rel)).map_err(|err| io_reason(&err))?;
+        if !full.starts_with(&self.root) {
+            return Err("the path leads outside the policy set through a symbolic link".to_owned());
+        }
+        let file = std::fs::File::open(&full).map_err(|err| io_reason(&err))?;
+        let meta = file.metadata().map_err(|err| io_reason(&err))?;
         if !meta.is_file() {
             return Err("not a regular file".to_owned());
         }
-        if meta.len() > MAX_REFERENCED_BYTES {
-            return Err(format!("{} bytes is more than the {MAX_REFERENCED_BYTES} allowed", meta.len()));
+        let mut bytes = Vec::new();
+        file.take(MAX_REFERENCED_BYTES + 1).read_to_end(&mut bytes).map_err(|err| io_reason(&err))?;
+        if bytes.len() as u64 > MAX_REFERENCED_BYTES {
+            return Err(format!("the file is larger than the {MAX_REFERENCED_BYTES} bytes allowed"));
         }
-        std::fs::read(&full).map_err(|err| io_reason(&err))
+        Ok(bytes)
     }
 }
 
@@ -170,7 +191,8 @@ pub fn policy_sets(dir: &Path) -> Vec<PathBuf> {
                     e.file_type().is_ok_and(|t| t.is_dir()) && !e.file_name().to_string_lossy().starts_with('.')
                 })
                 .map(|e| e.path())
-                .filter(|p| collect(p).is_ok_and(|files| !files.is_empty()))
+                // A directory that cannot be walked is kept, so its error is reported.
+                .filter(|p| collect(p).map_or(true, |files| !files.is_empty()))
                 .collect()
         })
         .unwrap_or_default();

@@ -36,8 +36,13 @@ pub struct Args {
 
 pub fn run(args: &Args) -> bool {
     let mut sets = Vec::new();
+    let mut unloadable = false;
     for dir in files::policy_sets(&args.dir) {
-        let Some(loaded) = files::load_set(&dir) else { return false };
+        // A set that cannot be read at all is reported, and the others still are.
+        let Some(loaded) = files::load_set(&dir) else {
+            unloadable = true;
+            continue;
+        };
         let diags = match &loaded {
             Ok(set) => match warden_compiler::compile(set, &files::FsLoader::for_set(&dir)) {
                 Ok((graph, mut diags)) => {
@@ -64,7 +69,7 @@ pub fn run(args: &Args) -> bool {
             report::totals(&reports).errors == 0
         }
     };
-    ok && !(args.deny_warnings && warnings)
+    ok && !unloadable && !(args.deny_warnings && warnings)
 }
 
 /// A SARIF 2.1.0 log: one run, the rules that fired (lints with their full
