@@ -189,18 +189,18 @@ impl<'a> Checker<'a> {
             return;
         }
         let problem = match self.loader.read(&path.value) {
-            Err(reason) => Some(format!("cannot read {what} file `{}`: {reason}", path.value)),
+            Err(reason) => Some((format!("cannot read {what} file `{}`: {reason}", path.value), true)),
             Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Err(err) => Some(format!("{what} file `{}` is not valid JSON: {err}", path.value)),
-                Ok(value) => shape(&value).err().map(|why| format!("{what} file `{}` {why}", path.value)),
+                Err(err) => Some((format!("{what} file `{}` is not valid JSON: {err}", path.value), false)),
+                Ok(value) => shape(&value).err().map(|why| (format!("{what} file `{}` {why}", path.value), false)),
             },
         };
-        if let Some(message) = problem {
-            self.push(
-                Diagnostic::error(codes::BAD_FILE, path.span, message)
-                    .with_label("referenced here")
-                    .with_help("paths are relative to the policy set's root directory"),
-            );
+        if let Some((message, unreadable)) = problem {
+            let mut diag = Diagnostic::error(codes::BAD_FILE, path.span, message).with_label("referenced here");
+            if unreadable {
+                diag = diag.with_help("paths are relative to the policy set's root directory");
+            }
+            self.push(diag);
         }
     }
 
@@ -265,7 +265,24 @@ impl<'a> Checker<'a> {
         for item in &issuer.items {
             match &item.node {
                 IssuerItem::JwksFile(path) => self.json_file(path, "JWKS", |v| match v.get("keys") {
-                    Some(serde_json::Value::Array(keys)) if !keys.is_empty() => Ok(()),
+                    Some(serde_json::Value::Array(keys)) if !keys.is_empty() => {
+                        // The key set is copied into the graph for every gateway:
+                        // it must hold public keys only.
+                        const PRIVATE: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
+                        for key in keys {
+                            if let Some(member) = PRIVATE.iter().find(|m| key.get(**m).is_some()) {
+                                return Err(format!(
+                                    "holds private key material (`{member}`); publish public keys only"
+                                ));
+                            }
+                            if key.get("kty").and_then(|k| k.as_str()) == Some("oct") {
+                                return Err(
+                                    "holds a symmetric (`oct`) key; use `secret file` for HS* secrets".to_owned()
+                                );
+                            }
+                        }
+                        Ok(())
+                    }
                     _ => Err("has no `keys` array with at least one key".to_owned()),
                 }),
                 IssuerItem::JwksUrl { url, .. } => self.url(url, "JWKS"),

@@ -239,9 +239,8 @@ impl<'a> Lowerer<'a> {
                 IssuerItem::Leeway(d) => out.leeway_ms = d.millis(),
                 IssuerItem::ScopesFrom(claim) => out.scopes_claim = claim.value.clone(),
                 IssuerItem::SecretFile(path) => {
-                    // The secret's bytes count for the revision but never enter the graph.
-                    let bytes = self.loader.read(&path.value).unwrap_or_default();
-                    self.referenced.insert(path.value.clone(), bytes);
+                    // Neither the secret nor a hash of it enters the graph or the
+                    // revision (which decisions carry): only where it comes from.
                     out.secret = Some(SecretSource::File(path.value.clone()));
                 }
                 IssuerItem::SecretEnv(var) => out.secret = Some(SecretSource::Env(var.value.clone())),

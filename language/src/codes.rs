@@ -76,6 +76,8 @@ pub const OUT_OF_RANGE: Code = Code("E0128");
 pub const MISSING_SETTING: Code = Code("E0129");
 /// A header name that can never match (upper case, or not an HTTP token).
 pub const INVALID_HEADER_NAME: Code = Code("E0130");
+/// HS* algorithms with a JWKS, or without a secret; a secret without HS*.
+pub const ALGORITHM_KEY_MISMATCH: Code = Code("E0131");
 
 /// Every code with a one-line summary, for `--explain` and editor hovers.
 pub const ALL: &[(Code, &str)] = &[
@@ -114,4 +116,5 @@ pub const ALL: &[(Code, &str)] = &[
     (OUT_OF_RANGE, "a value out of the range the language allows"),
     (MISSING_SETTING, "a block lacks a setting it must have"),
     (INVALID_HEADER_NAME, "a header name that can never match"),
+    (ALGORITHM_KEY_MISMATCH, "HS* algorithms with a JWKS or without a secret, or a secret without HS*"),
 ];

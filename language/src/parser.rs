@@ -1084,7 +1084,14 @@ impl<'s> Builder<'s> {
             run = 0;
             match rule {
                 Rule::op_and | Rule::op_or => last_cmp = None,
-                Rule::op_eq | Rule::op_ne | Rule::op_lt | Rule::op_le | Rule::op_gt | Rule::op_ge | Rule::op_in | Rule::op_not_in => {
+                Rule::op_eq
+                | Rule::op_ne
+                | Rule::op_lt
+                | Rule::op_le
+                | Rule::op_gt
+                | Rule::op_ge
+                | Rule::op_in
+                | Rule::op_not_in => {
                     let op = cmp_op(rule);
                     let op_span = self.span(&p);
                     if let Some((first, first_span)) = last_cmp {
@@ -1106,7 +1113,11 @@ impl<'s> Builder<'s> {
             }
         }
         if longest > MAX_NOT_CHAIN || nots > MAX_NOTS {
-            let message = if longest > MAX_NOT_CHAIN { format!("{longest} `not`s in a row") } else { format!("{nots} `not`s in one expression") };
+            let message = if longest > MAX_NOT_CHAIN {
+                format!("{longest} `not`s in a row")
+            } else {
+                format!("{nots} `not`s in one expression")
+            };
             self.error(
                 Diagnostic::error(codes::NESTING_TOO_DEEP, span, message)
                     .with_help("`not not x` is `x`; remove the doubled `not`s, or split the expression"),

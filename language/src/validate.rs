@@ -125,6 +125,44 @@ impl Validator {
                 _ => {}
             }
         }
+        // HS* verifies with a shared secret only: with a JWKS, an attacker who
+        // knows a public key could sign with it as the HMAC secret.
+        let algorithms: Vec<&Spanned<Algorithm>> = issuer
+            .items
+            .iter()
+            .filter_map(|i| if let IssuerItem::Algorithms(a) = &i.node { Some(a) } else { None })
+            .flatten()
+            .collect();
+        let hmac: Vec<&&Spanned<Algorithm>> = algorithms.iter().filter(|a| a.node.is_hmac()).collect();
+        if let Some(first) = hmac.first() {
+            if seen.has("jwks") {
+                self.diags.push(
+                    Diagnostic::error(codes::ALGORITHM_KEY_MISMATCH, first.span, format!("`{}` with a JWKS", first.node.as_str()))
+                        .with_label("HS* never verifies with public keys")
+                        .with_help("list asymmetric algorithms for a JWKS, or move HS* to an issuer with `secret file` or `secret env`"),
+                );
+            } else if !seen.has("secret") {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::ALGORITHM_KEY_MISMATCH,
+                        first.span,
+                        format!("`{}` without a secret", first.node.as_str()),
+                    )
+                    .with_help("add `secret file \"…\"` or `secret env \"…\"` to the issuer"),
+                );
+            }
+        } else if let Some(secret) =
+            issuer.items.iter().find(|i| matches!(i.node, IssuerItem::SecretFile(_) | IssuerItem::SecretEnv(_)))
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::ALGORITHM_KEY_MISMATCH,
+                    secret.span,
+                    "a secret, but no HS* algorithm to use it",
+                )
+                .with_help("list `algorithms HS256` (or remove the secret)"),
+            );
+        }
         if !seen.has("audience") {
             self.diags.push(
                 Diagnostic::error(

@@ -263,7 +263,11 @@ fn referenced_files_cannot_leave_the_policy_set_through_links() {
     .unwrap();
     let out = warden(&["compile", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("error[E0215]") && text(&out.stderr).contains("symbolic link"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("error[E0215]") && text(&out.stderr).contains("symbolic link"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!text(&out.stdout).contains("do-not-leak"));
 
     // A policy file that links out of the set is refused before it is read.

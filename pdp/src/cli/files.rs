@@ -100,7 +100,8 @@ pub struct FsLoader {
 impl FsLoader {
     /// The root of the policy set `dir` (its parent when `dir` is a file).
     pub fn for_set(dir: &Path) -> FsLoader {
-        let root = if dir.is_file() { dir.parent().map(Path::to_path_buf).unwrap_or_default() } else { dir.to_path_buf() };
+        let root =
+            if dir.is_file() { dir.parent().map(Path::to_path_buf).unwrap_or_default() } else { dir.to_path_buf() };
         let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
         FsLoader { root: std::fs::canonicalize(&root).unwrap_or(root) }
     }
@@ -113,7 +114,9 @@ impl warden_compiler::Loader for FsLoader {
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
         use std::io::Read as _;
         let rel = Path::new(path);
-        if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
+        if rel.is_absolute()
+            || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+        {
             return Err("paths must stay inside the policy set (no absolute paths, no `..`)".to_owned());
         }
         // Links are resolved first: a link that leads out of the set is refused,
