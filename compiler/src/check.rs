@@ -320,7 +320,7 @@ impl<'a> Checker<'a> {
         }
         // A required field whose type leads back to this schema can never be satisfied.
         let mut stack = vec![schema.name.name.as_str()];
-        if let Some(path) = self.required_cycle(schema, &mut stack) {
+        if let Some(path) = self.required_cycle(schema, &mut stack, &mut HashSet::new()) {
             self.push(
                 Diagnostic::error(
                     codes::RECURSIVE_SCHEMA,
@@ -332,7 +332,10 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn required_cycle(&self, schema: &'a Schema, stack: &mut Vec<&'a str>) -> Option<String> {
+    /// A path of required fields from `stack[0]` back to itself. Each schema is
+    /// explored once per search (`visited`), so the search is linear; depth is
+    /// capped at 32, deeper than any body may nest.
+    fn required_cycle(&self, schema: &'a Schema, stack: &mut Vec<&'a str>, visited: &mut HashSet<&'a str>) -> Option<String> {
         for field in schema.fields.iter().filter(|f| !f.optional) {
             let TypeKind::Named(name) = &field.ty.kind else { continue };
             let Some(&(_, next)) = self.symbols.schemas.get(name.name.as_str()) else { continue };
@@ -340,11 +343,11 @@ impl<'a> Checker<'a> {
                 stack.push(name.name.as_str());
                 return Some(stack.join(" → "));
             }
-            if stack.contains(&name.name.as_str()) || stack.len() > 32 {
+            if !visited.insert(name.name.as_str()) || stack.len() > 32 {
                 continue;
             }
             stack.push(name.name.as_str());
-            if let Some(path) = self.required_cycle(next, stack) {
+            if let Some(path) = self.required_cycle(next, stack, visited) {
                 return Some(path);
             }
             stack.pop();
@@ -457,12 +460,18 @@ impl<'a> Checker<'a> {
                         ),
                     );
                 }
-                let body = route.stmts.iter().chain(api_stmts.iter().copied()).find_map(|s| match &s.node {
-                    StmtKind::Body(BodySpec::Json { schema: Some(name), .. }) => {
-                        self.symbols.schemas.get(name.name.as_str()).map(|&(_, s)| s)
-                    }
-                    _ => None,
-                });
+                // The effective body is the last `body` of the api and the route, as
+                // lowering takes it; rules are typed against its schema only.
+                let body = api_stmts
+                    .iter()
+                    .copied()
+                    .chain(route.stmts.iter())
+                    .filter_map(|s| if let StmtKind::Body(b) = &s.node { Some(b) } else { None })
+                    .next_back()
+                    .and_then(|b| match b {
+                        BodySpec::Json { schema: Some(name), .. } => self.symbols.schemas.get(name.name.as_str()).map(|&(_, s)| s),
+                        _ => None,
+                    });
                 self.stmts(route.stmts.iter(), Place::Route { template: &route.template, body, auth }, zone);
                 if !api_allows && !route.stmts.iter().any(|s| matches!(s.node, StmtKind::Allow(_))) {
                     self.push(

@@ -239,7 +239,7 @@ pub fn lint(set: &PolicySet, graph: &Graph) -> Vec<FileDiagnostic> {
                     let pre_limited = all.iter().any(|s| match &s.node {
                         StmtKind::Limit(names) => names
                             .iter()
-                            .any(|n| limits.get(n.name.as_str()).is_some_and(|l| l.keys.iter().all(request_only))),
+                            .any(|n| limits.get(n.name.as_str()).is_some_and(|l| l.keys.iter().all(crate::lower::pre_auth_key))),
                         _ => false,
                     });
                     if looks && !pre_limited {
@@ -456,19 +456,6 @@ fn shape(prefix: &str, template: &[PathSegment]) -> String {
         }
     }
     out
-}
-
-/// True when a limit key reads only request data (a pre-authentication key).
-fn request_only(e: &warden_language::ast::Expr) -> bool {
-    match &e.kind {
-        ExprKind::Attr { root, .. } => {
-            matches!(root.node, Root::Source | Root::Header | Root::Path | Root::Query | Root::Request)
-        }
-        ExprKind::Str(_) | ExprKind::Number { .. } | ExprKind::Bool(_) => true,
-        ExprKind::Call { args, .. } => args.iter().all(request_only),
-        ExprKind::Paren(i) => request_only(i),
-        _ => false,
-    }
 }
 
 /// Names referred to anywhere in the set.

@@ -817,7 +817,7 @@ impl<'a> Lowerer<'a> {
 }
 
 /// True when a limit key reads only what is known before authentication.
-fn pre_auth_key(e: &ast::Expr) -> bool {
+pub fn pre_auth_key(e: &ast::Expr) -> bool {
     match &e.kind {
         ExprKind::Attr { root, path } => {
             matches!(root.node, Root::Source | Root::Header | Root::Path | Root::Query | Root::Request)

@@ -60,3 +60,17 @@ fn set_checks_wait_for_syntax_errors_to_be_fixed() {
     let codes: Vec<&str> = diags.iter().map(|d| d.diagnostic.code.as_str()).collect();
     assert_eq!(codes, ["E0102"]);
 }
+
+#[test]
+fn schema_cycle_search_is_not_exponential() {
+    // Each schema has two required fields of the next: a search without memory
+    // would walk 2^40 paths. There is no cycle, so nothing is reported.
+    let mut text = String::new();
+    for i in 0..40 {
+        text.push_str(&format!("schema S{i} {{\n  a: S{n}\n  b: S{n}\n}}\n\n", n = i + 1));
+    }
+    text.push_str("schema S40 {\n  x: string\n}\n");
+    let set = PolicySet { files: vec![SourceFile::new("s.warden", text)] };
+    let diags = diagnostics(&set, &DirLoader(PathBuf::from("/nonexistent")));
+    assert!(diags.is_empty(), "{diags:#?}");
+}
