@@ -335,7 +335,12 @@ impl<'a> Checker<'a> {
     /// A path of required fields from `stack[0]` back to itself. Each schema is
     /// explored once per search (`visited`), so the search is linear; depth is
     /// capped at 32, deeper than any body may nest.
-    fn required_cycle(&self, schema: &'a Schema, stack: &mut Vec<&'a str>, visited: &mut HashSet<&'a str>) -> Option<String> {
+    fn required_cycle(
+        &self,
+        schema: &'a Schema,
+        stack: &mut Vec<&'a str>,
+        visited: &mut HashSet<&'a str>,
+    ) -> Option<String> {
         for field in schema.fields.iter().filter(|f| !f.optional) {
             let TypeKind::Named(name) = &field.ty.kind else { continue };
             let Some(&(_, next)) = self.symbols.schemas.get(name.name.as_str()) else { continue };
@@ -469,7 +474,9 @@ impl<'a> Checker<'a> {
                     .filter_map(|s| if let StmtKind::Body(b) = &s.node { Some(b) } else { None })
                     .next_back()
                     .and_then(|b| match b {
-                        BodySpec::Json { schema: Some(name), .. } => self.symbols.schemas.get(name.name.as_str()).map(|&(_, s)| s),
+                        BodySpec::Json { schema: Some(name), .. } => {
+                            self.symbols.schemas.get(name.name.as_str()).map(|&(_, s)| s)
+                        }
                         _ => None,
                     });
                 self.stmts(route.stmts.iter(), Place::Route { template: &route.template, body, auth }, zone);

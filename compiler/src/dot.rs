@@ -184,6 +184,7 @@ fn render(g: &Graph, id: ExprId, depth: usize) -> String {
             Expr::Const(v) => v.to_string(),
             Expr::Claim { slot, path } => format!("claim.{}{}", name(&g.names.claims, *slot), keys(path)),
             Expr::PathParam(i) => format!("path#{i}"),
+            Expr::PathNamed(name) => format!("path.{name}"),
             Expr::Query(slot) => format!("query.{}", name(&g.names.queries, *slot)),
             Expr::Header(slot) => format!("header[\"{}\"]", name(&g.names.headers, *slot)),
             Expr::Body(path) => format!("body{}", keys(path)),

@@ -283,6 +283,10 @@ pub enum Expr {
     },
     /// `path.NAME`: the route parameter at this position.
     PathParam(u32),
+    /// `path.NAME` where the position is not known when compiling (limit
+    /// keys, api-level rules on routes without that parameter): looked up by
+    /// name in the endpoint's parameters, missing when absent.
+    PathNamed(String),
     /// `query.NAME`, by slot.
     Query(u32),
     /// `header["name"]`, by slot.

@@ -237,9 +237,9 @@ pub fn lint(set: &PolicySet, graph: &Graph) -> Vec<FileDiagnostic> {
                         full.split(['/', '-', '_', '.']).any(|part| part == *w) || full.contains(&format!("/{w}"))
                     });
                     let pre_limited = all.iter().any(|s| match &s.node {
-                        StmtKind::Limit(names) => names
-                            .iter()
-                            .any(|n| limits.get(n.name.as_str()).is_some_and(|l| l.keys.iter().all(crate::lower::pre_auth_key))),
+                        StmtKind::Limit(names) => names.iter().any(|n| {
+                            limits.get(n.name.as_str()).is_some_and(|l| l.keys.iter().all(crate::lower::pre_auth_key))
+                        }),
                         _ => false,
                     });
                     if looks && !pre_limited {

@@ -791,7 +791,7 @@ impl<'a> Lowerer<'a> {
             (Root::Claim, Some(name)) => Expr::Claim { slot: slot(&mut self.g.names.claims, name), path: rest },
             (Root::Path, Some(name)) => match scope.params.iter().position(|p| *p == name) {
                 Some(i) => Expr::PathParam(u32::try_from(i).unwrap_or(u32::MAX)),
-                None => Expr::Const(serde_json::Value::Null),
+                None => Expr::PathNamed(name),
             },
             (Root::Query, Some(name)) => Expr::Query(slot(&mut self.g.names.queries, name)),
             (Root::Header, Some(name)) => Expr::Header(slot(&mut self.g.names.headers, name.to_ascii_lowercase())),

@@ -164,3 +164,13 @@ fn a_set_with_errors_produces_no_graph() {
     let err = compile(&set, &DirLoader(PathBuf::from("/nonexistent"))).unwrap_err();
     assert_eq!(err[0].diagnostic.code.as_str(), "E0202");
 }
+
+#[test]
+fn path_keys_of_limits_are_resolved_by_name() {
+    let text = "limit per_account = 5 per 1m by path.account_id\n\napi a in zone z {\n  auth none\n  limit per_account\n  route GET \"/accounts/{account_id}\" {\n    allow\n  }\n}\n";
+    let g = compile_one(text);
+    let key = g.limits[0].keys[0];
+    // Not one shared bucket (a constant): the parameter is read per request.
+    assert_eq!(g.exprs[key as usize], Expr::PathNamed("account_id".to_owned()));
+    assert_eq!(g.limits[0].stage, LimitStage::PreAuth);
+}

@@ -68,6 +68,8 @@ pub struct Facts<'a> {
     pub claims: Option<&'a serde_json::Map<String, Value>>,
     /// Route parameter values, in the endpoint's order.
     pub params: &'a [String],
+    /// Route parameter names, in the same order.
+    pub param_names: &'a [String],
     /// Query parameters (first value wins).
     pub query: &'a [(String, String)],
     /// Headers with lower-case names.
@@ -162,6 +164,12 @@ fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> O
             .params
             .get(*i as usize)
             .map_or_else(|| Err(EvalError::Missing("a path parameter".to_owned())), |v| string(v)),
+        Expr::PathNamed(param) => f
+            .param_names
+            .iter()
+            .position(|n| n == param)
+            .and_then(|i| f.params.get(i))
+            .map_or_else(|| Err(EvalError::Missing(format!("`path.{param}`"))), |v| string(v)),
         Expr::Query(slot) => {
             let q = name(&g.names.queries, *slot);
             f.query
@@ -430,6 +438,20 @@ mod tests {
         let facts = Facts { claims: claims.as_object(), headers: &headers, ..Facts::default() };
         assert!(matches!(eval_bool(&p, &facts, ids[0]), Err(EvalError::Type(_))));
         assert!(matches!(eval_bool(&p, &facts, ids[1]), Err(EvalError::Type(_))));
+    }
+
+    #[test]
+    fn path_parameters_by_name_are_missing_when_absent() {
+        let mut g = rules(&["claim.x == 1"]).0.graph;
+        g.exprs.push(Expr::PathNamed("account_id".to_owned()));
+        let id = u32::try_from(g.exprs.len() - 1).unwrap();
+        let p = Prepared::new(g).unwrap();
+        let names = vec!["account_id".to_owned()];
+        let values = vec!["42".to_owned()];
+        let with = Facts { params: &values, param_names: &names, ..Facts::default() };
+        assert_eq!(eval(&p, &with, id).unwrap().as_ref(), &json!("42"));
+        let without = Facts::default();
+        assert_eq!(eval(&p, &without, id), Err(EvalError::Missing("`path.account_id`".to_owned())));
     }
 
     #[test]
