@@ -642,13 +642,17 @@ impl RouteIndex {
                         stack.push((child, depth + 1, 0));
                     }
                 }
-                1 if depth < segments.len() => {
+                // A parameter never matches an empty segment.
+                1 if segments.get(depth).is_some_and(|s| !s.is_empty()) => {
                     if let Some(child) = node.param {
                         params.push(segments.get(depth).map(|s| (*s).to_owned()).unwrap_or_default());
                         stack.push((child, depth + 1, 0));
                     }
                 }
-                2 if depth < segments.len() && !node.tail.is_empty() => {
+                2 if depth < segments.len()
+                    && !node.tail.is_empty()
+                    && segments.get(depth..).is_some_and(|r| r.iter().any(|s| !s.is_empty())) =>
+                {
                     path_matched = true;
                     if let Some(endpoint) = pick(&node.tail) {
                         params.push(segments.get(depth..).map(|rest| rest.join("/")).unwrap_or_default());

@@ -151,6 +151,9 @@ fn route_lookup_prefers_literal_then_parameter_then_tail() {
     // An api without a host answers on every host, with any method for `ANY`.
     assert_eq!(found(r.lookup("anything", Method::Patch, &["health"])).0, "b.ANY /health");
     assert_eq!(r.lookup("api.example", Method::Get, &["v2"]), RouteMatch::NotFound);
+    // An empty segment is never a parameter value.
+    assert_eq!(r.lookup("api.example", Method::Get, &["v1", "files", ""]), RouteMatch::NotFound);
+    assert_eq!(r.lookup("api.example", Method::Post, &["v1", "files", "", "meta"]), RouteMatch::NotFound);
 }
 
 #[test]

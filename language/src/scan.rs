@@ -72,7 +72,14 @@ pub fn scan(source: &str) -> Scan {
     let mut start = 0;
     while start < source.len() {
         match scan_region(source, start, &mut out) {
-            Some(next) if next > start => start = next,
+            Some(next) if next > start => {
+                // The region ran to the end of the file; what it found past the
+                // resume point is found again by the next region. (Everything of
+                // earlier regions lies before `start`, so it stays.)
+                out.comments.retain(|c| c.span.start() < next);
+                out.diagnostics.retain(|d| d.span.start() < next);
+                start = next;
+            }
             _ => break,
         }
     }
@@ -309,6 +316,16 @@ mod tests {
         assert!(scan.chunks[0].broken);
         assert!(!scan.chunks[1].broken);
         assert!(src[scan.chunks[1].start..].starts_with("zone z"));
+    }
+
+    #[test]
+    fn recovery_reports_each_problem_once_and_keeps_comments_in_order() {
+        let src = "api a in zone z { // one\n  route GET \"/x\" {\n    allow\n  }\nzone z { // two\n  network \"10.0.0.0/8\n}\n";
+        let scan = scan(src);
+        let codes: Vec<_> = scan.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [codes::UNBALANCED, codes::UNTERMINATED_STRING]);
+        assert_eq!(scan.comments.len(), 2);
+        assert!(scan.comments[0].span.start < scan.comments[1].span.start);
     }
 
     #[test]
