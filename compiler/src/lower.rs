@@ -63,6 +63,7 @@ pub fn lower(set: &PolicySet, loader: &dyn Loader) -> Graph {
         credentials: HashMap::new(),
         referenced: BTreeMap::new(),
         pending: Vec::new(),
+        tables: HashMap::new(),
     };
     l.run();
     l.g
@@ -84,6 +85,8 @@ struct Lowerer<'a> {
     referenced: BTreeMap<String, Vec<u8>>,
     /// Routes for the index: host, full segments, method, endpoint.
     pending: Vec<(Option<String>, Vec<PathSegment>, Method, u32)>,
+    /// Where each string already stands in its table.
+    tables: HashMap<(Table, String), u32>,
 }
 
 /// What an expression may refer to.
@@ -295,7 +298,7 @@ impl<'a> Lowerer<'a> {
                     SchemaType::String {
                         min_len: int("min_len"),
                         max_len: int("max_len"),
-                        pattern: pattern.map(|p| intern_str(&mut self.g.regexes, p)),
+                        pattern: pattern.map(|p| self.table(Table::Regex, p)),
                         format: ty.constraints.iter().rev().find_map(|c| match &c.node {
                             Constraint::Format(f) => Some(*f),
                             _ => None,
@@ -568,17 +571,18 @@ impl<'a> Lowerer<'a> {
             for seg in &segments {
                 let next = match seg {
                     PathSegment::Literal(lit) => {
-                        let existing = nodes
-                            .get(at as usize)
-                            .and_then(|n| n.literals.iter().find(|(l, _)| l == lit).map(|(_, c)| *c));
+                        let existing = nodes.get(at as usize).and_then(|n| {
+                            let i = n.literals.binary_search_by(|(l, _)| l.as_str().cmp(lit)).ok()?;
+                            n.literals.get(i).map(|(_, c)| *c)
+                        });
                         match existing {
                             Some(c) => c,
                             None => {
                                 nodes.push(TrieNode::default());
                                 let c = len_u32(&nodes) - 1;
                                 if let Some(n) = nodes.get_mut(at as usize) {
-                                    n.literals.push((lit.clone(), c));
-                                    n.literals.sort();
+                                    let pos = n.literals.partition_point(|(l, _)| l < lit);
+                                    n.literals.insert(pos, (lit.clone(), c));
                                 }
                                 c
                             }
@@ -619,6 +623,24 @@ impl<'a> Lowerer<'a> {
     }
 
     // ------------------------------------------------------------ expressions
+
+    /// The index of `value` in one of the graph's string tables, added once.
+    fn table(&mut self, table: Table, value: String) -> u32 {
+        if let Some(&i) = self.tables.get(&(table, value.clone())) {
+            return i;
+        }
+        let list = match table {
+            Table::Regex => &mut self.g.regexes,
+            Table::Cidr => &mut self.g.cidrs,
+            Table::Claim => &mut self.g.names.claims,
+            Table::Header => &mut self.g.names.headers,
+            Table::Query => &mut self.g.names.queries,
+        };
+        list.push(value.clone());
+        let i = len_u32(list) - 1;
+        self.tables.insert((table, value), i);
+        i
+    }
 
     fn intern(&mut self, e: Expr) -> ExprId {
         let key = serde_json::to_string(&e).unwrap_or_default();
@@ -732,11 +754,11 @@ impl<'a> Lowerer<'a> {
                     },
                     Func::Matches => {
                         let pattern = cb.and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                        Expr::Matches(a, intern_str(&mut self.g.regexes, pattern))
+                        Expr::Matches(a, self.table(Table::Regex, pattern))
                     }
                     Func::InCidr => {
                         let cidr = cb.and_then(|v| v.as_str().map(|s| s.trim().to_owned())).unwrap_or_default();
-                        Expr::InCidr(a, intern_str(&mut self.g.cidrs, cidr))
+                        Expr::InCidr(a, self.table(Table::Cidr, cidr))
                     }
                 }
             }
@@ -788,13 +810,13 @@ impl<'a> Lowerer<'a> {
         let first = keys.first().and_then(|k| if let Key::Field(f) = k { Some(f.clone()) } else { None });
         let rest: Vec<Key> = keys.iter().skip(1).cloned().collect();
         let node = match (root, first) {
-            (Root::Claim, Some(name)) => Expr::Claim { slot: slot(&mut self.g.names.claims, name), path: rest },
+            (Root::Claim, Some(name)) => Expr::Claim { slot: self.table(Table::Claim, name), path: rest },
             (Root::Path, Some(name)) => match scope.params.iter().position(|p| *p == name) {
                 Some(i) => Expr::PathParam(u32::try_from(i).unwrap_or(u32::MAX)),
                 None => Expr::PathNamed(name),
             },
-            (Root::Query, Some(name)) => Expr::Query(slot(&mut self.g.names.queries, name)),
-            (Root::Header, Some(name)) => Expr::Header(slot(&mut self.g.names.headers, name.to_ascii_lowercase())),
+            (Root::Query, Some(name)) => Expr::Query(self.table(Table::Query, name)),
+            (Root::Header, Some(name)) => Expr::Header(self.table(Table::Header, name.to_ascii_lowercase())),
             (Root::Data, Some(name)) => match self.data.get(name.as_str()) {
                 Some(&doc) => Expr::Data { doc, path: rest },
                 None => Expr::Const(serde_json::Value::Null),
@@ -860,18 +882,14 @@ impl<K, V> Len<(K, V)> for BTreeMap<K, V> {
     }
 }
 
-fn intern_str(table: &mut Vec<String>, value: String) -> u32 {
-    match table.iter().position(|v| *v == value) {
-        Some(i) => u32::try_from(i).unwrap_or(u32::MAX),
-        None => {
-            table.push(value);
-            len_u32(table) - 1
-        }
-    }
-}
-
-fn slot(table: &mut Vec<String>, name: String) -> u32 {
-    intern_str(table, name)
+/// The string tables of the graph that expressions index into.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Table {
+    Regex,
+    Cidr,
+    Claim,
+    Header,
+    Query,
 }
 
 /// A JSON number: an integer when the value is whole.
