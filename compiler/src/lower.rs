@@ -696,15 +696,8 @@ impl<'a> Lowerer<'a> {
             }
             ExprKind::Attr { root, path } => return self.attr(root.node, path, scope),
             ExprKind::Access { base, path } => {
-                let mut at = self.expr(base, scope);
-                for seg in path {
-                    let key = match &seg.kind {
-                        SegmentKind::Field(f) => self.intern(Expr::Const(serde_json::Value::String(f.clone()))),
-                        SegmentKind::Index(k) => self.expr(k, scope),
-                    };
-                    at = self.intern(Expr::Index { base: at, key });
-                }
-                return at;
+                let base = self.expr(base, scope);
+                return self.index_chain(base, path, scope);
             }
             ExprKind::Not(inner) => {
                 let id = self.expr(inner, scope);
@@ -794,18 +787,23 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// `base.a[k]…` with keys computed at run time: one `Index` node per segment.
+    fn index_chain(&mut self, mut at: ExprId, path: &[Segment], scope: Scope<'_>) -> ExprId {
+        for seg in path {
+            let key = match &seg.kind {
+                SegmentKind::Field(f) => self.intern(Expr::Const(serde_json::Value::String(f.clone()))),
+                SegmentKind::Index(k) => self.expr(k, scope),
+            };
+            at = self.intern(Expr::Index { base: at, key });
+        }
+        at
+    }
+
     fn attr(&mut self, root: Root, path: &[Segment], scope: Scope<'_>) -> ExprId {
         // Dynamic indexes (`claim[claim.k]`): the root as an object, indexed at run time.
         let Ok(keys) = self.keys(path, scope) else {
-            let mut at = self.intern(Expr::Root(root.as_str().to_owned()));
-            for seg in path {
-                let key = match &seg.kind {
-                    SegmentKind::Field(f) => self.intern(Expr::Const(serde_json::Value::String(f.clone()))),
-                    SegmentKind::Index(k) => self.expr(k, scope),
-                };
-                at = self.intern(Expr::Index { base: at, key });
-            }
-            return at;
+            let base = self.intern(Expr::Root(root.as_str().to_owned()));
+            return self.index_chain(base, path, scope);
         };
         let first = keys.first().and_then(|k| if let Key::Field(f) = k { Some(f.clone()) } else { None });
         let rest: Vec<Key> = keys.iter().skip(1).cloned().collect();

@@ -16,19 +16,6 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let mut sets = Vec::new();
-    let mut unloadable = false;
-    for dir in files::policy_sets(&args.dir) {
-        // A set that cannot be read at all is reported, and the others still are.
-        let Some(loaded) = files::load_set(&dir) else {
-            unloadable = true;
-            continue;
-        };
-        let diags = match &loaded {
-            Ok(set) => warden_compiler::diagnostics(set, &files::FsLoader::for_set(&dir)),
-            Err(_) => Vec::new(),
-        };
-        sets.push((dir, loaded, diags));
-    }
+    let (sets, unloadable) = files::load_sets(&args.dir, |set, loader| warden_compiler::diagnostics(set, loader));
     report::print_sets(sets, args.format) && !unloadable
 }

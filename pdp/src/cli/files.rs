@@ -202,3 +202,26 @@ pub fn policy_sets(dir: &Path) -> Vec<PathBuf> {
     subdirs.sort();
     if subdirs.is_empty() { vec![dir.to_path_buf()] } else { subdirs }
 }
+
+/// Loads every policy set under `dir` (see [`policy_sets`]) and runs
+/// `diagnose` on each that loaded. The flag is true when a set could not be
+/// read at all (already reported); the other sets are still returned.
+pub fn load_sets(
+    dir: &Path,
+    diagnose: impl Fn(&warden_compiler::PolicySet, &FsLoader) -> Vec<warden_compiler::FileDiagnostic>,
+) -> (Vec<super::report::SetResult>, bool) {
+    let mut sets = Vec::new();
+    let mut unloadable = false;
+    for dir in policy_sets(dir) {
+        let Some(loaded) = load_set(&dir) else {
+            unloadable = true;
+            continue;
+        };
+        let diags = match &loaded {
+            Ok(set) => diagnose(set, &FsLoader::for_set(&dir)),
+            Err(_) => Vec::new(),
+        };
+        sets.push((dir, loaded, diags));
+    }
+    (sets, unloadable)
+}

@@ -35,26 +35,13 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let mut sets = Vec::new();
-    let mut unloadable = false;
-    for dir in files::policy_sets(&args.dir) {
-        // A set that cannot be read at all is reported, and the others still are.
-        let Some(loaded) = files::load_set(&dir) else {
-            unloadable = true;
-            continue;
-        };
-        let diags = match &loaded {
-            Ok(set) => match warden_compiler::compile(set, &files::FsLoader::for_set(&dir)) {
-                Ok((graph, mut diags)) => {
-                    diags.extend(lints::lint(set, &graph));
-                    diags
-                }
-                Err(diags) => diags,
-            },
-            Err(_) => Vec::new(),
-        };
-        sets.push((dir, loaded, diags));
-    }
+    let (sets, unloadable) = files::load_sets(&args.dir, |set, loader| match warden_compiler::compile(set, loader) {
+        Ok((graph, mut diags)) => {
+            diags.extend(lints::lint(set, &graph));
+            diags
+        }
+        Err(diags) => diags,
+    });
     let warnings = sets.iter().flat_map(|(_, _, d)| d).any(|d| !d.diagnostic.is_error());
     let ok = match args.format {
         LintFormat::Human => report::print_sets(sets, OutputFormat::Human),
