@@ -5,5 +5,6 @@
 //! path normalisation is here; evaluation follows.)
 
 pub mod eval;
+pub mod json;
 pub mod limits;
 pub mod path;
