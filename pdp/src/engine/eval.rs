@@ -56,6 +56,13 @@ impl Prepared {
     }
 }
 
+impl Prepared {
+    /// A compiled regex of the graph's table.
+    pub fn regex(&self, index: u32) -> Option<&Regex> {
+        self.regexes.get(index as usize)
+    }
+}
+
 /// `10.0.0.0/8`, or a bare address as a one-address range.
 pub fn parse_cidr(text: &str) -> Option<IpNet> {
     IpNet::from_str(text.trim()).ok().or_else(|| IpAddr::from_str(text.trim()).ok().map(IpNet::from))

@@ -8,3 +8,4 @@ pub mod eval;
 pub mod json;
 pub mod limits;
 pub mod path;
+pub mod schema;
