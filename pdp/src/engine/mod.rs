@@ -4,6 +4,7 @@
 //! requests to the engine's own request type at the edge. (Under construction:
 //! path normalisation is here; evaluation follows.)
 
+pub mod credentials;
 pub mod eval;
 pub mod json;
 pub mod limits;
