@@ -5,6 +5,7 @@
 //! path normalisation is here; evaluation follows.)
 
 pub mod credentials;
+pub mod decision;
 pub mod eval;
 pub mod json;
 pub mod limits;

@@ -1,0 +1,130 @@
+//! Decisions: allow or deny, status, reason, detail, deciding rule, revision, id and
+//! headers (RFC 6750 `www-authenticate`, `retry-after` and `ratelimit-*`).
+
+use serde::Serialize;
+use warden_language::reason::Reason;
+
+use super::limits::Outcome;
+
+/// The answer to one check, as every front door returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Allowed.
+    pub allow: bool,
+    /// HTTP status for the caller.
+    pub status: u16,
+    /// Why (snake_case code).
+    pub reason: Reason,
+    /// For people; never a secret or a token.
+    pub detail: String,
+    /// The rule that decided, when one did.
+    pub rule: Option<String>,
+    /// The policy revision that decided.
+    pub revision: String,
+    /// Unique id for logs.
+    pub decision_id: String,
+    /// Headers: upstream headers on allow; challenge or rate-limit headers on deny.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Decision {
+    /// A denial (or the 200 of an allow) with `reason`'s status.
+    pub fn new(reason: Reason, detail: impl Into<String>, rule: Option<String>) -> Decision {
+        Decision {
+            allow: reason == Reason::Allowed,
+            status: reason.status(),
+            reason,
+            detail: detail.into(),
+            rule,
+            revision: String::new(),
+            decision_id: String::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds the headers a denial of this reason carries: an RFC 6750 challenge
+    /// on 401, the missing scope on `insufficient_scope`.
+    pub fn with_challenge(mut self, realm: &str, scope: Option<&str>) -> Decision {
+        let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        let value = match self.reason {
+            Reason::CredentialsMissing => Some(format!("Bearer realm=\"{}\"", escape(realm))),
+            r if r.status() == 401 => Some(format!(
+                "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
+                escape(realm),
+                r.as_str()
+            )),
+            Reason::InsufficientScope => Some(format!(
+                "Bearer realm=\"{}\", error=\"insufficient_scope\", scope=\"{}\"",
+                escape(realm),
+                escape(scope.unwrap_or(""))
+            )),
+            _ => None,
+        };
+        if let Some(v) = value {
+            self.headers.push(("www-authenticate".to_owned(), v));
+        }
+        self
+    }
+
+    /// Adds `ratelimit-*` headers, and `retry-after` when the limit denied.
+    pub fn with_rate_limit(mut self, o: &Outcome) -> Decision {
+        let secs = |ms: u64| ms.div_ceil(1_000).to_string();
+        if !o.allowed {
+            // At least one second: `retry-after: 0` invites an immediate retry.
+            self.headers.push(("retry-after".to_owned(), o.retry_after_ms.div_ceil(1_000).max(1).to_string()));
+        }
+        self.headers.push(("ratelimit-limit".to_owned(), o.limit.to_string()));
+        self.headers.push(("ratelimit-remaining".to_owned(), o.remaining.to_string()));
+        self.headers.push(("ratelimit-reset".to_owned(), secs(o.reset_ms)));
+        self
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_challenges_follow_the_reason() {
+        let d = Decision::new(Reason::TokenExpired, "the token expired", None).with_challenge("api", None);
+        assert_eq!((d.allow, d.status), (false, 401));
+        assert_eq!(
+            d.header("WWW-Authenticate"),
+            Some("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token_expired\"")
+        );
+        let d = Decision::new(Reason::CredentialsMissing, "no credentials", None).with_challenge("api", None);
+        assert_eq!(d.header("www-authenticate"), Some("Bearer realm=\"api\""));
+        let d = Decision::new(Reason::InsufficientScope, "", Some("a.GET /x".into()))
+            .with_challenge("api", Some("accounts:read"));
+        assert_eq!(
+            (d.status, d.header("www-authenticate")),
+            (403, Some("Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"accounts:read\""))
+        );
+        let d = Decision::new(Reason::Allowed, "", None).with_challenge("api", None);
+        assert!(d.allow && d.status == 200 && d.headers.is_empty());
+    }
+
+    #[test]
+    fn rate_limit_headers_round_up_to_seconds() {
+        let o = Outcome { allowed: false, limit: 5, remaining: 0, reset_ms: 59_001, retry_after_ms: 11_200 };
+        let d = Decision::new(Reason::RateLimited, "", None).with_rate_limit(&o);
+        assert_eq!(d.status, 429);
+        assert_eq!(d.header("retry-after"), Some("12"));
+        assert_eq!(d.header("ratelimit-limit"), Some("5"));
+        assert_eq!(d.header("ratelimit-remaining"), Some("0"));
+        assert_eq!(d.header("ratelimit-reset"), Some("60"));
+    }
+
+    #[test]
+    fn decisions_serialise_with_snake_case_reasons() {
+        let d = Decision::new(Reason::NoAllowRule, "no allow rule holds", Some("a.GET /x".into()));
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["reason"], "no_allow_rule");
+        assert_eq!(json["status"], 403);
+    }
+}
