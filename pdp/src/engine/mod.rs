@@ -11,3 +11,4 @@ pub mod json;
 pub mod limits;
 pub mod path;
 pub mod schema;
+pub mod transport;
