@@ -36,6 +36,8 @@ pub struct Prepared {
     pub graph: Graph,
     regexes: Vec<Regex>,
     cidrs: Vec<IpNet>,
+    /// Each zone's transport requirements, compiled.
+    pub transports: Vec<super::transport::Transport>,
 }
 
 impl Prepared {
@@ -52,7 +54,12 @@ impl Prepared {
             .iter()
             .map(|c| parse_cidr(c).ok_or_else(|| format!("`{c}` is not a CIDR range")))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Prepared { graph, regexes, cidrs })
+        let transports = graph
+            .zones
+            .iter()
+            .map(|z| super::transport::Transport::new(z.require_tls, z.mtls_peers.as_deref(), &z.networks))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Prepared { graph, regexes, cidrs, transports })
     }
 }
 
@@ -69,7 +76,7 @@ pub fn parse_cidr(text: &str) -> Option<IpNet> {
 }
 
 /// What expressions can read about one request.
-#[derive(Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Facts<'a> {
     /// Claims of the authenticated identity (an object), if any.
     pub claims: Option<&'a serde_json::Map<String, Value>>,

@@ -10,5 +10,6 @@ pub mod eval;
 pub mod json;
 pub mod limits;
 pub mod path;
+pub mod run;
 pub mod schema;
 pub mod transport;

@@ -1,0 +1,384 @@
+//! The step runner: one request through route lookup and an endpoint's steps, in
+//! LANGUAGE.md's decision-table order, stopping at the first denial.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Map, Value};
+use warden_compiler::graph::{Auth, BodyAccept, Endpoint, EndpointKind, LimitStage, Method, RouteMatch, StepKind};
+use warden_language::reason::Reason;
+
+use super::credentials;
+use super::decision::Decision;
+use super::eval::{EvalError, Facts, Prepared, eval, eval_bool};
+use super::json::{self, JsonLimits};
+use super::limits::{Limiter, Rate};
+use super::path::normalise;
+use super::schema;
+
+/// An HTTP request to judge, in the engine's own terms (transports convert to it).
+#[derive(Clone, Debug, Default)]
+pub struct HttpRequest {
+    /// Method, upper case.
+    pub method: String,
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Host, possibly with a port.
+    pub host: String,
+    /// Path and query as received.
+    pub target: String,
+    /// Headers with lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The body, if any.
+    pub body: Option<Vec<u8>>,
+    /// The source address.
+    pub source_ip: Option<IpAddr>,
+    /// The verified peer principal, when the gateway terminated mutual TLS.
+    pub peer: Option<String>,
+    /// Now, in milliseconds since the Unix epoch (a virtual clock in tests).
+    pub now_ms: u64,
+}
+
+/// A verified bearer token: its claims and the issuer (index) that signed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifiedToken {
+    /// The token's claims.
+    pub claims: Map<String, Value>,
+    /// Index of the issuer in the graph.
+    pub issuer: u32,
+}
+
+/// Verifies bearer tokens against the issuers a step trusts. The JWT
+/// implementation lives beside the engine; the engine only asks.
+pub trait TokenVerifier: Send + Sync {
+    /// The token's claims, or the reason and a detail (never the token).
+    fn verify(&self, token: &str, issuers: &[u32], now_ms: u64) -> Result<VerifiedToken, (Reason, String)>;
+}
+
+/// Evaluates requests against one prepared graph.
+pub struct Engine {
+    prepared: Prepared,
+    limiter: Arc<dyn Limiter>,
+    verifier: Arc<dyn TokenVerifier>,
+    /// Body JSON limits (overridable in the server config).
+    pub json_limits: JsonLimits,
+}
+
+static DECISIONS: AtomicU64 = AtomicU64::new(0);
+
+fn decision_id(now_ms: u64) -> String {
+    format!("{now_ms:012x}-{:08x}-{:08x}", std::process::id(), DECISIONS.fetch_add(1, Ordering::Relaxed))
+}
+
+/// What authentication established.
+struct Identity {
+    claims: Map<String, Value>,
+    scopes_claim: String,
+}
+
+impl Engine {
+    /// An engine over a prepared graph, a limiter and a token verifier.
+    pub fn new(prepared: Prepared, limiter: Arc<dyn Limiter>, verifier: Arc<dyn TokenVerifier>) -> Engine {
+        Engine { prepared, limiter, verifier, json_limits: JsonLimits::default() }
+    }
+
+    /// The graph being evaluated.
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+
+    /// Decides one HTTP request.
+    pub fn check_http(&self, req: &HttpRequest) -> Decision {
+        let mut d = self.http(req);
+        d.revision = self.prepared.graph.revision.clone();
+        d.decision_id = decision_id(req.now_ms);
+        d
+    }
+
+    fn http(&self, req: &HttpRequest) -> Decision {
+        let g = &self.prepared.graph;
+        let path = match normalise(&req.target) {
+            Ok(p) => p,
+            Err(e) => return Decision::new(Reason::RouteNotFound, e.describe(), None),
+        };
+        let host = req
+            .host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(req.host.as_str(), |(h, _)| h);
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let segments: Vec<&str> = path.segments.iter().map(String::as_str).collect();
+        // A method no route can name never matches, but its path may still (405).
+        let method = Method::parse(&req.method.to_ascii_uppercase()).filter(|m| *m != Method::Any);
+        let found = match method {
+            Some(m) => g.routes.lookup(&host, m, &segments),
+            None => match g.routes.lookup(&host, Method::Get, &segments) {
+                RouteMatch::NotFound => RouteMatch::NotFound,
+                _ => RouteMatch::MethodNotAllowed,
+            },
+        };
+        let (endpoint, params) = match found {
+            RouteMatch::Found { endpoint, params } => (endpoint, params),
+            RouteMatch::MethodNotAllowed => {
+                return Decision::new(
+                    Reason::MethodNotAllowed,
+                    format!("no route takes `{}` on this path", req.method),
+                    None,
+                );
+            }
+            RouteMatch::NotFound => return Decision::new(Reason::RouteNotFound, "no route matches the request", None),
+        };
+        let Some(ep) = g.endpoints.get(endpoint as usize) else {
+            return Decision::new(Reason::RouteNotFound, "no route matches the request", None);
+        };
+        let query: Vec<(String, String)> = path
+            .query
+            .as_deref()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let canonical = path.canonical();
+        let source = req.source_ip.map(|ip| ip.to_string());
+        let facts = Facts {
+            params: &params,
+            param_names: &ep.params,
+            query: &query,
+            headers: &req.headers,
+            peer: req.peer.as_deref(),
+            source_ip: source.as_deref(),
+            method: &req.method,
+            path: &canonical,
+            host: &host,
+            scheme: &req.scheme,
+            ..Facts::default()
+        };
+        self.steps(ep, facts, req)
+    }
+
+    fn header<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+        req.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn steps(&self, ep: &Endpoint, facts: Facts<'_>, req: &HttpRequest) -> Decision {
+        let g = &self.prepared.graph;
+        let realm = g.zones.get(ep.zone as usize).map_or("warden", |z| z.name.as_str());
+        let mut identity: Option<Identity> = None;
+        let mut parsed_body: Option<Value> = None;
+        let mut allowed: Option<Decision> = None;
+        for step in &ep.steps {
+            let rule = Some(step.rule.clone());
+            match &step.kind {
+                StepKind::Transport { .. } => {
+                    if let Some(t) = self.prepared.transports.get(ep.zone as usize)
+                        && let Err((reason, detail)) = t.check(&req.scheme, req.peer.as_deref(), req.source_ip)
+                    {
+                        return Decision::new(reason, detail, rule);
+                    }
+                }
+                StepKind::Limit { limit, stage } => {
+                    let Some(l) = g.limits.get(*limit as usize) else { continue };
+                    // Keys: each evaluated value as JSON; a missing one counts in a shared bucket.
+                    let mut key = String::new();
+                    for &k in &l.keys {
+                        match eval(&self.prepared, &facts, k) {
+                            Ok(v) => key.push_str(&v.to_string()),
+                            Err(_) => key.push_str("\u{0}missing"),
+                        }
+                        key.push('\u{1f}');
+                    }
+                    let rate = Rate { count: l.count, period_ms: l.period_ms, burst: l.burst };
+                    let outcome = self.limiter.consume(*limit, &key, rate, req.now_ms);
+                    if !outcome.allowed {
+                        let stage =
+                            if *stage == LimitStage::PreAuth { "before authentication" } else { "for this caller" };
+                        return Decision::new(
+                            Reason::RateLimited,
+                            format!("limit `{}` is exhausted {stage}", l.name),
+                            rule,
+                        )
+                        .with_rate_limit(&outcome);
+                    }
+                }
+                StepKind::Authenticate(auth) => match self.authenticate(auth, req) {
+                    Ok(id) => identity = Some(id),
+                    Err((reason, detail)) => return Decision::new(reason, detail, rule).with_challenge(realm, None),
+                },
+                StepKind::Scopes { all, any_of } => {
+                    let granted = identity.as_ref().map(|i| scopes(&i.claims, &i.scopes_claim)).unwrap_or_default();
+                    let missing: Vec<&str> = all.iter().filter(|s| !granted.contains(s)).map(String::as_str).collect();
+                    let group = any_of.iter().find(|group| !group.iter().any(|s| granted.contains(s)));
+                    if !missing.is_empty() || group.is_some() {
+                        let needed = if missing.is_empty() {
+                            group.map(|g| g.join(" ")).unwrap_or_default()
+                        } else {
+                            missing.join(" ")
+                        };
+                        let detail = format!("the request needs scope `{needed}`");
+                        return Decision::new(Reason::InsufficientScope, detail, rule)
+                            .with_challenge(realm, Some(&needed));
+                    }
+                }
+                StepKind::Body { accept, max_bytes } => match self.body(accept, *max_bytes, req) {
+                    Ok(v) => parsed_body = v,
+                    Err((reason, detail)) => return Decision::new(reason, detail, rule),
+                },
+                StepKind::Deny(e) => {
+                    let claims = identity.as_ref().map(|i| &i.claims);
+                    let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
+                    match eval_bool(&self.prepared, &facts, *e) {
+                        Ok(false) => {}
+                        Ok(true) => return Decision::new(Reason::DeniedByRule, "a deny rule holds", rule),
+                        Err(err) => {
+                            return Decision::new(
+                                Reason::DeniedByRule,
+                                format!("a deny rule could not be evaluated ({err}), so it denies"),
+                                rule,
+                            );
+                        }
+                    }
+                }
+                StepKind::Allow(rules) => {
+                    let claims = identity.as_ref().map(|i| &i.claims);
+                    let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
+                    let mut errors = Vec::new();
+                    let hit = rules.iter().find(|r| match r.when {
+                        None => true,
+                        Some(e) => match eval_bool(&self.prepared, &facts, e) {
+                            Ok(b) => b,
+                            Err(err) => {
+                                errors.push(err);
+                                false
+                            }
+                        },
+                    });
+                    match hit {
+                        Some(r) => allowed = Some(Decision::new(Reason::Allowed, "allowed", Some(r.rule.clone()))),
+                        None => {
+                            let detail = match errors.first() {
+                                Some(EvalError::Missing(what)) => format!("no allow rule holds ({what})"),
+                                Some(EvalError::Type(what)) => format!("no allow rule holds ({what})"),
+                                None => "no allow rule holds".to_owned(),
+                            };
+                            return Decision::new(Reason::NoAllowRule, detail, rule);
+                        }
+                    }
+                }
+                StepKind::UpstreamHeader { name, value } => {
+                    let claims = identity.as_ref().map(|i| &i.claims);
+                    let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
+                    // A value that cannot be computed is left out, never sent empty.
+                    if let (Some(d), Ok(v)) = (allowed.as_mut(), eval(&self.prepared, &facts, *value)) {
+                        let text = match v.as_ref() {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        d.headers.push((name.clone(), text));
+                    }
+                }
+            }
+        }
+        allowed.unwrap_or_else(|| Decision::new(Reason::NoAllowRule, "no allow rule holds", Some(ep.id.clone())))
+    }
+
+    fn authenticate(&self, auth: &Auth, req: &HttpRequest) -> Result<Identity, (Reason, String)> {
+        let g = &self.prepared.graph;
+        let plain = |claims| Ok(Identity { claims, scopes_claim: "scope".to_owned() });
+        match auth {
+            Auth::None => plain(Map::new()),
+            Auth::Mtls => match req.peer.as_deref().filter(|p| !p.is_empty()) {
+                Some(p) => plain(Map::from_iter([("sub".to_owned(), Value::String(p.to_owned()))])),
+                None => Err((Reason::CredentialsMissing, "a client certificate is required".to_owned())),
+            },
+            Auth::Asserted => Err((
+                Reason::CredentialsMissing,
+                "this endpoint takes an asserted subject (a resource check)".to_owned(),
+            )),
+            Auth::ClientSecret { table } => {
+                let Some(basic) = credentials::basic(Self::header(req, "authorization")) else {
+                    return Err((
+                        Reason::CredentialsMissing,
+                        "client credentials (HTTP Basic) are required".to_owned(),
+                    ));
+                };
+                let (client, secret) = basic.map_err(|r| (r, "the Basic credentials are malformed".to_owned()))?;
+                let table = g.credentials.get(*table as usize).map_or(&Value::Null, |t| &t.entries);
+                let claims = credentials::client_secret(table, &client, &secret)
+                    .map_err(|r| (r, "the client credentials were not accepted".to_owned()))?;
+                plain(claims)
+            }
+            Auth::ApiKey { header, table } => {
+                let Some(key) = Self::header(req, header) else {
+                    return Err((Reason::CredentialsMissing, format!("header `{header}` is required")));
+                };
+                let table = g.credentials.get(*table as usize).map_or(&Value::Null, |t| &t.entries);
+                plain(credentials::api_key(table, key).map_err(|r| (r, "the API key was not accepted".to_owned()))?)
+            }
+            Auth::Bearer { issuers } => {
+                let Some(value) = Self::header(req, "authorization") else {
+                    return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned()));
+                };
+                let token = match value.split_once(' ') {
+                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+                        token.trim()
+                    }
+                    _ => return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned())),
+                };
+                let verified = self.verifier.verify(token, issuers, req.now_ms)?;
+                let scopes_claim = g
+                    .issuers
+                    .get(verified.issuer as usize)
+                    .map_or_else(|| "scope".to_owned(), |i| i.scopes_claim.clone());
+                Ok(Identity { claims: verified.claims, scopes_claim })
+            }
+        }
+    }
+
+    fn body(&self, accept: &BodyAccept, max: u64, req: &HttpRequest) -> Result<Option<Value>, (Reason, String)> {
+        let Some(bytes) = req.body.as_deref().filter(|b| !b.is_empty()) else {
+            return match accept {
+                BodyAccept::Json { schema: Some(_) } => {
+                    Err((Reason::BodyInvalid, "a JSON body is required".to_owned()))
+                }
+                _ => Ok(None),
+            };
+        };
+        if *accept == BodyAccept::None {
+            return Err((Reason::BodyTooLarge, "this route takes no body".to_owned()));
+        }
+        if bytes.len() as u64 > max {
+            return Err((Reason::BodyTooLarge, format!("the body is larger than {max} bytes")));
+        }
+        let media = Self::header(req, "content-type").unwrap_or("");
+        let essence = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let is_json =
+            essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
+        if matches!(accept, BodyAccept::Json { .. }) && !is_json {
+            return Err((Reason::UnsupportedMediaType, "the body must be `application/json`".to_owned()));
+        }
+        if !is_json {
+            return Ok(None);
+        }
+        let value = json::parse(bytes, self.json_limits)
+            .map_err(|e| (Reason::BodyInvalid, format!("the body is not acceptable JSON: {e}")))?;
+        if let BodyAccept::Json { schema: Some(s) } = accept {
+            schema::validate(&self.prepared, *s, &value)
+                .map_err(|v| (Reason::BodyInvalid, format!("`{}`: {}", v.pointer, v.message)))?;
+        }
+        Ok(Some(value))
+    }
+
+    /// The endpoint a decision came from, for explanations.
+    pub fn endpoint_kind(&self, rule: &str) -> Option<&EndpointKind> {
+        let id = rule.split('#').next().unwrap_or(rule);
+        self.prepared.graph.endpoints.iter().find(|e| e.id == id).map(|e| &e.kind)
+    }
+}
+
+/// The scopes a caller holds: a space-separated string or a list of strings.
+fn scopes(claims: &Map<String, Value>, claim: &str) -> Vec<String> {
+    match claims.get(claim) {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}

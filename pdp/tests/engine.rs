@@ -1,0 +1,181 @@
+//! The engine's step runner on the example identity policy: the decision-table rows
+//! reachable without real tokens, with a test verifier standing in for JWT checks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use warden_compiler::{Loader, PolicySet, SourceFile, compile};
+use warden_language::reason::Reason;
+use warden_pdp::engine::decision::Decision;
+use warden_pdp::engine::eval::Prepared;
+use warden_pdp::engine::limits::Memory;
+use warden_pdp::engine::run::{Engine, HttpRequest, TokenVerifier, VerifiedToken};
+
+struct DirLoader(PathBuf);
+
+impl Loader for DirLoader {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.0.join(path)).map_err(|e| e.to_string())
+    }
+}
+
+/// Test double for the JWT verifier: `test:<claims JSON>` is a valid token of
+/// the step's first issuer; anything else is a bad signature.
+struct TestTokens;
+
+impl TokenVerifier for TestTokens {
+    fn verify(&self, token: &str, issuers: &[u32], _now_ms: u64) -> Result<VerifiedToken, (Reason, String)> {
+        let claims: Map<String, Value> = token
+            .strip_prefix("test:")
+            .and_then(|c| serde_json::from_str(c).ok())
+            .ok_or((Reason::SignatureInvalid, "test token rejected".to_owned()))?;
+        Ok(VerifiedToken { claims, issuer: issuers.first().copied().unwrap_or(0) })
+    }
+}
+
+fn engine() -> Engine {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/identity");
+    let mut files = Vec::new();
+    for entry in walk(&dir) {
+        files.push(SourceFile::new(entry.display().to_string(), std::fs::read_to_string(&entry).unwrap()));
+    }
+    let (graph, _) = compile(&PolicySet { files }, &DirLoader(dir)).unwrap();
+    Engine::new(Prepared::new(graph).unwrap(), Arc::new(Memory::new(10_000)), Arc::new(TestTokens))
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|e| e == "warden") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn request(method: &str, target: &str) -> HttpRequest {
+    HttpRequest {
+        method: method.to_owned(),
+        scheme: "https".to_owned(),
+        host: "id.example.com".to_owned(),
+        target: target.to_owned(),
+        source_ip: "203.0.113.9".parse().ok(),
+        now_ms: 1_800_000_000_000,
+        ..HttpRequest::default()
+    }
+}
+
+fn json_body(mut req: HttpRequest, body: Value) -> HttpRequest {
+    req.headers.push(("content-type".to_owned(), "application/json; charset=utf-8".to_owned()));
+    req.body = Some(body.to_string().into_bytes());
+    req
+}
+
+fn login() -> HttpRequest {
+    json_body(request("POST", "/v1/login"), json!({"login": "ada", "password": "correct horse"}))
+}
+
+fn bearer(mut req: HttpRequest, claims: Value) -> HttpRequest {
+    req.headers.push(("authorization".to_owned(), format!("Bearer test:{claims}")));
+    req
+}
+
+fn outcome(d: &Decision) -> (bool, u16, Reason) {
+    (d.allow, d.status, d.reason)
+}
+
+#[test]
+fn lookup_rows() {
+    let e = engine();
+    assert_eq!(outcome(&e.check_http(&request("GET", "/v1/nothing"))), (false, 404, Reason::RouteNotFound));
+    assert_eq!(outcome(&e.check_http(&request("GET", "/v1/login"))), (false, 405, Reason::MethodNotAllowed));
+    assert_eq!(outcome(&e.check_http(&request("PROPFIND", "/v1/login"))), (false, 405, Reason::MethodNotAllowed));
+    assert_eq!(
+        outcome(&e.check_http(&request("POST", "/v1/%2e%2e/admin/v1/users/u/lock"))),
+        (false, 404, Reason::RouteNotFound)
+    );
+    let mut other_host = login();
+    other_host.host = "evil.example".to_owned();
+    assert_eq!(outcome(&e.check_http(&other_host)).2, Reason::RouteNotFound);
+}
+
+#[test]
+fn transport_row() {
+    let e = engine();
+    let mut plain = login();
+    plain.scheme = "http".to_owned();
+    assert_eq!(outcome(&e.check_http(&plain)), (false, 403, Reason::TlsRequired));
+    let admin = json_body(request("POST", "/admin/v1/users/u-2/lock"), json!({"reason": "fraud", "ticket": "SUP-1"}));
+    assert_eq!(outcome(&e.check_http(&admin)), (false, 403, Reason::MtlsRequired));
+}
+
+#[test]
+fn five_logins_per_minute_then_retry_after() {
+    let e = engine();
+    for i in 0..5 {
+        let d = e.check_http(&login());
+        assert!(d.allow, "login {i}: {d:?}");
+        assert_eq!(d.rule.as_deref(), Some("auth.POST /v1/login#1"));
+    }
+    let d = e.check_http(&login());
+    assert_eq!(outcome(&d), (false, 429, Reason::RateLimited));
+    assert_eq!(d.header("retry-after"), Some("12"));
+    assert_eq!(d.header("ratelimit-remaining"), Some("0"));
+    let mut later = login();
+    later.now_ms += 12_000;
+    assert!(e.check_http(&later).allow);
+    // Another address has its own bucket.
+    let mut other = login();
+    other.source_ip = "198.51.100.1".parse().ok();
+    assert!(e.check_http(&other).allow);
+}
+
+#[test]
+fn body_rows() {
+    let e = engine();
+    let mut text = login();
+    text.headers = vec![("content-type".to_owned(), "text/plain".to_owned())];
+    assert_eq!(outcome(&e.check_http(&text)), (false, 415, Reason::UnsupportedMediaType));
+    let big = json_body(request("POST", "/v1/login"), json!({"login": "a", "password": "x".repeat(3000)}));
+    assert_eq!(outcome(&e.check_http(&big)), (false, 413, Reason::BodyTooLarge));
+    let bad = json_body(request("POST", "/v1/login"), json!({"login": "ada"}));
+    let d = e.check_http(&bad);
+    assert_eq!(outcome(&d), (false, 400, Reason::BodyInvalid));
+    assert!(d.detail.contains("`/password`"), "{}", d.detail);
+    let bomb = HttpRequest { body: Some(format!("{}{}", "[".repeat(1000), "]".repeat(1000)).into_bytes()), ..login() };
+    assert_eq!(outcome(&e.check_http(&bomb)).2, Reason::BodyInvalid);
+    let duplicate = HttpRequest { body: Some(br#"{"login": "a", "login": "b", "password": "p"}"#.to_vec()), ..login() };
+    assert_eq!(outcome(&e.check_http(&duplicate)).2, Reason::BodyInvalid);
+    // A rule reads the validated body: terms not accepted, no allow rule holds.
+    let reg =
+        json!({"email": "ada@example.org", "username": "ada", "password": "a long passphrase", "accept_terms": false});
+    assert_eq!(
+        outcome(&e.check_http(&json_body(request("POST", "/v1/register"), reg))),
+        (false, 403, Reason::NoAllowRule)
+    );
+}
+
+#[test]
+fn authentication_scope_and_upstream_headers() {
+    let e = engine();
+    let d = e.check_http(&request("GET", "/v1/me"));
+    assert_eq!(outcome(&d), (false, 401, Reason::CredentialsMissing));
+    assert_eq!(d.header("www-authenticate"), Some("Bearer realm=\"public\""));
+    let mut forged = request("GET", "/v1/me");
+    forged.headers.push(("authorization".to_owned(), "Bearer forged".to_owned()));
+    assert_eq!(outcome(&e.check_http(&forged)), (false, 401, Reason::SignatureInvalid));
+    let d = e.check_http(&bearer(request("GET", "/v1/me"), json!({"sub": "u-1", "scope": "profile:write"})));
+    assert_eq!(outcome(&d), (false, 403, Reason::InsufficientScope));
+    assert!(d.header("www-authenticate").unwrap().contains("scope=\"profile:read\""));
+    let d = e.check_http(&bearer(request("GET", "/v1/me"), json!({"sub": "u-1", "scope": "openid profile:read"})));
+    assert_eq!(outcome(&d), (true, 200, Reason::Allowed));
+    assert_eq!(d.header("x-user-id"), Some("u-1"));
+    assert!(!d.revision.is_empty() && !d.decision_id.is_empty());
+}
