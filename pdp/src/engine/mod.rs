@@ -1,8 +1,8 @@
 //! The decision engine: evaluates a compiled decision graph for one request.
 //!
 //! Pure: no tokio, no protobuf, no axum types. Transports convert their
-//! requests to the engine's own request type at the edge. (Under construction:
-//! path normalisation is here; evaluation follows.)
+//! requests to the engine's own request type ([`run::HttpRequest`]) at the
+//! edge. Bearer tokens are verified through [`run::TokenVerifier`].
 
 pub mod credentials;
 pub mod decision;
