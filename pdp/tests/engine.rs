@@ -1,5 +1,5 @@
-//! The engine's step runner on the example identity policy: the decision-table rows
-//! reachable without real tokens, with a test verifier standing in for JWT checks.
+//! The engine's step runner on the example identity and todo policies: decision-table
+//! rows for HTTP and resource checks, with a test verifier standing in for JWT checks.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
@@ -12,7 +12,7 @@ use warden_language::reason::Reason;
 use warden_pdp::engine::decision::Decision;
 use warden_pdp::engine::eval::Prepared;
 use warden_pdp::engine::limits::Memory;
-use warden_pdp::engine::run::{Engine, HttpRequest, TokenVerifier, VerifiedToken};
+use warden_pdp::engine::run::{Engine, HttpRequest, ResourceRequest, TokenVerifier, VerifiedToken};
 
 struct DirLoader(PathBuf);
 
@@ -37,7 +37,11 @@ impl TokenVerifier for TestTokens {
 }
 
 fn engine() -> Engine {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/identity");
+    engine_for("identity")
+}
+
+fn engine_for(set: &str) -> Engine {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").join(set);
     let mut files = Vec::new();
     for entry in walk(&dir) {
         files.push(SourceFile::new(entry.display().to_string(), std::fs::read_to_string(&entry).unwrap()));
@@ -178,4 +182,53 @@ fn authentication_scope_and_upstream_headers() {
     assert_eq!(outcome(&d), (true, 200, Reason::Allowed));
     assert_eq!(d.header("x-user-id"), Some("u-1"));
     assert!(!d.revision.is_empty() && !d.decision_id.is_empty());
+}
+
+fn todo_check(action: &str, subject: &str, subject_props: Value, resource: Value) -> ResourceRequest {
+    ResourceRequest {
+        resource_type: "todo".to_owned(),
+        resource_id: "t-1".to_owned(),
+        properties: resource.as_object().unwrap().clone(),
+        action: action.to_owned(),
+        subject: Some((subject.to_owned(), subject_props.as_object().unwrap().clone())),
+        scheme: "https".to_owned(),
+        peer: Some("spiffe://todo.example/ns/todo/api".to_owned()),
+        now_ms: 1_800_000_000_000,
+        ..ResourceRequest::default()
+    }
+}
+
+#[test]
+fn resource_checks_with_an_asserted_subject() {
+    let e = engine_for("todo");
+    let user = |tenant: &str| json!({"tenant": tenant, "roles": ["user"]});
+    let item = json!({"owner": "u-1", "tenant": "acme", "shared_with": ["u-2"]});
+    let d = e.check_resource(&todo_check("read", "u-1", user("acme"), item.clone()));
+    assert_eq!((outcome(&d), d.rule.as_deref()), ((true, 200, Reason::Allowed), Some("todo.read#2")));
+    assert!(e.check_resource(&todo_check("read", "u-2", user("acme"), item.clone())).allow);
+    assert_eq!(
+        outcome(&e.check_resource(&todo_check("read", "u-4", user("acme"), item.clone()))).2,
+        Reason::NoAllowRule
+    );
+    // Another tenant's item: the resource-level deny wins over ownership.
+    assert_eq!(
+        outcome(&e.check_resource(&todo_check("read", "u-1", user("globex"), item.clone()))).2,
+        Reason::DeniedByRule
+    );
+    // Admins may delete; archived items may not be edited.
+    let admin = json!({"tenant": "acme", "roles": ["admin"]});
+    assert!(e.check_resource(&todo_check("delete", "u-9", admin, item.clone())).allow);
+    let archived = json!({"owner": "u-1", "tenant": "acme", "archived": true});
+    assert_eq!(outcome(&e.check_resource(&todo_check("edit", "u-1", user("acme"), archived))).2, Reason::DeniedByRule);
+    // Lookup, transport and missing subject.
+    let mut unknown = todo_check("archive", "u-1", user("acme"), item.clone());
+    assert_eq!(outcome(&e.check_resource(&unknown)).2, Reason::MethodNotAllowed);
+    unknown.resource_type = "list".to_owned();
+    assert_eq!(outcome(&e.check_resource(&unknown)).2, Reason::RouteNotFound);
+    let mut stranger = todo_check("read", "u-1", user("acme"), item.clone());
+    stranger.peer = Some("spiffe://todo.example/ns/other/x".to_owned());
+    assert_eq!(outcome(&e.check_resource(&stranger)).2, Reason::PeerNotAllowed);
+    let mut anonymous = todo_check("read", "u-1", user("acme"), item);
+    anonymous.subject = None;
+    assert_eq!(outcome(&e.check_resource(&anonymous)), (false, 401, Reason::CredentialsMissing));
 }

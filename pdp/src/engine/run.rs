@@ -38,6 +38,39 @@ pub struct HttpRequest {
     pub peer: Option<String>,
     /// Now, in milliseconds since the Unix epoch (a virtual clock in tests).
     pub now_ms: u64,
+    /// A subject asserted by the calling service (`auth asserted`): its claims.
+    pub asserted: Option<Map<String, Value>>,
+    /// The resource of a resource check (`resource.…`).
+    pub resource: Option<Value>,
+    /// The context of a resource check (`context.…`).
+    pub context: Option<Value>,
+}
+
+/// A resource check ("may this subject do ACTION on this resource?"), as AuthZEN asks it.
+#[derive(Clone, Debug, Default)]
+pub struct ResourceRequest {
+    /// Resource type.
+    pub resource_type: String,
+    /// Resource id (`resource.id`).
+    pub resource_id: String,
+    /// Resource properties (`resource.…`).
+    pub properties: Map<String, Value>,
+    /// The action.
+    pub action: String,
+    /// The asserted subject: id and properties (`claim.sub`, `claim.…`).
+    pub subject: Option<(String, Map<String, Value>)>,
+    /// Or a bearer token for the subject.
+    pub token: Option<String>,
+    /// Extra context (`context.…`).
+    pub context: Option<Value>,
+    /// How the caller reached the service: `https` when it used TLS.
+    pub scheme: String,
+    /// The calling service's verified principal.
+    pub peer: Option<String>,
+    /// The calling service's address.
+    pub source_ip: Option<IpAddr>,
+    /// Now, in milliseconds since the Unix epoch.
+    pub now_ms: u64,
 }
 
 /// A verified bearer token: its claims and the issuer (index) that signed it.
@@ -94,6 +127,66 @@ impl Engine {
         d.revision = self.prepared.graph.revision.clone();
         d.decision_id = decision_id(req.now_ms);
         d
+    }
+
+    /// Decides one resource check.
+    pub fn check_resource(&self, req: &ResourceRequest) -> Decision {
+        let mut d = self.resource(req);
+        d.revision = self.prepared.graph.revision.clone();
+        d.decision_id = decision_id(req.now_ms);
+        d
+    }
+
+    fn resource(&self, r: &ResourceRequest) -> Decision {
+        let g = &self.prepared.graph;
+        let Some(rtype) = g.resources.iter().find(|t| t.name == r.resource_type) else {
+            return Decision::new(Reason::RouteNotFound, format!("no resource type `{}`", r.resource_type), None);
+        };
+        let Some(&(_, endpoint)) = rtype.actions.iter().find(|(a, _)| *a == r.action) else {
+            return Decision::new(
+                Reason::MethodNotAllowed,
+                format!("resource `{}` has no action `{}`", r.resource_type, r.action),
+                None,
+            );
+        };
+        let Some(ep) = g.endpoints.get(endpoint as usize) else {
+            return Decision::new(Reason::RouteNotFound, "no such action", None);
+        };
+        let mut properties = r.properties.clone();
+        properties.entry("id").or_insert_with(|| Value::String(r.resource_id.clone()));
+        let asserted = r.subject.as_ref().map(|(id, props)| {
+            let mut claims = props.clone();
+            claims.insert("sub".to_owned(), Value::String(id.clone()));
+            claims
+        });
+        let mut headers = Vec::new();
+        if let Some(token) = &r.token {
+            headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+        }
+        let req = HttpRequest {
+            method: "POST".to_owned(),
+            scheme: r.scheme.clone(),
+            host: String::new(),
+            target: String::new(),
+            headers,
+            body: None,
+            source_ip: r.source_ip,
+            peer: r.peer.clone(),
+            now_ms: r.now_ms,
+            asserted,
+            resource: Some(Value::Object(properties)),
+            context: r.context.clone(),
+        };
+        let source = req.source_ip.map(|ip| ip.to_string());
+        let facts = Facts {
+            resource: req.resource.as_ref(),
+            context: req.context.as_ref(),
+            peer: req.peer.as_deref(),
+            source_ip: source.as_deref(),
+            method: &r.action,
+            ..Facts::default()
+        };
+        self.steps(ep, facts, &req)
     }
 
     fn http(&self, req: &HttpRequest) -> Decision {
@@ -289,10 +382,10 @@ impl Engine {
                 Some(p) => plain(Map::from_iter([("sub".to_owned(), Value::String(p.to_owned()))])),
                 None => Err((Reason::CredentialsMissing, "a client certificate is required".to_owned())),
             },
-            Auth::Asserted => Err((
-                Reason::CredentialsMissing,
-                "this endpoint takes an asserted subject (a resource check)".to_owned(),
-            )),
+            Auth::Asserted => match &req.asserted {
+                Some(claims) => plain(claims.clone()),
+                None => Err((Reason::CredentialsMissing, "the calling service asserted no subject".to_owned())),
+            },
             Auth::ClientSecret { table } => {
                 let Some(basic) = credentials::basic(Self::header(req, "authorization")) else {
                     return Err((
