@@ -1,4 +1,5 @@
 //! The Warden policy decision point: the engine that evaluates compiled policy graphs,
 //! and (to come) the transports in front of it. The `warden` binary lives in `main.rs`.
 
+pub mod api;
 pub mod engine;

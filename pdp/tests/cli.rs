@@ -278,3 +278,41 @@ fn referenced_files_cannot_leave_the_policy_set_through_links() {
     assert!(text(&out.stderr).contains("is a link to a file outside the policy set"), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("do-not-leak"));
 }
+
+#[test]
+fn eval_prints_one_decision_for_a_check() {
+    use std::io::Write as _;
+    let run = |set: &str, check: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["eval", set])
+            .current_dir(repo())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(check.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let login = r#"{"request": {"method": "POST", "host": "id.example.com", "path": "/v1/login", "headers": {"Content-Type": "application/json"}, "body": "{\"login\": \"ada\", \"password\": \"pw\"}"}, "source": {"ip": "203.0.113.9"}}"#;
+    let out = run("policies/identity", login);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (d["allow"].as_bool(), d["status"].as_u64(), d["reason"].as_str()),
+        (Some(true), Some(200), Some("allowed"))
+    );
+    assert_eq!(d["rule"], "auth.POST /v1/login#1");
+    let me = r#"{"request": {"method": "GET", "host": "id.example.com", "path": "/v1/me"}}"#;
+    let d: serde_json::Value = serde_json::from_slice(&run("policies/identity", me).stdout).unwrap();
+    assert_eq!(d["reason"], "credentials_missing");
+    assert_eq!(d["headers"]["www-authenticate"], "Bearer realm=\"public\"");
+    let resource = r#"{"resource": {"type": "todo", "id": "t-1", "properties": {"owner": "u-1", "tenant": "acme"}}, "action": "read", "subject": {"id": "u-1", "properties": {"tenant": "acme"}}, "source": {"principal": "spiffe://todo.example/ns/todo/api"}}"#;
+    let d: serde_json::Value = serde_json::from_slice(&run("policies/todo", resource).stdout).unwrap();
+    assert_eq!(d["allow"], true);
+    // A malformed check is an error, never a decision.
+    let out = run("policies/todo", r#"{"request": {}}"#);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("missing field `method`"), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+}

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod check;
 mod compile;
+mod eval;
 mod files;
 mod fmt;
 mod lint;
@@ -25,6 +26,8 @@ enum Command {
     Check(check::Args),
     /// Format policy files in the canonical layout (or check that they are).
     Fmt(fmt::Args),
+    /// One decision for a check in the JSON format of `/v1/check` (or `/v1/check/resource`).
+    Eval(eval::Args),
     /// Check a policy set and run the lints (human, JSON or SARIF output).
     Lint(lint::Args),
     /// Compile a policy set to its decision graph (JSON) or a Graphviz picture.
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Lint(args) => lint::run(&args),
+        Command::Eval(args) => eval::run(&args),
     };
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -24,7 +24,18 @@ pub struct Decision {
     /// Unique id for logs.
     pub decision_id: String,
     /// Headers: upstream headers on allow; challenge or rate-limit headers on deny.
+    #[serde(serialize_with = "headers_as_object")]
     pub headers: Vec<(String, String)>,
+}
+
+/// Headers serialise as one JSON object, as SERVICE.md shows them.
+fn headers_as_object<S: serde::Serializer>(headers: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(headers.len()))?;
+    for (name, value) in headers {
+        map.serialize_entry(name, value)?;
+    }
+    map.end()
 }
 
 impl Decision {
@@ -125,6 +136,7 @@ mod tests {
         let d = Decision::new(Reason::NoAllowRule, "no allow rule holds", Some("a.GET /x".into()));
         let json = serde_json::to_value(&d).unwrap();
         assert_eq!(json["reason"], "no_allow_rule");
+        assert_eq!(json["headers"], serde_json::json!({}));
         assert_eq!(json["status"], 403);
     }
 }

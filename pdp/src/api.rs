@@ -1,0 +1,167 @@
+//! The JSON check formats of SERVICE.md (`/v1/check`, `/v1/check/resource`) and their
+//! conversion to the engine's requests: the one place these shapes are defined, shared
+//! by `warden eval` and the HTTP front door.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::engine::run::{HttpRequest, ResourceRequest};
+
+/// `POST /v1/check`: an HTTP request to judge.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The request.
+    pub request: RequestPart,
+    /// Where it came from.
+    #[serde(default)]
+    pub source: SourcePart,
+}
+
+/// The judged request.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPart {
+    /// Method.
+    pub method: String,
+    /// `http` or `https` (default `https`).
+    #[serde(default = "https")]
+    pub scheme: String,
+    /// Host header.
+    #[serde(default)]
+    pub host: String,
+    /// Path and query.
+    pub path: String,
+    /// Headers (names are lower-cased).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The raw body text.
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+fn https() -> String {
+    "https".to_owned()
+}
+
+/// The network source and TLS peer.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcePart {
+    /// Source address.
+    #[serde(default)]
+    pub ip: Option<IpAddr>,
+    /// Verified peer principal.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// Peer certificate (PEM); accepted, not yet used.
+    #[serde(default)]
+    pub certificate: Option<String>,
+}
+
+/// `POST /v1/check/resource`: may a subject do an action on a resource?
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceCheck {
+    /// The resource.
+    pub resource: ResourcePart,
+    /// The action.
+    pub action: String,
+    /// The asserted subject.
+    #[serde(default)]
+    pub subject: Option<SubjectPart>,
+    /// Or a bearer token.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Extra context.
+    #[serde(default)]
+    pub context: Option<Value>,
+    /// The calling service.
+    #[serde(default)]
+    pub source: SourcePart,
+}
+
+/// A resource.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcePart {
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Id.
+    #[serde(default)]
+    pub id: String,
+    /// Properties.
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+}
+
+/// A subject.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectPart {
+    /// Id (`claim.sub`).
+    pub id: String,
+    /// Properties (claims).
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+}
+
+/// Either check, told apart by its fields.
+#[derive(Clone, Debug)]
+pub enum AnyCheck {
+    /// An HTTP request.
+    Http(CheckRequest),
+    /// A resource check.
+    Resource(ResourceCheck),
+}
+
+/// Parses a check in either format; the error names the problem.
+pub fn parse_check(bytes: &[u8]) -> Result<AnyCheck, String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("the check is not JSON: {e}"))?;
+    if value.get("resource").is_some() {
+        serde_json::from_value(value).map(AnyCheck::Resource).map_err(|e| format!("malformed resource check: {e}"))
+    } else {
+        serde_json::from_value(value).map(AnyCheck::Http).map_err(|e| format!("malformed check: {e}"))
+    }
+}
+
+impl CheckRequest {
+    /// The engine's request, at `now_ms`.
+    pub fn to_engine(&self, now_ms: u64) -> HttpRequest {
+        HttpRequest {
+            method: self.request.method.to_ascii_uppercase(),
+            scheme: self.request.scheme.to_ascii_lowercase(),
+            host: self.request.host.clone(),
+            target: self.request.path.clone(),
+            headers: self.request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect(),
+            body: self.request.body.as_ref().map(|b| b.clone().into_bytes()),
+            source_ip: self.source.ip,
+            peer: self.source.principal.clone(),
+            now_ms,
+            ..HttpRequest::default()
+        }
+    }
+}
+
+impl ResourceCheck {
+    /// The engine's request, at `now_ms`. A service asking over TLS is `https`.
+    pub fn to_engine(&self, now_ms: u64, scheme: &str) -> ResourceRequest {
+        ResourceRequest {
+            resource_type: self.resource.kind.clone(),
+            resource_id: self.resource.id.clone(),
+            properties: self.resource.properties.clone(),
+            action: self.action.clone(),
+            subject: self.subject.as_ref().map(|s| (s.id.clone(), s.properties.clone())),
+            token: self.token.clone(),
+            context: self.context.clone(),
+            scheme: scheme.to_owned(),
+            peer: self.source.principal.clone(),
+            source_ip: self.source.ip,
+            now_ms,
+        }
+    }
+}
