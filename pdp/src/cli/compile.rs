@@ -38,23 +38,7 @@ pub fn run(args: &Args) -> bool {
         );
         return false;
     }
-    let set = match files::load_set(&args.dir) {
-        None => return false,
-        Some(Err(sources)) => {
-            report::human(&report::unreadable(&sources));
-            return false;
-        }
-        Some(Ok(set)) => set,
-    };
-    let loader = files::FsLoader::for_set(&args.dir);
-    let (graph, warnings) = match warden_compiler::compile(&set, &loader) {
-        Ok(ok) => ok,
-        Err(diags) => {
-            report::human(&report::by_file(&set, diags));
-            eprintln!("error: `{}` was not compiled", args.dir.display());
-            return false;
-        }
-    };
+    let Some((set, _, graph, warnings)) = files::compile_set(&args.dir) else { return false };
     report::human(&report::by_file(&set, warnings));
     let text = match args.emit {
         Emit::Graph => match serde_json::to_string_pretty(&graph) {

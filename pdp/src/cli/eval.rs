@@ -13,7 +13,6 @@ use warden_pdp::engine::limits::Memory;
 use warden_pdp::engine::run::Engine;
 
 use super::files;
-use super::report;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,22 +26,7 @@ pub struct Args {
 const MAX_CHECK_BYTES: u64 = 16 << 20;
 
 pub fn run(args: &Args) -> bool {
-    let set = match files::load_set(&args.dir) {
-        None => return false,
-        Some(Err(sources)) => {
-            report::human(&report::unreadable(&sources));
-            return false;
-        }
-        Some(Ok(set)) => set,
-    };
-    let loader = files::FsLoader::for_set(&args.dir);
-    let graph = match warden_compiler::compile(&set, &loader) {
-        Ok((graph, _)) => graph,
-        Err(diags) => {
-            report::human(&report::by_file(&set, diags));
-            return false;
-        }
-    };
+    let Some((_, loader, graph, _)) = files::compile_set(&args.dir) else { return false };
     let mut bytes = Vec::new();
     let read = match &args.request {
         Some(path) => std::fs::File::open(path).and_then(|f| f.take(MAX_CHECK_BYTES).read_to_end(&mut bytes)),

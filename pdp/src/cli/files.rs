@@ -225,3 +225,28 @@ pub fn load_sets(
     }
     (sets, unloadable)
 }
+
+/// Loads one policy set and compiles it, printing every problem. `None` when
+/// it cannot be read or has errors; otherwise the set, its loader, the graph
+/// and the warnings.
+pub fn compile_set(
+    dir: &Path,
+) -> Option<(warden_compiler::PolicySet, FsLoader, warden_compiler::graph::Graph, Vec<warden_compiler::FileDiagnostic>)>
+{
+    let set = match load_set(dir)? {
+        Err(sources) => {
+            super::report::human(&super::report::unreadable(&sources));
+            return None;
+        }
+        Ok(set) => set,
+    };
+    let loader = FsLoader::for_set(dir);
+    match warden_compiler::compile(&set, &loader) {
+        Ok((graph, warnings)) => Some((set, loader, graph, warnings)),
+        Err(diags) => {
+            super::report::human(&super::report::by_file(&set, diags));
+            eprintln!("error: `{}` was not compiled", dir.display());
+            None
+        }
+    }
+}

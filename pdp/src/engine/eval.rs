@@ -379,16 +379,8 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
 mod tests {
     use serde_json::json;
     use warden_compiler::graph::StepKind;
-    use warden_compiler::{Loader, PolicySet, SourceFile, compile};
 
     use super::*;
-
-    struct NoFiles;
-    impl Loader for NoFiles {
-        fn read(&self, _: &str) -> Result<Vec<u8>, String> {
-            Err("none".to_owned())
-        }
-    }
 
     /// Compiles a one-route policy and returns the prepared graph and its rule conditions, in order.
     fn rules(conditions: &[&str]) -> (Prepared, Vec<ExprId>) {
@@ -396,16 +388,15 @@ mod tests {
         let text = format!(
             "zone z {{\n  require tls\n}}\n\napi a in zone z {{\n  auth asserted\n  route GET \"/x/{{id}}\" {{\n{body}  }}\n}}\n"
         );
-        let set = PolicySet { files: vec![SourceFile::new("t.warden", text)] };
-        let (graph, _) = compile(&set, &NoFiles).unwrap();
-        let ids = graph.endpoints[0]
+        let prepared = crate::engine::test_support::prepare(&text);
+        let ids = prepared.graph.endpoints[0]
             .steps
             .iter()
             .find_map(|s| {
                 if let StepKind::Allow(r) = &s.kind { Some(r.iter().map(|r| r.when.unwrap()).collect()) } else { None }
             })
             .unwrap();
-        (Prepared::new(graph).unwrap(), ids)
+        (prepared, ids)
     }
 
     #[test]

@@ -158,16 +158,8 @@ fn format_ok(format: Format, s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use warden_compiler::{Loader, PolicySet, SourceFile, compile};
 
     use super::*;
-
-    struct NoFiles;
-    impl Loader for NoFiles {
-        fn read(&self, _: &str) -> Result<Vec<u8>, String> {
-            Err("none".to_owned())
-        }
-    }
 
     fn prepared() -> Prepared {
         let text = r#"schema Transfer {
@@ -198,8 +190,7 @@ api a in zone z {
   }
 }
 "#;
-        let set = PolicySet { files: vec![SourceFile::new("t.warden", text)] };
-        Prepared::new(compile(&set, &NoFiles).unwrap().0).unwrap()
+        crate::engine::test_support::prepare(text)
     }
 
     fn good() -> Value {
