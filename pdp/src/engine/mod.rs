@@ -13,6 +13,7 @@ pub mod limits;
 pub mod path;
 pub mod run;
 pub mod schema;
+pub mod token_cache;
 pub mod transport;
 
 /// Compiling small policies in the engine's unit tests.
