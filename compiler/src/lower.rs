@@ -800,10 +800,26 @@ impl<'a> Lowerer<'a> {
     }
 
     fn attr(&mut self, root: Root, path: &[Segment], scope: Scope<'_>) -> ExprId {
-        // Dynamic indexes (`claim[claim.k]`): the root as an object, indexed at run time.
+        // A dynamic index (`data.partners[claim.client_id].peer`): the constant
+        // part before it is resolved as usual, the rest is indexed at run time.
         let Ok(keys) = self.keys(path, scope) else {
-            let base = self.intern(Expr::Root(root.as_str().to_owned()));
-            return self.index_chain(base, path, scope);
+            let split = path
+                .iter()
+                .position(|seg| match &seg.kind {
+                    SegmentKind::Field(_) => false,
+                    SegmentKind::Index(e) => {
+                        let id = self.expr(e, scope);
+                        !matches!(self.constant(id), Some(serde_json::Value::String(_) | serde_json::Value::Number(_)))
+                    }
+                })
+                .unwrap_or(path.len());
+            let (prefix, rest) = path.split_at(split);
+            let base = if prefix.is_empty() {
+                self.intern(Expr::Root(root.as_str().to_owned()))
+            } else {
+                self.attr(root, prefix, scope)
+            };
+            return self.index_chain(base, rest, scope);
         };
         let first = keys.first().and_then(|k| if let Key::Field(f) = k { Some(f.clone()) } else { None });
         let rest: Vec<Key> = keys.iter().skip(1).cloned().collect();

@@ -316,3 +316,37 @@ fn eval_prints_one_decision_for_a_check() {
     assert!(text(&out.stderr).contains("missing field `method`"), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn the_example_policy_tests_pass_with_full_route_coverage() {
+    for set in ["policies/bank", "policies/identity", "policies/todo"] {
+        let dir = tempfile::tempdir().unwrap();
+        let junit = dir.path().join("junit.xml");
+        let out = warden(&["test", set, "--coverage", "--junit", junit.to_str().unwrap()]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{set}:\n{stdout}{}", text(&out.stderr));
+        assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+        assert!(!stdout.contains("never exercised"), "{set} leaves routes untested:\n{stdout}");
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(xml.contains("<testsuite") && xml.contains("failures=\"0\""), "{xml}");
+    }
+}
+
+#[test]
+fn a_failing_policy_test_names_expected_and_actual() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.warden"),
+        "zone z {\n  require tls\n}\n\nlimit per_ip = 1 per 1m by source.ip\n\napi a in zone z {\n  auth none\n  limit per_ip\n  route GET \"/x\" {\n    allow\n  }\n}\n\ntest \"second call is limited\" {\n  request GET \"https://h/x\" {\n    ip \"192.0.2.1\"\n  }\n  expect allow\n  request GET \"https://h/x\" {\n    ip \"192.0.2.1\"\n  }\n  expect allow\n}\n\ntest \"plain http\" {\n  request GET \"http://h/x\"\n  expect deny 403 tls_required\n}\n",
+    )
+    .unwrap();
+    let out = warden(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("FAIL  second call is limited"), "{stdout}");
+    assert!(stdout.contains("step 2: expected allow, got deny 429 rate_limited (rule `a.GET /x`"), "{stdout}");
+    assert!(stdout.contains("ok    plain http"), "{stdout}");
+    assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+    let out = warden(&["test", dir.path().to_str().unwrap(), "--filter", "plain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}

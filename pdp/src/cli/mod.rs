@@ -11,6 +11,7 @@ mod files;
 mod fmt;
 mod lint;
 mod report;
+mod test;
 
 /// Warden: a policy compiler and decision point for API traffic.
 #[derive(Debug, Parser)]
@@ -28,6 +29,8 @@ enum Command {
     Fmt(fmt::Args),
     /// One decision for a check in the JSON format of `/v1/check` (or `/v1/check/resource`).
     Eval(eval::Args),
+    /// Run the `test` blocks of a policy set.
+    Test(test::Args),
     /// Check a policy set and run the lints (human, JSON or SARIF output).
     Lint(lint::Args),
     /// Compile a policy set to its decision graph (JSON) or a Graphviz picture.
@@ -52,6 +55,7 @@ pub fn main() -> ExitCode {
         Command::Compile(args) => compile::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Test(args) => test::run(&args),
     };
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -272,6 +272,8 @@ impl Engine {
                     let Some(l) = g.limits.get(*limit as usize) else { continue };
                     // Keys: each evaluated value as JSON; a missing one counts in a shared bucket.
                     let mut key = String::new();
+                    // Post-auth keys read the identity established by then.
+                    let facts = Facts { claims: identity.as_ref().map(|i| &i.claims), ..facts };
                     for &k in &l.keys {
                         match eval(&self.prepared, &facts, k) {
                             Ok(v) => key.push_str(&v.to_string()),

@@ -1,0 +1,502 @@
+//! The policy test runner (`warden test`): runs the `test` blocks of a policy set
+//! against its compiled graph, with real tokens signed by per-run keys, a fresh rate
+//! limit state and a virtual clock per test.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeyPair as RsaKeyPair;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, RSA_PKCS1_SHA256};
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+use warden_compiler::PolicySet;
+use warden_compiler::graph::{Algorithm, Graph, KeySource, Method, RouteMatch};
+use warden_language::ast::{
+    self, CheckItem, Decl, Expectation, RequestItem, StepKind, TokenSpec, TokenVariant, ValueKind,
+};
+
+use crate::engine::decision::Decision;
+use crate::engine::eval::Prepared;
+use crate::engine::jwt::JwksVerifier;
+use crate::engine::limits::Memory;
+use crate::engine::path::normalise;
+use crate::engine::run::{Engine, HttpRequest, ResourceRequest};
+
+/// Where every test's virtual clock starts (2027-01-15).
+const START_MS: u64 = 1_800_000_000_000;
+
+/// The result of one test.
+#[derive(Clone, Debug)]
+pub struct TestResult {
+    /// Test name.
+    pub name: String,
+    /// File it is in.
+    pub file: String,
+    /// Failed expectations, in order (empty: passed).
+    pub failures: Vec<String>,
+}
+
+/// Every test's result and which endpoints were exercised.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// One per test run.
+    pub results: Vec<TestResult>,
+    /// Endpoint ids that some request or check reached.
+    pub covered: BTreeSet<String>,
+    /// Rule ids that decided something.
+    pub rules: BTreeSet<String>,
+}
+
+/// A signing key minted for one issuer for this run.
+enum Signer {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Signer {
+    /// A key for the first algorithm of the allowlist this runner can mint.
+    fn for_algorithms(algs: &[Algorithm]) -> Option<(Signer, Algorithm)> {
+        for alg in algs {
+            match alg {
+                Algorithm::RS256 => {
+                    return RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).ok().map(|k| (Signer::Rsa(k), *alg));
+                }
+                Algorithm::ES256 => {
+                    return EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).ok().map(|k| (Signer::Ec(k), *alg));
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn jwk(&self, kid: &str) -> Value {
+        match self {
+            Signer::Rsa(k) => {
+                let public = k.public_key();
+                json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+                    "n": b64(public.modulus().big_endian_without_leading_zero()),
+                    "e": b64(public.exponent().big_endian_without_leading_zero())})
+            }
+            Signer::Ec(k) => {
+                let point = k.public_key().as_ref();
+                json!({"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
+                    "x": b64(point.get(1..33).unwrap_or(&[])), "y": b64(point.get(33..65).unwrap_or(&[]))})
+            }
+        }
+    }
+
+    fn sign(&self, header: &Value, claims: &Value) -> String {
+        let message = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let rng = SystemRandom::new();
+        let signature = match self {
+            Signer::Rsa(k) => {
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(&RSA_PKCS1_SHA256, &rng, message.as_bytes(), &mut sig).map(|()| sig).unwrap_or_default()
+            }
+            Signer::Ec(k) => k.sign(&rng, message.as_bytes()).map(|s| s.as_ref().to_vec()).unwrap_or_default(),
+        };
+        format!("{message}.{}", b64(&signature))
+    }
+}
+
+/// Test values (`{ a: 1 }`) as JSON.
+fn value(v: &ast::Value) -> Value {
+    match &v.kind {
+        ValueKind::Str(s) => Value::String(s.clone()),
+        ValueKind::Number { value, .. } => serde_json::Number::from_f64(*value).map_or(Value::Null, |n| {
+            if value.fract() == 0.0 && value.abs() < 9.0e15 { Value::from(*value as i64) } else { Value::Number(n) }
+        }),
+        ValueKind::Bool(b) => Value::Bool(*b),
+        ValueKind::Null => Value::Null,
+        ValueKind::Array(items) => Value::Array(items.iter().map(value).collect()),
+        ValueKind::Object(entries) => Value::Object(entries.iter().map(|(k, v)| (k.name.clone(), value(v))).collect()),
+    }
+}
+
+fn object(v: Option<&ast::Value>) -> Map<String, Value> {
+    match v.map(value) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+struct Runner<'g> {
+    graph: &'g Graph,
+    engine_graph: Graph,
+    signers: Vec<Option<(Signer, Algorithm)>>,
+    stranger: Option<Signer>,
+}
+
+impl Runner<'_> {
+    fn engine(&self) -> Result<Engine, String> {
+        let verifier = JwksVerifier::new(&self.engine_graph, &|_| None);
+        let prepared = Prepared::new(self.engine_graph.clone())?;
+        Ok(Engine::new(prepared, Arc::new(Memory::new(100_000)), Arc::new(verifier)))
+    }
+
+    /// The issuers of the zone a request or check reaches.
+    /// The issuers of the zone a request or check reaches; every issuer when it
+    /// reaches none (a token for a request that will get a 404 still has to be minted).
+    fn zone_issuers(&self, endpoint: Option<u32>) -> Vec<u32> {
+        match endpoint
+            .and_then(|e| self.graph.endpoints.get(e as usize))
+            .and_then(|e| self.graph.zones.get(e.zone as usize))
+        {
+            Some(z) => z.issuers.clone(),
+            None => (0..u32::try_from(self.graph.issuers.len()).unwrap_or(0)).collect(),
+        }
+    }
+
+    fn mint(&self, spec: &TokenSpec, issuers: &[u32], now_ms: u64) -> Result<String, String> {
+        if let Some(ast::Spanned { node: TokenVariant::Raw(text), .. }) = &spec.variant {
+            return Ok(text.value.clone());
+        }
+        let mut claims = object(spec.claims.as_ref());
+        let issuer = match claims.get("iss").and_then(Value::as_str) {
+            Some(iss) => {
+                issuers.iter().copied().find(|&i| self.graph.issuers.get(i as usize).is_some_and(|x| x.iss == iss))
+            }
+            None if issuers.len() == 1 => issuers.first().copied(),
+            None => None,
+        };
+        let Some(issuer) = issuer.or_else(|| issuers.first().copied()) else {
+            return Err("no issuer to mint a token for: the route's zone trusts none".to_owned());
+        };
+        let Some(meta) = self.graph.issuers.get(issuer as usize) else { return Err("unknown issuer".to_owned()) };
+        let now = now_ms / 1000;
+        claims.entry("iss").or_insert_with(|| Value::String(meta.iss.clone()));
+        if let Some(aud) = meta.audiences.first() {
+            claims.entry("aud").or_insert_with(|| Value::String(aud.clone()));
+        }
+        claims.entry("iat").or_insert(json!(now));
+        claims.entry("exp").or_insert(json!(now + 300));
+        let Some(Some((signer, alg))) = self.signers.get(issuer as usize) else {
+            return Err(format!("cannot mint for issuer `{}`: none of its algorithms is RS256 or ES256", meta.iss));
+        };
+        let mut header = json!({"alg": alg.as_str(), "typ": "JWT", "kid": "warden-test"});
+        let mut signer = signer;
+        match spec.variant.as_ref().map(|v| &v.node) {
+            Some(TokenVariant::Expired) => {
+                claims.insert("iat".to_owned(), json!(now.saturating_sub(7200)));
+                claims.insert("exp".to_owned(), json!(now.saturating_sub(3600)));
+            }
+            Some(TokenVariant::NotYetValid) => {
+                claims.insert("nbf".to_owned(), json!(now + 3600));
+                claims.insert("exp".to_owned(), json!(now + 7200));
+            }
+            Some(TokenVariant::WrongKey) => {
+                signer = self.stranger.as_ref().ok_or("no key to sign with")?;
+                if let Signer::Ec(_) = signer {
+                    header["alg"] = json!("ES256");
+                }
+            }
+            Some(TokenVariant::Alg(name)) => {
+                // Claims the named algorithm; HS* is keyed with a throwaway secret.
+                header["alg"] = json!(name.value);
+                if name.value.starts_with("HS") {
+                    let message = format!(
+                        "{}.{}",
+                        b64(header.to_string().as_bytes()),
+                        b64(Value::Object(claims).to_string().as_bytes())
+                    );
+                    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"warden-test-secret");
+                    let tag = aws_lc_rs::hmac::sign(&key, message.as_bytes());
+                    return Ok(format!("{message}.{}", b64(tag.as_ref())));
+                }
+            }
+            _ => {}
+        }
+        Ok(signer.sign(&header, &Value::Object(claims)))
+    }
+
+    fn run_test(&self, test: &ast::Test, file: &str, report: &mut Report) -> TestResult {
+        let mut result = TestResult { name: test.name.value.clone(), file: file.to_owned(), failures: Vec::new() };
+        let engine = match self.engine() {
+            Ok(e) => e,
+            Err(err) => {
+                result.failures.push(format!("the graph cannot be loaded: {err}"));
+                return result;
+            }
+        };
+        let mut state = State { now_ms: START_MS, last: None, step: 0 };
+        self.steps(&test.steps, &engine, &mut state, &mut result, report);
+        result
+    }
+
+    fn steps(
+        &self,
+        steps: &[ast::Step],
+        engine: &Engine,
+        state: &mut State,
+        result: &mut TestResult,
+        report: &mut Report,
+    ) {
+        for step in steps {
+            match &step.node {
+                StepKind::Wait(d) => state.now_ms = state.now_ms.saturating_add(d.millis()),
+                StepKind::Repeat { count, steps, .. } => {
+                    for _ in 0..count.node {
+                        self.steps(steps, engine, state, result, report);
+                    }
+                }
+                StepKind::Request(r) => {
+                    state.step += 1;
+                    match self.http(r, state.now_ms) {
+                        Ok((req, _)) => {
+                            let d = engine.check_http(&req);
+                            record(&d, report);
+                            state.last = Some(d);
+                        }
+                        Err(e) => {
+                            result.failures.push(format!("request {}: {e}", state.step));
+                            state.last = None;
+                        }
+                    }
+                }
+                StepKind::Check(c) => {
+                    state.step += 1;
+                    match self.resource(c, state.now_ms) {
+                        Ok(req) => {
+                            let d = engine.check_resource(&req);
+                            record(&d, report);
+                            state.last = Some(d);
+                        }
+                        Err(e) => {
+                            result.failures.push(format!("check {}: {e}", state.step));
+                            state.last = None;
+                        }
+                    }
+                }
+                StepKind::Expect(e) => {
+                    let Some(d) = &state.last else { continue };
+                    if let Some(failure) = expectation(e, d) {
+                        result.failures.push(format!("step {}: {failure}", state.step));
+                    }
+                }
+            }
+        }
+    }
+
+    fn http(&self, r: &ast::Request, now_ms: u64) -> Result<(HttpRequest, Option<u32>), String> {
+        let url = r.url.value.as_str();
+        let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            ("https", rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            ("http", rest)
+        } else {
+            ("https", url)
+        };
+        let (host, target) = if url.starts_with('/') {
+            (String::new(), rest.to_owned())
+        } else {
+            match rest.find('/') {
+                Some(i) => (rest.get(..i).unwrap_or("").to_owned(), rest.get(i..).unwrap_or("/").to_owned()),
+                None => (rest.to_owned(), "/".to_owned()),
+            }
+        };
+        let mut req = HttpRequest {
+            method: r.method.node.as_str().to_owned(),
+            scheme: scheme.to_owned(),
+            host: host.clone(),
+            target,
+            now_ms,
+            ..HttpRequest::default()
+        };
+        // A path without a host goes to the first host whose routes have it.
+        if req.host.is_empty()
+            && let Some(h) =
+                self.graph.routes.hosts.iter().filter_map(|h| h.host.clone()).find(|h| self.endpoint(&req, h).is_some())
+        {
+            req.host = h;
+        }
+        let endpoint = self.endpoint(&req, &req.host.clone());
+        for item in &r.items {
+            match &item.node {
+                RequestItem::Ip(ip) => {
+                    req.source_ip = Some(ip.value.parse().map_err(|_| format!("`{}` is not an IP address", ip.value))?)
+                }
+                RequestItem::Peer(p) => req.peer = Some(p.value.clone()),
+                RequestItem::Header { name, value } => {
+                    req.headers.push((name.value.to_ascii_lowercase(), value.value.clone()))
+                }
+                RequestItem::Json(v) => {
+                    req.headers.push(("content-type".to_owned(), "application/json".to_owned()));
+                    req.body = Some(value(v).to_string().into_bytes());
+                }
+                RequestItem::Body { text, content_type } => {
+                    if let Some(ct) = content_type {
+                        req.headers.push(("content-type".to_owned(), ct.value.clone()));
+                    }
+                    req.body = Some(text.value.clone().into_bytes());
+                }
+                RequestItem::Basic { client, secret } => {
+                    let encoded =
+                        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.value, secret.value));
+                    req.headers.push(("authorization".to_owned(), format!("Basic {encoded}")));
+                }
+                RequestItem::Token(spec) => {
+                    let token = self.mint(spec, &self.zone_issuers(endpoint), now_ms)?;
+                    req.headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+                }
+            }
+        }
+        Ok((req, endpoint))
+    }
+
+    fn endpoint(&self, req: &HttpRequest, host: &str) -> Option<u32> {
+        let path = normalise(&req.target).ok()?;
+        let segments: Vec<&str> = path.segments.iter().map(String::as_str).collect();
+        match self.graph.routes.lookup(host, Method::parse(&req.method)?, &segments) {
+            RouteMatch::Found { endpoint, .. } => Some(endpoint),
+            _ => None,
+        }
+    }
+
+    fn resource(&self, c: &ast::Check, now_ms: u64) -> Result<ResourceRequest, String> {
+        let endpoint = self
+            .graph
+            .resources
+            .iter()
+            .find(|r| r.name == c.resource_type.name)
+            .and_then(|r| r.actions.iter().find(|(a, _)| *a == c.action.name).map(|(_, e)| *e));
+        let mut req = ResourceRequest {
+            resource_type: c.resource_type.name.clone(),
+            action: c.action.name.clone(),
+            scheme: "https".to_owned(),
+            now_ms,
+            ..ResourceRequest::default()
+        };
+        for item in &c.items {
+            match &item.node {
+                CheckItem::Ip(ip) => {
+                    req.source_ip = Some(ip.value.parse().map_err(|_| format!("`{}` is not an IP address", ip.value))?)
+                }
+                CheckItem::Peer(p) => req.peer = Some(p.value.clone()),
+                CheckItem::Subject { id, properties } => {
+                    req.subject = Some((id.value.clone(), object(properties.as_ref())))
+                }
+                CheckItem::Resource { id, properties } => {
+                    req.resource_id = id.value.clone();
+                    req.properties = object(properties.as_ref());
+                }
+                CheckItem::Context(v) => req.context = Some(value(v)),
+                CheckItem::Token(spec) => req.token = Some(self.mint(spec, &self.zone_issuers(endpoint), now_ms)?),
+            }
+        }
+        Ok(req)
+    }
+}
+
+struct State {
+    now_ms: u64,
+    last: Option<Decision>,
+    step: usize,
+}
+
+fn record(d: &Decision, report: &mut Report) {
+    if let Some(rule) = &d.rule {
+        report.rules.insert(rule.clone());
+        report.covered.insert(rule.split('#').next().unwrap_or(rule).to_owned());
+    }
+}
+
+fn describe(d: &Decision) -> String {
+    let verdict = if d.allow { "allow".to_owned() } else { format!("deny {} {}", d.status, d.reason) };
+    match &d.rule {
+        Some(rule) => format!("{verdict} (rule `{rule}`: {})", d.detail),
+        None => format!("{verdict} ({})", d.detail),
+    }
+}
+
+fn expectation(e: &Expectation, d: &Decision) -> Option<String> {
+    match e {
+        Expectation::Allow if d.allow => None,
+        Expectation::Allow => Some(format!("expected allow, got {}", describe(d))),
+        Expectation::Deny { status, reason } => {
+            let ok = !d.allow
+                && status.as_ref().is_none_or(|s| s.node == d.status)
+                && reason.as_ref().is_none_or(|r| r.node == d.reason);
+            if ok {
+                return None;
+            }
+            let mut want = "deny".to_owned();
+            if let Some(s) = status {
+                want.push_str(&format!(" {}", s.node));
+            }
+            if let Some(r) = reason {
+                want.push_str(&format!(" {}", r.node));
+            }
+            Some(format!("expected {want}, got {}", describe(d)))
+        }
+        Expectation::Header { name, value } => match d.header(&name.value) {
+            Some(v) if v == value.value => None,
+            Some(v) => Some(format!("expected header `{}` = `{}`, got `{v}`", name.value, value.value)),
+            None => Some(format!(
+                "expected header `{}` = `{}`, got no such header ({})",
+                name.value,
+                value.value,
+                describe(d)
+            )),
+        },
+    }
+}
+
+/// Runs every test of `set` (whose name contains `filter`, when given) against `graph`.
+pub fn run(set: &PolicySet, graph: &Graph, filter: Option<&str>) -> Report {
+    // One key per issuer for the run, trusted in place of the issuer's JWKS.
+    let signers: Vec<Option<(Signer, Algorithm)>> =
+        graph.issuers.iter().map(|i| Signer::for_algorithms(&i.algorithms)).collect();
+    let mut engine_graph = graph.clone();
+    for (issuer, signer) in engine_graph.issuers.iter_mut().zip(&signers) {
+        let jwks = match signer {
+            Some((s, _)) => json!({"keys": [s.jwk("warden-test")]}),
+            None => json!({"keys": []}),
+        };
+        issuer.keys = Some(KeySource::File { path: "<test keys>".to_owned(), jwks });
+    }
+    let stranger = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).ok().map(Signer::Ec);
+    let stranger = match signers.iter().flatten().next() {
+        Some((_, Algorithm::RS256)) => RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).ok().map(Signer::Rsa),
+        _ => stranger,
+    };
+    let runner = Runner { graph, engine_graph, signers, stranger };
+    let mut report = Report::default();
+    for f in &set.files {
+        for decl in &f.parsed.file.decls {
+            let Decl::Test(test) = decl else { continue };
+            if filter.is_some_and(|s| !test.name.value.contains(s)) {
+                continue;
+            }
+            let result = runner.run_test(test, &f.path, &mut report);
+            report.results.push(result);
+        }
+    }
+    report
+}
+
+/// Endpoint ids of `graph` that no test reached.
+pub fn uncovered(graph: &Graph, report: &Report) -> Vec<String> {
+    graph.endpoints.iter().filter(|e| !report.covered.contains(&e.id)).map(|e| e.id.clone()).collect()
+}
+
+/// Rule ids (`…#N`) of `graph` that never decided a test.
+pub fn unused_rules(graph: &Graph, report: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in &graph.endpoints {
+        for step in &e.steps {
+            let ids: Vec<&String> = match &step.kind {
+                warden_compiler::graph::StepKind::Deny(_) => vec![&step.rule],
+                warden_compiler::graph::StepKind::Allow(rules) => rules.iter().map(|r| &r.rule).collect(),
+                _ => Vec::new(),
+            };
+            out.extend(ids.into_iter().filter(|id| !report.rules.contains(*id)).cloned());
+        }
+    }
+    out
+}
