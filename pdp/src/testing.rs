@@ -67,7 +67,9 @@ impl Signer {
                     return RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).ok().map(|k| (Signer::Rsa(k), *alg));
                 }
                 Algorithm::ES256 => {
-                    return EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).ok().map(|k| (Signer::Ec(k), *alg));
+                    return EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                        .ok()
+                        .map(|k| (Signer::Ec(k), *alg));
                 }
                 _ => {}
             }
