@@ -121,7 +121,7 @@ impl<'a> Lowerer<'a> {
         let bytes = self.loader.read(path).unwrap_or_default();
         let value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         self.referenced.insert(path.to_owned(), bytes);
-        value
+        sorted(value)
     }
 
     fn run(&mut self) {
@@ -958,5 +958,20 @@ fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     match (a, b) {
         (serde_json::Value::Number(x), serde_json::Value::Number(y)) => x.as_f64() == y.as_f64(),
         _ => a == b,
+    }
+}
+
+/// The value with every object's keys in sorted order, so the graph is the same
+/// whether or not serde_json keeps insertion order (a feature another crate in
+/// the build may switch on).
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
     }
 }

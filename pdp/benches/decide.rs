@@ -1,6 +1,7 @@
 //! Decision latency on `policies/bank`: (a) an allowed request with a repeated (cached)
 //! RS256 token, (b) a first-seen RS256 token next to a bare jsonwebtoken verify of the
-//! same token, (c) a denial at route lookup; and route lookup at 10, 100 and 1,000 routes.
+//! same token, (c) a denial at route lookup, (d, e) Cedar's `is_authorized` on the same
+//! route's rules; and route lookup at 10, 100 and 1,000 routes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmark setup")]
 #![allow(missing_docs, reason = "criterion macros generate undocumented items")]
@@ -102,15 +103,14 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("decision");
     // Limits see a new virtual millisecond each time so the per-client limit never trips.
-    let mut now = allowed.now_ms;
+    let mut r = allowed.clone();
     g.bench_function("(a) allowed, cached RS256 token", |b| {
         b.iter(|| {
-            let mut r = allowed.clone();
-            now += 1;
-            r.now_ms = now;
+            r.now_ms += 1;
             black_box(engine.check_http(&r))
         })
     });
+    cedar(&mut g);
 
     let plain = JwksVerifier::new(&graph, &|_| None);
     let edge: Vec<u32> = graph.zones[0].issuers.clone();
@@ -153,6 +153,56 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// Cedar answering the rule layer of the same route (scope, owner rule, teller
+/// rule, frozen-account forbid) with `Authorizer::is_authorized`: once with the
+/// request and entities built beforehand (evaluation alone), once building the
+/// request context per call as a PDP answering HTTP must.
+fn cedar(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request};
+    let policies: PolicySet = r#"
+        permit(principal, action == Action::"GET /v1/accounts/{account_id}", resource)
+        when { principal.scope.contains("accounts:read") && principal.customer_id == context.path.account_id };
+        permit(principal, action == Action::"GET /v1/accounts/{account_id}", resource)
+        when { principal.scope.contains("accounts:read") && resource.tellers.contains(principal.sub) };
+        forbid(principal, action == Action::"GET /v1/accounts/{account_id}", resource)
+        when { resource.frozen_accounts.contains(context.path.account_id) };
+    "#
+    .parse()
+    .unwrap();
+    let entities = Entities::from_json_value(
+        json!([
+            {"uid": {"type": "User", "id": "u-1"}, "parents": [],
+             "attrs": {"sub": "u-1", "customer_id": "42", "scope": ["accounts:read"], "client_id": "mobile"}},
+            {"uid": {"type": "Route", "id": "accounts"}, "parents": [],
+             "attrs": {"tellers": ["t-1", "t-2"], "frozen_accounts": ["13", "666"]}}
+        ]),
+        None,
+    )
+    .unwrap();
+    let principal: EntityUid = r#"User::"u-1""#.parse().unwrap();
+    let action: EntityUid = r#"Action::"GET /v1/accounts/{account_id}""#.parse().unwrap();
+    let resource: EntityUid = r#"Route::"accounts""#.parse().unwrap();
+    let context = || {
+        Context::from_json_value(
+            json!({"path": {"account_id": "42"}, "source": {"ip": "198.51.100.7"}, "method": "GET"}),
+            None,
+        )
+        .unwrap()
+    };
+    let request = Request::new(principal.clone(), action.clone(), resource.clone(), context(), None).unwrap();
+    let authorizer = Authorizer::new();
+    assert_eq!(authorizer.is_authorized(&request, &policies, &entities).decision(), Decision::Allow);
+    g.bench_function("(d) cedar is_authorized, request prebuilt", |b| {
+        b.iter(|| black_box(authorizer.is_authorized(&request, &policies, &entities).decision()))
+    });
+    g.bench_function("(e) cedar is_authorized, request built per call", |b| {
+        b.iter(|| {
+            let request = Request::new(principal.clone(), action.clone(), resource.clone(), context(), None).unwrap();
+            black_box(authorizer.is_authorized(&request, &policies, &entities).decision())
+        })
+    });
 }
 
 criterion_group! {

@@ -353,7 +353,7 @@ impl Runner<'_> {
 
     fn endpoint(&self, req: &HttpRequest, host: &str) -> Option<u32> {
         let path = normalise(&req.target).ok()?;
-        let segments: Vec<&str> = path.segments.iter().map(String::as_str).collect();
+        let segments: Vec<&str> = path.segments.iter().map(|s| &**s).collect();
         match self.graph.routes.lookup(host, Method::parse(&req.method)?, &segments) {
             RouteMatch::Found { endpoint, .. } => Some(endpoint),
             _ => None,

@@ -32,7 +32,7 @@ impl TokenVerifier for TestTokens {
             .strip_prefix("test:")
             .and_then(|c| serde_json::from_str(c).ok())
             .ok_or((Reason::SignatureInvalid, "test token rejected".to_owned()))?;
-        Ok(VerifiedToken { claims, issuer: issuers.first().copied().unwrap_or(0) })
+        Ok(VerifiedToken { claims: claims.into(), issuer: issuers.first().copied().unwrap_or(0) })
     }
 }
 

@@ -152,3 +152,107 @@ fn the_right_zone_is_asked() {
         Err(Reason::AudienceMismatch)
     );
 }
+
+/// Serves whatever document it holds and counts the fetches; `None` fails.
+struct FakeIdp {
+    doc: std::sync::Mutex<Option<String>>,
+    fetches: std::sync::atomic::AtomicUsize,
+}
+
+impl warden_pdp::engine::jwt::JwksFetcher for FakeIdp {
+    fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+        assert_eq!(url, "https://idp.example/jwks.json");
+        self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.doc.lock().unwrap().clone().map(String::into_bytes).ok_or_else(|| "connection refused".to_owned())
+    }
+}
+
+fn ec_key(kid: &str) -> (EncodingKey, Value) {
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    let point = pair.public_key().as_ref().to_vec();
+    let jwk = json!({"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256",
+        "x": b64(&point[1..33]), "y": b64(&point[33..65])});
+    (EncodingKey::from_ec_der(pair.to_pkcs8v1().unwrap().as_ref()), jwk)
+}
+
+fn es256(key: &EncodingKey, kid: &str) -> String {
+    let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid.to_owned());
+    let mut c = claims();
+    c["exp"] = json!(NOW + 3600);
+    jsonwebtoken::encode(&header, &c, key).unwrap()
+}
+
+#[test]
+fn jwks_url_keys_are_fetched_refetched_on_unknown_kid_at_most_every_30s_and_kept_on_failure() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let text = "zone edge {\n  issuer \"https://idp.example\" {\n    jwks url \"https://idp.example/jwks.json\" refresh 5m\n    audience \"https://api.example\"\n    algorithms ES256\n  }\n}\n\napi a in zone edge {\n  auth bearer\n  route GET \"/a\" {\n    allow\n  }\n}\n";
+    let set = PolicySet { files: vec![SourceFile::new("t.warden", text)] };
+    let (graph, _) = compile(&set, &Files(Vec::new())).unwrap_or_else(|d| panic!("{d:#?}"));
+    let (k1, jwk1) = ec_key("k1");
+    let (k2, jwk2) = ec_key("k2");
+    let idp = std::sync::Arc::new(FakeIdp {
+        doc: std::sync::Mutex::new(Some(json!({"keys": [jwk1.clone()]}).to_string())),
+        fetches: 0.into(),
+    });
+    let verifier = JwksVerifier::new(&graph, &|_| None).with_fetcher(idp.clone());
+    let edge = graph.zones[0].issuers.clone();
+    let at = |t: u64| NOW * 1000 + t;
+    let check = |token: &str, t: u64| verifier.verify(token, &edge, at(t)).map(|_| ()).map_err(|(r, _)| r);
+
+    // Before the first fetch the issuer has no keys.
+    assert_eq!(verifier.key_count("https://idp.example"), 0);
+    assert!(verifier.refresh_due(at(0)).is_empty());
+    assert_eq!(verifier.key_count("https://idp.example"), 1);
+    assert_eq!(check(&es256(&k1, "k1"), 0), Ok(()));
+    assert_eq!(idp.fetches.load(SeqCst), 1);
+
+    // The IdP rotates to k2. A token with the new kid triggers one refetch — but
+    // not within 30 s of the last attempt (the initial fetch at t=0).
+    *idp.doc.lock().unwrap() = Some(json!({"keys": [jwk1.clone(), jwk2.clone()]}).to_string());
+    assert_eq!(check(&es256(&k2, "k2"), 10_000), Err(Reason::KeyUnknown));
+    assert_eq!(idp.fetches.load(SeqCst), 1);
+    assert_eq!(check(&es256(&k2, "k2"), 30_000), Ok(()));
+    assert_eq!(idp.fetches.load(SeqCst), 2);
+
+    // An attacker's stream of unknown kids costs at most one fetch per 30 s.
+    for t in 0..100 {
+        assert_eq!(check(&es256(&k2, &format!("evil-{t}")), 31_000 + t), Err(Reason::KeyUnknown));
+    }
+    assert_eq!(idp.fetches.load(SeqCst), 2);
+
+    // The IdP goes down: a refetch fails and the keys held before stay in use.
+    *idp.doc.lock().unwrap() = None;
+    assert_eq!(check(&es256(&k2, "k3"), 70_000), Err(Reason::KeyUnknown));
+    assert_eq!(idp.fetches.load(SeqCst), 3);
+    assert_eq!(check(&es256(&k1, "k1"), 71_000), Ok(()));
+    assert_eq!(check(&es256(&k2, "k2"), 71_000), Ok(()));
+    // Garbage from the IdP also keeps the old keys, and the periodic refresh
+    // (5 min after the last success at 30 s) reports the failure by issuer.
+    *idp.doc.lock().unwrap() = Some("{\"keys\": [1, 2".to_owned());
+    assert!(verifier.refresh_due(at(100_000)).is_empty(), "not due yet");
+    let failures = verifier.refresh_due(at(330_000));
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].0, "https://idp.example");
+    assert_eq!(verifier.key_count("https://idp.example"), 2);
+    // A key set without k1 retires it at the next refresh.
+    *idp.doc.lock().unwrap() = Some(json!({"keys": [jwk2]}).to_string());
+    assert!(verifier.refresh_due(at(400_000)).is_empty());
+    assert_eq!(check(&es256(&k1, "k1"), 400_000), Err(Reason::KeyUnknown));
+    assert_eq!(check(&es256(&k2, "k2"), 400_000), Ok(()));
+}
+
+#[test]
+fn a_jwk_that_names_its_algorithm_is_not_used_for_another() {
+    // The JWK says ES256; the issuer allows ES256 and ES384. A token claiming ES384
+    // with that kid must not be verified with the ES256 key.
+    let (_, jwk) = ec_key("k1");
+    let text = "zone edge {\n  issuer \"https://idp.example\" {\n    jwks file \"idp.jwks.json\"\n    audience \"https://api.example\"\n    algorithms ES256, ES384\n  }\n}\n\napi a in zone edge {\n  auth bearer\n  route GET \"/a\" {\n    allow\n  }\n}\n";
+    let set = PolicySet { files: vec![SourceFile::new("t.warden", text)] };
+    let files = Files(vec![("idp.jwks.json".to_owned(), json!({"keys": [jwk]}).to_string().into_bytes())]);
+    let (graph, _) = compile(&set, &files).unwrap_or_else(|d| panic!("{d:#?}"));
+    let verifier = JwksVerifier::new(&graph, &|_| None);
+    let token = raw(&json!({"alg": "ES384", "kid": "k1"}), &claims().to_string(), "AAAA");
+    let got = verifier.verify(&token, &graph.zones[0].issuers, NOW * 1000).map(|_| ()).map_err(|(r, _)| r);
+    assert_eq!(got, Err(Reason::KeyUnknown));
+}

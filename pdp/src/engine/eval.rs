@@ -338,6 +338,12 @@ fn equal(a: &Value, b: &Value) -> bool {
 
 fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
     match op {
+        // Values of different kinds are a type mismatch, which errors (LANGUAGE.md):
+        // `claim.banned == true` with `"banned": "yes"` is neither true nor false,
+        // so a deny rule built on it denies.
+        CmpOp::Eq | CmpOp::Ne if kind(a) != kind(b) => {
+            Err(EvalError::Type(format!("`{}` cannot compare {} and {}", op.as_str(), kind(a), kind(b))))
+        }
         CmpOp::Eq => Ok(equal(a, b)),
         CmpOp::Ne => Ok(!equal(a, b)),
         CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {

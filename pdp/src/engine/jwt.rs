@@ -4,11 +4,14 @@
 //! `iss` and `aud` checked, tokens over 8 KiB refused, duplicate payload keys refused.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use base64::Engine as _;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm as JwsAlg, DecodingKey};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use warden_compiler::graph::{Algorithm, Graph, KeySource, SecretSource};
 use warden_language::reason::Reason;
 
@@ -21,23 +24,79 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Claims and headers are small: tighter limits than bodies.
 const TOKEN_JSON: JsonLimits = JsonLimits { depth: 8, string_bytes: 4096, array_items: 256, object_keys: 128 };
 
+/// Fetches a JWKS document by URL. The service supplies one over HTTP(S) with a
+/// short timeout; the engine never opens connections itself.
+pub trait JwksFetcher: Send + Sync {
+    /// The document's bytes, or why it could not be had (no secrets in the text).
+    fn fetch(&self, url: &str) -> Result<Vec<u8>, String>;
+}
+
+/// An unknown `kid` triggers at most one refetch per issuer in this period.
+pub const REFETCH_INTERVAL_MS: u64 = 30_000;
+
+/// Largest JWKS document accepted from a URL.
+pub const MAX_JWKS_BYTES: usize = 1 << 20;
+
+/// Public keys of one issuer, replaced as a whole on refresh.
+#[derive(Default)]
+struct KeySet {
+    /// `kid` → key and the JWK's `alg`, when it names one.
+    by_kid: HashMap<String, (Arc<DecodingKey>, Option<JwsAlg>)>,
+    /// Keys without a `kid`.
+    anonymous: Vec<(Arc<DecodingKey>, Option<JwsAlg>)>,
+}
+
+impl KeySet {
+    fn from_jwks(jwks: &Value) -> Option<KeySet> {
+        let set = serde_json::from_value::<JwkSet>(jwks.clone()).ok()?;
+        let mut keys = KeySet::default();
+        for jwk in &set.keys {
+            let Ok(key) = DecodingKey::from_jwk(jwk).map(Arc::new) else { continue };
+            let alg = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<JwsAlg>().ok());
+            match &jwk.common.key_id {
+                Some(kid) => {
+                    keys.by_kid.insert(kid.clone(), (key, alg));
+                }
+                None => keys.anonymous.push((key, alg)),
+            }
+        }
+        Some(keys)
+    }
+
+    fn len(&self) -> usize {
+        self.by_kid.len() + self.anonymous.len()
+    }
+}
+
+/// Fetch bookkeeping of a URL issuer.
+#[derive(Default)]
+struct FetchState {
+    /// When the last attempt started (successful or not).
+    last_attempt_ms: Option<u64>,
+    /// When the keys were last replaced.
+    last_success_ms: Option<u64>,
+}
+
 /// One issuer's verification material.
 struct IssuerKeys {
     iss: String,
     audiences: Vec<String>,
     algorithms: Vec<Algorithm>,
     leeway_s: i64,
-    /// `kid` → key (and the JWK's `alg`, when it names one).
-    keys: HashMap<String, (DecodingKey, Option<String>)>,
-    /// Keys without a `kid`.
-    anonymous: Vec<(DecodingKey, Option<String>)>,
+    keys: ArcSwap<KeySet>,
+    /// `jwks url` issuers: where to fetch and how often to refresh.
+    url: Option<(String, u64)>,
+    fetch: Mutex<FetchState>,
     secret: Option<DecodingKey>,
 }
 
-/// Verifies tokens with the keys a graph carries (JWKS files) and the secrets
-/// the service provides. Fetching `jwks url` sources comes with the service.
+/// Verifies tokens with the issuers' keys: JWKS files carried by the graph, and
+/// `jwks url` documents fetched through a [`JwksFetcher`] (on [`JwksVerifier::refresh_due`]
+/// and, at most once per [`REFETCH_INTERVAL_MS`], when a token names an unknown `kid`).
+/// A failed fetch keeps the keys held before.
 pub struct JwksVerifier {
     issuers: Vec<IssuerKeys>,
+    fetcher: Option<Arc<dyn JwksFetcher>>,
 }
 
 fn b64(part: &str) -> Option<Vec<u8>> {
@@ -62,41 +121,103 @@ fn jws_alg(a: Algorithm) -> JwsAlg {
 }
 
 impl JwksVerifier {
-    /// Loads every issuer's JWKS from the graph; `secret` reads HS* secrets
+    /// Loads every issuer's JWKS file from the graph; `secret` reads HS* secrets
     /// (from a policy file or the environment) and is asked once per issuer.
+    /// `jwks url` issuers start without keys (see [`JwksVerifier::with_fetcher`]).
     pub fn new(graph: &Graph, secret: &dyn Fn(&SecretSource) -> Option<Vec<u8>>) -> JwksVerifier {
         let issuers = graph
             .issuers
             .iter()
             .map(|i| {
-                let mut keys = HashMap::new();
-                let mut anonymous = Vec::new();
-                if let Some(KeySource::File { jwks, .. }) = &i.keys
-                    && let Ok(set) = serde_json::from_value::<JwkSet>(jwks.clone())
-                {
-                    for jwk in &set.keys {
-                        let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
-                        let alg = jwk.common.key_algorithm.map(|a| format!("{a:?}"));
-                        match &jwk.common.key_id {
-                            Some(kid) => {
-                                keys.insert(kid.clone(), (key, alg));
-                            }
-                            None => anonymous.push((key, alg)),
-                        }
-                    }
-                }
+                let (keys, url) = match &i.keys {
+                    Some(KeySource::File { jwks, .. }) => (KeySet::from_jwks(jwks).unwrap_or_default(), None),
+                    Some(KeySource::Url { url, refresh_ms }) => (KeySet::default(), Some((url.clone(), *refresh_ms))),
+                    None => (KeySet::default(), None),
+                };
                 IssuerKeys {
                     iss: i.iss.clone(),
                     audiences: i.audiences.clone(),
                     algorithms: i.algorithms.clone(),
                     leeway_s: i64::try_from(i.leeway_ms / 1000).unwrap_or(i64::MAX),
-                    keys,
-                    anonymous,
+                    keys: ArcSwap::from_pointee(keys),
+                    url,
+                    fetch: Mutex::new(FetchState::default()),
                     secret: i.secret.as_ref().and_then(secret).map(|s| DecodingKey::from_secret(&s)),
                 }
             })
             .collect();
-        JwksVerifier { issuers }
+        JwksVerifier { issuers, fetcher: None }
+    }
+
+    /// Fetches `jwks url` documents through `fetcher`. Call
+    /// [`JwksVerifier::refresh_due`] once before serving so the keys are there.
+    #[must_use]
+    pub fn with_fetcher(mut self, fetcher: Arc<dyn JwksFetcher>) -> JwksVerifier {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// Fetches the JWKS of every URL issuer whose refresh period has passed since
+    /// its last successful fetch (or that never had one), no more often than
+    /// [`REFETCH_INTERVAL_MS`] per issuer. Returns the failures as `(iss, why)`;
+    /// a failed issuer keeps its old keys.
+    pub fn refresh_due(&self, now_ms: u64) -> Vec<(String, String)> {
+        let mut failures = Vec::new();
+        for issuer in &self.issuers {
+            let Some((_, refresh_ms)) = &issuer.url else { continue };
+            let due = issuer.fetch.lock().map(|f| f.last_success_ms.is_none_or(|t| now_ms >= t + refresh_ms));
+            if due.unwrap_or(false)
+                && let Some(Err(why)) = self.refetch(issuer, now_ms)
+            {
+                failures.push((issuer.iss.clone(), why));
+            }
+        }
+        failures
+    }
+
+    /// Number of keys an issuer (by its `iss`) holds now; for metrics and tests.
+    pub fn key_count(&self, iss: &str) -> usize {
+        self.issuers.iter().filter(|i| i.iss == iss).map(|i| i.keys.load().len()).sum()
+    }
+
+    /// Fetches one issuer's JWKS unless an attempt happened within the last
+    /// [`REFETCH_INTERVAL_MS`]; `None` when no attempt was made.
+    fn refetch(&self, issuer: &IssuerKeys, now_ms: u64) -> Option<Result<(), String>> {
+        let (url, _) = issuer.url.as_ref()?;
+        let fetcher = self.fetcher.as_ref()?;
+        {
+            let mut state = issuer.fetch.lock().ok()?;
+            if state.last_attempt_ms.is_some_and(|t| now_ms < t.saturating_add(REFETCH_INTERVAL_MS)) {
+                return None;
+            }
+            state.last_attempt_ms = Some(now_ms);
+        }
+        let result = fetcher.fetch(url).and_then(|bytes| {
+            if bytes.len() > MAX_JWKS_BYTES {
+                return Err("the JWKS document is larger than 1 MiB".to_owned());
+            }
+            let doc = json::parse(&bytes, JsonLimits::default())
+                .map_err(|e| format!("the JWKS document is not acceptable JSON: {e}"))?;
+            let keys = KeySet::from_jwks(&doc).ok_or("the document is not a JWKS")?;
+            if keys.len() == 0 {
+                return Err("the JWKS holds no usable key".to_owned());
+            }
+            issuer.keys.store(Arc::new(keys));
+            if let Ok(mut state) = issuer.fetch.lock() {
+                state.last_success_ms = Some(now_ms);
+            }
+            Ok(())
+        });
+        Some(result)
+    }
+}
+
+/// The key for a token: by `kid`, or the only key when the token names none.
+fn select(keys: &KeySet, kid: Option<&str>) -> Option<(Arc<DecodingKey>, Option<JwsAlg>)> {
+    match kid {
+        Some(kid) => keys.by_kid.get(kid).cloned(),
+        None if keys.len() == 1 => keys.by_kid.values().chain(keys.anonymous.iter()).next().cloned(),
+        None => None,
     }
 }
 
@@ -137,18 +258,27 @@ impl TokenVerifier for JwksVerifier {
         let Some(alg) = Algorithm::parse(alg_name).filter(|a| issuer.algorithms.contains(a)) else {
             return Err(bad(Reason::AlgorithmNotAllowed, "the token's algorithm is not allowed for its issuer"));
         };
+        let held: Option<Arc<DecodingKey>>;
         let key = if alg.is_hmac() {
             issuer.secret.as_ref()
         } else {
             let kid = header.get("kid").and_then(Value::as_str);
-            match kid {
-                Some(kid) => issuer.keys.get(kid).map(|(k, _)| k),
-                // Without a `kid`, only an unambiguous key will do.
-                None if issuer.keys.len() + issuer.anonymous.len() == 1 => {
-                    issuer.keys.values().chain(issuer.anonymous.iter()).next().map(|(k, _)| k)
+            let found = select(&issuer.keys.load(), kid);
+            // An unknown `kid` may mean the issuer rotated its keys: refetch (rate-limited).
+            let found = match found {
+                None if kid.is_some() => {
+                    self.refetch(issuer, now_ms);
+                    select(&issuer.keys.load(), kid)
                 }
+                found => found,
+            };
+            held = match found {
+                // A JWK that names its algorithm is used for that algorithm only.
+                Some((_, Some(jwk_alg))) if jwk_alg != jws_alg(alg) => None,
+                Some((key, _)) => Some(key),
                 None => None,
-            }
+            };
+            held.as_deref()
         };
         let key = key.ok_or(bad(Reason::KeyUnknown, "no key of the issuer matches the token"))?;
         let message = token.get(..h.len() + 1 + p.len()).unwrap_or("");
@@ -184,6 +314,6 @@ impl TokenVerifier for JwksVerifier {
         if !aud_ok {
             return Err(bad(Reason::AudienceMismatch, "the token was not issued for this zone's audience"));
         }
-        Ok(VerifiedToken { claims: Map::clone(&claims), issuer: index })
+        Ok(VerifiedToken { claims: Arc::new(claims), issuer: index })
     }
 }

@@ -8,6 +8,8 @@
 //! `/v1/%2e%2e/admin`, `/v1/a%2Fb` and `/v1/a%00` never reach a route, and
 //! `/v1/accounts/42` and `/v1//accounts/42/` reach the same one.
 
+use std::borrow::Cow;
+
 use percent_encoding::percent_decode_str;
 
 /// Why a path cannot be matched against routes.
@@ -34,14 +36,14 @@ impl PathError {
 
 /// A normalised path: decoded segments and the raw query string.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NormalPath {
-    /// Decoded, non-empty segments.
-    pub segments: Vec<String>,
+pub struct NormalPath<'a> {
+    /// Decoded, non-empty segments (borrowed when nothing needed decoding).
+    pub segments: Vec<Cow<'a, str>>,
     /// The text after `?` (without the fragment), if any.
-    pub query: Option<String>,
+    pub query: Option<&'a str>,
 }
 
-impl NormalPath {
+impl NormalPath<'_> {
     /// The canonical path: `/` and the segments joined by `/`.
     pub fn canonical(&self) -> String {
         if self.segments.is_empty() { "/".to_owned() } else { format!("/{}", self.segments.join("/")) }
@@ -49,10 +51,10 @@ impl NormalPath {
 }
 
 /// Normalises a request target (`/path?query#fragment`).
-pub fn normalise(target: &str) -> Result<NormalPath, PathError> {
+pub fn normalise(target: &str) -> Result<NormalPath<'_>, PathError> {
     let target = target.split_once('#').map_or(target, |(before, _)| before);
     let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p, Some(q.to_owned())),
+        Some((p, q)) => (p, Some(q)),
         None => (target, None),
     };
     if !path.starts_with('/') {
@@ -67,7 +69,7 @@ pub fn normalise(target: &str) -> Result<NormalPath, PathError> {
         if decoded == "." || decoded == ".." || decoded.contains(['/', '\\']) || decoded.chars().any(char::is_control) {
             return Err(PathError::Forbidden);
         }
-        segments.push(decoded.into_owned());
+        segments.push(decoded);
     }
     Ok(NormalPath { segments, query })
 }
@@ -96,7 +98,7 @@ mod tests {
     use super::*;
 
     fn segs(target: &str) -> Vec<String> {
-        normalise(target).unwrap().segments
+        normalise(target).unwrap().segments.into_iter().map(Cow::into_owned).collect()
     }
 
     #[test]
@@ -106,7 +108,7 @@ mod tests {
             assert_eq!(segs(t), want, "{t}");
         }
         assert_eq!(normalise("/").unwrap().canonical(), "/");
-        assert_eq!(normalise("/a?x=1&y=2").unwrap().query.as_deref(), Some("x=1&y=2"));
+        assert_eq!(normalise("/a?x=1&y=2").unwrap().query, Some("x=1&y=2"));
     }
 
     #[test]

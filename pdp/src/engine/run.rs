@@ -1,6 +1,7 @@
 //! The step runner: one request through route lookup and an endpoint's steps, in
 //! LANGUAGE.md's decision-table order, stopping at the first denial.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,8 +77,8 @@ pub struct ResourceRequest {
 /// A verified bearer token: its claims and the issuer (index) that signed it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VerifiedToken {
-    /// The token's claims.
-    pub claims: Map<String, Value>,
+    /// The token's claims (shared with the token cache).
+    pub claims: Arc<Map<String, Value>>,
     /// Index of the issuer in the graph.
     pub issuer: u32,
 }
@@ -100,14 +101,19 @@ pub struct Engine {
 
 static DECISIONS: AtomicU64 = AtomicU64::new(0);
 
+/// The process id, read once (`getpid` is a system call).
+static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
 fn decision_id(now_ms: u64) -> String {
-    format!("{now_ms:012x}-{:08x}-{:08x}", std::process::id(), DECISIONS.fetch_add(1, Ordering::Relaxed))
+    let pid = *PID.get_or_init(std::process::id);
+    format!("{now_ms:012x}-{pid:08x}-{:08x}", DECISIONS.fetch_add(1, Ordering::Relaxed))
 }
 
 /// What authentication established.
 struct Identity {
-    claims: Map<String, Value>,
-    scopes_claim: String,
+    claims: Arc<Map<String, Value>>,
+    /// The issuer whose scope claim lists the scopes (`scope` when none).
+    issuer: Option<u32>,
 }
 
 impl Engine {
@@ -201,7 +207,7 @@ impl Engine {
             .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
             .map_or(req.host.as_str(), |(h, _)| h);
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let segments: Vec<&str> = path.segments.iter().map(String::as_str).collect();
+        let segments: Vec<&str> = path.segments.iter().map(|s| &**s).collect();
         // A method no route can name never matches, but its path may still (405).
         let method = Method::parse(&req.method.to_ascii_uppercase()).filter(|m| *m != Method::Any);
         let found = match method {
@@ -225,11 +231,8 @@ impl Engine {
         let Some(ep) = g.endpoints.get(endpoint as usize) else {
             return Decision::new(Reason::RouteNotFound, "no route matches the request", None);
         };
-        let query: Vec<(String, String)> = path
-            .query
-            .as_deref()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-            .unwrap_or_default();
+        let query: Vec<(String, String)> =
+            path.query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
         let canonical = path.canonical();
         let source = req.source_ip.map(|ip| ip.to_string());
         let facts = Facts {
@@ -259,24 +262,27 @@ impl Engine {
         let mut parsed_body: Option<Value> = None;
         let mut allowed: Option<Decision> = None;
         for step in &ep.steps {
-            let rule = Some(step.rule.clone());
+            // The rule id is copied only into the decision that names it.
+            let rule = || Some(step.rule.clone());
             match &step.kind {
                 StepKind::Transport { .. } => {
                     if let Some(t) = self.prepared.transports.get(ep.zone as usize)
                         && let Err((reason, detail)) = t.check(&req.scheme, req.peer.as_deref(), req.source_ip)
                     {
-                        return Decision::new(reason, detail, rule);
+                        return Decision::new(reason, detail, rule());
                     }
                 }
                 StepKind::Limit { limit, stage } => {
                     let Some(l) = g.limits.get(*limit as usize) else { continue };
                     // Keys: each evaluated value as JSON; a missing one counts in a shared bucket.
-                    let mut key = String::new();
+                    let mut key = String::with_capacity(64);
                     // Post-auth keys read the identity established by then.
-                    let facts = Facts { claims: identity.as_ref().map(|i| &i.claims), ..facts };
+                    let facts = Facts { claims: identity.as_ref().map(|i| &*i.claims), ..facts };
                     for &k in &l.keys {
                         match eval(&self.prepared, &facts, k) {
-                            Ok(v) => key.push_str(&v.to_string()),
+                            Ok(v) => {
+                                let _ = write!(key, "{v}");
+                            }
                             Err(_) => key.push_str("\u{0}missing"),
                         }
                         key.push('\u{1f}');
@@ -289,19 +295,24 @@ impl Engine {
                         return Decision::new(
                             Reason::RateLimited,
                             format!("limit `{}` is exhausted {stage}", l.name),
-                            rule,
+                            rule(),
                         )
                         .with_rate_limit(&outcome);
                     }
                 }
                 StepKind::Authenticate(auth) => match self.authenticate(auth, req) {
                     Ok(id) => identity = Some(id),
-                    Err((reason, detail)) => return Decision::new(reason, detail, rule).with_challenge(realm, None),
+                    Err((reason, detail)) => return Decision::new(reason, detail, rule()).with_challenge(realm, None),
                 },
                 StepKind::Scopes { all, any_of } => {
-                    let granted = identity.as_ref().map(|i| scopes(&i.claims, &i.scopes_claim)).unwrap_or_default();
-                    let missing: Vec<&str> = all.iter().filter(|s| !granted.contains(s)).map(String::as_str).collect();
-                    let group = any_of.iter().find(|group| !group.iter().any(|s| granted.contains(s)));
+                    let granted = identity.as_ref().map(|i| {
+                        let claim =
+                            i.issuer.and_then(|n| g.issuers.get(n as usize)).map_or("scope", |n| &n.scopes_claim);
+                        Scopes(i.claims.get(claim))
+                    });
+                    let has = |s: &str| granted.as_ref().is_some_and(|g| g.contains(s));
+                    let missing: Vec<&str> = all.iter().filter(|s| !has(s)).map(String::as_str).collect();
+                    let group = any_of.iter().find(|group| !group.iter().any(|s| has(s)));
                     if !missing.is_empty() || group.is_some() {
                         let needed = if missing.is_empty() {
                             group.map(|g| g.join(" ")).unwrap_or_default()
@@ -309,31 +320,31 @@ impl Engine {
                             missing.join(" ")
                         };
                         let detail = format!("the request needs scope `{needed}`");
-                        return Decision::new(Reason::InsufficientScope, detail, rule)
+                        return Decision::new(Reason::InsufficientScope, detail, rule())
                             .with_challenge(realm, Some(&needed));
                     }
                 }
                 StepKind::Body { accept, max_bytes } => match self.body(accept, *max_bytes, req) {
                     Ok(v) => parsed_body = v,
-                    Err((reason, detail)) => return Decision::new(reason, detail, rule),
+                    Err((reason, detail)) => return Decision::new(reason, detail, rule()),
                 },
                 StepKind::Deny(e) => {
-                    let claims = identity.as_ref().map(|i| &i.claims);
+                    let claims = identity.as_ref().map(|i| &*i.claims);
                     let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
                     match eval_bool(&self.prepared, &facts, *e) {
                         Ok(false) => {}
-                        Ok(true) => return Decision::new(Reason::DeniedByRule, "a deny rule holds", rule),
+                        Ok(true) => return Decision::new(Reason::DeniedByRule, "a deny rule holds", rule()),
                         Err(err) => {
                             return Decision::new(
                                 Reason::DeniedByRule,
                                 format!("a deny rule could not be evaluated ({err}), so it denies"),
-                                rule,
+                                rule(),
                             );
                         }
                     }
                 }
                 StepKind::Allow(rules) => {
-                    let claims = identity.as_ref().map(|i| &i.claims);
+                    let claims = identity.as_ref().map(|i| &*i.claims);
                     let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
                     let mut errors = Vec::new();
                     let hit = rules.iter().find(|r| match r.when {
@@ -354,12 +365,12 @@ impl Engine {
                                 Some(EvalError::Type(what)) => format!("no allow rule holds ({what})"),
                                 None => "no allow rule holds".to_owned(),
                             };
-                            return Decision::new(Reason::NoAllowRule, detail, rule);
+                            return Decision::new(Reason::NoAllowRule, detail, rule());
                         }
                     }
                 }
                 StepKind::UpstreamHeader { name, value } => {
-                    let claims = identity.as_ref().map(|i| &i.claims);
+                    let claims = identity.as_ref().map(|i| &*i.claims);
                     let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
                     // A value that cannot be computed is left out, never sent empty.
                     if let (Some(d), Ok(v)) = (allowed.as_mut(), eval(&self.prepared, &facts, *value)) {
@@ -377,7 +388,7 @@ impl Engine {
 
     fn authenticate(&self, auth: &Auth, req: &HttpRequest) -> Result<Identity, (Reason, String)> {
         let g = &self.prepared.graph;
-        let plain = |claims| Ok(Identity { claims, scopes_claim: "scope".to_owned() });
+        let plain = |claims| Ok(Identity { claims: Arc::new(claims), issuer: None });
         match auth {
             Auth::None => plain(Map::new()),
             Auth::Mtls => match req.peer.as_deref().filter(|p| !p.is_empty()) {
@@ -419,11 +430,7 @@ impl Engine {
                     _ => return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned())),
                 };
                 let verified = self.verifier.verify(token, issuers, req.now_ms)?;
-                let scopes_claim = g
-                    .issuers
-                    .get(verified.issuer as usize)
-                    .map_or_else(|| "scope".to_owned(), |i| i.scopes_claim.clone());
-                Ok(Identity { claims: verified.claims, scopes_claim })
+                Ok(Identity { claims: verified.claims, issuer: Some(verified.issuer) })
             }
         }
     }
@@ -470,10 +477,14 @@ impl Engine {
 }
 
 /// The scopes a caller holds: a space-separated string or a list of strings.
-fn scopes(claims: &Map<String, Value>, claim: &str) -> Vec<String> {
-    match claims.get(claim) {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-        _ => Vec::new(),
+struct Scopes<'a>(Option<&'a Value>);
+
+impl Scopes<'_> {
+    fn contains(&self, scope: &str) -> bool {
+        match self.0 {
+            Some(Value::String(s)) => s.split_whitespace().any(|x| x == scope),
+            Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(scope)),
+            _ => false,
+        }
     }
 }

@@ -94,7 +94,7 @@ mod tests {
             let exp: u64 = token.parse().map_err(|_| (Reason::TokenMalformed, String::new()))?;
             let mut claims = Map::new();
             claims.insert("exp".to_owned(), json!(exp));
-            Ok(VerifiedToken { claims, issuer: 0 })
+            Ok(VerifiedToken { claims: claims.into(), issuer: 0 })
         }
     }
 
