@@ -3,4 +3,5 @@
 
 pub mod api;
 pub mod engine;
+pub mod files;
 pub mod testing;

@@ -38,6 +38,31 @@ pub struct Prepared {
     cidrs: Vec<IpNet>,
     /// Each zone's transport requirements, compiled.
     pub transports: Vec<super::transport::Transport>,
+    /// Per limit, a fingerprint of its definition (name, rate, stage, keys as
+    /// written): the limiter's bucket namespace, the same across reloads while
+    /// the definition is unchanged.
+    pub limit_ids: Vec<u64>,
+}
+
+/// See [`Prepared::limit_ids`].
+fn limit_fingerprint(g: &Graph, l: &warden_compiler::graph::Limit) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let keys: Vec<String> = l.keys.iter().map(|&k| warden_compiler::dot::render_expr(g, k)).collect();
+    let text = format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{:?}\u{0}{}",
+        l.name,
+        l.count,
+        l.period_ms,
+        l.burst,
+        l.stage,
+        keys.join("\u{0}")
+    );
+    h.update(text.as_bytes());
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
 }
 
 impl Prepared {
@@ -59,7 +84,8 @@ impl Prepared {
             .iter()
             .map(|z| super::transport::Transport::new(z.require_tls, z.mtls_peers.as_deref(), &z.networks))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Prepared { graph, regexes, cidrs, transports })
+        let limit_ids = graph.limits.iter().map(|l| limit_fingerprint(&graph, l)).collect();
+        Ok(Prepared { graph, regexes, cidrs, transports, limit_ids })
     }
 }
 

@@ -46,9 +46,10 @@ pub struct Outcome {
 
 /// Where limit state lives. Implementations must be safe to share between threads.
 pub trait Limiter: Send + Sync {
-    /// Consumes one unit of `rate` for `key` (the limit's id and its evaluated
-    /// key values) at `now_ms`.
-    fn consume(&self, limit: u32, key: &str, rate: Rate, now_ms: u64) -> Outcome;
+    /// Consumes one unit of `rate` for `key` (the evaluated key values) of the
+    /// limit whose fingerprint is `limit` (see `Prepared::limit_ids`: equal for an
+    /// unchanged definition, so buckets outlive a policy reload) at `now_ms`.
+    fn consume(&self, limit: u64, key: &str, rate: Rate, now_ms: u64) -> Outcome;
     /// How many keys are held (for the metrics).
     fn keys(&self) -> usize;
     /// Forgets every key (tests start from empty state).
@@ -84,7 +85,7 @@ pub fn gcra(tat_ns: Option<u128>, rate: Rate, now_ms: u64) -> (Option<u128>, Out
 /// When a shard is full, keys whose bucket is already full again (TAT in the
 /// past: they hold no information) go first, then the longest idle ones.
 pub struct Memory {
-    shards: Vec<Mutex<HashMap<(u32, String), u128>>>,
+    shards: Vec<Mutex<HashMap<(u64, String), u128>>>,
     per_shard: usize,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -100,7 +101,7 @@ impl Memory {
         }
     }
 
-    fn shard(&self, limit: u32, key: &str) -> &Mutex<HashMap<(u32, String), u128>> {
+    fn shard(&self, limit: u64, key: &str) -> &Mutex<HashMap<(u64, String), u128>> {
         let i = usize::try_from(self.hasher.hash_one((limit, key)) % self.shards.len() as u64).unwrap_or(0);
         // `i` is below the length by construction.
         &self.shards[i.min(self.shards.len() - 1)]
@@ -108,7 +109,7 @@ impl Memory {
 }
 
 impl Limiter for Memory {
-    fn consume(&self, limit: u32, key: &str, rate: Rate, now_ms: u64) -> Outcome {
+    fn consume(&self, limit: u64, key: &str, rate: Rate, now_ms: u64) -> Outcome {
         let shard = self.shard(limit, key);
         let mut map = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let id = (limit, key.to_owned());

@@ -288,7 +288,8 @@ impl Engine {
                         key.push('\u{1f}');
                     }
                     let rate = Rate { count: l.count, period_ms: l.period_ms, burst: l.burst };
-                    let outcome = self.limiter.consume(*limit, &key, rate, req.now_ms);
+                    let id = self.prepared.limit_ids.get(*limit as usize).copied().unwrap_or(u64::from(*limit));
+                    let outcome = self.limiter.consume(id, &key, rate, req.now_ms);
                     if !outcome.allowed {
                         let stage =
                             if *stage == LimitStage::PreAuth { "before authentication" } else { "for this caller" };
