@@ -4,4 +4,5 @@
 pub mod api;
 pub mod engine;
 pub mod files;
+pub mod serve;
 pub mod testing;

@@ -11,6 +11,7 @@ mod files;
 mod fmt;
 mod lint;
 mod report;
+mod serve;
 mod test;
 
 /// Warden: a policy compiler and decision point for API traffic.
@@ -35,6 +36,8 @@ enum Command {
     Lint(lint::Args),
     /// Compile a policy set to its decision graph (JSON) or a Graphviz picture.
     Compile(compile::Args),
+    /// Run the decision service (HTTP) with hot reload.
+    Serve(serve::Args),
 }
 
 /// Output format for diagnostics.
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

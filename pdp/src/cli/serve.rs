@@ -1,0 +1,51 @@
+//! `warden serve [--config FILE] [--policies DIR] [--http ADDR]`: the decision service.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use warden_pdp::serve::config::Config;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The TOML config file (every setting has a default).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The policy set directory (overrides the config).
+    #[arg(long)]
+    pub policies: Option<PathBuf>,
+    /// The HTTP listen address (overrides the config; default 127.0.0.1:8181).
+    #[arg(long)]
+    pub http: Option<SocketAddr>,
+}
+
+pub fn run(args: &Args) -> bool {
+    let mut config = match &args.config {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => match Config::parse(&text, path) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return false;
+                }
+            },
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", path.display());
+                return false;
+            }
+        },
+        None => Config::default(),
+    };
+    if let Some(p) = &args.policies {
+        config.policies.clone_from(p);
+    }
+    if let Some(a) = args.http {
+        config.http.addr = a;
+    }
+    match warden_pdp::serve::run(config) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! `warden serve` configuration: a TOML file where every setting has a default, so
+//! `warden serve --policies DIR` alone runs. Unknown keys are refused with their line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The policy set directory.
+    pub policies: PathBuf,
+    /// The HTTP listener.
+    pub http: Listener,
+    /// Rate-limit state.
+    pub limits: Limits,
+    /// Forward auth (nginx, Caddy, Traefik).
+    pub forward_auth: ForwardAuth,
+    /// The decision log.
+    pub decision_log: DecisionLog,
+    /// Hot reload.
+    pub reload: Reload,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            policies: PathBuf::from("policies"),
+            http: Listener::default(),
+            limits: Limits::default(),
+            forward_auth: ForwardAuth::default(),
+            decision_log: DecisionLog::default(),
+            reload: Reload::default(),
+        }
+    }
+}
+
+/// A listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listener {
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// Largest request body the check APIs read.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Listener {
+    fn default() -> Listener {
+        Listener { addr: SocketAddr::from(([127, 0, 0, 1], 8181)), max_body_bytes: 16 << 20 }
+    }
+}
+
+/// In-process rate-limit store.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Most keys held at once (older idle buckets are evicted).
+    pub max_keys: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_keys: 1_000_000 }
+    }
+}
+
+/// Forward auth settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardAuth {
+    /// Callers whose `X-Forwarded-For` is believed (CIDR ranges). Others are
+    /// judged by their own address.
+    pub trusted_proxies: Vec<String>,
+}
+
+/// Where decisions are logged.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionLog {
+    /// `off`, `stdout` or `file`.
+    pub sink: String,
+    /// The file, for `sink = "file"`.
+    pub path: Option<PathBuf>,
+    /// Queue length; decisions beyond it are dropped and counted.
+    pub queue: usize,
+}
+
+impl Default for DecisionLog {
+    fn default() -> DecisionLog {
+        DecisionLog { sink: "off".to_owned(), path: None, queue: 10_000 }
+    }
+}
+
+/// Hot reload settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reload {
+    /// Watch the policy directory.
+    pub watch: bool,
+    /// Quiet time after the last change before compiling, in milliseconds.
+    pub debounce_ms: u64,
+}
+
+impl Default for Reload {
+    fn default() -> Reload {
+        Reload { watch: true, debounce_ms: 200 }
+    }
+}
+
+impl Config {
+    /// Parses a config file's text; the error names the line and column.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| line_col(text, s.start));
+            match at {
+                Some((line, col)) => format!("{}:{line}:{col}: {}", file.display(), e.message()),
+                None => format!("{}: {}", file.display(), e.message()),
+            }
+        })?;
+        match config.decision_log.sink.as_str() {
+            "off" | "stdout" => {}
+            "file" if config.decision_log.path.is_some() => {}
+            "file" => return Err(format!("{}: `decision_log.sink = \"file\"` needs `path`", file.display())),
+            other => {
+                return Err(format!(
+                    "{}: `decision_log.sink` is `{other}`; expected `off`, `stdout` or `file`",
+                    file.display()
+                ));
+            }
+        }
+        for p in &config.forward_auth.trusted_proxies {
+            if crate::engine::eval::parse_cidr(p).is_none() {
+                return Err(format!("{}: `forward_auth.trusted_proxies`: `{p}` is not a CIDR range", file.display()));
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_unknown_keys() {
+        let c = Config::parse("", Path::new("w.toml")).unwrap();
+        assert_eq!(c.http.addr.port(), 8181);
+        assert_eq!(c.decision_log.sink, "off");
+        let err = Config::parse("policies = \"p\"\n\n[http]\naddr = \"127.0.0.1:1\"\nport = 3\n", Path::new("w.toml"))
+            .unwrap_err();
+        assert!(err.starts_with("w.toml:5:1: "), "{err}");
+        assert!(err.contains("unknown field `port`"), "{err}");
+        let err = Config::parse("[decision_log]\nsink = \"syslog\"\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`syslog`"), "{err}");
+        let err = Config::parse("[forward_auth]\ntrusted_proxies = [\"nope\"]\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`nope` is not a CIDR range"), "{err}");
+    }
+}

@@ -1,0 +1,236 @@
+//! The HTTP front door (axum): `/v1/check`, `/v1/check/resource`, `/v1/check/batch`,
+//! `/v1/forward-auth`, and the operations endpoints. Malformed checks are a 400 with
+//! a JSON error naming the problem, never an allow.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use ipnet::IpNet;
+use serde_json::{Value, json};
+
+use super::state::{Service, now_ms};
+use crate::api::{AnyCheck, CheckRequest, ResourceCheck};
+use crate::engine::decision::Decision;
+use crate::engine::run::HttpRequest;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct Http {
+    /// The service.
+    pub service: Arc<Service>,
+    /// Callers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+}
+
+/// The router.
+pub fn router(http: Http, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/check", post(check))
+        .route("/v1/check/resource", post(check_resource))
+        .route("/v1/check/batch", post(check_batch))
+        .route("/v1/forward-auth", any(forward_auth))
+        .route("/v1/policy", get(policy))
+        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(http)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"error": message.into()}))).into_response()
+}
+
+fn no_policy() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded")
+}
+
+fn decide_http(s: &Service, c: &CheckRequest, door: &str) -> Option<Decision> {
+    let loaded = s.current()?;
+    let start = Instant::now();
+    let req = c.to_engine(now_ms());
+    let d = loaded.engine.check_http(&req);
+    s.finish(&d, door, (&req.method, &req.host, &req.target), req.source_ip, start);
+    Some(d)
+}
+
+fn decide_resource(s: &Service, c: &ResourceCheck, door: &str) -> Option<Decision> {
+    let loaded = s.current()?;
+    let start = Instant::now();
+    let req = c.to_engine(now_ms(), "https");
+    let d = loaded.engine.check_resource(&req);
+    s.finish(&d, door, (&req.action, "", &req.resource_type), req.source_ip, start);
+    Some(d)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("malformed {what}: {e}"))
+}
+
+async fn check(State(h): State<Http>, body: Bytes) -> Response {
+    let c: CheckRequest = match parse(&body, "check") {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match decide_http(&h.service, &c, "http") {
+        Some(d) => axum::Json(d).into_response(),
+        None => no_policy(),
+    }
+}
+
+async fn check_resource(State(h): State<Http>, body: Bytes) -> Response {
+    let c: ResourceCheck = match parse(&body, "resource check") {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match decide_resource(&h.service, &c, "http") {
+        Some(d) => axum::Json(d).into_response(),
+        None => no_policy(),
+    }
+}
+
+/// Most checks in one batch.
+const MAX_BATCH: usize = 1_000;
+
+async fn check_batch(State(h): State<Http>, body: Bytes) -> Response {
+    let items: Vec<Value> = match parse(&body, "batch (expected a JSON list of checks)") {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    if items.len() > MAX_BATCH {
+        return error(StatusCode::BAD_REQUEST, format!("a batch holds at most {MAX_BATCH} checks"));
+    }
+    let mut checks = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let bytes = item.to_string();
+        match crate::api::parse_check(bytes.as_bytes()) {
+            Ok(c) => checks.push(c),
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("check {i}: {e}")),
+        }
+    }
+    let mut out = Vec::with_capacity(checks.len());
+    for c in &checks {
+        let d = match c {
+            AnyCheck::Http(c) => decide_http(&h.service, c, "http_batch"),
+            AnyCheck::Resource(c) => decide_resource(&h.service, c, "http_batch"),
+        };
+        match d {
+            Some(d) => out.push(d),
+            None => return no_policy(),
+        }
+    }
+    axum::Json(out).into_response()
+}
+
+fn header<'h>(headers: &'h HeaderMap, names: &[&str]) -> Option<&'h str> {
+    names.iter().find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok())).filter(|v| !v.is_empty())
+}
+
+/// The original request of a forward-auth call, from the `X-Forwarded-*` /
+/// `X-Original-*` headers the gateway sets.
+fn forwarded(h: &Http, headers: &HeaderMap, peer: SocketAddr) -> Result<HttpRequest, String> {
+    let method = header(headers, &["x-forwarded-method", "x-original-method"])
+        .ok_or("the gateway sent no `X-Forwarded-Method` (or `X-Original-Method`)")?;
+    let target = header(headers, &["x-forwarded-uri", "x-original-uri"])
+        .ok_or("the gateway sent no `X-Forwarded-Uri` (or `X-Original-URI`)")?;
+    let host = header(headers, &["x-forwarded-host"]).or_else(|| header(headers, &["host"])).unwrap_or("");
+    let scheme = header(headers, &["x-forwarded-proto"]).unwrap_or("http").to_ascii_lowercase();
+    let trusted = h.trusted_proxies.iter().any(|n| n.contains(&peer.ip()));
+    let source_ip: Option<IpAddr> = if trusted {
+        match header(headers, &["x-forwarded-for"]) {
+            Some(xff) => Some(
+                xff.split(',')
+                    .next()
+                    .map(str::trim)
+                    .and_then(|a| a.parse().ok())
+                    .ok_or("`X-Forwarded-For` does not start with an IP address")?,
+            ),
+            None => Some(peer.ip()),
+        }
+    } else {
+        Some(peer.ip())
+    };
+    // The judged request's own headers: everything but the forwarding ones.
+    let mut pairs = Vec::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        if n.starts_with("x-forwarded-") || n.starts_with("x-original-") || n == "host" || n == "content-length" {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            pairs.push((n.to_owned(), v.to_owned()));
+        }
+    }
+    Ok(HttpRequest {
+        method: method.to_ascii_uppercase(),
+        scheme,
+        host: host.to_owned(),
+        target: target.to_owned(),
+        headers: pairs,
+        source_ip,
+        now_ms: now_ms(),
+        ..HttpRequest::default()
+    })
+}
+
+async fn forward_auth(
+    State(h): State<Http>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let req = match forwarded(&h, &headers, peer) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let Some(loaded) = h.service.current() else { return no_policy() };
+    let start = Instant::now();
+    let d = loaded.engine.check_http(&req);
+    h.service.finish(&d, "forward_auth", (&req.method, &req.host, &req.target), req.source_ip, start);
+    let status = StatusCode::from_u16(d.status).unwrap_or(StatusCode::FORBIDDEN);
+    let mut response = if d.allow {
+        StatusCode::OK.into_response()
+    } else {
+        (
+            status,
+            axum::Json(json!({"allow": false, "status": d.status, "reason": d.reason, "detail": d.detail,
+            "decision_id": d.decision_id})),
+        )
+            .into_response()
+    };
+    for (name, value) in &d.headers {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::try_from(d.decision_id.as_str()) {
+        response.headers_mut().insert("x-warden-decision-id", v);
+    }
+    response
+}
+
+async fn policy(State(h): State<Http>) -> Response {
+    axum::Json(h.service.policy_status()).into_response()
+}
+
+async fn ready(State(h): State<Http>) -> Response {
+    match h.service.current() {
+        Some(l) => axum::Json(json!({"status": "ready", "revision": l.revision})).into_response(),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded"),
+    }
+}
+
+async fn metrics(State(h): State<Http>) -> Response {
+    let mut r = h.service.metrics_text().into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}

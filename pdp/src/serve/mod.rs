@@ -1,0 +1,153 @@
+//! `warden serve`: the decision service. Loads the policy directory, publishes it,
+//! watches it (notify, debounced, compiled off the request path; `SIGHUP` forces a
+//! reload), writes the decision log through a bounded queue, and serves HTTP until
+//! SIGTERM/SIGINT, finishing in-flight calls before exiting.
+
+pub mod config;
+pub mod http;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::Watcher as _;
+
+use self::config::Config;
+use self::state::Service;
+
+/// Runs the service until a shutdown signal. Errors at start-up are returned.
+pub fn run(config: Config) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let log = start_log(&config).await?;
+    let service = Arc::new(Service::new(config.policies.clone(), config.limits.max_keys, log));
+    match service.reload() {
+        Ok(rev) => eprintln!("warden: serving `{}` at revision {rev}", config.policies.display()),
+        // Start anyway: /readyz says not ready until a reload succeeds.
+        Err(e) => eprintln!("warden: `{}` did not compile; not ready until it does:\n{e}", config.policies.display()),
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let _watcher = if config.reload.watch { Some(watch(&config, tx.clone())?) } else { None };
+    spawn_reloader(service.clone(), rx, Duration::from_millis(config.reload.debounce_ms));
+    spawn_sighup(tx);
+
+    let trusted =
+        config.forward_auth.trusted_proxies.iter().filter_map(|p| crate::engine::eval::parse_cidr(p)).collect();
+    let app = http::router(
+        http::Http { service: service.clone(), trusted_proxies: Arc::new(trusted) },
+        config.http.max_body_bytes,
+    );
+    let listener = tokio::net::TcpListener::bind(config.http.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.http.addr))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("warden: HTTP on http://{local}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| format!("the HTTP server failed: {e}"))?;
+    eprintln!("warden: stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn spawn_sighup(tx: std::sync::mpsc::Sender<()>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        while hup.recv().await.is_some() {
+            if tx.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop(tx);
+}
+
+/// Watches the policy directory (recursively: policy files and the files they refer to).
+fn watch(config: &Config, tx: std::sync::mpsc::Sender<()>) -> Result<notify::RecommendedWatcher, String> {
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = tx.send(());
+        }
+    })
+    .map_err(|e| format!("cannot watch the policy directory: {e}"))?;
+    watcher
+        .watch(&config.policies, notify::RecursiveMode::Recursive)
+        .map_err(|e| format!("cannot watch `{}`: {e}", config.policies.display()))?;
+    Ok(watcher)
+}
+
+/// Reloads on a thread of its own: waits for a trigger, then for `debounce` of
+/// quiet, then compiles. Requests never wait for it.
+fn spawn_reloader(service: Arc<Service>, rx: std::sync::mpsc::Receiver<()>, debounce: Duration) {
+    std::thread::spawn(move || {
+        while rx.recv().is_ok() {
+            while rx.recv_timeout(debounce).is_ok() {}
+            match service.reload() {
+                Ok(rev) => eprintln!("warden: reloaded, revision {rev}"),
+                Err(e) => eprintln!("warden: reload failed; the previous revision stays in service:\n{e}"),
+            }
+        }
+    });
+}
+
+/// Starts the decision log writer; `None` when the log is off.
+async fn start_log(config: &Config) -> Result<Option<tokio::sync::mpsc::Sender<String>>, String> {
+    use tokio::io::AsyncWriteExt as _;
+    let c = &config.decision_log;
+    let mut sink: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match c.sink.as_str() {
+        "stdout" => Box::new(tokio::io::stdout()),
+        "file" => {
+            let path = c.path.clone().unwrap_or_default();
+            let file = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .await
+                .map_err(|e| format!("cannot open the decision log `{}`: {e}", path.display()))?;
+            Box::new(file)
+        }
+        _ => return Ok(None),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(c.queue.max(1));
+    tokio::spawn(async move {
+        while let Some(mut line) = rx.recv().await {
+            line.push('\n');
+            if sink.write_all(line.as_bytes()).await.is_err() {
+                break;
+            }
+            if rx.is_empty() && sink.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(Some(tx))
+}

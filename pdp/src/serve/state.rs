@@ -1,0 +1,279 @@
+//! The running service's state: the published policy (an `ArcSwap`, replaced whole by
+//! a reload that compiled), the rate-limit store shared across reloads, metrics and
+//! the decision log. Requests load the current policy once and finish on it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arc_swap::ArcSwapOption;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use warden_compiler::Loader as _;
+use warden_compiler::graph::SecretSource;
+
+use crate::engine::decision::Decision;
+use crate::engine::eval::Prepared;
+use crate::engine::jwt::JwksVerifier;
+use crate::engine::limits::{Limiter, Memory};
+use crate::engine::run::Engine;
+use crate::engine::token_cache::CachingVerifier;
+use crate::files::compile_dir;
+
+/// A compiled policy in service.
+pub struct Loaded {
+    /// The engine over it.
+    pub engine: Engine,
+    /// Its revision.
+    pub revision: String,
+    /// When it was published (Unix ms).
+    pub loaded_at_ms: u64,
+    /// Its source files.
+    pub files: Vec<String>,
+}
+
+/// Decision counter labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    /// `allow` or `deny`.
+    pub result: String,
+    /// The reason code.
+    pub reason: String,
+}
+
+/// Reload counter labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// `ok` or `failed`.
+    pub result: String,
+}
+
+/// Revision gauge labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RevisionLabels {
+    /// The revision.
+    pub revision: String,
+}
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    decisions: Family<DecisionLabels, Counter>,
+    latency: Histogram,
+    reloads: Family<ReloadLabels, Counter>,
+    revision: Family<RevisionLabels, Gauge>,
+    limit_keys: Gauge,
+    log_drops: Counter,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        let latency = Histogram::new(exponential_buckets(0.000_001, 2.0, 24));
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        let revision = Family::<RevisionLabels, Gauge>::default();
+        let limit_keys = Gauge::default();
+        let log_drops = Counter::default();
+        registry.register("warden_decisions", "Decisions by result and reason", decisions.clone());
+        registry.register("warden_decision_seconds", "Time to decide, in seconds", latency.clone());
+        registry.register("warden_reloads", "Policy reloads by result", reloads.clone());
+        registry.register("warden_policy_revision", "The revision in service (value 1)", revision.clone());
+        registry.register("warden_rate_limit_keys", "Rate-limit keys held", limit_keys.clone());
+        registry.register("warden_decision_log_drops", "Decision log lines dropped (queue full)", log_drops.clone());
+        Metrics { registry, decisions, latency, reloads, revision, limit_keys, log_drops }
+    }
+}
+
+/// One decision log line: never the token, a secret or the body.
+#[derive(Serialize)]
+pub struct LogLine<'a> {
+    /// Unix ms.
+    pub time_ms: u64,
+    /// The decision's id.
+    pub decision_id: &'a str,
+    /// The revision that decided.
+    pub revision: &'a str,
+    /// `http`, `forward_auth`, `grpc`, …
+    pub door: &'a str,
+    /// Method (or resource action).
+    pub method: &'a str,
+    /// Host.
+    pub host: &'a str,
+    /// Path without the query (or the resource type).
+    pub path: &'a str,
+    /// Source address.
+    pub source_ip: Option<String>,
+    /// Allowed.
+    pub allow: bool,
+    /// Status.
+    pub status: u16,
+    /// Reason code.
+    pub reason: warden_language::reason::Reason,
+    /// Deciding rule.
+    pub rule: Option<&'a str>,
+    /// Microseconds spent deciding.
+    pub latency_us: u64,
+}
+
+/// The service.
+pub struct Service {
+    /// The policy directory.
+    pub policies: PathBuf,
+    current: ArcSwapOption<Loaded>,
+    limiter: Arc<Memory>,
+    last_error: Mutex<Option<String>>,
+    reload_lock: Mutex<()>,
+    metrics: Metrics,
+    log: Option<tokio::sync::mpsc::Sender<String>>,
+    started: Instant,
+    /// Counts decisions (for the tests of the log).
+    pub decisions: AtomicU64,
+}
+
+/// Now as Unix milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Service {
+    /// A service over `policies` with no policy loaded yet.
+    pub fn new(policies: PathBuf, max_keys: usize, log: Option<tokio::sync::mpsc::Sender<String>>) -> Service {
+        Service {
+            policies,
+            current: ArcSwapOption::empty(),
+            limiter: Arc::new(Memory::new(max_keys)),
+            last_error: Mutex::new(None),
+            reload_lock: Mutex::new(()),
+            metrics: Metrics::new(),
+            log,
+            started: Instant::now(),
+            decisions: AtomicU64::new(0),
+        }
+    }
+
+    /// The policy in service, if any.
+    pub fn current(&self) -> Option<Arc<Loaded>> {
+        self.current.load_full()
+    }
+
+    /// Compiles the policy directory and, when it compiles, publishes it. A set
+    /// that fails keeps the previous one in service; the error is kept for
+    /// `/v1/policy` and returned. Blocking: call it off the request path.
+    pub fn reload(&self) -> Result<String, String> {
+        let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = self.build();
+        let label = if result.is_ok() { "ok" } else { "failed" };
+        self.metrics.reloads.get_or_create(&ReloadLabels { result: label.to_owned() }).inc();
+        match result {
+            Ok(loaded) => {
+                let revision = loaded.revision.clone();
+                self.metrics.revision.clear();
+                self.metrics.revision.get_or_create(&RevisionLabels { revision: revision.clone() }).set(1);
+                self.current.store(Some(Arc::new(loaded)));
+                *self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                Ok(revision)
+            }
+            Err(e) => {
+                *self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    fn build(&self) -> Result<Loaded, String> {
+        let compiled = compile_dir(&self.policies).map_err(|e| e.0)?;
+        let loader = &compiled.loader;
+        let secret = |source: &SecretSource| match source {
+            SecretSource::File(path) => loader.read(path).ok(),
+            SecretSource::Env(var) => std::env::var(var).ok().map(String::into_bytes),
+        };
+        let verifier = CachingVerifier::new(JwksVerifier::new(&compiled.graph, &secret), 100_000);
+        let revision = compiled.graph.revision.clone();
+        let prepared = Prepared::new(compiled.graph).map_err(|e| format!("the graph cannot be loaded: {e}"))?;
+        let limiter: Arc<dyn Limiter> = self.limiter.clone();
+        Ok(Loaded {
+            engine: Engine::new(prepared, limiter, Arc::new(verifier)),
+            revision,
+            loaded_at_ms: now_ms(),
+            files: compiled.set.files.iter().map(|f| f.path.clone()).collect(),
+        })
+    }
+
+    /// Counts a decision and sends its log line.
+    pub fn record(&self, line: &LogLine<'_>, seconds: f64) {
+        self.decisions.fetch_add(1, Ordering::Relaxed);
+        let result = if line.allow { "allow" } else { "deny" };
+        self.metrics
+            .decisions
+            .get_or_create(&DecisionLabels { result: result.to_owned(), reason: line.reason.as_str().to_owned() })
+            .inc();
+        self.metrics.latency.observe(seconds);
+        if let Some(tx) = &self.log
+            && let Ok(text) = serde_json::to_string(line)
+            && tx.try_send(text).is_err()
+        {
+            self.metrics.log_drops.inc();
+        }
+    }
+
+    /// Logs and counts a decision made at `start` for `(method, host, target)`.
+    pub fn finish(
+        &self,
+        d: &Decision,
+        door: &str,
+        (method, host, target): (&str, &str, &str),
+        ip: Option<std::net::IpAddr>,
+        start: Instant,
+    ) {
+        let elapsed = start.elapsed();
+        let path = target.split(['?', '#']).next().unwrap_or("");
+        let line = LogLine {
+            time_ms: now_ms(),
+            decision_id: &d.decision_id,
+            revision: &d.revision,
+            door,
+            method,
+            host,
+            path,
+            source_ip: ip.map(|i| i.to_string()),
+            allow: d.allow,
+            status: d.status,
+            reason: d.reason,
+            rule: d.rule.as_deref(),
+            latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        };
+        self.record(&line, elapsed.as_secs_f64());
+    }
+
+    /// `/v1/policy`.
+    pub fn policy_status(&self) -> serde_json::Value {
+        let current = self.current();
+        let error = self.last_error.lock().map(|e| e.clone()).unwrap_or(None);
+        serde_json::json!({
+            "revision": current.as_ref().map(|c| c.revision.clone()),
+            "loaded_at_ms": current.as_ref().map(|c| c.loaded_at_ms),
+            "files": current.as_ref().map(|c| c.files.clone()).unwrap_or_default(),
+            "last_reload_error": error,
+            "uptime_s": self.started.elapsed().as_secs(),
+        })
+    }
+
+    /// `/metrics` in the Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.limit_keys.set(i64::try_from(self.limiter.keys()).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.metrics.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
