@@ -1,1 +1,209 @@
-//! End-to-end test support: starting real `warden` processes and peers on loopback (to come).
+//! End-to-end test support: a real `warden serve` process on a free loopback port
+//! (stopped when dropped) and a minimal HTTP/1.1 client over `TcpStream`, so the
+//! tests speak to the server exactly as a gateway does.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `warden` binary next to the test executable (built by `cargo test --workspace`),
+/// building it when it is missing.
+pub fn warden_bin() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().and_then(Path::parent).ok_or("no target directory")?;
+    let bin = dir.join(format!("warden{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let ok = Command::new(cargo).args(["build", "-p", "warden-pdp", "--bin", "warden"]).status();
+        if !ok.is_ok_and(|s| s.success()) {
+            return Err("cannot build the `warden` binary".to_owned());
+        }
+    }
+    Ok(bin)
+}
+
+/// A free loopback port (bound, then released for the child to take).
+pub fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// A running `warden serve`.
+pub struct Warden {
+    child: Child,
+    /// Its HTTP address.
+    pub http: SocketAddr,
+}
+
+impl Warden {
+    /// Starts `warden serve --policies DIR` with `extra` arguments and waits until
+    /// `/healthz` answers (at most 30 s).
+    pub fn start(policies: &Path, extra: &[&str]) -> Result<Warden, String> {
+        let port = free_port()?;
+        let http: SocketAddr = ([127, 0, 0, 1], port).into();
+        let child = Command::new(warden_bin()?)
+            .arg("serve")
+            .arg("--policies")
+            .arg(policies)
+            .arg("--http")
+            .arg(http.to_string())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start warden: {e}"))?;
+        let mut w = Warden { child, http };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if w.get("/healthz").is_ok_and(|r| r.status == 200) {
+                return Ok(w);
+            }
+            if let Ok(Some(status)) = w.child.try_wait() {
+                return Err(format!("warden exited at start: {status}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("warden did not become healthy in 30 s".to_owned())
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Result<Response, String> {
+        request(self.http, "GET", path, &[], None)
+    }
+
+    /// `POST path` with a JSON body.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<Response, String> {
+        request(self.http, "POST", path, &[("content-type", "application/json")], Some(body.to_string().as_bytes()))
+    }
+
+    /// Sends a signal to the process (Unix).
+    pub fn signal(&self, name: &str) -> bool {
+        Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits up to 10 s; the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Warden {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body as JSON.
+    pub fn json(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; reads the whole answer.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Response, String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str(&format!("content-length: {}\r\n\r\n", body.map_or(0, <[u8]>::len)));
+    s.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+    if let Some(b) = body {
+        s.write_all(b).map_err(|e| e.to_string())?;
+    }
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Result<Response, String> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no end of headers")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status =
+        lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).ok_or("no status line")?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.iter().any(|(n, v)| n == "transfer-encoding" && v.contains("chunked")) {
+        body = dechunk(&body)?;
+    }
+    Ok(Response { status, headers, body })
+}
+
+fn dechunk(mut b: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = b.windows(2).position(|w| w == b"\r\n").ok_or("bad chunk")?;
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..line_end]).trim(), 16).map_err(|e| e.to_string())?;
+        b = &b[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(b.get(..size).ok_or("short chunk")?);
+        b = b.get(size + 2..).ok_or("short chunk")?;
+    }
+}
+
+/// Copies a directory tree (policy sets into a temporary directory).
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The repository's `policies/` directory.
+pub fn policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")
+}
