@@ -240,3 +240,39 @@ fn sighup_forces_a_reload_and_config_errors_name_their_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("warden.toml:3:1:") && err.contains("unknown field `prot`"), "{err}");
 }
+
+#[test]
+fn the_decision_log_has_one_line_per_decision_and_never_the_token_or_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    let config = dir.path().join("warden.toml");
+    std::fs::write(&config, format!("[decision_log]\nsink = \"file\"\npath = {:?}\n", log.to_str().unwrap())).unwrap();
+    let w = Warden::start(&policies().join("bank"), &["--config", config.to_str().unwrap()]).unwrap();
+    let secret_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZWNyZXQtc3ViamVjdCJ9.c2VjcmV0LXNpZ25hdHVyZQ";
+    let check = json!({"request": {"method": "POST", "host": "api.bank.example", "path": "/v1/transfers?token=q",
+        "headers": {"authorization": format!("Bearer {secret_token}"), "content-type": "application/json"},
+        "body": "{\"password\": \"hunter2-body-secret\"}"}, "source": {"ip": "198.51.100.7"}});
+    let d = w.post_json("/v1/check", &check).unwrap().json().unwrap();
+    assert_eq!(d["allow"], false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.ends_with('\n') {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "nothing logged");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let line: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(line["decision_id"], d["decision_id"]);
+    assert_eq!(line["revision"], d["revision"]);
+    assert_eq!(line["reason"], d["reason"]);
+    assert_eq!(line["path"], "/v1/transfers", "no query in the log");
+    assert_eq!(line["source_ip"], "198.51.100.7");
+    assert_eq!(line["door"], "http");
+    for secret in [secret_token, "c2VjcmV0LXNpZ25hdHVyZQ", "hunter2", "token=q"] {
+        assert!(!text.contains(secret), "`{secret}` leaked into the log: {text}");
+    }
+}
