@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The `warden` binary next to the test executable (built by `cargo test --workspace`),
-/// building it when it is missing.
+/// building it when it is missing. `cargo test -p warden-e2e` alone does not rebuild it:
+/// run `cargo build -p warden-pdp` first after changing the service.
 pub fn warden_bin() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = exe.parent().and_then(Path::parent).ok_or("no target directory")?;

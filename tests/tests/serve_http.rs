@@ -276,3 +276,37 @@ fn the_decision_log_has_one_line_per_decision_and_never_the_token_or_body() {
         assert!(!text.contains(secret), "`{secret}` leaked into the log: {text}");
     }
 }
+
+#[test]
+fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("warden.toml");
+    std::fs::write(&config, "[http]\nheader_timeout_ms = 500\n").unwrap();
+    let w = Warden::start(&policies().join("bank"), &["--config", config.to_str().unwrap()]).unwrap();
+    // 200 connections that never finish their request head, and 50 that send nothing.
+    let mut slow = Vec::new();
+    for i in 0..250 {
+        let mut s = std::net::TcpStream::connect(w.http).unwrap();
+        if i < 200 {
+            s.write_all(b"POST /v1/check HTTP/1.1\r\nhost: x\r\n").unwrap();
+        }
+        slow.push(s);
+    }
+    // Others are served meanwhile.
+    let d = w.post_json("/v1/check", &no_token_check()).unwrap();
+    assert_eq!(d.status, 200);
+    // Every stalled connection is closed by the server within a few seconds.
+    let start = Instant::now();
+    for mut s in slow {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = Vec::new();
+        // EOF (or a reset, or a 408) rather than a read timeout.
+        match s.read_to_end(&mut buf) {
+            Ok(_) => {}
+            Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "a stalled connection stayed open"),
+        }
+    }
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(w.post_json("/v1/check", &no_token_check()).unwrap().status, 200);
+}

@@ -45,11 +45,14 @@ pub struct Listener {
     pub addr: SocketAddr,
     /// Largest request body the check APIs read.
     pub max_body_bytes: usize,
+    /// A connection that does not send a request head within this many
+    /// milliseconds is closed.
+    pub header_timeout_ms: u64,
 }
 
 impl Default for Listener {
     fn default() -> Listener {
-        Listener { addr: SocketAddr::from(([127, 0, 0, 1], 8181)), max_body_bytes: 16 << 20 }
+        Listener { addr: SocketAddr::from(([127, 0, 0, 1], 8181)), max_body_bytes: 16 << 20, header_timeout_ms: 10_000 }
     }
 }
 

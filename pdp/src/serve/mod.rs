@@ -48,12 +48,49 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.http.addr))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("warden: HTTP on http://{local}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| format!("the HTTP server failed: {e}"))?;
+    serve_http(listener, app, Duration::from_millis(config.http.header_timeout_ms)).await;
     eprintln!("warden: stopped");
     Ok(())
+}
+
+/// Accepts connections until a shutdown signal, then lets in-flight requests
+/// finish (at most 30 s). A client that does not send its request head within
+/// `header_timeout` is disconnected, so idle or slow connections cannot pile up.
+async fn serve_http(listener: tokio::net::TcpListener, app: axum::Router, header_timeout: Duration) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    let stop = shutdown();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                // Accept errors (e.g. out of file descriptors) are transient: go on.
+                let Ok((stream, peer)) = accepted else { continue };
+                let svc = hyper_util::service::TowerToHyperService::new(
+                    app.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+                );
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    // A client that sends nothing at all is dropped too (the
+                    // header timeout starts only once bytes arrive).
+                    let mut first = [0u8; 1];
+                    if !matches!(tokio::time::timeout(header_timeout, stream.peek(&mut first)).await, Ok(Ok(n)) if n > 0) {
+                        return;
+                    }
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                    let _ = watcher.watch(conn).await;
+                });
+            }
+            () = &mut stop => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {},
+        () = tokio::time::sleep(Duration::from_secs(30)) => {},
+    }
 }
 
 async fn shutdown() {
