@@ -282,7 +282,7 @@ fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
     use std::io::{Read as _, Write as _};
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("warden.toml");
-    std::fs::write(&config, "[http]\nheader_timeout_ms = 500\n").unwrap();
+    std::fs::write(&config, "[http]\nheader_timeout_ms = 500\nrequest_timeout_ms = 1000\n").unwrap();
     let w = Warden::start(&policies().join("bank"), &["--config", config.to_str().unwrap()]).unwrap();
     // 200 connections that never finish their request head, and 50 that send nothing.
     let mut slow = Vec::new();
@@ -293,6 +293,9 @@ fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
         }
         slow.push(s);
     }
+    // One that sends its head and then trickles its body gets a 408.
+    let mut trickle = std::net::TcpStream::connect(w.http).unwrap();
+    trickle.write_all(b"POST /v1/check HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{").unwrap();
     // Others are served meanwhile.
     let d = w.post_json("/v1/check", &no_token_check()).unwrap();
     assert_eq!(d.status, 200);
@@ -308,5 +311,9 @@ fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
         }
     }
     assert!(start.elapsed() < Duration::from_secs(10));
+    trickle.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = [0u8; 12];
+    trickle.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 408");
     assert_eq!(w.post_json("/v1/check", &no_token_check()).unwrap().status, 200);
 }

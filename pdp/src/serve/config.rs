@@ -48,11 +48,19 @@ pub struct Listener {
     /// A connection that does not send a request head within this many
     /// milliseconds is closed.
     pub header_timeout_ms: u64,
+    /// A request (its body included) that takes longer than this many
+    /// milliseconds is answered 408.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for Listener {
     fn default() -> Listener {
-        Listener { addr: SocketAddr::from(([127, 0, 0, 1], 8181)), max_body_bytes: 16 << 20, header_timeout_ms: 10_000 }
+        Listener {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8181)),
+            max_body_bytes: 16 << 20,
+            header_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+        }
     }
 }
 

@@ -29,8 +29,9 @@ pub struct Http {
     pub trusted_proxies: Arc<Vec<IpNet>>,
 }
 
-/// The router.
-pub fn router(http: Http, max_body_bytes: usize) -> Router {
+/// The router. Each request, body read included, must finish within `timeout`
+/// (a client trickling its body gets a 408).
+pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -> Router {
     Router::new()
         .route("/v1/check", post(check))
         .route("/v1/check/resource", post(check_resource))
@@ -41,6 +42,12 @@ pub fn router(http: Http, max_body_bytes: usize) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            match tokio::time::timeout(timeout, next.run(req)).await {
+                Ok(response) => response,
+                Err(_) => error(StatusCode::REQUEST_TIMEOUT, "the request was not received in time"),
+            }
+        }))
         .with_state(http)
 }
 

@@ -42,6 +42,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let app = http::router(
         http::Http { service: service.clone(), trusted_proxies: Arc::new(trusted) },
         config.http.max_body_bytes,
+        Duration::from_millis(config.http.request_timeout_ms),
     );
     let listener = tokio::net::TcpListener::bind(config.http.addr)
         .await
