@@ -206,3 +206,28 @@ pub fn compile_dir(dir: &Path) -> Result<Compiled, LoadError> {
         }
     }
 }
+
+/// Verified tokens the engine of [`engine`] keeps.
+pub const TOKEN_CACHE_ENTRIES: usize = 100_000;
+
+/// The engine over a compiled graph: HS* secrets read from the set's files or the
+/// environment, JWKS files from the graph, a bounded verified-token cache, and
+/// `limiter` for rate limits. The CLI and the service build engines only here.
+pub fn engine(
+    graph: warden_compiler::graph::Graph,
+    loader: &FsLoader,
+    limiter: std::sync::Arc<dyn crate::engine::limits::Limiter>,
+) -> Result<crate::engine::run::Engine, String> {
+    use warden_compiler::Loader as _;
+    use warden_compiler::graph::SecretSource;
+    let secret = |source: &SecretSource| match source {
+        SecretSource::File(path) => loader.read(path).ok(),
+        SecretSource::Env(var) => std::env::var(var).ok().map(String::into_bytes),
+    };
+    let verifier = crate::engine::token_cache::CachingVerifier::new(
+        crate::engine::jwt::JwksVerifier::new(&graph, &secret),
+        TOKEN_CACHE_ENTRIES,
+    );
+    let prepared = crate::engine::eval::Prepared::new(graph).map_err(|e| format!("the graph cannot be loaded: {e}"))?;
+    Ok(crate::engine::run::Engine::new(prepared, limiter, std::sync::Arc::new(verifier)))
+}

@@ -256,3 +256,24 @@ fn a_jwk_that_names_its_algorithm_is_not_used_for_another() {
     let got = verifier.verify(&token, &graph.zones[0].issuers, NOW * 1000).map(|_| ()).map_err(|(r, _)| r);
     assert_eq!(got, Err(Reason::KeyUnknown));
 }
+
+#[test]
+fn encryption_keys_never_verify_tokens() {
+    // The right key pair, but published for encryption (`use: enc`, or an
+    // encryption `alg`): no token verifies with it.
+    for marking in [json!({"use": "enc"}), json!({"alg": "ECDH-ES"})] {
+        let (key, mut jwk) = ec_key("k1");
+        jwk.as_object_mut().unwrap().remove("alg");
+        for (k, v) in marking.as_object().unwrap() {
+            jwk[k] = v.clone();
+        }
+        let text = "zone edge {\n  issuer \"https://idp.example\" {\n    jwks file \"idp.jwks.json\"\n    audience \"https://api.example\"\n    algorithms ES256\n  }\n}\n\napi a in zone edge {\n  auth bearer\n  route GET \"/a\" {\n    allow\n  }\n}\n";
+        let set = PolicySet { files: vec![SourceFile::new("t.warden", text)] };
+        let files = Files(vec![("idp.jwks.json".to_owned(), json!({"keys": [jwk]}).to_string().into_bytes())]);
+        let (graph, _) = compile(&set, &files).unwrap_or_else(|d| panic!("{d:#?}"));
+        let verifier = JwksVerifier::new(&graph, &|_| None);
+        let got =
+            verifier.verify(&es256(&key, "k1"), &graph.zones[0].issuers, NOW * 1000).map(|_| ()).map_err(|(r, _)| r);
+        assert_eq!(got, Err(Reason::KeyUnknown), "{marking}");
+    }
+}

@@ -4,13 +4,8 @@ use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use warden_compiler::Loader as _;
-use warden_compiler::graph::SecretSource;
 use warden_pdp::api::{AnyCheck, parse_check};
-use warden_pdp::engine::eval::Prepared;
-use warden_pdp::engine::jwt::JwksVerifier;
 use warden_pdp::engine::limits::Memory;
-use warden_pdp::engine::run::Engine;
 
 use super::files;
 
@@ -43,19 +38,13 @@ pub fn run(args: &Args) -> bool {
             return false;
         }
     };
-    let secret = |source: &SecretSource| match source {
-        SecretSource::File(path) => loader.read(path).ok(),
-        SecretSource::Env(var) => std::env::var(var).ok().map(String::into_bytes),
-    };
-    let verifier = JwksVerifier::new(&graph, &secret);
-    let prepared = match Prepared::new(graph) {
-        Ok(p) => p,
+    let engine = match warden_pdp::files::engine(graph, &loader, Arc::new(Memory::new(1_000))) {
+        Ok(e) => e,
         Err(err) => {
-            eprintln!("error: the graph cannot be loaded: {err}");
+            eprintln!("error: {err}");
             return false;
         }
     };
-    let engine = Engine::new(prepared, Arc::new(Memory::new(1_000)), Arc::new(verifier));
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

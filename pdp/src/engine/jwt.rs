@@ -51,8 +51,19 @@ impl KeySet {
         let set = serde_json::from_value::<JwkSet>(jwks.clone()).ok()?;
         let mut keys = KeySet::default();
         for jwk in &set.keys {
+            // Only signing keys: a JWK marked `use: enc`, or naming an algorithm
+            // that is not a JWS one (`RSA-OAEP`…), never verifies a token.
+            if matches!(jwk.common.public_key_use, Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)) {
+                continue;
+            }
+            let alg = match jwk.common.key_algorithm {
+                Some(a) => match a.to_string().parse::<JwsAlg>() {
+                    Ok(alg) => Some(alg),
+                    Err(_) => continue,
+                },
+                None => None,
+            };
             let Ok(key) = DecodingKey::from_jwk(jwk).map(Arc::new) else { continue };
-            let alg = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<JwsAlg>().ok());
             match &jwk.common.key_id {
                 Some(kid) => {
                     keys.by_kid.insert(kid.clone(), (key, alg));
@@ -165,7 +176,8 @@ impl JwksVerifier {
         let mut failures = Vec::new();
         for issuer in &self.issuers {
             let Some((_, refresh_ms)) = &issuer.url else { continue };
-            let due = issuer.fetch.lock().map(|f| f.last_success_ms.is_none_or(|t| now_ms >= t + refresh_ms));
+            let due =
+                issuer.fetch.lock().map(|f| f.last_success_ms.is_none_or(|t| now_ms >= t.saturating_add(*refresh_ms)));
             if due.unwrap_or(false)
                 && let Some(Err(why)) = self.refetch(issuer, now_ms)
             {

@@ -15,15 +15,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
-use warden_compiler::Loader as _;
-use warden_compiler::graph::SecretSource;
 
 use crate::engine::decision::Decision;
-use crate::engine::eval::Prepared;
-use crate::engine::jwt::JwksVerifier;
 use crate::engine::limits::{Limiter, Memory};
 use crate::engine::run::Engine;
-use crate::engine::token_cache::CachingVerifier;
 use crate::files::compile_dir;
 
 /// A compiled policy in service.
@@ -191,38 +186,32 @@ impl Service {
 
     fn build(&self) -> Result<Loaded, String> {
         let compiled = compile_dir(&self.policies).map_err(|e| e.0)?;
-        let loader = &compiled.loader;
-        let secret = |source: &SecretSource| match source {
-            SecretSource::File(path) => loader.read(path).ok(),
-            SecretSource::Env(var) => std::env::var(var).ok().map(String::into_bytes),
-        };
-        let verifier = CachingVerifier::new(JwksVerifier::new(&compiled.graph, &secret), 100_000);
         let revision = compiled.graph.revision.clone();
-        let prepared = Prepared::new(compiled.graph).map_err(|e| format!("the graph cannot be loaded: {e}"))?;
+        let files = compiled.set.files.iter().map(|f| f.path.clone()).collect();
         let limiter: Arc<dyn Limiter> = self.limiter.clone();
-        Ok(Loaded {
-            engine: Engine::new(prepared, limiter, Arc::new(verifier)),
-            revision,
-            loaded_at_ms: now_ms(),
-            files: compiled.set.files.iter().map(|f| f.path.clone()).collect(),
-        })
+        let engine = crate::files::engine(compiled.graph, &compiled.loader, limiter)?;
+        Ok(Loaded { engine, revision, loaded_at_ms: now_ms(), files })
     }
 
     /// Counts a decision and sends its log line.
     pub fn record(&self, line: &LogLine<'_>, seconds: f64) {
-        self.decisions.fetch_add(1, Ordering::Relaxed);
-        let result = if line.allow { "allow" } else { "deny" };
-        self.metrics
-            .decisions
-            .get_or_create(&DecisionLabels { result: result.to_owned(), reason: line.reason.as_str().to_owned() })
-            .inc();
-        self.metrics.latency.observe(seconds);
+        self.count(line.allow, line.reason, seconds);
         if let Some(tx) = &self.log
             && let Ok(text) = serde_json::to_string(line)
             && tx.try_send(text).is_err()
         {
             self.metrics.log_drops.inc();
         }
+    }
+
+    fn count(&self, allow: bool, reason: warden_language::reason::Reason, seconds: f64) {
+        self.decisions.fetch_add(1, Ordering::Relaxed);
+        let result = if allow { "allow" } else { "deny" };
+        self.metrics
+            .decisions
+            .get_or_create(&DecisionLabels { result: result.to_owned(), reason: reason.as_str().to_owned() })
+            .inc();
+        self.metrics.latency.observe(seconds);
     }
 
     /// Logs and counts a decision made at `start` for `(method, host, target)`.
@@ -235,6 +224,10 @@ impl Service {
         start: Instant,
     ) {
         let elapsed = start.elapsed();
+        if self.log.is_none() {
+            self.count(d.allow, d.reason, elapsed.as_secs_f64());
+            return;
+        }
         let path = target.split(['?', '#']).next().unwrap_or("");
         let line = LogLine {
             time_ms: now_ms(),
