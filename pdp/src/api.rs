@@ -129,21 +129,49 @@ pub fn parse_check(bytes: &[u8]) -> Result<AnyCheck, String> {
     }
 }
 
+/// The engine's request for an HTTP request described by any front door (JSON,
+/// `warden.v1` gRPC, Envoy ext_authz): the one place methods are upper-cased,
+/// schemes lower-cased (empty means `https`) and header names lower-cased, so
+/// every door judges the same request the same way.
+#[expect(clippy::too_many_arguments, reason = "one argument per field of the judged request")]
+pub fn http_request(
+    method: &str,
+    scheme: &str,
+    host: &str,
+    target: &str,
+    headers: impl IntoIterator<Item = (String, String)>,
+    body: Option<Vec<u8>>,
+    (source_ip, peer): (Option<IpAddr>, Option<String>),
+    now_ms: u64,
+) -> HttpRequest {
+    HttpRequest {
+        method: method.to_ascii_uppercase(),
+        scheme: if scheme.is_empty() { "https".to_owned() } else { scheme.to_ascii_lowercase() },
+        host: host.to_owned(),
+        target: target.to_owned(),
+        headers: headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+        body,
+        source_ip,
+        peer: peer.filter(|p| !p.is_empty()),
+        now_ms,
+        ..HttpRequest::default()
+    }
+}
+
 impl CheckRequest {
     /// The engine's request, at `now_ms`.
     pub fn to_engine(&self, now_ms: u64) -> HttpRequest {
-        HttpRequest {
-            method: self.request.method.to_ascii_uppercase(),
-            scheme: self.request.scheme.to_ascii_lowercase(),
-            host: self.request.host.clone(),
-            target: self.request.path.clone(),
-            headers: self.request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect(),
-            body: self.request.body.as_ref().map(|b| b.clone().into_bytes()),
-            source_ip: self.source.ip,
-            peer: self.source.principal.clone(),
+        let r = &self.request;
+        http_request(
+            &r.method,
+            &r.scheme,
+            &r.host,
+            &r.path,
+            r.headers.iter().map(|(k, v)| (k.clone(), v.clone())),
+            r.body.as_ref().map(|b| b.clone().into_bytes()),
+            (self.source.ip, self.source.principal.clone()),
             now_ms,
-            ..HttpRequest::default()
-        }
+        )
     }
 }
 

@@ -2,6 +2,8 @@
 //! (stopped when dropped) and a minimal HTTP/1.1 client over `TcpStream`, so the
 //! tests speak to the server exactly as a gateway does.
 
+pub mod idp;
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -27,8 +29,19 @@ pub fn warden_bin() -> Result<PathBuf, String> {
 
 /// A free loopback port (bound, then released for the child to take).
 pub fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    free_ports::<1>().map(|[p]| p)
+}
+
+/// `N` distinct free loopback ports (all held until every one is found).
+pub fn free_ports<const N: usize>() -> Result<[u16; N], String> {
+    let mut held = Vec::with_capacity(N);
+    let mut ports = [0u16; N];
+    for port in &mut ports {
+        let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        *port = l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())?;
+        held.push(l);
+    }
+    Ok(ports)
 }
 
 /// A running `warden serve`.
@@ -36,26 +49,31 @@ pub struct Warden {
     child: Child,
     /// Its HTTP address.
     pub http: SocketAddr,
+    /// Its gRPC address.
+    pub grpc: SocketAddr,
 }
 
 impl Warden {
     /// Starts `warden serve --policies DIR` with `extra` arguments and waits until
     /// `/healthz` answers (at most 30 s).
     pub fn start(policies: &Path, extra: &[&str]) -> Result<Warden, String> {
-        let port = free_port()?;
-        let http: SocketAddr = ([127, 0, 0, 1], port).into();
+        let [http_port, grpc_port] = free_ports::<2>()?;
+        let http: SocketAddr = ([127, 0, 0, 1], http_port).into();
+        let grpc: SocketAddr = ([127, 0, 0, 1], grpc_port).into();
         let child = Command::new(warden_bin()?)
             .arg("serve")
             .arg("--policies")
             .arg(policies)
             .arg("--http")
             .arg(http.to_string())
+            .arg("--grpc")
+            .arg(grpc.to_string())
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start warden: {e}"))?;
-        let mut w = Warden { child, http };
+        let mut w = Warden { child, http, grpc };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if w.get("/healthz").is_ok_and(|r| r.status == 200) {

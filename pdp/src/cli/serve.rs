@@ -1,4 +1,4 @@
-//! `warden serve [--config FILE] [--policies DIR] [--http ADDR]`: the decision service.
+//! `warden serve [--config FILE] [--policies DIR] [--http ADDR] [--grpc ADDR]`: the decision service.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +16,9 @@ pub struct Args {
     /// The HTTP listen address (overrides the config; default 127.0.0.1:8181).
     #[arg(long)]
     pub http: Option<SocketAddr>,
+    /// The gRPC listen address (overrides the config; default 127.0.0.1:9191).
+    #[arg(long)]
+    pub grpc: Option<SocketAddr>,
 }
 
 pub fn run(args: &Args) -> bool {
@@ -40,6 +43,9 @@ pub fn run(args: &Args) -> bool {
     }
     if let Some(a) = args.http {
         config.http.addr = a;
+    }
+    if let Some(a) = args.grpc {
+        config.grpc.addr = a;
     }
     match warden_pdp::serve::run(config) {
         Ok(()) => true,

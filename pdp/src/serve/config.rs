@@ -14,6 +14,8 @@ pub struct Config {
     pub policies: PathBuf,
     /// The HTTP listener.
     pub http: Listener,
+    /// The gRPC listener (`warden.v1`, Envoy ext_authz, health, reflection).
+    pub grpc: GrpcListener,
     /// Rate-limit state.
     pub limits: Limits,
     /// Forward auth (nginx, Caddy, Traefik).
@@ -29,6 +31,7 @@ impl Default for Config {
         Config {
             policies: PathBuf::from("policies"),
             http: Listener::default(),
+            grpc: GrpcListener::default(),
             limits: Limits::default(),
             forward_auth: ForwardAuth::default(),
             decision_log: DecisionLog::default(),
@@ -51,6 +54,8 @@ pub struct Listener {
     /// A request (its body included) that takes longer than this many
     /// milliseconds is answered 408.
     pub request_timeout_ms: u64,
+    /// TLS (and mutual TLS); plain text when absent.
+    pub tls: Option<Tls>,
 }
 
 impl Default for Listener {
@@ -60,8 +65,54 @@ impl Default for Listener {
             max_body_bytes: 16 << 20,
             header_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
+            tls: None,
         }
     }
+}
+
+/// The gRPC listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcListener {
+    /// Serve gRPC at all.
+    pub enabled: bool,
+    /// Address to bind (a port of its own; HTTP is not served on it).
+    pub addr: SocketAddr,
+    /// Largest message decoded.
+    pub max_message_bytes: usize,
+    /// A connection that sends nothing (or does not finish its TLS handshake)
+    /// within this many milliseconds is closed.
+    pub header_timeout_ms: u64,
+    /// A call that takes longer than this many milliseconds is cancelled.
+    pub request_timeout_ms: u64,
+    /// TLS (and mutual TLS); plain text (h2c) when absent.
+    pub tls: Option<Tls>,
+}
+
+impl Default for GrpcListener {
+    fn default() -> GrpcListener {
+        GrpcListener {
+            enabled: true,
+            addr: SocketAddr::from(([127, 0, 0, 1], 9191)),
+            max_message_bytes: 4 << 20,
+            header_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            tls: None,
+        }
+    }
+}
+
+/// TLS settings of a listener. Relative paths are relative to the working directory.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// The server certificate chain (PEM).
+    pub cert: PathBuf,
+    /// The server's private key (PEM).
+    pub key: PathBuf,
+    /// CA certificates (PEM) that client certificates must chain to. When set,
+    /// every client must present a valid certificate (mutual TLS).
+    pub client_ca: Option<PathBuf>,
 }
 
 /// In-process rate-limit store.

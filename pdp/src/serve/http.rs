@@ -27,6 +27,8 @@ pub struct Http {
     pub service: Arc<Service>,
     /// Callers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<IpNet>>,
+    /// The listener speaks TLS (for the URLs AuthZEN metadata gives).
+    pub tls: bool,
 }
 
 /// The router. Each request, body read included, must finish within `timeout`

@@ -1,15 +1,19 @@
 //! `warden serve`: the decision service. Loads the policy directory, publishes it,
 //! watches it (notify, debounced, compiled off the request path; `SIGHUP` forces a
-//! reload), writes the decision log through a bounded queue, and serves HTTP until
+//! reload), writes the decision log through a bounded queue, and serves HTTP and
+//! gRPC (each on its own port, each optionally over TLS or mutual TLS) until
 //! SIGTERM/SIGINT, finishing in-flight calls before exiting.
 
 pub mod config;
+pub mod grpc;
 pub mod http;
 pub mod state;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper_util::rt::TokioIo;
 use notify::Watcher as _;
 
 use self::config::Config;
@@ -25,6 +29,10 @@ pub fn run(config: Config) -> Result<(), String> {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    // Listener settings are checked before anything starts, so a bad certificate
+    // is an error at start-up, not a listener that never comes.
+    let http_tls = config.http.tls.as_ref().map(tls::acceptor).transpose()?;
+    let grpc_tls = config.grpc.tls.as_ref().map(tls::acceptor).transpose()?;
     let log = start_log(&config).await?;
     let service = Arc::new(Service::new(config.policies.clone(), config.limits.max_keys, log));
     match service.reload() {
@@ -40,7 +48,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let trusted =
         config.forward_auth.trusted_proxies.iter().filter_map(|p| crate::engine::eval::parse_cidr(p)).collect();
     let app = http::router(
-        http::Http { service: service.clone(), trusted_proxies: Arc::new(trusted) },
+        http::Http { service: service.clone(), trusted_proxies: Arc::new(trusted), tls: http_tls.is_some() },
         config.http.max_body_bytes,
         Duration::from_millis(config.http.request_timeout_ms),
     );
@@ -48,31 +56,106 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.http.addr))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    eprintln!("warden: HTTP on http://{local}");
-    serve_http(listener, app, Duration::from_millis(config.http.header_timeout_ms)).await;
+    eprintln!("warden: HTTP on {}://{local}", if http_tls.is_some() { "https" } else { "http" });
+
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        let _ = stop_tx.send(true);
+    });
+    let http_door = Door { header_timeout: Duration::from_millis(config.http.header_timeout_ms), tls: http_tls };
+    let grpc_server = if config.grpc.enabled {
+        let (router, health) = grpc::router(grpc::Grpc { service: service.clone() }, config.grpc.max_message_bytes);
+        // A call slower than the timeout is cancelled with DEADLINE_EXCEEDED.
+        let timeout = Duration::from_millis(config.grpc.request_timeout_ms);
+        let router = router.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(response) => response,
+                    Err(_) => tonic::Status::deadline_exceeded("the call took too long").into_http(),
+                }
+            },
+        ));
+        spawn_health(service.clone(), health);
+        let l = tokio::net::TcpListener::bind(config.grpc.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.grpc.addr))?;
+        let local = l.local_addr().map_err(|e| e.to_string())?;
+        eprintln!("warden: gRPC on {local}{}", if grpc_tls.is_some() { " (TLS)" } else { "" });
+        let door = Door { header_timeout: Duration::from_millis(config.grpc.header_timeout_ms), tls: grpc_tls };
+        Some(serve_listener(l, router, door, stop.clone()))
+    } else {
+        None
+    };
+    let http_server = serve_listener(listener, app, http_door, stop);
+    match grpc_server {
+        Some(g) => {
+            tokio::join!(http_server, g);
+        }
+        None => http_server.await,
+    }
     eprintln!("warden: stopped");
     Ok(())
 }
 
-/// Accepts connections until a shutdown signal, then lets in-flight requests
-/// finish (at most 30 s). A client that does not send its request head within
-/// `header_timeout` is disconnected, so idle or slow connections cannot pile up.
-async fn serve_http(listener: tokio::net::TcpListener, app: axum::Router, header_timeout: Duration) {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+/// Keeps `grpc.health.v1` in step with readiness: serving once a policy is loaded.
+fn spawn_health(service: Arc<Service>, reporter: tonic_health::server::HealthReporter) {
+    tokio::spawn(async move {
+        let mut serving = None;
+        loop {
+            let now = service.current().is_some();
+            if serving != Some(now) {
+                grpc::set_health(&reporter, now).await;
+                serving = Some(now);
+            }
+            if now {
+                // A published policy is never withdrawn.
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+}
+
+/// How a listener takes its connections.
+struct Door {
+    /// A client that sends no request head (or no TLS handshake) within this is cut off.
+    header_timeout: Duration,
+    /// TLS, when configured.
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// Accepts connections until `stop`, then lets in-flight requests finish (at
+/// most 30 s). A client that does not send its request head (or finish its TLS
+/// handshake) within `header_timeout` is disconnected, so idle or slow
+/// connections cannot pile up. HTTP/1.1 and HTTP/2 (gRPC) are both served.
+async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    door: Door,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
-    let stop = shutdown();
-    tokio::pin!(stop);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(door.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_concurrent_streams(256);
+    let header_timeout = door.header_timeout;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 // Accept errors (e.g. out of file descriptors) are transient: go on.
                 let Ok((stream, peer)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
                 let svc = hyper_util::service::TowerToHyperService::new(
                     app.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer))),
                 );
-                let (builder, watcher) = (builder.clone(), graceful.watcher());
+                let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), door.tls.clone());
                 tokio::spawn(async move {
                     // A client that sends nothing at all is dropped too (the
                     // header timeout starts only once bytes arrive).
@@ -80,11 +163,22 @@ async fn serve_http(listener: tokio::net::TcpListener, app: axum::Router, header
                     if !matches!(tokio::time::timeout(header_timeout, stream.peek(&mut first)).await, Ok(Ok(n)) if n > 0) {
                         return;
                     }
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                    let _ = watcher.watch(conn).await;
+                    match tls {
+                        Some(acceptor) => {
+                            let Ok(Ok(stream)) = tokio::time::timeout(header_timeout, acceptor.accept(stream)).await else {
+                                return;
+                            };
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                            let _ = watcher.watch(conn).await;
+                        }
+                        None => {
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                            let _ = watcher.watch(conn).await;
+                        }
+                    }
                 });
             }
-            () = &mut stop => break,
+            _ = stop.wait_for(|stopped| *stopped) => break,
         }
     }
     drop(listener);
