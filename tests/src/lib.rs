@@ -3,6 +3,7 @@
 //! tests speak to the server exactly as a gateway does.
 
 pub mod idp;
+pub mod pki;
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -175,7 +176,8 @@ pub fn request(
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> Result<Response, String> {
+/// Parses a whole HTTP/1.1 response (chunked bodies joined).
+pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no end of headers")?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");

@@ -20,6 +20,8 @@ pub struct Config {
     pub limits: Limits,
     /// Forward auth (nginx, Caddy, Traefik).
     pub forward_auth: ForwardAuth,
+    /// OpenID AuthZEN.
+    pub authzen: AuthZen,
     /// The decision log.
     pub decision_log: DecisionLog,
     /// Hot reload.
@@ -34,6 +36,7 @@ impl Default for Config {
             grpc: GrpcListener::default(),
             limits: Limits::default(),
             forward_auth: ForwardAuth::default(),
+            authzen: AuthZen::default(),
             decision_log: DecisionLog::default(),
             reload: Reload::default(),
         }
@@ -136,6 +139,15 @@ pub struct ForwardAuth {
     /// Callers whose `X-Forwarded-For` is believed (CIDR ranges). Others are
     /// judged by their own address.
     pub trusted_proxies: Vec<String>,
+}
+
+/// AuthZEN settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthZen {
+    /// The base URL `/.well-known/authzen-configuration` publishes (e.g.
+    /// `https://pdp.example.com`); when unset, the scheme and `Host` the caller used.
+    pub base_url: Option<String>,
 }
 
 /// Where decisions are logged.

@@ -1,5 +1,5 @@
 //! The HTTP front door (axum): `/v1/check`, `/v1/check/resource`, `/v1/check/batch`,
-//! `/v1/forward-auth`, and the operations endpoints. Malformed checks are a 400 with
+//! `/v1/forward-auth`, AuthZEN (`authzen.rs`), and the operations endpoints. Malformed checks are a 400 with
 //! a JSON error naming the problem, never an allow.
 
 use std::net::{IpAddr, SocketAddr};
@@ -29,6 +29,8 @@ pub struct Http {
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// The listener speaks TLS (for the URLs AuthZEN metadata gives).
     pub tls: bool,
+    /// The base URL AuthZEN metadata gives (else the caller's `Host`).
+    pub authzen_base_url: Option<String>,
 }
 
 /// The router. Each request, body read included, must finish within `timeout`
@@ -39,6 +41,9 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
         .route("/v1/check/resource", post(check_resource))
         .route("/v1/check/batch", post(check_batch))
         .route("/v1/forward-auth", any(forward_auth))
+        .route("/access/v1/evaluation", post(super::authzen::evaluation))
+        .route("/access/v1/evaluations", post(super::authzen::evaluations))
+        .route("/.well-known/authzen-configuration", get(super::authzen::configuration))
         .route("/v1/policy", get(policy))
         .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
@@ -53,11 +58,13 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
         .with_state(http)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+/// A JSON error answer.
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({"error": message.into()}))).into_response()
 }
 
-fn no_policy() -> Response {
+/// The answer while no policy is loaded.
+pub(super) fn no_policy() -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded")
 }
 

@@ -4,6 +4,7 @@
 //! gRPC (each on its own port, each optionally over TLS or mutual TLS) until
 //! SIGTERM/SIGINT, finishing in-flight calls before exiting.
 
+pub mod authzen;
 pub mod config;
 pub mod grpc;
 pub mod http;
@@ -48,7 +49,12 @@ async fn serve(config: Config) -> Result<(), String> {
     let trusted =
         config.forward_auth.trusted_proxies.iter().filter_map(|p| crate::engine::eval::parse_cidr(p)).collect();
     let app = http::router(
-        http::Http { service: service.clone(), trusted_proxies: Arc::new(trusted), tls: http_tls.is_some() },
+        http::Http {
+            service: service.clone(),
+            trusted_proxies: Arc::new(trusted),
+            tls: http_tls.is_some(),
+            authzen_base_url: config.authzen.base_url.clone(),
+        },
         config.http.max_body_bytes,
         Duration::from_millis(config.http.request_timeout_ms),
     );

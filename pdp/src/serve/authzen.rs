@@ -1,0 +1,233 @@
+//! The OpenID AuthZEN Authorization API 1.0 front door: `POST /access/v1/evaluation`,
+//! `POST /access/v1/evaluations` (with `execute_all`, `deny_on_first_deny` and
+//! `permit_on_first_permit`) and `GET /.well-known/authzen-configuration`. An
+//! evaluation is a resource check with an asserted subject; a resource of type
+//! `route` whose id is a path is the api route check with `action.name` as the method.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::http::{Http, error, no_policy};
+use super::state::{Service, now_ms};
+use crate::api::http_request;
+use crate::engine::decision::Decision;
+use crate::engine::run::ResourceRequest;
+
+/// Most evaluations in one `/access/v1/evaluations` call (as a batch).
+const MAX_EVALUATIONS: usize = 1_000;
+
+/// A subject or a resource.
+#[derive(Clone, Debug, Deserialize)]
+struct Entity {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+    #[serde(default)]
+    properties: Map<String, Value>,
+}
+
+/// The action.
+#[derive(Clone, Debug, Deserialize)]
+struct Action {
+    name: String,
+}
+
+/// One evaluation; in `/evaluations` each part defaults to the request's own.
+#[derive(Clone, Debug, Default, Deserialize)]
+struct Evaluation {
+    subject: Option<Entity>,
+    action: Option<Action>,
+    resource: Option<Entity>,
+    context: Option<Value>,
+}
+
+/// How `/evaluations` combines its answers.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Semantic {
+    #[default]
+    ExecuteAll,
+    DenyOnFirstDeny,
+    PermitOnFirstPermit,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+struct Options {
+    #[serde(default)]
+    evaluations_semantic: Semantic,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct Evaluations {
+    #[serde(flatten)]
+    defaults: Evaluation,
+    #[serde(default)]
+    evaluations: Vec<Evaluation>,
+    #[serde(default)]
+    options: Options,
+}
+
+/// The evaluation with every part present, or what is missing.
+fn complete(e: Evaluation, defaults: &Evaluation) -> Result<(Entity, Action, Entity, Option<Value>), String> {
+    let subject = e.subject.or_else(|| defaults.subject.clone()).ok_or("the evaluation has no `subject`")?;
+    let action = e.action.or_else(|| defaults.action.clone()).ok_or("the evaluation has no `action`")?;
+    let resource = e.resource.or_else(|| defaults.resource.clone()).ok_or("the evaluation has no `resource`")?;
+    let context = e.context.or_else(|| defaults.context.clone());
+    if subject.id.is_empty() || action.name.is_empty() || resource.kind.is_empty() {
+        return Err("`subject.id`, `action.name` and `resource.type` must not be empty".to_owned());
+    }
+    if context.as_ref().is_some_and(|c| !c.is_object()) {
+        return Err("`context` must be a JSON object".to_owned());
+    }
+    Ok((subject, action, resource, context))
+}
+
+fn decide(
+    s: &Service,
+    (subject, action, resource, context): (Entity, Action, Entity, Option<Value>),
+) -> Option<Decision> {
+    let loaded = s.current()?;
+    let start = Instant::now();
+    if resource.kind == "route" && resource.id.starts_with('/') {
+        // The api route check: the method is the action, the path the id; the
+        // host and headers may come with the resource's properties.
+        let host = resource.properties.get("host").and_then(Value::as_str).unwrap_or("");
+        let headers = resource
+            .properties
+            .get("headers")
+            .and_then(Value::as_object)
+            .map(|h| h.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let mut req = http_request(&action.name, "https", host, &resource.id, headers, None, (None, None), now_ms());
+        let mut claims = subject.properties;
+        claims.insert("sub".to_owned(), Value::String(subject.id));
+        req.asserted = Some(claims);
+        req.context = context;
+        let d = loaded.engine.check_http(&req);
+        s.finish(&d, "authzen", (&req.method, &req.host, &req.target), None, start);
+        return Some(d);
+    }
+    let req = ResourceRequest {
+        resource_type: resource.kind,
+        resource_id: resource.id,
+        properties: resource.properties,
+        action: action.name,
+        subject: Some((subject.id, subject.properties)),
+        token: None,
+        context,
+        scheme: "https".to_owned(),
+        peer: None,
+        source_ip: None,
+        now_ms: now_ms(),
+    };
+    let d = loaded.engine.check_resource(&req);
+    s.finish(&d, "authzen", (&req.action, "", &req.resource_type), None, start);
+    Some(d)
+}
+
+/// AuthZEN's answer: the decision, and Warden's reason in the context.
+fn answer(d: &Decision) -> Value {
+    let mut context = json!({"decision_id": d.decision_id, "reason": d.reason, "status": d.status,
+        "revision": d.revision});
+    if !d.allow
+        && let Some(c) = context.as_object_mut()
+    {
+        c.insert("reason_admin".to_owned(), json!({"en": d.detail}));
+    }
+    json!({"decision": d.allow, "context": context})
+}
+
+/// Echoes `X-Request-ID` as AuthZEN asks.
+fn with_request_id(mut response: Response, headers: &HeaderMap) -> Response {
+    if let Some(id) = headers.get("x-request-id").filter(|v| v.len() <= 256) {
+        response.headers_mut().insert("x-request-id", id.clone());
+    }
+    response
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("malformed {what}: {e}"))
+}
+
+/// `POST /access/v1/evaluation`.
+pub async fn evaluation(State(h): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
+    let response = match parse::<Evaluation>(&body, "evaluation").and_then(|e| complete(e, &Evaluation::default())) {
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+        Ok(e) => match decide(&h.service, e) {
+            Some(d) => axum::Json(answer(&d)).into_response(),
+            None => no_policy(),
+        },
+    };
+    with_request_id(response, &headers)
+}
+
+/// `POST /access/v1/evaluations`. Without an `evaluations` list it is one
+/// evaluation (and answers like `/evaluation`); short-circuiting semantics stop
+/// at the deciding answer, which is the last in the list.
+pub async fn evaluations(State(h): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
+    let response = match parse::<Evaluations>(&body, "evaluations") {
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+        Ok(req) if req.evaluations.is_empty() => match complete(req.defaults, &Evaluation::default()) {
+            Err(e) => error(StatusCode::BAD_REQUEST, e),
+            Ok(e) => match decide(&h.service, e) {
+                Some(d) => axum::Json(answer(&d)).into_response(),
+                None => no_policy(),
+            },
+        },
+        Ok(req) if req.evaluations.len() > MAX_EVALUATIONS => {
+            error(StatusCode::BAD_REQUEST, format!("at most {MAX_EVALUATIONS} evaluations in one call"))
+        }
+        Ok(req) => run_all(&h.service, req),
+    };
+    with_request_id(response, &headers)
+}
+
+fn run_all(s: &Service, req: Evaluations) -> Response {
+    // Every evaluation is validated before any is decided.
+    let mut complete_ones = Vec::with_capacity(req.evaluations.len());
+    for (i, e) in req.evaluations.into_iter().enumerate() {
+        match complete(e, &req.defaults) {
+            Ok(c) => complete_ones.push(c),
+            Err(why) => return error(StatusCode::BAD_REQUEST, format!("evaluation {i}: {why}")),
+        }
+    }
+    let semantic = req.options.evaluations_semantic;
+    let mut out = Vec::with_capacity(complete_ones.len());
+    for e in complete_ones {
+        let Some(d) = decide(s, e) else { return no_policy() };
+        out.push(answer(&d));
+        let stop = match semantic {
+            Semantic::ExecuteAll => false,
+            Semantic::DenyOnFirstDeny => !d.allow,
+            Semantic::PermitOnFirstPermit => d.allow,
+        };
+        if stop {
+            break;
+        }
+    }
+    axum::Json(json!({"evaluations": out})).into_response()
+}
+
+/// `GET /.well-known/authzen-configuration`: the PDP's metadata, with URLs on
+/// the configured base URL or, when none is set, the one the caller used.
+pub async fn configuration(State(h): State<Http>, headers: HeaderMap) -> Response {
+    let base = match &h.authzen_base_url {
+        Some(b) => b.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+            format!("{}://{host}", if h.tls { "https" } else { "http" })
+        }
+    };
+    axum::Json(json!({
+        "policy_decision_point": base,
+        "access_evaluation_endpoint": format!("{base}/access/v1/evaluation"),
+        "access_evaluations_endpoint": format!("{base}/access/v1/evaluations"),
+    }))
+    .into_response()
+}
