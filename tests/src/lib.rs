@@ -45,6 +45,16 @@ pub fn free_ports<const N: usize>() -> Result<[u16; N], String> {
     Ok(ports)
 }
 
+/// How to tell that a starting server is up.
+#[derive(Clone, Copy, Debug)]
+pub enum Probe {
+    /// `GET /healthz` over plain HTTP answers 200.
+    Http,
+    /// Both ports accept TCP connections (for TLS listeners; the policy is
+    /// loaded before the listeners open).
+    Tcp,
+}
+
 /// A running `warden serve`.
 pub struct Warden {
     child: Child,
@@ -58,6 +68,11 @@ impl Warden {
     /// Starts `warden serve --policies DIR` with `extra` arguments and waits until
     /// `/healthz` answers (at most 30 s).
     pub fn start(policies: &Path, extra: &[&str]) -> Result<Warden, String> {
+        Warden::start_with(policies, extra, Probe::Http)
+    }
+
+    /// Starts `warden serve` and waits (at most 30 s) until `probe` says it is up.
+    pub fn start_with(policies: &Path, extra: &[&str], probe: Probe) -> Result<Warden, String> {
         let [http_port, grpc_port] = free_ports::<2>()?;
         let http: SocketAddr = ([127, 0, 0, 1], http_port).into();
         let grpc: SocketAddr = ([127, 0, 0, 1], grpc_port).into();
@@ -77,7 +92,13 @@ impl Warden {
         let mut w = Warden { child, http, grpc };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if w.get("/healthz").is_ok_and(|r| r.status == 200) {
+            let up = match probe {
+                Probe::Http => w.get("/healthz").is_ok_and(|r| r.status == 200),
+                Probe::Tcp => {
+                    [w.http, w.grpc].iter().all(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok())
+                }
+            };
+            if up {
                 return Ok(w);
             }
             if let Ok(Some(status)) = w.child.try_wait() {

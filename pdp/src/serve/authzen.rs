@@ -4,10 +4,11 @@
 //! evaluation is a resource check with an asserted subject; a resource of type
 //! `route` whose id is a path is the api route check with `action.name` as the method.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -74,7 +75,7 @@ struct Evaluations {
 }
 
 /// The evaluation with every part present, or what is missing.
-fn complete(e: Evaluation, defaults: &Evaluation) -> Result<(Entity, Action, Entity, Option<Value>), String> {
+fn complete(e: Evaluation, defaults: &Evaluation) -> Result<Complete, String> {
     let subject = e.subject.or_else(|| defaults.subject.clone()).ok_or("the evaluation has no `subject`")?;
     let action = e.action.or_else(|| defaults.action.clone()).ok_or("the evaluation has no `action`")?;
     let resource = e.resource.or_else(|| defaults.resource.clone()).ok_or("the evaluation has no `resource`")?;
@@ -88,10 +89,12 @@ fn complete(e: Evaluation, defaults: &Evaluation) -> Result<(Entity, Action, Ent
     Ok((subject, action, resource, context))
 }
 
-fn decide(
-    s: &Service,
-    (subject, action, resource, context): (Entity, Action, Entity, Option<Value>),
-) -> Option<Decision> {
+/// One complete evaluation.
+type Complete = (Entity, Action, Entity, Option<Value>);
+
+/// Decides one evaluation; `caller` is the calling service's address (the source
+/// of a resource check).
+fn decide(s: &Service, (subject, action, resource, context): Complete, caller: IpAddr) -> Option<Decision> {
     let loaded = s.current()?;
     let start = Instant::now();
     if resource.kind == "route" && resource.id.starts_with('/') {
@@ -104,13 +107,14 @@ fn decide(
             .and_then(Value::as_object)
             .map(|h| h.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect::<Vec<_>>())
             .unwrap_or_default();
-        let mut req = http_request(&action.name, "https", host, &resource.id, headers, None, (None, None), now_ms());
+        let mut req =
+            http_request(&action.name, "https", host, &resource.id, headers, None, (Some(caller), None), now_ms());
         let mut claims = subject.properties;
         claims.insert("sub".to_owned(), Value::String(subject.id));
         req.asserted = Some(claims);
         req.context = context;
         let d = loaded.engine.check_http(&req);
-        s.finish(&d, "authzen", (&req.method, &req.host, &req.target), None, start);
+        s.finish(&d, "authzen", (&req.method, &req.host, &req.target), req.source_ip, start);
         return Some(d);
     }
     let req = ResourceRequest {
@@ -123,11 +127,11 @@ fn decide(
         context,
         scheme: "https".to_owned(),
         peer: None,
-        source_ip: None,
+        source_ip: Some(caller),
         now_ms: now_ms(),
     };
     let d = loaded.engine.check_resource(&req);
-    s.finish(&d, "authzen", (&req.action, "", &req.resource_type), None, start);
+    s.finish(&d, "authzen", (&req.action, "", &req.resource_type), req.source_ip, start);
     Some(d)
 }
 
@@ -156,10 +160,15 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, S
 }
 
 /// `POST /access/v1/evaluation`.
-pub async fn evaluation(State(h): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn evaluation(
+    State(h): State<Http>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let response = match parse::<Evaluation>(&body, "evaluation").and_then(|e| complete(e, &Evaluation::default())) {
         Err(e) => error(StatusCode::BAD_REQUEST, e),
-        Ok(e) => match decide(&h.service, e) {
+        Ok(e) => match decide(&h.service, e, peer.ip()) {
             Some(d) => axum::Json(answer(&d)).into_response(),
             None => no_policy(),
         },
@@ -170,12 +179,17 @@ pub async fn evaluation(State(h): State<Http>, headers: HeaderMap, body: Bytes) 
 /// `POST /access/v1/evaluations`. Without an `evaluations` list it is one
 /// evaluation (and answers like `/evaluation`); short-circuiting semantics stop
 /// at the deciding answer, which is the last in the list.
-pub async fn evaluations(State(h): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn evaluations(
+    State(h): State<Http>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let response = match parse::<Evaluations>(&body, "evaluations") {
         Err(e) => error(StatusCode::BAD_REQUEST, e),
         Ok(req) if req.evaluations.is_empty() => match complete(req.defaults, &Evaluation::default()) {
             Err(e) => error(StatusCode::BAD_REQUEST, e),
-            Ok(e) => match decide(&h.service, e) {
+            Ok(e) => match decide(&h.service, e, peer.ip()) {
                 Some(d) => axum::Json(answer(&d)).into_response(),
                 None => no_policy(),
             },
@@ -183,12 +197,12 @@ pub async fn evaluations(State(h): State<Http>, headers: HeaderMap, body: Bytes)
         Ok(req) if req.evaluations.len() > MAX_EVALUATIONS => {
             error(StatusCode::BAD_REQUEST, format!("at most {MAX_EVALUATIONS} evaluations in one call"))
         }
-        Ok(req) => run_all(&h.service, req),
+        Ok(req) => run_all(&h.service, req, peer.ip()),
     };
     with_request_id(response, &headers)
 }
 
-fn run_all(s: &Service, req: Evaluations) -> Response {
+fn run_all(s: &Service, req: Evaluations, caller: IpAddr) -> Response {
     // Every evaluation is validated before any is decided.
     let mut complete_ones = Vec::with_capacity(req.evaluations.len());
     for (i, e) in req.evaluations.into_iter().enumerate() {
@@ -200,7 +214,7 @@ fn run_all(s: &Service, req: Evaluations) -> Response {
     let semantic = req.options.evaluations_semantic;
     let mut out = Vec::with_capacity(complete_ones.len());
     for e in complete_ones {
-        let Some(d) = decide(s, e) else { return no_policy() };
+        let Some(d) = decide(s, e, caller) else { return no_policy() };
         out.push(answer(&d));
         let stop = match semantic {
             Semantic::ExecuteAll => false,
