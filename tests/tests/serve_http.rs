@@ -244,27 +244,40 @@ fn sighup_forces_a_reload_and_config_errors_name_their_line() {
 #[test]
 fn the_decision_log_has_one_line_per_decision_and_never_the_token_or_body() {
     let dir = tempfile::tempdir().unwrap();
+    let bank = dir.path().join("bank");
+    let idp = warden_e2e::idp::bank_with_test_idp(&bank).unwrap();
     let log = dir.path().join("decisions.jsonl");
     let config = dir.path().join("warden.toml");
     std::fs::write(&config, format!("[decision_log]\nsink = \"file\"\npath = {:?}\n", log.to_str().unwrap())).unwrap();
-    let w = Warden::start(&policies().join("bank"), &["--config", config.to_str().unwrap()]).unwrap();
+    let w = Warden::start(&bank, &["--config", config.to_str().unwrap()]).unwrap();
     let secret_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZWNyZXQtc3ViamVjdCJ9.c2VjcmV0LXNpZ25hdHVyZQ";
     let check = json!({"request": {"method": "POST", "host": "api.bank.example", "path": "/v1/transfers?token=q",
         "headers": {"authorization": format!("Bearer {secret_token}"), "content-type": "application/json"},
         "body": "{\"password\": \"hunter2-body-secret\"}"}, "source": {"ip": "198.51.100.7"}});
     let d = w.post_json("/v1/check", &check).unwrap().json().unwrap();
     assert_eq!(d["allow"], false);
+    // An allowed transfer with a real token: the log names the subject and the
+    // client, never the token or the body.
+    let good = idp.mint(&json!({"sub": "u-42", "customer_id": "42", "scope": "payments:write", "client_id": "app-7"}));
+    let body = json!({"from_account": "42", "amount": 12.5, "currency": "EUR",
+        "payee": {"name": "Ada Secretpayee", "iban": "DE89370400440532013000"}})
+    .to_string();
+    let allowed = json!({"request": {"method": "POST", "scheme": "https", "host": "api.bank.example",
+        "path": "/v1/transfers", "headers": {"authorization": format!("Bearer {good}"),
+        "content-type": "application/json"}, "body": body}, "source": {"ip": "198.51.100.7"}});
+    let a = w.post_json("/v1/check", &allowed).unwrap().json().unwrap();
+    assert_eq!(a["allow"], true, "{a}");
     let deadline = Instant::now() + Duration::from_secs(10);
     let text = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.ends_with('\n') {
+        if text.ends_with('\n') && text.lines().count() >= 2 {
             break text;
         }
         assert!(Instant::now() < deadline, "nothing logged");
         std::thread::sleep(Duration::from_millis(50));
     };
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!(lines.len(), 2, "{text}");
     let line: Value = serde_json::from_str(lines[0]).unwrap();
     assert_eq!(line["decision_id"], d["decision_id"]);
     assert_eq!(line["revision"], d["revision"]);
@@ -272,7 +285,14 @@ fn the_decision_log_has_one_line_per_decision_and_never_the_token_or_body() {
     assert_eq!(line["path"], "/v1/transfers", "no query in the log");
     assert_eq!(line["source_ip"], "198.51.100.7");
     assert_eq!(line["door"], "http");
-    for secret in [secret_token, "c2VjcmV0LXNpZ25hdHVyZQ", "hunter2", "token=q"] {
+    assert!(line.get("sub").is_none(), "no subject without authentication: {line}");
+    let line: Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(line["decision_id"], a["decision_id"]);
+    assert_eq!(line["allow"], true);
+    assert_eq!(line["sub"], "u-42");
+    assert_eq!(line["client_id"], "app-7");
+    let signature = good.rsplit('.').next().unwrap();
+    for secret in [secret_token, "c2VjcmV0LXNpZ25hdHVyZQ", "hunter2", "token=q", &good, signature, "Secretpayee"] {
         assert!(!text.contains(secret), "`{secret}` leaked into the log: {text}");
     }
 }

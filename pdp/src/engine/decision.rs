@@ -26,6 +26,10 @@ pub struct Decision {
     /// Headers: upstream headers on allow; challenge or rate-limit headers on deny.
     #[serde(serialize_with = "headers_as_object")]
     pub headers: Vec<(String, String)>,
+    /// The claims authentication established, when it ran: for the decision
+    /// log's subject and client id only, never sent to the caller.
+    #[serde(skip)]
+    pub claims: Option<std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// Headers serialise as one JSON object, as SERVICE.md shows them.
@@ -50,6 +54,7 @@ impl Decision {
             revision: String::new(),
             decision_id: String::new(),
             headers: Vec::new(),
+            claims: None,
         }
     }
 

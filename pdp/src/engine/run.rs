@@ -255,10 +255,24 @@ impl Engine {
         req.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
+    /// Runs an endpoint's steps; the decision carries the claims authentication
+    /// established (for the decision log), whatever the outcome.
     fn steps(&self, ep: &Endpoint, facts: Facts<'_>, req: &HttpRequest) -> Decision {
+        let mut identity: Option<Identity> = None;
+        let mut d = self.run_steps(ep, facts, req, &mut identity);
+        d.claims = identity.map(|i| i.claims);
+        d
+    }
+
+    fn run_steps(
+        &self,
+        ep: &Endpoint,
+        facts: Facts<'_>,
+        req: &HttpRequest,
+        identity: &mut Option<Identity>,
+    ) -> Decision {
         let g = &self.prepared.graph;
         let realm = g.zones.get(ep.zone as usize).map_or("warden", |z| z.name.as_str());
-        let mut identity: Option<Identity> = None;
         let mut parsed_body: Option<Value> = None;
         let mut allowed: Option<Decision> = None;
         for step in &ep.steps {
@@ -302,7 +316,7 @@ impl Engine {
                     }
                 }
                 StepKind::Authenticate(auth) => match self.authenticate(auth, req) {
-                    Ok(id) => identity = Some(id),
+                    Ok(id) => *identity = Some(id),
                     Err((reason, detail)) => return Decision::new(reason, detail, rule()).with_challenge(realm, None),
                 },
                 StepKind::Scopes { all, any_of } => {

@@ -103,6 +103,12 @@ pub struct LogLine<'a> {
     pub host: &'a str,
     /// Path without the query (or the resource type).
     pub path: &'a str,
+    /// The authenticated subject (`sub`), when authentication ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<&'a str>,
+    /// The OAuth client (`client_id`, else `azp`), when the credentials name one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<&'a str>,
     /// Source address.
     pub source_ip: Option<String>,
     /// Allowed.
@@ -229,6 +235,7 @@ impl Service {
             return;
         }
         let path = target.split(['?', '#']).next().unwrap_or("");
+        let claim = |name: &str| d.claims.as_ref().and_then(|c| c.get(name)).and_then(serde_json::Value::as_str);
         let line = LogLine {
             time_ms: now_ms(),
             decision_id: &d.decision_id,
@@ -237,6 +244,8 @@ impl Service {
             method,
             host,
             path,
+            sub: claim("sub"),
+            client_id: claim("client_id").or_else(|| claim("azp")),
             source_ip: ip.map(|i| i.to_string()),
             allow: d.allow,
             status: d.status,
