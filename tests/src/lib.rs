@@ -119,6 +119,18 @@ impl Warden {
         request(self.http, "POST", path, &[("content-type", "application/json")], Some(body.to_string().as_bytes()))
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The process's resident memory in KiB (`VmRSS` from `/proc`), where there is a `/proc`.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// Sends a signal to the process (Unix).
     pub fn signal(&self, name: &str) -> bool {
         Command::new("kill")

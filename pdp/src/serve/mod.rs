@@ -58,9 +58,7 @@ async fn serve(config: Config) -> Result<(), String> {
         config.http.max_body_bytes,
         Duration::from_millis(config.http.request_timeout_ms),
     );
-    let listener = tokio::net::TcpListener::bind(config.http.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.http.addr))?;
+    let listener = listen(config.http.addr)?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("warden: HTTP on {}://{local}", if http_tls.is_some() { "https" } else { "http" });
 
@@ -83,9 +81,7 @@ async fn serve(config: Config) -> Result<(), String> {
             },
         ));
         spawn_health(service.clone(), health);
-        let l = tokio::net::TcpListener::bind(config.grpc.addr)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.grpc.addr))?;
+        let l = listen(config.grpc.addr)?;
         let local = l.local_addr().map_err(|e| e.to_string())?;
         eprintln!("warden: gRPC on {local}{}", if grpc_tls.is_some() { " (TLS)" } else { "" });
         let door = Door { header_timeout: Duration::from_millis(config.grpc.header_timeout_ms), tls: grpc_tls };
@@ -123,6 +119,16 @@ fn spawn_health(service: Arc<Service>, reporter: tonic_health::server::HealthRep
     });
 }
 
+/// Binds a listener with a deep accept queue, so a burst of connections waits
+/// for the accept loop instead of having its SYNs dropped (and retried a second later).
+fn listen(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    socket.set_reuseaddr(true).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    socket.bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    socket.listen(4096).map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
 /// How a listener takes its connections.
 struct Door {
     /// A client that sends no request head (or no TLS handshake) within this is cut off.
@@ -158,9 +164,13 @@ async fn serve_listener(
                 // Accept errors (e.g. out of file descriptors) are transient: go on.
                 let Ok((stream, peer)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let svc = hyper_util::service::TowerToHyperService::new(
-                    app.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer))),
-                );
+                // The peer's address rides on each request (no per-connection
+                // router: `Router::layer` would rebuild every route).
+                let app = app.clone();
+                let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
+                });
                 let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), door.tls.clone());
                 tokio::spawn(async move {
                     // A client that sends nothing at all is dropped too (the
