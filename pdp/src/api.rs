@@ -151,7 +151,8 @@ pub fn http_request(
         target: target.to_owned(),
         headers: headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
         body,
-        source_ip,
+        // `::ffff:a.b.c.d` is `a.b.c.d`: one address, one rate-limit key, one CIDR answer.
+        source_ip: source_ip.map(|ip| ip.to_canonical()),
         peer: peer.filter(|p| !p.is_empty()),
         now_ms,
         ..HttpRequest::default()
@@ -183,12 +184,13 @@ impl ResourceCheck {
             resource_id: self.resource.id.clone(),
             properties: self.resource.properties.clone(),
             action: self.action.clone(),
-            subject: self.subject.as_ref().map(|s| (s.id.clone(), s.properties.clone())),
+            // An empty subject id asserts no one (as over gRPC): `auth asserted` denies.
+            subject: self.subject.as_ref().filter(|s| !s.id.is_empty()).map(|s| (s.id.clone(), s.properties.clone())),
             token: self.token.clone(),
             context: self.context.clone(),
             scheme: scheme.to_owned(),
-            peer: self.source.principal.clone(),
-            source_ip: self.source.ip,
+            peer: self.source.principal.clone().filter(|p| !p.is_empty()),
+            source_ip: self.source.ip.map(|ip| ip.to_canonical()),
             now_ms,
         }
     }

@@ -417,6 +417,23 @@ fn common_checks(s: &Setup, g: &Gateway, tls_port: u16, plain_port: u16) {
         }
     }
 
+    // A client that sends its own forwarding headers to make Warden judge another
+    // request (account 42) than the one proxied (43): the gateway overwrites one
+    // spelling, the client's other spelling disagrees, Warden refuses (400).
+    let r = https(
+        &s.tls,
+        tls_port,
+        "/v1/accounts/43",
+        &[
+            ("authorization", &own),
+            ("x-forwarded-uri", "/v1/accounts/42"),
+            ("x-original-uri", "/v1/accounts/42"),
+            ("x-forwarded-method", "GET"),
+        ],
+    );
+    assert!(r.status >= 400, "{}", ctx("a spoofed forwarding header was believed"));
+    assert_eq!(s.upstream.hits(), hits + 2, "{}", ctx("a spoofed request reached the upstream"));
+
     // The same valid request over plain http: the gateway says so honestly
     // (`X-Forwarded-Proto` is the scheme the client used) and the zone's
     // `require tls` refuses it.

@@ -166,6 +166,15 @@ fn authzen_evaluations_follow_their_semantics() {
         assert!(e.get("decision").is_none());
     }
 
+    // Large defaults repeated over many evaluations are refused, not copied a
+    // thousand times (100 KB × 1,000 would be 100 MB).
+    let big = json!({"subject": {"type": "user", "id": "ada", "properties": {"blob": "x".repeat(100_000)}},
+        "action": {"name": "read"}, "resource": {"type": "doc", "id": "1"},
+        "evaluations": vec![json!({}); 1_000]});
+    let r = post("/access/v1/evaluations", &big, "big");
+    assert_eq!(r.status, 400);
+    assert!(r.json().unwrap()["error"].as_str().unwrap().contains("too large to repeat"));
+
     // Metadata names the endpoints on the address the caller used.
     let meta = w.get("/.well-known/authzen-configuration").unwrap().json().unwrap();
     let base = format!("http://{}", w.http);

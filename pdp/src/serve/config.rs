@@ -205,6 +205,26 @@ impl Config {
                 ));
             }
         }
+        // Bounds that keep timers and queues from overflowing: a day, ten million lines.
+        const DAY_MS: u64 = 86_400_000;
+        for (name, ms) in [
+            ("http.header_timeout_ms", config.http.header_timeout_ms),
+            ("http.request_timeout_ms", config.http.request_timeout_ms),
+            ("grpc.header_timeout_ms", config.grpc.header_timeout_ms),
+            ("grpc.request_timeout_ms", config.grpc.request_timeout_ms),
+            ("reload.debounce_ms", config.reload.debounce_ms),
+        ] {
+            if ms == 0 || ms > DAY_MS {
+                return Err(format!("{}: `{name}` is {ms}; expected 1 to {DAY_MS} (a day)", file.display()));
+            }
+        }
+        if config.decision_log.queue == 0 || config.decision_log.queue > 10_000_000 {
+            return Err(format!(
+                "{}: `decision_log.queue` is {}; expected 1 to 10000000",
+                file.display(),
+                config.decision_log.queue
+            ));
+        }
         for p in &config.forward_auth.trusted_proxies {
             if crate::engine::eval::parse_cidr(p).is_none() {
                 return Err(format!("{}: `forward_auth.trusted_proxies`: `{p}` is not a CIDR range", file.display()));
@@ -238,5 +258,17 @@ mod tests {
         assert!(err.contains("`syslog`"), "{err}");
         let err = Config::parse("[forward_auth]\ntrusted_proxies = [\"nope\"]\n", Path::new("w.toml")).unwrap_err();
         assert!(err.contains("`nope` is not a CIDR range"), "{err}");
+        let err = Config::parse("[http]\nheader_timeout_ms = 18446744073709551615\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`http.header_timeout_ms`"), "{err}");
+        let err = Config::parse("[decision_log]\nqueue = 0\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`decision_log.queue`"), "{err}");
+        let c = Config::parse(
+            "[grpc]\naddr = \"127.0.0.1:1\"\n[grpc.tls]\ncert = \"c\"\nkey = \"k\"\n",
+            Path::new("w.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.grpc.tls.map(|t| t.cert), Some(std::path::PathBuf::from("c")));
+        let err = Config::parse("[grpc.tls]\ncert = \"c\"\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("missing field `key`"), "{err}");
     }
 }

@@ -18,7 +18,7 @@ use envoy_types::pb::google::rpc;
 use serde_json::{Map, Value};
 use tonic::{Request, Response, Status};
 
-use super::state::{Service, now_ms};
+use super::state::{Loaded, Service, now_ms};
 use crate::api::{ResourceCheck, ResourcePart, SourcePart, SubjectPart, http_request};
 use crate::engine::decision::Decision;
 use crate::engine::run::HttpRequest;
@@ -77,7 +77,9 @@ fn parse_ip(s: &str) -> Result<Option<IpAddr>, Status> {
     if s.is_empty() {
         return Ok(None);
     }
-    s.parse().map(Some).map_err(|_| Status::invalid_argument(format!("`source.ip`: `{s}` is not an IP address")))
+    s.parse::<IpAddr>()
+        .map(|ip| Some(ip.to_canonical()))
+        .map_err(|_| Status::invalid_argument(format!("`source.ip`: `{s}` is not an IP address")))
 }
 
 fn json_object(text: &str, what: &str) -> Result<Map<String, Value>, Status> {
@@ -159,21 +161,23 @@ fn answer(d: Decision) -> pb::CheckResponse {
 }
 
 impl Grpc {
-    fn decide_http(&self, req: &HttpRequest, door: &str) -> Result<Decision, Status> {
-        let loaded = self.service.current().ok_or_else(no_policy)?;
+    fn loaded(&self) -> Result<Arc<Loaded>, Status> {
+        self.service.current().ok_or_else(no_policy)
+    }
+
+    fn decide_http(&self, loaded: &Loaded, req: &HttpRequest, door: &str) -> Decision {
         let start = Instant::now();
         let d = loaded.engine.check_http(req);
         self.service.finish(&d, door, (&req.method, &req.host, &req.target), req.source_ip, start);
-        Ok(d)
+        d
     }
 
-    fn decide_resource(&self, c: &ResourceCheck, door: &str) -> Result<Decision, Status> {
-        let loaded = self.service.current().ok_or_else(no_policy)?;
+    fn decide_resource(&self, loaded: &Loaded, c: &ResourceCheck, door: &str) -> Decision {
         let start = Instant::now();
         let req = c.to_engine(now_ms(), "https");
         let d = loaded.engine.check_resource(&req);
         self.service.finish(&d, door, (&req.action, "", &req.resource_type), req.source_ip, start);
-        Ok(d)
+        d
     }
 }
 
@@ -181,7 +185,7 @@ impl Grpc {
 impl pb::decision_server::Decision for Grpc {
     async fn check(&self, request: Request<pb::CheckRequest>) -> Result<Response<pb::CheckResponse>, Status> {
         let req = http_check(request.get_ref())?;
-        self.decide_http(&req, "grpc").map(|d| Response::new(answer(d)))
+        Ok(Response::new(answer(self.decide_http(&*self.loaded()?, &req, "grpc"))))
     }
 
     async fn check_resource(
@@ -189,7 +193,7 @@ impl pb::decision_server::Decision for Grpc {
         request: Request<pb::ResourceCheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
         let c = resource_check(request.get_ref())?;
-        self.decide_resource(&c, "grpc").map(|d| Response::new(answer(d)))
+        Ok(Response::new(answer(self.decide_resource(&*self.loaded()?, &c, "grpc"))))
     }
 
     async fn check_batch(&self, request: Request<pb::BatchRequest>) -> Result<Response<pb::BatchResponse>, Status> {
@@ -211,11 +215,13 @@ impl pb::decision_server::Decision for Grpc {
                 None => return Err(Status::invalid_argument(format!("check {i} is empty"))),
             });
         }
+        // The whole batch is decided on one revision.
+        let loaded = self.loaded()?;
         let mut decisions = Vec::with_capacity(checks.len());
         for c in &checks {
             let d = match c {
-                Item::Http(r) => self.decide_http(r, "grpc_batch")?,
-                Item::Resource(r) => self.decide_resource(r, "grpc_batch")?,
+                Item::Http(r) => self.decide_http(&loaded, r, "grpc_batch"),
+                Item::Resource(r) => self.decide_resource(&loaded, r, "grpc_batch"),
             };
             decisions.push(answer(d));
         }
@@ -274,7 +280,11 @@ fn envoy_request(c: &authz::CheckRequest) -> Result<HttpRequest, String> {
         })
         .filter(|a| !a.is_empty());
     let source_ip = match ip {
-        Some(a) => Some(a.parse::<IpAddr>().map_err(|_| format!("the source address `{a}` is not an IP address"))?),
+        Some(a) => Some(
+            a.parse::<IpAddr>()
+                .map(|ip| ip.to_canonical())
+                .map_err(|_| format!("the source address `{a}` is not an IP address"))?,
+        ),
         None => None,
     };
     let principal = source.map(|p| p.principal.clone());
@@ -377,8 +387,8 @@ impl authz::Authorization for Grpc {
             Ok(r) => r,
             Err(why) => return Ok(Response::new(envoy_error(400, tonic::Code::InvalidArgument, &why))),
         };
-        Ok(Response::new(match self.decide_http(&req, "ext_authz") {
-            Ok(d) => envoy_answer(&d),
+        Ok(Response::new(match self.loaded() {
+            Ok(loaded) => envoy_answer(&self.decide_http(&loaded, &req, "ext_authz")),
             Err(s) => envoy_error(503, tonic::Code::Unavailable, s.message()),
         }))
     }

@@ -15,7 +15,7 @@ use axum::routing::{any, get, post};
 use ipnet::IpNet;
 use serde_json::{Value, json};
 
-use super::state::{Service, now_ms};
+use super::state::{Loaded, Service, now_ms};
 use crate::api::{AnyCheck, CheckRequest, ResourceCheck};
 use crate::engine::decision::Decision;
 use crate::engine::run::HttpRequest;
@@ -68,22 +68,20 @@ pub(super) fn no_policy() -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded")
 }
 
-fn decide_http(s: &Service, c: &CheckRequest, door: &str) -> Option<Decision> {
-    let loaded = s.current()?;
+fn decide_http(s: &Service, loaded: &Loaded, c: &CheckRequest, door: &str) -> Decision {
     let start = Instant::now();
     let req = c.to_engine(now_ms());
     let d = loaded.engine.check_http(&req);
     s.finish(&d, door, (&req.method, &req.host, &req.target), req.source_ip, start);
-    Some(d)
+    d
 }
 
-fn decide_resource(s: &Service, c: &ResourceCheck, door: &str) -> Option<Decision> {
-    let loaded = s.current()?;
+fn decide_resource(s: &Service, loaded: &Loaded, c: &ResourceCheck, door: &str) -> Decision {
     let start = Instant::now();
     let req = c.to_engine(now_ms(), "https");
     let d = loaded.engine.check_resource(&req);
     s.finish(&d, door, (&req.action, "", &req.resource_type), req.source_ip, start);
-    Some(d)
+    d
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
@@ -95,8 +93,8 @@ async fn check(State(h): State<Http>, body: Bytes) -> Response {
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    match decide_http(&h.service, &c, "http") {
-        Some(d) => axum::Json(d).into_response(),
+    match h.service.current() {
+        Some(loaded) => axum::Json(decide_http(&h.service, &loaded, &c, "http")).into_response(),
         None => no_policy(),
     }
 }
@@ -106,8 +104,8 @@ async fn check_resource(State(h): State<Http>, body: Bytes) -> Response {
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    match decide_resource(&h.service, &c, "http") {
-        Some(d) => axum::Json(d).into_response(),
+    match h.service.current() {
+        Some(loaded) => axum::Json(decide_resource(&h.service, &loaded, &c, "http")).into_response(),
         None => no_policy(),
     }
 }
@@ -131,58 +129,86 @@ async fn check_batch(State(h): State<Http>, body: Bytes) -> Response {
             Err(e) => return error(StatusCode::BAD_REQUEST, format!("check {i}: {e}")),
         }
     }
+    // The whole batch is decided on one revision.
+    let Some(loaded) = h.service.current() else { return no_policy() };
     let mut out = Vec::with_capacity(checks.len());
     for c in &checks {
-        let d = match c {
-            AnyCheck::Http(c) => decide_http(&h.service, c, "http_batch"),
-            AnyCheck::Resource(c) => decide_resource(&h.service, c, "http_batch"),
-        };
-        match d {
-            Some(d) => out.push(d),
-            None => return no_policy(),
-        }
+        out.push(match c {
+            AnyCheck::Http(c) => decide_http(&h.service, &loaded, c, "http_batch"),
+            AnyCheck::Resource(c) => decide_resource(&h.service, &loaded, c, "http_batch"),
+        });
     }
     axum::Json(out).into_response()
 }
 
-fn header<'h>(headers: &'h HeaderMap, names: &[&str]) -> Option<&'h str> {
-    names.iter().find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok())).filter(|v| !v.is_empty())
+/// The one value that the headers `names` (alternative spellings of one field)
+/// give. Two different values, across spellings or repeated, are an error: a
+/// gateway that sets one spelling may pass a client's other spelling on, and
+/// the client must not choose what is judged.
+fn one_of<'h>(headers: &'h HeaderMap, names: &[&str], what: &str) -> Result<Option<&'h str>, String> {
+    let mut found: Option<&str> = None;
+    for name in names {
+        for value in headers.get_all(*name) {
+            let v = value.to_str().map_err(|_| format!("`{what}` is not text"))?;
+            match found {
+                Some(f) if f != v => {
+                    return Err(format!(
+                        "the gateway sent conflicting `{what}` values (`{}`); set every spelling or remove the client's",
+                        names.join("`, `")
+                    ));
+                }
+                _ => found = Some(v),
+            }
+        }
+    }
+    Ok(found.filter(|v| !v.is_empty()))
 }
 
 /// The original request of a forward-auth call, from the `X-Forwarded-*` /
 /// `X-Original-*` headers the gateway sets.
 fn forwarded(h: &Http, headers: &HeaderMap, peer: SocketAddr) -> Result<HttpRequest, String> {
-    let method = header(headers, &["x-forwarded-method", "x-original-method"])
+    let method = one_of(headers, &["x-forwarded-method", "x-original-method"], "X-Forwarded-Method")?
         .ok_or("the gateway sent no `X-Forwarded-Method` (or `X-Original-Method`)")?;
-    let target = header(headers, &["x-forwarded-uri", "x-original-uri"])
+    let target = one_of(headers, &["x-forwarded-uri", "x-original-uri"], "X-Forwarded-Uri")?
         .ok_or("the gateway sent no `X-Forwarded-Uri` (or `X-Original-URI`)")?;
-    let host = header(headers, &["x-forwarded-host"]).or_else(|| header(headers, &["host"])).unwrap_or("");
-    let scheme = header(headers, &["x-forwarded-proto"]).unwrap_or("http").to_ascii_lowercase();
-    let trusted = h.trusted_proxies.iter().any(|n| n.contains(&peer.ip()));
+    let host = match one_of(headers, &["x-forwarded-host"], "X-Forwarded-Host")? {
+        Some(h) => h,
+        None => one_of(headers, &["host"], "Host")?.unwrap_or(""),
+    };
+    let scheme = one_of(headers, &["x-forwarded-proto"], "X-Forwarded-Proto")?.unwrap_or("http").to_ascii_lowercase();
+    let peer_ip = peer.ip().to_canonical();
+    let trusted = h.trusted_proxies.iter().any(|n| n.contains(&peer_ip));
     let source_ip: Option<IpAddr> = if trusted {
-        match header(headers, &["x-forwarded-for"]) {
+        match one_of(headers, &["x-forwarded-for"], "X-Forwarded-For")? {
             Some(xff) => Some(
                 xff.split(',')
                     .next()
                     .map(str::trim)
-                    .and_then(|a| a.parse().ok())
+                    .and_then(|a| a.parse::<IpAddr>().ok())
+                    .map(|a| a.to_canonical())
                     .ok_or("`X-Forwarded-For` does not start with an IP address")?,
             ),
-            None => Some(peer.ip()),
+            None => Some(peer_ip),
         }
     } else {
-        Some(peer.ip())
+        Some(peer_ip)
     };
     // The judged request's own headers: everything but the forwarding ones.
-    let mut pairs = Vec::new();
-    for (name, value) in headers {
+    // Repeated names are joined with `, ` (as HTTP allows and as Envoy does),
+    // and a value that is not text is kept (lossily) rather than dropped, so
+    // `has(header…)` sees what the upstream will see.
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for name in headers.keys() {
         let n = name.as_str();
         if n.starts_with("x-forwarded-") || n.starts_with("x-original-") || n == "host" || n == "content-length" {
             continue;
         }
-        if let Ok(v) = value.to_str() {
-            pairs.push((n.to_owned(), v.to_owned()));
+        let values: Vec<String> =
+            headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+        if n == "authorization" && values.len() > 1 {
+            return Err("the request carries more than one `Authorization` header".to_owned());
         }
+        pairs.push((n.to_owned(), values.join(", ")));
     }
     Ok(HttpRequest {
         method: method.to_ascii_uppercase(),

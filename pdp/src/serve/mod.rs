@@ -161,8 +161,12 @@ async fn serve_listener(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                // Accept errors (e.g. out of file descriptors) are transient: go on.
-                let Ok((stream, peer)) = accepted else { continue };
+                // Accept errors (e.g. out of file descriptors) are transient: go
+                // on after a pause, so a full descriptor table does not spin a core.
+                let Ok((stream, peer)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 // The peer's address rides on each request (no per-connection
                 // router: `Router::layer` would rebuild every route).
