@@ -216,17 +216,40 @@ pub fn report(failures: &[(String, String)]) {
     }
 }
 
+/// The same failure (issuer and reason) is logged again after this long; the
+/// failure counter has every one.
+const REPEAT_LOG_AFTER: Duration = Duration::from_secs(60);
+
+/// Logs failures like [`report`], but a failure that repeats (an issuer down with
+/// `refresh 1s`) only once per [`REPEAT_LOG_AFTER`].
+#[derive(Default)]
+struct Quiet {
+    logged: HashMap<(String, String), std::time::Instant>,
+}
+
+impl Quiet {
+    fn report(&mut self, failures: Vec<(String, String)>, now: std::time::Instant) {
+        self.logged.retain(|_, at| now.duration_since(*at) < REPEAT_LOG_AFTER);
+        let fresh: Vec<(String, String)> = failures.into_iter().filter(|f| !self.logged.contains_key(f)).collect();
+        report(&fresh);
+        for f in fresh {
+            self.logged.insert(f, now);
+        }
+    }
+}
+
 /// Refreshes the `jwks url` keys of the revision in service every [`REFRESH_TICK`]
 /// on a thread of its own (fetches block; requests never wait for them): keys whose
 /// `refresh` period has passed, and issuers an unknown `kid` asked to refetch.
 pub fn spawn_refresher(service: Arc<Service>) {
     let spawned = std::thread::Builder::new().name("warden-jwks".to_owned()).spawn(move || {
+        let mut quiet = Quiet::default();
         loop {
             std::thread::sleep(REFRESH_TICK);
             if let Some(loaded) = service.current()
                 && let Some(verifier) = loaded.engine.jwks()
             {
-                report(&verifier.refresh_due(now_ms()));
+                quiet.report(verifier.refresh_due(now_ms()), std::time::Instant::now());
             }
         }
     });
@@ -433,6 +456,88 @@ mod tests {
         let empty = JwksConfig { ca_file: Some(dir.path().join("empty.pem")), ..JwksConfig::default() };
         let err = HttpFetcher::new(&empty, rt.handle().clone(), FetchCounters::default()).err().unwrap();
         assert!(err.contains("holds no certificate"), "{err}");
+    }
+
+    /// An HTTPS JWKS server on loopback (`localhost`) whose certificate a fresh CA
+    /// signed; returns the port and the CA's PEM.
+    fn https_server(rt: &tokio::runtime::Runtime) -> (u16, String) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "warden test CA");
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &rcgen::Issuer::from_params(&ca_params, &ca_key))
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key)
+            .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        rt.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                    let (mut head, mut buf) = (Vec::new(), [0u8; 1024]);
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+                            _ => return,
+                        }
+                    }
+                    let answer =
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{JWKS}", JWKS.len());
+                    let _ = tls.write_all(answer.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (port, ca.pem())
+    }
+
+    #[test]
+    fn https_to_a_private_issuer_needs_its_ca_in_ca_file() {
+        let rt = runtime();
+        let (port, ca_pem) = https_server(&rt);
+        let url = format!("https://localhost:{port}/jwks.json");
+        // The system's roots do not know the test CA.
+        let err = fetcher(&rt, 2_000).fetch(&url).unwrap_err();
+        assert!(err.contains("cannot connect") && err.to_lowercase().contains("certificate"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
+        let config =
+            JwksConfig { ca_file: Some(dir.path().join("ca.pem")), timeout_ms: 2_000, ..JwksConfig::default() };
+        let f = HttpFetcher::new(&config, rt.handle().clone(), FetchCounters::default()).unwrap();
+        assert_eq!(f.fetch(&url).unwrap(), JWKS.as_bytes());
+    }
+
+    #[test]
+    fn a_repeated_failure_is_logged_once_a_minute() {
+        let mut quiet = Quiet::default();
+        let t0 = Instant::now();
+        let down = || vec![("https://idp.example".to_owned(), "`http://x/`: cannot connect".to_owned())];
+        quiet.report(down(), t0);
+        assert_eq!(quiet.logged.len(), 1);
+        quiet.report(down(), t0 + Duration::from_secs(30));
+        assert_eq!(quiet.logged.values().next(), Some(&t0), "not logged again within the minute");
+        quiet.report(down(), t0 + Duration::from_secs(61));
+        assert_eq!(quiet.logged.values().next(), Some(&(t0 + Duration::from_secs(61))));
+        // Another reason is news.
+        quiet.report(vec![("https://idp.example".to_owned(), "404".to_owned())], t0 + Duration::from_secs(62));
+        assert_eq!(quiet.logged.len(), 2);
     }
 
     #[test]
