@@ -1,8 +1,9 @@
 //! `warden serve`: the decision service. Loads the policy directory, publishes it,
 //! watches it (notify, debounced, compiled off the request path; `SIGHUP` forces a
-//! reload), writes the decision log through a bounded queue, and serves HTTP and
-//! gRPC (each on its own port, each optionally over TLS or mutual TLS) until
-//! SIGTERM/SIGINT, finishing in-flight calls before exiting.
+//! reload), keeps `jwks url` key sets fresh (`jwks.rs`), writes the decision log
+//! through a bounded queue, and serves HTTP and gRPC (each on its own port, each
+//! optionally over TLS or mutual TLS) until SIGTERM/SIGINT, finishing in-flight
+//! calls before exiting.
 
 pub mod config;
 pub mod grpc;
