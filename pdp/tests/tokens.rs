@@ -242,6 +242,149 @@ fn jwks_url_keys_are_fetched_refetched_on_unknown_kid_at_most_every_30s_and_kept
     assert_eq!(check(&es256(&k2, "k2"), 400_000), Ok(()));
 }
 
+/// A fetcher like the service's: it blocks (so verification must never call it),
+/// keeps the last good document per URL, and counts fetches.
+struct SlowIdp {
+    doc: std::sync::Mutex<Option<String>>,
+    cache: std::sync::Mutex<Option<(Vec<u8>, u64)>>,
+    fetches: std::sync::atomic::AtomicUsize,
+    at_ms: std::sync::atomic::AtomicU64,
+}
+
+impl SlowIdp {
+    fn new(doc: Option<String>) -> std::sync::Arc<SlowIdp> {
+        std::sync::Arc::new(SlowIdp {
+            doc: std::sync::Mutex::new(doc),
+            cache: std::sync::Mutex::new(None),
+            fetches: 0.into(),
+            at_ms: 0.into(),
+        })
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl warden_pdp::engine::jwt::JwksFetcher for SlowIdp {
+    fn fetch(&self, _: &str) -> Result<Vec<u8>, String> {
+        self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let doc = self.doc.lock().unwrap().clone().map(String::into_bytes).ok_or("connection refused")?;
+        let at = self.at_ms.load(std::sync::atomic::Ordering::SeqCst);
+        *self.cache.lock().unwrap() = Some((doc.clone(), at));
+        Ok(doc)
+    }
+
+    fn blocks(&self) -> bool {
+        true
+    }
+
+    fn cached(&self, _: &str) -> Option<(Vec<u8>, u64)> {
+        self.cache.lock().unwrap().clone()
+    }
+}
+
+fn url_graph(refresh: &str) -> warden_compiler::graph::Graph {
+    let text = format!(
+        "zone edge {{\n  issuer \"https://idp.example\" {{\n    jwks url \"https://idp.example/jwks.json\" refresh {refresh}\n    audience \"https://api.example\"\n    algorithms ES256\n  }}\n}}\n\napi a in zone edge {{\n  auth bearer\n  route GET \"/a\" {{\n    allow\n  }}\n}}\n"
+    );
+    let set = PolicySet { files: vec![SourceFile::new("t.warden", text)] };
+    compile(&set, &Files(Vec::new())).unwrap_or_else(|d| panic!("{d:#?}")).0
+}
+
+#[test]
+fn a_blocking_fetcher_is_never_called_while_verifying_an_unknown_kid_asks_the_next_refresh() {
+    let graph = url_graph("5m");
+    let (k1, jwk1) = ec_key("k1");
+    let (k2, jwk2) = ec_key("k2");
+    let idp = SlowIdp::new(Some(json!({"keys": [jwk1.clone()]}).to_string()));
+    let verifier = JwksVerifier::new(&graph, &|_| None).with_fetcher(idp.clone());
+    let edge = graph.zones[0].issuers.clone();
+    let at = |t: u64| NOW * 1000 + t;
+    let check = |token: &str, t: u64| verifier.verify(token, &edge, at(t)).map(|_| ()).map_err(|(r, _)| r);
+    assert!(verifier.refresh_due(at(0)).is_empty());
+    assert_eq!((idp.fetches(), check(&es256(&k1, "k1"), 0)), (1, Ok(())));
+
+    // Rotation: the first k2 token is refused without any fetch on its thread…
+    *idp.doc.lock().unwrap() = Some(json!({"keys": [jwk1, jwk2]}).to_string());
+    assert_eq!(check(&es256(&k2, "k2"), 40_000), Err(Reason::KeyUnknown));
+    assert_eq!(idp.fetches(), 1);
+    // …and the next refresh (not due by its period) fetches because it was asked.
+    assert!(verifier.refresh_due(at(40_100)).is_empty());
+    assert_eq!(idp.fetches(), 2);
+    assert_eq!(check(&es256(&k2, "k2"), 40_200), Ok(()));
+    // Asking is limited like fetching: once per 30 s, however many unknown kids.
+    for t in 0..50 {
+        assert_eq!(check(&es256(&k2, &format!("evil-{t}")), 41_000 + t), Err(Reason::KeyUnknown));
+    }
+    assert!(verifier.refresh_due(at(42_000)).is_empty());
+    assert_eq!(idp.fetches(), 2);
+    assert_eq!(check(&es256(&k2, "evil-late"), 71_000), Err(Reason::KeyUnknown));
+    assert!(verifier.refresh_due(at(71_100)).is_empty());
+    assert_eq!(idp.fetches(), 3);
+}
+
+#[test]
+fn a_short_refresh_period_is_honoured_and_failures_are_retried_no_faster() {
+    let graph = url_graph("1s");
+    let (k1, jwk1) = ec_key("k1");
+    let (k2, jwk2) = ec_key("k2");
+    let idp = SlowIdp::new(Some(json!({"keys": [jwk1]}).to_string()));
+    let verifier = JwksVerifier::new(&graph, &|_| None).with_fetcher(idp.clone());
+    let edge = graph.zones[0].issuers.clone();
+    let at = |t: u64| NOW * 1000 + t;
+    let check = |token: &str, t: u64| verifier.verify(token, &edge, at(t)).map(|_| ()).map_err(|(r, _)| r);
+    assert!(verifier.refresh_due(at(0)).is_empty());
+    assert!(verifier.refresh_due(at(500)).is_empty());
+    assert_eq!(idp.fetches(), 1);
+    // The issuer replaces k1 by k2: the refresh one period later retires k1.
+    *idp.doc.lock().unwrap() = Some(json!({"keys": [jwk2]}).to_string());
+    let generation = verifier.generation();
+    assert!(verifier.refresh_due(at(1_000)).is_empty());
+    assert_eq!(idp.fetches(), 2);
+    assert_eq!(verifier.generation(), generation + 1);
+    assert_eq!(check(&es256(&k1, "k1"), 1_100), Err(Reason::KeyUnknown));
+    assert_eq!(check(&es256(&k2, "k2"), 1_100), Ok(()));
+    // The same document again is fresh, not new: the generation stays.
+    assert!(verifier.refresh_due(at(2_000)).is_empty());
+    assert_eq!((idp.fetches(), verifier.generation()), (3, generation + 1));
+    // Down: each period one attempt fails; the keys stay.
+    *idp.doc.lock().unwrap() = None;
+    assert_eq!(verifier.refresh_due(at(3_000)).len(), 1);
+    assert!(verifier.refresh_due(at(3_500)).is_empty(), "a failure is retried after the period, not at once");
+    assert_eq!(verifier.refresh_due(at(4_000)).len(), 1);
+    assert_eq!(idp.fetches(), 5);
+    assert_eq!(check(&es256(&k2, "k2"), 4_100), Ok(()));
+}
+
+#[test]
+fn a_new_verifier_starts_with_the_fetchers_last_good_document() {
+    let graph = url_graph("5m");
+    let (k1, jwk1) = ec_key("k1");
+    let idp = SlowIdp::new(Some(json!({"keys": [jwk1]}).to_string()));
+    idp.at_ms.store(NOW * 1000, std::sync::atomic::Ordering::SeqCst);
+    let edge = graph.zones[0].issuers.clone();
+    let at = |t: u64| NOW * 1000 + t;
+    let first = JwksVerifier::new(&graph, &|_| None).with_fetcher(idp.clone());
+    assert!(first.refresh_due(at(0)).is_empty());
+    assert_eq!(idp.fetches(), 1);
+
+    // A reload a minute later: the cached document is fresh, nothing is fetched.
+    let second = JwksVerifier::new(&graph, &|_| None).with_fetcher(idp.clone());
+    assert_eq!(second.key_count("https://idp.example"), 1);
+    assert!(second.refresh_due(at(60_000)).is_empty());
+    assert_eq!(idp.fetches(), 1);
+    assert!(second.verify(&es256(&k1, "k1"), &edge, at(60_000)).is_ok());
+
+    // A reload after the refresh period with the issuer down: the fetch fails and
+    // the new verifier keeps the last good keys.
+    *idp.doc.lock().unwrap() = None;
+    let third = JwksVerifier::new(&graph, &|_| None).with_fetcher(idp.clone());
+    let failures = third.refresh_due(at(400_000));
+    assert_eq!((failures.len(), idp.fetches()), (1, 2));
+    assert!(third.verify(&es256(&k1, "k1"), &edge, at(400_000)).is_ok());
+}
+
 #[test]
 fn a_jwk_that_names_its_algorithm_is_not_used_for_another() {
     // The JWK says ES256; the issuer allows ES256 and ES384. A token claiming ES384

@@ -4,6 +4,7 @@ use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use warden_compiler::graph::KeySource;
 use warden_pdp::api::{AnyCheck, parse_check};
 use warden_pdp::engine::limits::Memory;
 
@@ -38,7 +39,21 @@ pub fn run(args: &Args) -> bool {
             return false;
         }
     };
-    let engine = match warden_pdp::files::engine(graph, &loader, Arc::new(Memory::new(1_000))) {
+    // `warden eval` stays offline and repeatable: `jwks url` keys are not fetched,
+    // so tokens of those issuers are refused `key_unknown` (as by a service that
+    // could not reach the issuer). Say so rather than let it look like a bad token.
+    let url_issuers: std::collections::BTreeSet<&str> = graph
+        .issuers
+        .iter()
+        .filter(|i| matches!(i.keys, Some(KeySource::Url { .. })))
+        .map(|i| i.iss.as_str())
+        .collect();
+    for iss in url_issuers {
+        eprintln!(
+            "note: `warden eval` does not fetch `jwks url` keys; tokens of issuer `{iss}` are refused `key_unknown`"
+        );
+    }
+    let engine = match warden_pdp::files::engine(graph, &loader, Arc::new(Memory::new(1_000)), None) {
         Ok(e) => e,
         Err(err) => {
             eprintln!("error: {err}");

@@ -4,6 +4,7 @@
 //! `iss` and `aud` checked, tokens over 8 KiB refused, duplicate payload keys refused.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -12,6 +13,7 @@ use base64::Engine as _;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm as JwsAlg, DecodingKey};
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 use warden_compiler::graph::{Algorithm, Graph, KeySource, SecretSource};
 use warden_language::reason::Reason;
 
@@ -29,6 +31,22 @@ const TOKEN_JSON: JsonLimits = JsonLimits { depth: 8, string_bytes: 4096, array_
 pub trait JwksFetcher: Send + Sync {
     /// The document's bytes, or why it could not be had (no secrets in the text).
     fn fetch(&self, url: &str) -> Result<Vec<u8>, String>;
+
+    /// True when [`JwksFetcher::fetch`] waits on the network. Token verification
+    /// then never calls it: an unknown `kid` only asks the next
+    /// [`JwksVerifier::refresh_due`] to refetch (same 30 s limit) and the token is
+    /// refused `key_unknown` meanwhile, so a slow issuer cannot stall a request.
+    fn blocks(&self) -> bool {
+        false
+    }
+
+    /// The last good document fetched from `url` and when (Unix ms), without any
+    /// I/O. A verifier built later (a policy reload) starts with it, so a reload
+    /// neither refetches a fresh document nor starts without keys when the issuer
+    /// is down.
+    fn cached(&self, _url: &str) -> Option<(Vec<u8>, u64)> {
+        None
+    }
 }
 
 /// An unknown `kid` triggers at most one refetch per issuer in this period.
@@ -79,13 +97,39 @@ impl KeySet {
     }
 }
 
+/// Checks a fetched JWKS document as the verifier would before using it: at most
+/// [`MAX_JWKS_BYTES`], JSON within the default limits, a JWKS with at least one
+/// usable signing key. The number of usable keys, or why not (no document text).
+pub fn check_jwks(bytes: &[u8]) -> Result<usize, String> {
+    parse_jwks(bytes).map(|keys| keys.len())
+}
+
+fn parse_jwks(bytes: &[u8]) -> Result<KeySet, String> {
+    if bytes.len() > MAX_JWKS_BYTES {
+        return Err("the JWKS document is larger than 1 MiB".to_owned());
+    }
+    let doc = json::parse(bytes, JsonLimits::default())
+        .map_err(|e| format!("the JWKS document is not acceptable JSON: {e}"))?;
+    let keys = KeySet::from_jwks(&doc).ok_or("the document is not a JWKS")?;
+    if keys.len() == 0 {
+        return Err("the JWKS holds no usable key".to_owned());
+    }
+    Ok(keys)
+}
+
 /// Fetch bookkeeping of a URL issuer.
 #[derive(Default)]
 struct FetchState {
-    /// When the last attempt started (successful or not).
+    /// When the last attempt started (successful or not), or was asked for by an
+    /// unknown `kid`.
     last_attempt_ms: Option<u64>,
-    /// When the keys were last replaced.
+    /// When the keys were last fetched successfully.
     last_success_ms: Option<u64>,
+    /// An unknown `kid` asked for a refetch that [`JwksVerifier::refresh_due`] owes.
+    wanted: bool,
+    /// SHA-256 of the document the keys came from (an unchanged document does not
+    /// replace them).
+    doc_hash: Option<[u8; 32]>,
 }
 
 /// One issuer's verification material.
@@ -108,6 +152,8 @@ struct IssuerKeys {
 pub struct JwksVerifier {
     issuers: Vec<IssuerKeys>,
     fetcher: Option<Arc<dyn JwksFetcher>>,
+    /// Rises whenever an issuer's keys are replaced (see [`TokenVerifier::keys_generation`]).
+    generation: AtomicU64,
 }
 
 fn b64(part: &str) -> Option<Vec<u8>> {
@@ -157,30 +203,46 @@ impl JwksVerifier {
                 }
             })
             .collect();
-        JwksVerifier { issuers, fetcher: None }
+        JwksVerifier { issuers, fetcher: None, generation: AtomicU64::new(0) }
     }
 
-    /// Fetches `jwks url` documents through `fetcher`. Call
-    /// [`JwksVerifier::refresh_due`] once before serving so the keys are there.
+    /// Fetches `jwks url` documents through `fetcher`. URL issuers start with the
+    /// document the fetcher holds for their URL ([`JwksFetcher::cached`]), as of
+    /// when it was fetched; call [`JwksVerifier::refresh_due`] once before serving
+    /// so that the others (and stale ones) are fetched.
     #[must_use]
     pub fn with_fetcher(mut self, fetcher: Arc<dyn JwksFetcher>) -> JwksVerifier {
+        for issuer in &self.issuers {
+            let Some((url, _)) = &issuer.url else { continue };
+            if let Some((bytes, at_ms)) = fetcher.cached(url) {
+                let _ = self.install(issuer, &bytes, at_ms);
+            }
+        }
         self.fetcher = Some(fetcher);
         self
     }
 
     /// Fetches the JWKS of every URL issuer whose refresh period has passed since
-    /// its last successful fetch (or that never had one), no more often than
-    /// [`REFETCH_INTERVAL_MS`] per issuer. Returns the failures as `(iss, why)`;
-    /// a failed issuer keeps its old keys.
+    /// its last successful fetch (or that never had one), and of those whose
+    /// unknown `kid` asked for it. After a failed attempt the next one waits the
+    /// refresh period or [`REFETCH_INTERVAL_MS`], whichever is shorter. Returns
+    /// the failures as `(iss, why)`; a failed issuer keeps its old keys.
     pub fn refresh_due(&self, now_ms: u64) -> Vec<(String, String)> {
         let mut failures = Vec::new();
         for issuer in &self.issuers {
             let Some((_, refresh_ms)) = &issuer.url else { continue };
-            let due =
-                issuer.fetch.lock().map(|f| f.last_success_ms.is_none_or(|t| now_ms >= t.saturating_add(*refresh_ms)));
-            if due.unwrap_or(false)
-                && let Some(Err(why)) = self.refetch(issuer, now_ms)
-            {
+            let go = issuer.fetch.lock().is_ok_and(|mut state| {
+                let retry_after = (*refresh_ms).min(REFETCH_INTERVAL_MS);
+                let stale = state.last_success_ms.is_none_or(|t| now_ms >= t.saturating_add(*refresh_ms));
+                let resting = state.last_attempt_ms.is_some_and(|t| now_ms < t.saturating_add(retry_after));
+                let go = state.wanted || (stale && !resting);
+                if go {
+                    state.wanted = false;
+                    state.last_attempt_ms = Some(now_ms);
+                }
+                go
+            });
+            if go && let Some(Err(why)) = self.fetch_now(issuer, now_ms) {
                 failures.push((issuer.iss.clone(), why));
             }
         }
@@ -192,35 +254,55 @@ impl JwksVerifier {
         self.issuers.iter().filter(|i| i.iss == iss).map(|i| i.keys.load().len()).sum()
     }
 
-    /// Fetches one issuer's JWKS unless an attempt happened within the last
-    /// [`REFETCH_INTERVAL_MS`]; `None` when no attempt was made.
-    fn refetch(&self, issuer: &IssuerKeys, now_ms: u64) -> Option<Result<(), String>> {
+    /// Counts key replacements (for caches of verified tokens, and tests).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// An unknown `kid` of a URL issuer: refetch now (a fetcher that does not
+    /// block) or ask the next [`JwksVerifier::refresh_due`] to (one that does);
+    /// at most once per [`REFETCH_INTERVAL_MS`] since the last attempt either way.
+    fn unknown_kid(&self, issuer: &IssuerKeys, now_ms: u64) {
+        let Some(fetcher) = &self.fetcher else { return };
+        if issuer.url.is_none() {
+            return;
+        }
+        let Ok(mut state) = issuer.fetch.lock() else { return };
+        if state.last_attempt_ms.is_some_and(|t| now_ms < t.saturating_add(REFETCH_INTERVAL_MS)) {
+            return;
+        }
+        state.last_attempt_ms = Some(now_ms);
+        if fetcher.blocks() {
+            state.wanted = true;
+        } else {
+            drop(state);
+            let _ = self.fetch_now(issuer, now_ms);
+        }
+    }
+
+    /// Fetches one issuer's JWKS and installs it (the caller has claimed the
+    /// attempt); `None` when the issuer has no URL or there is no fetcher.
+    fn fetch_now(&self, issuer: &IssuerKeys, now_ms: u64) -> Option<Result<(), String>> {
         let (url, _) = issuer.url.as_ref()?;
         let fetcher = self.fetcher.as_ref()?;
-        {
-            let mut state = issuer.fetch.lock().ok()?;
-            if state.last_attempt_ms.is_some_and(|t| now_ms < t.saturating_add(REFETCH_INTERVAL_MS)) {
-                return None;
-            }
-            state.last_attempt_ms = Some(now_ms);
-        }
-        let result = fetcher.fetch(url).and_then(|bytes| {
-            if bytes.len() > MAX_JWKS_BYTES {
-                return Err("the JWKS document is larger than 1 MiB".to_owned());
-            }
-            let doc = json::parse(&bytes, JsonLimits::default())
-                .map_err(|e| format!("the JWKS document is not acceptable JSON: {e}"))?;
-            let keys = KeySet::from_jwks(&doc).ok_or("the document is not a JWKS")?;
-            if keys.len() == 0 {
-                return Err("the JWKS holds no usable key".to_owned());
-            }
+        Some(fetcher.fetch(url).and_then(|bytes| self.install(issuer, &bytes, now_ms)))
+    }
+
+    /// Replaces an issuer's keys with those of `bytes` (fetched at `at_ms`) when
+    /// the document is acceptable; an unchanged document only counts as fresh.
+    fn install(&self, issuer: &IssuerKeys, bytes: &[u8], at_ms: u64) -> Result<(), String> {
+        let hash: [u8; 32] = Sha256::digest(bytes).into();
+        let same = issuer.fetch.lock().is_ok_and(|s| s.doc_hash == Some(hash));
+        if !same {
+            let keys = parse_jwks(bytes)?;
             issuer.keys.store(Arc::new(keys));
-            if let Ok(mut state) = issuer.fetch.lock() {
-                state.last_success_ms = Some(now_ms);
-            }
-            Ok(())
-        });
-        Some(result)
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Ok(mut state) = issuer.fetch.lock() {
+            state.doc_hash = Some(hash);
+            state.last_success_ms = Some(state.last_success_ms.map_or(at_ms, |t| t.max(at_ms)));
+        }
+        Ok(())
     }
 }
 
@@ -279,7 +361,7 @@ impl TokenVerifier for JwksVerifier {
             // An unknown `kid` may mean the issuer rotated its keys: refetch (rate-limited).
             let found = match found {
                 None if kid.is_some() => {
-                    self.refetch(issuer, now_ms);
+                    self.unknown_kid(issuer, now_ms);
                     select(&issuer.keys.load(), kid)
                 }
                 found => found,
@@ -327,5 +409,9 @@ impl TokenVerifier for JwksVerifier {
             return Err(bad(Reason::AudienceMismatch, "the token was not issued for this zone's audience"));
         }
         Ok(VerifiedToken { claims: Arc::new(claims), issuer: index })
+    }
+
+    fn keys_generation(&self) -> u64 {
+        self.generation()
     }
 }

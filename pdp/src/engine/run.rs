@@ -88,6 +88,22 @@ pub struct VerifiedToken {
 pub trait TokenVerifier: Send + Sync {
     /// The token's claims, or the reason and a detail (never the token).
     fn verify(&self, token: &str, issuers: &[u32], now_ms: u64) -> Result<VerifiedToken, (Reason, String)>;
+
+    /// Changes whenever the keys change (a fetched JWKS replaced the old one), so
+    /// that a cache of verified tokens forgets tokens a retired key signed.
+    fn keys_generation(&self) -> u64 {
+        0
+    }
+}
+
+impl<T: TokenVerifier + ?Sized> TokenVerifier for Arc<T> {
+    fn verify(&self, token: &str, issuers: &[u32], now_ms: u64) -> Result<VerifiedToken, (Reason, String)> {
+        (**self).verify(token, issuers, now_ms)
+    }
+
+    fn keys_generation(&self) -> u64 {
+        (**self).keys_generation()
+    }
 }
 
 /// Evaluates requests against one prepared graph.
@@ -95,6 +111,8 @@ pub struct Engine {
     prepared: Prepared,
     limiter: Arc<dyn Limiter>,
     verifier: Arc<dyn TokenVerifier>,
+    /// The JWKS verifier behind `verifier`, for refreshing `jwks url` keys.
+    jwks: Option<Arc<super::jwt::JwksVerifier>>,
     /// Body JSON limits (overridable in the server config).
     pub json_limits: JsonLimits,
 }
@@ -119,7 +137,20 @@ struct Identity {
 impl Engine {
     /// An engine over a prepared graph, a limiter and a token verifier.
     pub fn new(prepared: Prepared, limiter: Arc<dyn Limiter>, verifier: Arc<dyn TokenVerifier>) -> Engine {
-        Engine { prepared, limiter, verifier, json_limits: JsonLimits::default() }
+        Engine { prepared, limiter, verifier, jwks: None, json_limits: JsonLimits::default() }
+    }
+
+    /// Remembers the JWKS verifier that `verifier` uses (possibly through a
+    /// cache), so the service can refresh its `jwks url` keys.
+    #[must_use]
+    pub fn with_jwks(mut self, jwks: Arc<super::jwt::JwksVerifier>) -> Engine {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// The JWKS verifier given to [`Engine::with_jwks`].
+    pub fn jwks(&self) -> Option<&super::jwt::JwksVerifier> {
+        self.jwks.as_deref()
     }
 
     /// The graph being evaluated.

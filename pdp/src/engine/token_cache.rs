@@ -2,7 +2,9 @@
 //! hash and a lookup, not a signature check. Keyed by the SHA-256 of the token and
 //! the issuers asked about (never the token itself); bounded in size; an entry is
 //! never used at or after the token's `exp` (plus the issuer's leeway, which the
-//! inner verifier already allowed for when it accepted it).
+//! inner verifier already allowed for when it accepted it). When the inner
+//! verifier's keys change (a refetched JWKS), every entry is forgotten, so a
+//! token signed by a retired key is not accepted from the cache.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,18 +18,25 @@ use super::run::{TokenVerifier, VerifiedToken};
 pub struct CachingVerifier<V> {
     inner: V,
     capacity: usize,
-    entries: Mutex<HashMap<[u8; 32], (VerifiedToken, u64)>>,
+    entries: Mutex<Entries>,
+}
+
+/// The cached tokens and the key generation they were verified under.
+#[derive(Default)]
+struct Entries {
+    generation: u64,
+    map: HashMap<[u8; 32], (VerifiedToken, u64)>,
 }
 
 impl<V: TokenVerifier> CachingVerifier<V> {
     /// Caches at most `capacity` verified tokens.
     pub fn new(inner: V, capacity: usize) -> CachingVerifier<V> {
-        CachingVerifier { inner, capacity: capacity.max(1), entries: Mutex::new(HashMap::new()) }
+        CachingVerifier { inner, capacity: capacity.max(1), entries: Mutex::new(Entries::default()) }
     }
 
     /// Tokens held (for metrics and tests).
     pub fn len(&self) -> usize {
-        self.entries.lock().map_or(0, |m| m.len())
+        self.entries.lock().map_or(0, |e| e.map.len())
     }
 
     /// True when nothing is cached.
@@ -48,20 +57,31 @@ fn key(token: &str, issuers: &[u32]) -> [u8; 32] {
 impl<V: TokenVerifier> TokenVerifier for CachingVerifier<V> {
     fn verify(&self, token: &str, issuers: &[u32], now_ms: u64) -> Result<VerifiedToken, (Reason, String)> {
         let k = key(token, issuers);
-        if let Ok(map) = self.entries.lock()
-            && let Some((verified, until_ms)) = map.get(&k)
-            && now_ms < *until_ms
-        {
-            return Ok(verified.clone());
+        let generation = self.inner.keys_generation();
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.generation != generation {
+                entries.map.clear();
+                entries.generation = generation;
+            }
+            if let Some((verified, until_ms)) = entries.map.get(&k)
+                && now_ms < *until_ms
+            {
+                return Ok(verified.clone());
+            }
         }
         // Failures are not cached: a bad token is cheap to refuse again (no signature
         // check happens before the header, issuer and algorithm pass).
         let verified = self.inner.verify(token, issuers, now_ms)?;
         let exp_ms =
             verified.claims.get("exp").and_then(serde_json::Value::as_f64).map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
+        // Keys replaced while verifying: the answer is right for this request,
+        // but not worth keeping.
         if exp_ms > now_ms
-            && let Ok(mut map) = self.entries.lock()
+            && self.inner.keys_generation() == generation
+            && let Ok(mut entries) = self.entries.lock()
+            && entries.generation == generation
         {
+            let map = &mut entries.map;
             if map.len() >= self.capacity {
                 map.retain(|_, (_, until)| *until > now_ms);
                 if map.len() >= self.capacity {
@@ -74,6 +94,10 @@ impl<V: TokenVerifier> TokenVerifier for CachingVerifier<V> {
             map.insert(k, (verified.clone(), exp_ms));
         }
         Ok(verified)
+    }
+
+    fn keys_generation(&self) -> u64 {
+        self.inner.keys_generation()
     }
 }
 
@@ -96,6 +120,41 @@ mod tests {
             claims.insert("exp".to_owned(), json!(exp));
             Ok(VerifiedToken { claims: claims.into(), issuer: 0 })
         }
+    }
+
+    /// Accepts tokens while `valid` holds; its keys change when `generation` rises.
+    struct Rotating {
+        valid: std::sync::atomic::AtomicBool,
+        generation: std::sync::atomic::AtomicU64,
+    }
+
+    impl TokenVerifier for Rotating {
+        fn verify(&self, _: &str, _: &[u32], _: u64) -> Result<VerifiedToken, (Reason, String)> {
+            if !self.valid.load(Ordering::Relaxed) {
+                return Err((Reason::KeyUnknown, String::new()));
+            }
+            let mut claims = Map::new();
+            claims.insert("exp".to_owned(), json!(1_000));
+            Ok(VerifiedToken { claims: claims.into(), issuer: 0 })
+        }
+
+        fn keys_generation(&self) -> u64 {
+            self.generation.load(Ordering::Relaxed)
+        }
+    }
+
+    #[test]
+    fn new_keys_empty_the_cache() {
+        let c = CachingVerifier::new(Rotating { valid: true.into(), generation: 0.into() }, 10);
+        assert!(c.verify("t", &[0], 0).is_ok());
+        // The key is retired, but the keys have not changed yet: the cache answers.
+        c.inner.valid.store(false, Ordering::Relaxed);
+        assert!(c.verify("t", &[0], 0).is_ok());
+        // A refetched key set: the token is verified again, and refused.
+        c.inner.generation.store(1, Ordering::Relaxed);
+        assert_eq!(c.verify("t", &[0], 0).map(|_| ()).map_err(|(r, _)| r), Err(Reason::KeyUnknown));
+        assert_eq!(c.keys_generation(), 1);
+        assert!(c.is_empty());
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct Config {
     pub decision_log: DecisionLog,
     /// Hot reload.
     pub reload: Reload,
+
+    /// Fetching `jwks url` key sets.
+    pub jwks: Jwks,
 }
 
 impl Default for Config {
@@ -39,6 +42,8 @@ impl Default for Config {
             authzen: AuthZen::default(),
             decision_log: DecisionLog::default(),
             reload: Reload::default(),
+
+            jwks: Jwks::default(),
         }
     }
 }
@@ -184,6 +189,25 @@ impl Default for Reload {
     }
 }
 
+/// Fetching `jwks url` key sets (see `serve/jwks.rs`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Jwks {
+    /// Connect and total time allowed for one fetch, in milliseconds.
+    pub timeout_ms: u64,
+    /// Extra trusted root certificates (PEM) for `https` issuers with a private
+    /// CA, added to the system's roots. Relative to the working directory.
+    pub ca_file: Option<PathBuf>,
+    /// Redirects followed (never from `https` to `http`); 0 follows none.
+    pub max_redirects: usize,
+}
+
+impl Default for Jwks {
+    fn default() -> Jwks {
+        Jwks { timeout_ms: 5_000, ca_file: None, max_redirects: 3 }
+    }
+}
+
 impl Config {
     /// Parses a config file's text; the error names the line and column.
     pub fn parse(text: &str, file: &Path) -> Result<Config, String> {
@@ -230,6 +254,21 @@ impl Config {
                 return Err(format!("{}: `forward_auth.trusted_proxies`: `{p}` is not a CIDR range", file.display()));
             }
         }
+
+        if !(1..=60_000).contains(&config.jwks.timeout_ms) {
+            return Err(format!(
+                "{}: `jwks.timeout_ms` is {}; expected 1 to 60000 milliseconds",
+                file.display(),
+                config.jwks.timeout_ms
+            ));
+        }
+        if config.jwks.max_redirects > 10 {
+            return Err(format!(
+                "{}: `jwks.max_redirects` is {}; at most 10",
+                file.display(),
+                config.jwks.max_redirects
+            ));
+        }
         Ok(config)
     }
 }
@@ -270,5 +309,20 @@ mod tests {
         assert_eq!(c.grpc.tls.map(|t| t.cert), Some(std::path::PathBuf::from("c")));
         let err = Config::parse("[grpc.tls]\ncert = \"c\"\n", Path::new("w.toml")).unwrap_err();
         assert!(err.contains("missing field `key`"), "{err}");
+    }
+
+    #[test]
+    fn jwks_table() {
+        let c = Config::parse("", Path::new("w.toml")).unwrap();
+        assert_eq!((c.jwks.timeout_ms, c.jwks.ca_file, c.jwks.max_redirects), (5_000, None, 3));
+        let c =
+            Config::parse("[jwks]\ntimeout_ms = 800\nca_file = \"ca.pem\"\nmax_redirects = 0\n", Path::new("w.toml"))
+                .unwrap();
+        assert_eq!((c.jwks.timeout_ms, c.jwks.ca_file, c.jwks.max_redirects), (800, Some(PathBuf::from("ca.pem")), 0));
+        let err = Config::parse("[jwks]\ntimeout_ms = 800\nrefresh = 3\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.starts_with("w.toml:3:1: "), "{err}");
+        assert!(err.contains("unknown field `refresh`"), "{err}");
+        let err = Config::parse("[jwks]\ntimeout_ms = 0\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`jwks.timeout_ms` is 0"), "{err}");
     }
 }

@@ -1,13 +1,15 @@
 //! `warden serve`: the decision service. Loads the policy directory, publishes it,
 //! watches it (notify, debounced, compiled off the request path; `SIGHUP` forces a
-//! reload), writes the decision log through a bounded queue, and serves HTTP and
-//! gRPC (each on its own port, each optionally over TLS or mutual TLS) until
-//! SIGTERM/SIGINT, finishing in-flight calls before exiting.
+//! reload), keeps `jwks url` key sets fresh (`jwks.rs`), writes the decision log
+//! through a bounded queue, and serves HTTP and gRPC (each on its own port, each
+//! optionally over TLS or mutual TLS) until SIGTERM/SIGINT, finishing in-flight
+//! calls before exiting.
 
 pub mod authzen;
 pub mod config;
 pub mod grpc;
 pub mod http;
+pub mod jwks;
 pub mod state;
 pub mod tls;
 
@@ -35,7 +37,9 @@ async fn serve(config: Config) -> Result<(), String> {
     let http_tls = config.http.tls.as_ref().map(tls::acceptor).transpose()?;
     let grpc_tls = config.grpc.tls.as_ref().map(tls::acceptor).transpose()?;
     let log = start_log(&config).await?;
-    let service = Arc::new(Service::new(config.policies.clone(), config.limits.max_keys, log));
+    let service = Service::new(config.policies.clone(), config.limits.max_keys, log);
+    let fetcher = jwks::HttpFetcher::new(&config.jwks, tokio::runtime::Handle::current(), service.jwks_counters())?;
+    let service = Arc::new(service.with_jwks(Arc::new(fetcher)));
     match service.reload() {
         Ok(rev) => eprintln!("warden: serving `{}` at revision {rev}", config.policies.display()),
         // Start anyway: /readyz says not ready until a reload succeeds.
@@ -45,6 +49,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let _watcher = if config.reload.watch { Some(watch(&config, tx.clone())?) } else { None };
     spawn_reloader(service.clone(), rx, Duration::from_millis(config.reload.debounce_ms));
     spawn_sighup(tx);
+    jwks::spawn_refresher(service.clone());
 
     let trusted =
         config.forward_auth.trusted_proxies.iter().filter_map(|p| crate::engine::eval::parse_cidr(p)).collect();

@@ -65,6 +65,7 @@ pub struct Metrics {
     revision: Family<RevisionLabels, Gauge>,
     limit_keys: Gauge,
     log_drops: Counter,
+    jwks: super::jwks::FetchCounters,
 }
 
 impl Metrics {
@@ -82,7 +83,14 @@ impl Metrics {
         registry.register("warden_policy_revision", "The revision in service (value 1)", revision.clone());
         registry.register("warden_rate_limit_keys", "Rate-limit keys held", limit_keys.clone());
         registry.register("warden_decision_log_drops", "Decision log lines dropped (queue full)", log_drops.clone());
-        Metrics { registry, decisions, latency, reloads, revision, limit_keys, log_drops }
+        let jwks = super::jwks::FetchCounters::default();
+        registry.register("warden_jwks_fetches", "JWKS documents fetched for `jwks url` issuers", jwks.fetched.clone());
+        registry.register(
+            "warden_jwks_fetch_failures",
+            "JWKS fetches that failed (old keys kept)",
+            jwks.failed.clone(),
+        );
+        Metrics { registry, decisions, latency, reloads, revision, limit_keys, log_drops, jwks }
     }
 }
 
@@ -136,6 +144,8 @@ pub struct Service {
     started: Instant,
     /// Counts decisions (for the tests of the log).
     pub decisions: AtomicU64,
+    /// Fetches `jwks url` key sets for every engine built (none: URL issuers hold no keys).
+    jwks: Option<Arc<super::jwks::HttpFetcher>>,
 }
 
 /// Now as Unix milliseconds.
@@ -158,7 +168,20 @@ impl Service {
             log,
             started: Instant::now(),
             decisions: AtomicU64::new(0),
+            jwks: None,
         }
+    }
+
+    /// Installs `fetcher` on every engine built from now on; its cache outlives reloads.
+    #[must_use]
+    pub fn with_jwks(mut self, fetcher: Arc<super::jwks::HttpFetcher>) -> Service {
+        self.jwks = Some(fetcher);
+        self
+    }
+
+    /// The counters a JWKS fetcher reports to (`/metrics`).
+    pub fn jwks_counters(&self) -> super::jwks::FetchCounters {
+        self.metrics.jwks.clone()
     }
 
     /// The policy in service, if any.
@@ -195,7 +218,14 @@ impl Service {
         let revision = compiled.graph.revision.clone();
         let files = compiled.set.files.iter().map(|f| f.path.clone()).collect();
         let limiter: Arc<dyn Limiter> = self.limiter.clone();
-        let engine = crate::files::engine(compiled.graph, &compiled.loader, limiter)?;
+        let fetcher = self.jwks.clone().map(|f| f as Arc<dyn crate::engine::jwt::JwksFetcher>);
+        let engine = crate::files::engine(compiled.graph, &compiled.loader, limiter, fetcher)?;
+        // URL keys are fetched before the revision is published (this runs on the
+        // reload thread): those the fetcher's cache held fresh are not fetched again,
+        // and an issuer that cannot be reached keeps the cached keys, if any.
+        if let Some(verifier) = engine.jwks() {
+            super::jwks::report(&verifier.refresh_due(now_ms()));
+        }
         Ok(Loaded { engine, revision, loaded_at_ms: now_ms(), files })
     }
 
