@@ -22,6 +22,22 @@ use warden_pdp::serve::grpc::pb::decision_client::DecisionClient;
 
 const SOURCE_IP: &str = "198.51.100.7";
 
+/// A route added to the bank for one test: allowed for any edge token, with an
+/// upstream header that a token without `customer_id` cannot fill.
+const WHOAMI: &str = r#"/// Who the caller is, for the app's profile screen.
+api whoami in zone edge {
+  host "api.bank.example"
+  prefix "/v1"
+  auth bearer
+
+  /// The caller.
+  route GET "/whoami" {
+    allow
+    upstream header "x-customer-id" = claim.customer_id
+  }
+}
+"#;
+
 /// One judged request, described once and sent through every door.
 struct Case {
     name: &'static str,
@@ -286,6 +302,7 @@ fn grpc_batch_resource_health_reflection_and_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let policies = dir.path().join("bank");
     let idp = bank_with_test_idp(&policies).unwrap();
+    std::fs::write(policies.join("whoami.warden"), WHOAMI).unwrap();
     let w = Warden::start(&policies, &[]).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let endpoint = format!("http://{}", w.grpc);
@@ -366,6 +383,34 @@ fn grpc_batch_resource_health_reflection_and_bad_input() {
     match r.http_response {
         Some(HttpResponse::DeniedResponse(d)) => assert_eq!(d.status.map(|s| s.code), Some(400)),
         other => panic!("expected a denial, got {other:?}"),
+    }
+
+    // An allowed request whose declared upstream header has no value (no
+    // `customer_id` claim): Envoy is told to remove the client's own copy.
+    let staff = idp.mint(&json!({"sub": "teller-1", "scope": "accounts:read", "client_id": "branch"}));
+    let whoami = Case { name: "whoami", method: "GET", path: "/v1/whoami", token: Some(staff), body: None };
+    let mut ask = envoy_check(&whoami);
+    if let Some(http) = ask.attributes.as_mut().and_then(|a| a.request.as_mut()).and_then(|r| r.http.as_mut()) {
+        http.headers.insert("x-customer-id".to_owned(), "99".to_owned());
+    }
+    let r = rt.block_on(envoy.check(ask)).unwrap().into_inner();
+    match r.http_response {
+        Some(HttpResponse::OkResponse(ok)) => {
+            assert_eq!(ok.headers_to_remove, ["x-customer-id"]);
+            assert!(ok.headers.iter().all(|h| h.header.as_ref().is_none_or(|h| h.key != "x-customer-id")));
+        }
+        other => panic!("expected an allow, got {other:?}"),
+    }
+    let customer = idp.mint(&json!({"sub": "u-42", "customer_id": "42", "client_id": "app"}));
+    let whoami = Case { name: "whoami", method: "GET", path: "/v1/whoami", token: Some(customer), body: None };
+    match rt.block_on(envoy.check(envoy_check(&whoami))).unwrap().into_inner().http_response {
+        Some(HttpResponse::OkResponse(ok)) => {
+            assert!(ok.headers_to_remove.is_empty());
+            let set: Vec<(String, String)> =
+                ok.headers.iter().filter_map(|h| h.header.as_ref()).map(|h| (h.key.clone(), h.value.clone())).collect();
+            assert_eq!(set, [("x-customer-id".to_owned(), "42".to_owned())]);
+        }
+        other => panic!("expected an allow, got {other:?}"),
     }
 
     // Health: serving once the policy is loaded.

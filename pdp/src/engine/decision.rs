@@ -30,6 +30,10 @@ pub struct Decision {
     /// log's subject and client id only, never sent to the caller.
     #[serde(skip)]
     pub claims: Option<std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
+    /// Upstream headers the policy declares whose value could not be computed
+    /// (a missing claim): a gateway must remove the client's own copy.
+    #[serde(skip)]
+    pub unset_headers: Vec<String>,
 }
 
 /// Headers serialise as one JSON object, as SERVICE.md shows them.
@@ -55,6 +59,7 @@ impl Decision {
             decision_id: String::new(),
             headers: Vec::new(),
             claims: None,
+            unset_headers: Vec::new(),
         }
     }
 

@@ -418,13 +418,19 @@ impl Engine {
                 StepKind::UpstreamHeader { name, value } => {
                     let claims = identity.as_ref().map(|i| &*i.claims);
                     let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
-                    // A value that cannot be computed is left out, never sent empty.
-                    if let (Some(d), Ok(v)) = (allowed.as_mut(), eval(&self.prepared, &facts, *value)) {
-                        let text = match v.as_ref() {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        d.headers.push((name.clone(), text));
+                    // A value that cannot be computed is left out, never sent empty;
+                    // its name is kept so a door can strip the client's own copy.
+                    if let Some(d) = allowed.as_mut() {
+                        match eval(&self.prepared, &facts, *value) {
+                            Ok(v) => {
+                                let text = match v.as_ref() {
+                                    Value::String(s) => s.clone(),
+                                    other => other.to_string(),
+                                };
+                                d.headers.push((name.clone(), text));
+                            }
+                            Err(_) => d.unset_headers.push(name.clone()),
+                        }
                     }
                 }
             }

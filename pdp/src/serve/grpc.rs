@@ -329,7 +329,13 @@ fn envoy_answer(d: &Decision) -> authz::CheckResponse {
     let (code, http_response) = if d.allow {
         let headers =
             d.headers.iter().map(|(n, v)| header_option(n, v, HeaderAppendAction::OverwriteIfExistsOrAdd)).collect();
-        (tonic::Code::Ok, authz::HttpResponse::OkResponse(authz::OkHttpResponse { headers, ..Default::default() }))
+        // A declared upstream header with no value: the client's copy must not
+        // reach the upstream either.
+        let headers_to_remove = d.unset_headers.clone();
+        (
+            tonic::Code::Ok,
+            authz::HttpResponse::OkResponse(authz::OkHttpResponse { headers, headers_to_remove, ..Default::default() }),
+        )
     } else {
         let mut headers: Vec<HeaderValueOption> =
             d.headers.iter().map(|(n, v)| header_option(n, v, HeaderAppendAction::OverwriteIfExistsOrAdd)).collect();
