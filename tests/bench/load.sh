@@ -39,6 +39,7 @@ done
 echo "== gRPC envoy.service.auth.v3.Authorization/Check (h2load) =="
 for c in 1 16; do
   echo "-- concurrency $c (streams per connection 1)"
+  rm -f "$work/h2.log"
   h2load -D "$secs" -c "$c" -m 1 -t $(( c < 2 ? 1 : 2 )) \
     -H 'content-type: application/grpc' -H 'te: trailers' -d "$work/authz.bin" \
     --log-file="$work/h2.log" http://127.0.0.1:19191/envoy.service.auth.v3.Authorization/Check |
@@ -47,3 +48,6 @@ for c in 1 16; do
   sort -n -k3 "$work/h2.log" | awk '{d[NR]=$3; if ($2 != 200) bad++} END {
     printf "requests %d, non-200 %d, p50 %d us, p99 %d us\n", NR, bad+0, d[int(NR*0.5)], d[int(NR*0.99)] }'
 done
+
+echo "== decisions counted by the server (every one should be an allow) =="
+curl -s localhost:18181/metrics | grep '^warden_decisions_total'
