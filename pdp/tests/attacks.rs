@@ -61,6 +61,11 @@ api accounts in zone edge {
     deny when claim.banned == true
     allow
   }
+
+  route GET "/quiet" {
+    body none
+    allow
+  }
 }
 
 api partner in zone partners {
@@ -217,6 +222,39 @@ fn body_bombs_are_refused_while_parsing() {
     let d = s.engine.check_http(&r);
     assert_eq!(outcome(&d), deny(400, Reason::BodyInvalid));
     assert!(d.detail.contains("/text"), "{}", d.detail);
+}
+
+#[test]
+fn a_body_the_door_did_not_carry_is_not_no_body() {
+    // Envoy without `with_request_body`, or a caller that left `body` out: the
+    // judged request's headers still say it has one.
+    let s = setup();
+    let bearer = Some(format!("Bearer {}", token(&s, json!({"banned": false}))));
+    let with = |method: &str, target: &str, headers: &[(&str, &str)], body: Option<&str>| {
+        let mut r = get("api.example", target, bearer.clone());
+        r.method = method.to_owned();
+        r.headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        r.headers.extend(headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        r.body = body.map(|b| b.as_bytes().to_vec());
+        outcome(&s.engine.check_http(&r))
+    };
+    // A JSON route cannot check a body it never saw.
+    assert_eq!(with("POST", "/notes", &[("content-length", "20")], None), deny(400, Reason::BodyInvalid));
+    assert_eq!(with("POST", "/notes", &[("transfer-encoding", "chunked")], None), deny(400, Reason::BodyInvalid));
+    // Announced larger than `max`: 413 whether or not it was carried.
+    assert_eq!(with("POST", "/notes", &[("content-length", "70000")], None), deny(413, Reason::BodyTooLarge));
+    assert_eq!(
+        with("POST", "/notes", &[("content-length", "70000")], Some(r#"{"text": "a"}"#)),
+        deny(413, Reason::BodyTooLarge)
+    );
+    // A route that takes no body refuses an announced one.
+    assert_eq!(with("GET", "/quiet", &[("content-length", "5")], None), deny(413, Reason::BodyTooLarge));
+    // What is not announced is not there; what is carried is checked as usual.
+    assert_eq!(with("GET", "/quiet", &[("content-length", "0")], None), (true, 200, Reason::Allowed));
+    assert_eq!(
+        with("POST", "/notes", &[("content-length", "13")], Some(r#"{"text": "a"}"#)),
+        (true, 200, Reason::Allowed)
+    );
 }
 
 #[test]

@@ -488,7 +488,28 @@ impl Engine {
     }
 
     fn body(&self, accept: &BodyAccept, max: u64, req: &HttpRequest) -> Result<Option<Value>, (Reason, String)> {
+        // The judged request's own headers say whether it has a body, even when
+        // the door did not carry it (Envoy without `with_request_body`, a
+        // caller that left `body` out): a body the engine cannot see is not
+        // treated as no body.
+        let announced = Self::header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let chunked = Self::header(req, "transfer-encoding").is_some();
+        if *accept != BodyAccept::None
+            && let Some(n) = announced.filter(|n| *n > max)
+        {
+            return Err((Reason::BodyTooLarge, format!("the body ({n} bytes) is larger than {max} bytes")));
+        }
         let Some(bytes) = req.body.as_deref().filter(|b| !b.is_empty()) else {
+            if announced.is_some_and(|n| n > 0) || chunked {
+                return match accept {
+                    BodyAccept::None => Err((Reason::BodyTooLarge, "this route takes no body".to_owned())),
+                    BodyAccept::Json { .. } => Err((
+                        Reason::BodyInvalid,
+                        "the request has a body that was not forwarded, so it cannot be checked".to_owned(),
+                    )),
+                    BodyAccept::Any => Ok(None),
+                };
+            }
             return match accept {
                 BodyAccept::Json { schema: Some(_) } => {
                     Err((Reason::BodyInvalid, "a JSON body is required".to_owned()))
