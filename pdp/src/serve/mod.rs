@@ -250,8 +250,14 @@ fn spawn_sighup(tx: std::sync::mpsc::Sender<()>) {
 
 /// Watches the policy directory (recursively: policy files and the files they refer to).
 fn watch(config: &Config, tx: std::sync::mpsc::Sender<()>) -> Result<notify::RecommendedWatcher, String> {
+    // A decision log written inside the policy directory must not trigger a
+    // reload per decision: events on its path are ignored.
+    let log = config.decision_log.path.as_ref().and_then(|p| std::path::absolute(p).ok());
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
+        if let Ok(e) = event
+            && !e.kind.is_access()
+            && !(log.is_some() && e.paths.iter().all(|p| std::path::absolute(p).ok() == log))
+        {
             let _ = tx.send(());
         }
     })
@@ -298,10 +304,13 @@ async fn start_log(config: &Config) -> Result<Option<tokio::sync::mpsc::Sender<S
     tokio::spawn(async move {
         while let Some(mut line) = rx.recv().await {
             line.push('\n');
-            if sink.write_all(line.as_bytes()).await.is_err() {
-                break;
-            }
-            if rx.is_empty() && sink.flush().await.is_err() {
+            let written = match sink.write_all(line.as_bytes()).await {
+                Ok(()) if rx.is_empty() => sink.flush().await,
+                other => other,
+            };
+            if let Err(e) = written {
+                // Said once, loudly: the log is off from here on (lines are dropped and counted).
+                eprintln!("warden: the decision log cannot be written ({e}); decision logging stops");
                 break;
             }
         }
