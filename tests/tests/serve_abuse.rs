@@ -168,3 +168,25 @@ fn ten_thousand_idle_connections_do_not_stop_the_service() {
     drop(idle);
     check_ok(&w);
 }
+
+#[test]
+fn connections_over_the_cap_are_closed_and_served_again_once_others_leave() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("w.toml");
+    std::fs::write(&config, "[http]\nmax_connections = 50\n").unwrap();
+    let w = Warden::start(&policies().join("bank"), &["--config", config.to_str().unwrap()]).unwrap();
+    // The start-up probe's connection may still be closing: wait for a free slot.
+    std::thread::sleep(Duration::from_millis(200));
+    let idle: Vec<TcpStream> = (0..50).map(|_| TcpStream::connect(w.http).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // The 51st is closed at once: a request on it gets no answer.
+    let r = warden_e2e::request(w.http, "GET", "/healthz", &[], None);
+    assert!(r.is_err(), "served over the cap: {r:?}");
+    drop(idle);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while w.get("/healthz").is_err() {
+        assert!(std::time::Instant::now() < deadline, "not served again after the idle connections left");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check_ok(&w);
+}

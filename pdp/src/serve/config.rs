@@ -64,6 +64,8 @@ pub struct Listener {
     pub request_timeout_ms: u64,
     /// TLS (and mutual TLS); plain text when absent.
     pub tls: Option<Tls>,
+    /// Connections held at once; beyond it new connections are closed.
+    pub max_connections: usize,
 }
 
 impl Default for Listener {
@@ -74,6 +76,7 @@ impl Default for Listener {
             header_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
             tls: None,
+            max_connections: 20_000,
         }
     }
 }
@@ -95,6 +98,8 @@ pub struct GrpcListener {
     pub request_timeout_ms: u64,
     /// TLS (and mutual TLS); plain text (h2c) when absent.
     pub tls: Option<Tls>,
+    /// Connections held at once; beyond it new connections are closed.
+    pub max_connections: usize,
 }
 
 impl Default for GrpcListener {
@@ -106,6 +111,7 @@ impl Default for GrpcListener {
             header_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
             tls: None,
+            max_connections: 20_000,
         }
     }
 }
@@ -240,6 +246,14 @@ impl Config {
         ] {
             if ms == 0 || ms > DAY_MS {
                 return Err(format!("{}: `{name}` is {ms}; expected 1 to {DAY_MS} (a day)", file.display()));
+            }
+        }
+        for (name, n) in [
+            ("http.max_connections", config.http.max_connections),
+            ("grpc.max_connections", config.grpc.max_connections),
+        ] {
+            if n == 0 || n > 1_000_000 {
+                return Err(format!("{}: `{name}` is {n}; expected 1 to 1000000", file.display()));
             }
         }
         if config.decision_log.queue == 0 || config.decision_log.queue > 10_000_000 {

@@ -72,7 +72,11 @@ async fn serve(config: Config) -> Result<(), String> {
         shutdown().await;
         let _ = stop_tx.send(true);
     });
-    let http_door = Door { header_timeout: Duration::from_millis(config.http.header_timeout_ms), tls: http_tls };
+    let http_door = Door {
+        header_timeout: Duration::from_millis(config.http.header_timeout_ms),
+        tls: http_tls,
+        max_connections: config.http.max_connections,
+    };
     let grpc_server = if config.grpc.enabled {
         let (router, health) = grpc::router(grpc::Grpc { service: service.clone() }, config.grpc.max_message_bytes);
         // A call slower than the timeout is cancelled with DEADLINE_EXCEEDED.
@@ -89,7 +93,11 @@ async fn serve(config: Config) -> Result<(), String> {
         let l = listen(config.grpc.addr)?;
         let local = l.local_addr().map_err(|e| e.to_string())?;
         eprintln!("warden: gRPC on {local}{}", if grpc_tls.is_some() { " (TLS)" } else { "" });
-        let door = Door { header_timeout: Duration::from_millis(config.grpc.header_timeout_ms), tls: grpc_tls };
+        let door = Door {
+            header_timeout: Duration::from_millis(config.grpc.header_timeout_ms),
+            tls: grpc_tls,
+            max_connections: config.grpc.max_connections,
+        };
         Some(serve_listener(l, router, door, stop.clone()))
     } else {
         None
@@ -140,6 +148,8 @@ struct Door {
     header_timeout: Duration,
     /// TLS, when configured.
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Connections held at once; beyond it new ones are closed at once.
+    max_connections: usize,
 }
 
 /// Accepts connections until `stop`, then lets in-flight requests finish (at
@@ -163,6 +173,7 @@ async fn serve_listener(
         .keep_alive_timeout(Duration::from_secs(20))
         .max_concurrent_streams(256);
     let header_timeout = door.header_timeout;
+    let slots = Arc::new(tokio::sync::Semaphore::new(door.max_connections));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -172,6 +183,9 @@ async fn serve_listener(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
+                // Over the cap, the connection is closed at once: memory stays
+                // bounded and the accept queue keeps moving.
+                let Ok(permit) = slots.clone().try_acquire_owned() else { continue };
                 let _ = stream.set_nodelay(true);
                 // The peer's address rides on each request (no per-connection
                 // router: `Router::layer` would rebuild every route).
@@ -182,6 +196,7 @@ async fn serve_listener(
                 });
                 let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), door.tls.clone());
                 tokio::spawn(async move {
+                    let _permit = permit;
                     // A client that sends nothing at all is dropped too (the
                     // header timeout starts only once bytes arrive).
                     let mut first = [0u8; 1];
