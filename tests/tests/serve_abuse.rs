@@ -23,6 +23,19 @@ fn check_ok(w: &Warden) {
     assert_eq!(d.json().unwrap()["reason"], "credentials_missing");
 }
 
+/// A small gRPC check the bank denies for want of a token.
+fn small_check() -> pb::CheckRequest {
+    pb::CheckRequest {
+        request: Some(pb::HttpRequest {
+            method: "GET".to_owned(),
+            host: "api.bank.example".to_owned(),
+            path: "/v1/accounts/42".to_owned(),
+            ..Default::default()
+        }),
+        source: None,
+    }
+}
+
 /// Sends `head`, then streams `total` bytes of body from another thread while
 /// this one reads the answer; the server may answer (and close) early.
 fn send_huge(w: &Warden, head: &str, total: usize, chunked: bool) -> warden_e2e::Response {
@@ -98,16 +111,7 @@ fn a_hundred_megabyte_body_is_refused_and_the_server_goes_on() {
     };
     let err = rt.block_on(grpc.check(huge)).unwrap_err();
     assert_eq!(err.code(), tonic::Code::OutOfRange, "{err}");
-    let small = pb::CheckRequest {
-        request: Some(pb::HttpRequest {
-            method: "GET".to_owned(),
-            host: "api.bank.example".to_owned(),
-            path: "/v1/accounts/42".to_owned(),
-            ..Default::default()
-        }),
-        source: None,
-    };
-    assert_eq!(rt.block_on(grpc.check(small)).unwrap().into_inner().reason, "credentials_missing");
+    assert_eq!(rt.block_on(grpc.check(small_check())).unwrap().into_inner().reason, "credentials_missing");
     check_ok(&w);
 
     // Memory stays bounded: nothing near 100 MB per refused request was kept.
@@ -150,16 +154,7 @@ fn ten_thousand_idle_connections_do_not_stop_the_service() {
     check_ok(&w);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut grpc = rt.block_on(DecisionClient::connect(format!("http://{}", w.grpc))).unwrap();
-    let small = pb::CheckRequest {
-        request: Some(pb::HttpRequest {
-            method: "GET".to_owned(),
-            host: "api.bank.example".to_owned(),
-            path: "/v1/accounts/42".to_owned(),
-            ..Default::default()
-        }),
-        source: None,
-    };
-    assert_eq!(rt.block_on(grpc.check(small)).unwrap().into_inner().reason, "credentials_missing");
+    assert_eq!(rt.block_on(grpc.check(small_check())).unwrap().into_inner().reason, "credentials_missing");
     let during = w.rss_kib().unwrap_or(0);
     eprintln!("resident memory: {before} KiB before, {during} KiB with {n} idle connections");
     // A few KiB per idle connection at most.
