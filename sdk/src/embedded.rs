@@ -1,0 +1,135 @@
+//! The embedded mode (feature `embedded`): [`Embedded`] answers the [`Decide`] trait
+//! in-process from a policy directory, hot-reloaded, through the very handler
+//! `warden serve` runs for `warden.v1.Decision`, so both modes decide alike.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use warden_pdp::serve::grpc::{Grpc, pb as server_pb};
+use warden_pdp::serve::state::Service;
+
+use crate::check::{Check, Decision, HttpCheck, ResourceCheck};
+use crate::client::Decide;
+use crate::error::Error;
+use crate::pb;
+
+/// Rate-limit keys held in-process (as `warden serve`'s default).
+const MAX_KEYS: usize = 1_000_000;
+
+/// How long the directory must be quiet before a change is compiled.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Decisions made in-process from a compiled policy directory.
+///
+/// The checks go through `warden serve`'s own `warden.v1.Decision` handler (the
+/// message is handed over encoded, as over the wire), over one published policy
+/// that a reload replaces whole: only a set that compiles is ever published, and
+/// a failing change keeps the previous revision in service. Rate limits are
+/// counted in this process. Issuers with `jwks url` hold no keys here (their
+/// tokens are refused `key_unknown`): use `jwks file` for the embedded mode.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), warden_sdk::Error> {
+/// use warden_sdk::{Decide, Embedded, ResourceCheck, Source, Subject};
+/// let pdp = Embedded::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/todo").as_ref())?;
+/// let mut check = ResourceCheck::new("todo", "t1", "read");
+/// check.properties = serde_json::json!({"owner": "alice", "tenant": "acme"}).as_object().cloned().unwrap_or_default();
+/// let tenant = serde_json::json!({"tenant": "acme"}).as_object().cloned().unwrap_or_default();
+/// check.subject = Some(Subject { id: "alice".into(), properties: tenant });
+/// check.source = Source { ip: None, principal: Some("spiffe://todo.example/ns/todo/api".into()) };
+/// assert!(pdp.check_resource(&check).await?.allow);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Embedded {
+    grpc: Grpc,
+    _watcher: Option<Arc<notify::RecommendedWatcher>>,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded").field("policies", &self.grpc.service.policies).finish()
+    }
+}
+
+impl Embedded {
+    /// Compiles `dir` and watches it: a change is compiled after 200 ms of quiet
+    /// on a thread of its own and published if it compiles. Fails when the set
+    /// does not compile now, or the directory cannot be watched.
+    pub fn open(dir: &Path) -> Result<Embedded, Error> {
+        let mut e = Embedded::open_unwatched(dir)?;
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok_and(|e| !e.kind.is_access()) {
+                let _ = tx.send(());
+            }
+        })
+        .map_err(|e| Error::Config(format!("cannot watch `{}`: {e}", dir.display())))?;
+        notify::Watcher::watch(&mut watcher, dir, notify::RecursiveMode::Recursive)
+            .map_err(|e| Error::Config(format!("cannot watch `{}`: {e}", dir.display())))?;
+        let service = e.grpc.service.clone();
+        // Ends when the watcher (and with it the sender) is dropped.
+        std::thread::spawn(move || {
+            while rx.recv().is_ok() {
+                while rx.recv_timeout(DEBOUNCE).is_ok() {}
+                let _kept_previous_on_error = service.reload();
+            }
+        });
+        e._watcher = Some(Arc::new(watcher));
+        Ok(e)
+    }
+
+    /// Compiles `dir` once; [`Embedded::reload`] recompiles it.
+    pub fn open_unwatched(dir: &Path) -> Result<Embedded, Error> {
+        let service = Arc::new(Service::new(dir.to_path_buf(), MAX_KEYS, None));
+        service.reload().map_err(Error::Policy)?;
+        Ok(Embedded { grpc: Grpc { service }, _watcher: None })
+    }
+
+    /// Recompiles the directory now; the new revision, or why it was not
+    /// published (the previous one stays in service).
+    pub fn reload(&self) -> Result<String, Error> {
+        self.grpc.service.reload().map_err(Error::Policy)
+    }
+
+    /// The revision in service.
+    pub fn revision(&self) -> String {
+        self.grpc.service.current().map(|l| l.revision.clone()).unwrap_or_default()
+    }
+}
+
+/// The same message in the server's generated types (one `.proto`, two crates).
+fn recode<A: prost::Message, B: prost::Message + Default>(m: &A) -> Result<B, Error> {
+    B::decode(m.encode_to_vec().as_slice())
+        .map_err(|e| Error::Status { code: "Internal".to_owned(), message: e.to_string() })
+}
+
+fn status(s: &tonic::Status) -> Error {
+    Error::from_status(s, 0)
+}
+
+impl Decide for Embedded {
+    async fn check(&self, check: &HttpCheck) -> Result<Decision, Error> {
+        use server_pb::decision_server::Decision as _;
+        let m: server_pb::CheckRequest = recode(&pb::CheckRequest::from(check))?;
+        let r = self.grpc.check(tonic::Request::new(m)).await.map_err(|s| status(&s))?;
+        Ok(Decision::from(recode::<_, pb::CheckResponse>(r.get_ref())?))
+    }
+
+    async fn check_resource(&self, check: &ResourceCheck) -> Result<Decision, Error> {
+        use server_pb::decision_server::Decision as _;
+        let m: server_pb::ResourceCheckRequest = recode(&pb::ResourceCheckRequest::from(check))?;
+        let r = self.grpc.check_resource(tonic::Request::new(m)).await.map_err(|s| status(&s))?;
+        Ok(Decision::from(recode::<_, pb::CheckResponse>(r.get_ref())?))
+    }
+
+    async fn check_batch(&self, checks: &[Check]) -> Result<Vec<Decision>, Error> {
+        use server_pb::decision_server::Decision as _;
+        let m: server_pb::BatchRequest =
+            recode(&pb::BatchRequest { checks: checks.iter().map(pb::BatchItem::from).collect() })?;
+        let r = self.grpc.check_batch(tonic::Request::new(m)).await.map_err(|s| status(&s))?;
+        let r: pb::BatchResponse = recode(r.get_ref())?;
+        Ok(r.decisions.into_iter().map(Decision::from).collect())
+    }
+}
