@@ -33,11 +33,13 @@ pub struct ClientConfig {
     retries: u32,
     backoff: Duration,
     tls: Option<ClientTlsConfig>,
+    custom_ca: bool,
 }
 
 impl ClientConfig {
-    /// `endpoint` is `http://host:port` (h2c) or `https://host:port` (TLS, with
-    /// the system's roots unless [`ClientConfig::ca_pem`] is given). Defaults: a
+    /// `endpoint` is `http://host:port` (h2c) or `https://host:port` (TLS). For
+    /// TLS give Warden's CA with [`ClientConfig::ca_pem`]: the SDK builds tonic
+    /// without a bundled or native root store, so no public CA is trusted by default. Defaults: a
     /// deadline of 250 ms per call, a connect timeout of 100 ms, two retries of a
     /// refused connection 20 ms apart.
     pub fn new(endpoint: &str) -> ClientConfig {
@@ -48,6 +50,7 @@ impl ClientConfig {
             retries: 2,
             backoff: Duration::from_millis(20),
             tls: None,
+            custom_ca: false,
         }
     }
 
@@ -77,13 +80,14 @@ impl ClientConfig {
     }
 
     fn tls_mut(&mut self) -> ClientTlsConfig {
-        self.tls.take().unwrap_or_else(|| ClientTlsConfig::new().with_enabled_roots())
+        self.tls.take().unwrap_or_default()
     }
 
     /// Trusts this CA (PEM) for Warden's certificate instead of the system roots.
     #[must_use]
     pub fn ca_pem(mut self, pem: &[u8]) -> ClientConfig {
-        self.tls = Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)));
+        self.tls = Some(self.tls_mut().ca_certificate(Certificate::from_pem(pem)));
+        self.custom_ca = true;
         self
     }
 
@@ -110,7 +114,10 @@ impl ClientConfig {
             .timeout(self.deadline)
             .tcp_nodelay(true);
         if self.endpoint.starts_with("https://") || self.tls.is_some() {
-            let tls = self.tls.clone().unwrap_or_else(|| ClientTlsConfig::new().with_enabled_roots());
+            let mut tls = self.tls.clone().unwrap_or_default();
+            if !self.custom_ca {
+                tls = tls.with_enabled_roots();
+            }
             endpoint = endpoint.tls_config(tls).map_err(|e| Error::Config(format!("tls: {e}")))?;
         }
         Ok(Client { inner: DecisionClient::new(endpoint.connect_lazy()), config: self })

@@ -40,9 +40,17 @@ impl Error {
 
     /// The error for a gRPC status.
     pub(crate) fn from_status(s: &tonic::Status, deadline_ms: u64) -> Error {
+        if caused_by::<tonic::TimeoutExpired>(s) {
+            return Error::DeadlineExceeded(deadline_ms);
+        }
         match s.code() {
-            tonic::Code::Unavailable => Error::Unavailable(describe(s)),
-            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => Error::DeadlineExceeded(deadline_ms),
+            // A connection closed under the call (as a refused client certificate
+            // closes it after a TLS 1.3 handshake) ends it as cancelled.
+            tonic::Code::Unavailable | tonic::Code::Cancelled => Error::Unavailable(describe(s)),
+            // A status with a cause was made by this side's transport (a status
+            // from Warden carries none): the connection failed under the call.
+            tonic::Code::Unknown if std::error::Error::source(s).is_some() => Error::Unavailable(describe(s)),
+            tonic::Code::DeadlineExceeded => Error::DeadlineExceeded(deadline_ms),
             tonic::Code::InvalidArgument | tonic::Code::OutOfRange => Error::InvalidArgument(s.message().to_owned()),
             code => Error::Status { code: format!("{code:?}"), message: s.message().to_owned() },
         }
@@ -61,6 +69,18 @@ fn describe(s: &tonic::Status) -> String {
         Some(l) if l != s.message() => format!("{}: {l}", s.message()),
         _ => s.message().to_owned(),
     }
+}
+
+/// True when an error of type `E` is in `s`'s chain of causes.
+fn caused_by<E: std::error::Error + 'static>(s: &tonic::Status) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(s);
+    while let Some(c) = cause {
+        if c.is::<E>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// True when `s` failed because the connection was refused: nothing was sent,

@@ -387,3 +387,38 @@ async fn embedded_mode_reloads_a_changed_directory() {
     other.source.ip = Some("203.0.113.7".parse().unwrap());
     assert!(pdp.check(&other).await.unwrap().allow);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_to_warden() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = warden_e2e::pki::Pki::new(dir.path()).unwrap();
+    let path = |p: &std::path::Path| p.to_string_lossy().replace('\\', "/");
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[grpc.tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n",
+            path(&pki.server_cert),
+            path(&pki.server_key),
+            path(&pki.ca)
+        ),
+    )
+    .unwrap();
+    let todo = warden_e2e::policies().join("todo");
+    let w = Warden::start(&todo, &["--config", &config.to_string_lossy()]).unwrap();
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    let base = || {
+        ClientConfig::new(&format!("https://{}", w.grpc))
+            .deadline(Duration::from_secs(5))
+            .ca_pem(&read(&pki.ca))
+            .domain_name("localhost")
+    };
+    let (check, reason) = todo_checks().remove(0);
+    let with = base().identity_pem(&read(&pki.client_cert), &read(&pki.client_key)).build().unwrap();
+    let d = with.check_resource(&check).await.unwrap();
+    assert_eq!((d.allow, d.reason.as_str()), (true, reason));
+    // Without a client certificate the handshake fails: no answer, never an allow.
+    let err = base().build().unwrap().check_resource(&check).await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+    assert!(!FailMode::Closed.resolve(Err(err)).allow);
+}
