@@ -422,3 +422,33 @@ async fn mutual_tls_to_warden() {
     assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
     assert!(!FailMode::Closed.resolve(Err(err)).allow);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_sends_a_bounded_body_and_hands_it_on() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.warden"), TINY).unwrap();
+    let pdp = Embedded::open(dir.path()).unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    let echo = Router::new().fallback(move |body: axum::body::Bytes| {
+        let seen = seen.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            body
+        }
+    });
+    let svc = echo.layer(WardenLayer::new(pdp).body_limit(8));
+    let with_body = |body: &'static str, from: &str| {
+        let mut r = request("/p/ping", &[], from);
+        *r.body_mut() = Body::from(body);
+        r
+    };
+    let r = svc.clone().oneshot(with_body("0123456789abcdef", "203.0.113.20")).await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(body_json(r).await["reason"], "body_too_large");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    let r = svc.oneshot(with_body("hello", "203.0.113.21")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.into_body().collect().await.unwrap().to_bytes(), "hello");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
