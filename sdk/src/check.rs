@@ -161,6 +161,9 @@ pub struct Decision {
     /// On allow, the upstream headers; on deny, the challenge and rate-limit
     /// headers to answer with.
     pub headers: BTreeMap<String, String>,
+    /// On allow, upstream headers the policy declares but could not fill (a
+    /// claim the token lacks): remove any copy the client sent.
+    pub unset_headers: Vec<String>,
 }
 
 impl Decision {
@@ -312,6 +315,7 @@ impl From<pb::CheckResponse> for Decision {
             revision: r.revision,
             decision_id: r.decision_id,
             headers: r.headers.into_iter().collect(),
+            unset_headers: r.unset_headers,
         }
     }
 }

@@ -48,7 +48,8 @@ struct Settings {
 /// `x-warden-decision-id`, and the JSON body `{"allow": false, "status",
 /// "reason", "detail", "decision_id"}`; the inner service is not called. On
 /// allow it sets the decision's upstream headers on the request (replacing any
-/// the client sent), adds the [`Decision`] to the request's extensions and calls
+/// the client sent), removes the declared ones Warden could not fill
+/// ([`Decision::unset_headers`]), adds the [`Decision`] to the request's extensions and calls
 /// the inner service. No answer from Warden follows the [`FailMode`] (closed by
 /// default: 503 `unavailable`).
 #[derive(Clone, Debug)]
@@ -107,8 +108,9 @@ impl<D: Decide> WardenLayer<D> {
 
     /// Headers only Warden may set (the policy's `upstream header`s, e.g.
     /// `x-customer-id`): the client's copies are removed before the request is
-    /// judged and passed on, so a route that sets none, or a claim the token
-    /// lacks, never lets a client-made value through. Names that are not header
+    /// judged and passed on, so a route that sets none never lets a client-made
+    /// value through (a route that declares one but cannot fill it is covered
+    /// without this: see [`Decision::unset_headers`]). Names that are not header
     /// names are ignored.
     #[must_use]
     pub fn reserved_headers(self, names: &[&str]) -> WardenLayer<D> {
@@ -180,6 +182,13 @@ where
             let decision = settings.fail_mode.resolve(decider.check(&check).await);
             if !decision.allow {
                 return Ok(deny(&decision));
+            }
+            // A declared upstream header Warden could not fill must not come
+            // from the client either.
+            for name in &decision.unset_headers {
+                if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
+                    parts.headers.remove(n);
+                }
             }
             for (name, value) in &decision.headers {
                 if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {

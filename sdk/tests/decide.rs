@@ -452,3 +452,56 @@ async fn the_layer_sends_a_bounded_body_and_hands_it_on() {
     assert_eq!(r.into_body().collect().await.unwrap().to_bytes(), "hello");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
+
+/// A route added to the bank for one test: any edge token is allowed, and the
+/// upstream header cannot be filled for a token without `customer_id`.
+const WHOAMI: &str = r#"/// Who the caller is.
+api whoami in zone edge {
+  host "api.bank.example"
+  prefix "/v1"
+  auth bearer
+
+  /// The caller.
+  route GET "/whoami" {
+    allow
+    upstream header "x-customer-id" = claim.customer_id
+  }
+}
+"#;
+
+async fn unset_upstream_header_is_stripped<D: Decide>(decider: D, idp: &TestIdp) {
+    // No `reserved_headers`: the decision itself names the header to remove.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let svc = app(hits.clone()).layer(WardenLayer::new(decider));
+    let teller = format!("Bearer {}", idp.mint(&json!({"sub": "teller-1", "client_id": "branch"})));
+    let r = svc
+        .clone()
+        .oneshot(request("/v1/whoami", &[("authorization", &teller), ("x-customer-id", "99")], "198.51.100.7"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(body_json(r).await["x-customer-id"], json!([]), "the client's copy reached the service");
+    let customer = customer_token(idp, "42", "");
+    let r = svc
+        .oneshot(request("/v1/whoami", &[("authorization", &customer), ("x-customer-id", "99")], "198.51.100.7"))
+        .await
+        .unwrap();
+    assert_eq!(body_json(r).await["x-customer-id"], json!(["42"]));
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_header_warden_could_not_fill_is_removed_in_both_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let idp = bank_with_test_idp(dir.path()).unwrap();
+    std::fs::write(dir.path().join("whoami.warden"), WHOAMI).unwrap();
+    let w = Warden::start(dir.path(), &[]).unwrap();
+    let mut c = HttpCheck::new("GET", HOST, "/v1/whoami")
+        .header("authorization", &format!("Bearer {}", idp.mint(&json!({"sub": "teller-1"}))));
+    c.source = Source { ip: "198.51.100.7".parse().ok(), principal: None };
+    let d = client(&w).check(&c).await.unwrap();
+    assert!(d.allow);
+    assert_eq!(d.unset_headers, ["x-customer-id"]);
+    unset_upstream_header_is_stripped(client(&w), &idp).await;
+    unset_upstream_header_is_stripped(Embedded::open(dir.path()).unwrap(), &idp).await;
+}

@@ -157,6 +157,7 @@ fn answer(d: Decision) -> pb::CheckResponse {
         revision: d.revision,
         decision_id: d.decision_id,
         headers: d.headers.into_iter().collect(),
+        unset_headers: d.unset_headers,
     }
 }
 
