@@ -261,3 +261,78 @@ pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 pub fn policies() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")
 }
+
+/// A real `redis-server` on a loopback port of its own, without persistence
+/// (killed when dropped). `.ci/run` installs the Debian package.
+pub struct RedisServer {
+    child: Option<Child>,
+    /// Its port.
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` on a free loopback port.
+    pub fn start() -> Result<RedisServer, String> {
+        RedisServer::start_on(free_port()?)
+    }
+
+    /// Starts `redis-server` on `port` and waits (at most 10 s) until it answers `PING`.
+    pub fn start_on(port: u16) -> Result<RedisServer, String> {
+        let bin = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| PathBuf::from("redis-server"));
+        let child = Command::new(&bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot start `redis-server` ({e}): the shared rate-limit tests run a real Redis. \
+                     `.ci/run` installs it (`apt-get install -y redis-server` on Debian)"
+                )
+            })?;
+        let mut server = RedisServer { child: Some(child), port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if server.ping() {
+                return Ok(server);
+            }
+            if let Some(Ok(Some(status))) = server.child.as_mut().map(Child::try_wait) {
+                return Err(format!("redis-server exited at start: {status}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err("redis-server did not answer PING in 10 s".to_owned())
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Answers `PING` with `PONG`.
+    pub fn ping(&self) -> bool {
+        let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
+        let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else { return false };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    /// Kills the server and waits for it to exit (its port is free again).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -100,6 +100,12 @@ impl Decision {
         self
     }
 
+    /// Adds `retry-after` alone (a limit that could not be checked and denies).
+    pub fn with_retry_after(mut self, ms: u64) -> Decision {
+        self.headers.push(("retry-after".to_owned(), ms.div_ceil(1_000).max(1).to_string()));
+        self
+    }
+
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())

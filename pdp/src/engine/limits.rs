@@ -44,13 +44,22 @@ pub struct Outcome {
     pub retry_after_ms: u64,
 }
 
+/// A shared limit store could not answer in time (unreachable, timed out, or
+/// skipped while it is backing off after a failure). The engine then follows
+/// the limit's `on_backend_error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackendError;
+
 /// Where limit state lives. Implementations must be safe to share between threads.
 pub trait Limiter: Send + Sync {
     /// Consumes one unit of `rate` for `key` (the evaluated key values) of the
     /// limit whose fingerprint is `limit` (see `Prepared::limit_ids`: equal for an
     /// unchanged definition, so buckets outlive a policy reload) at `now_ms`.
-    fn consume(&self, limit: u64, key: &str, rate: Rate, now_ms: u64) -> Outcome;
-    /// How many keys are held (for the metrics).
+    /// A shared backend may use its own clock instead of `now_ms` (one clock for
+    /// every replica). Runs on the request path: an implementation that does I/O
+    /// must bound it and answer [`BackendError`] rather than wait.
+    fn consume(&self, limit: u64, key: &str, rate: Rate, now_ms: u64) -> Result<Outcome, BackendError>;
+    /// How many keys are held in process (for the metrics; 0 for a shared store).
     fn keys(&self) -> usize;
     /// Forgets every key (tests start from empty state).
     fn clear(&self);
@@ -109,7 +118,7 @@ impl Memory {
 }
 
 impl Limiter for Memory {
-    fn consume(&self, limit: u64, key: &str, rate: Rate, now_ms: u64) -> Outcome {
+    fn consume(&self, limit: u64, key: &str, rate: Rate, now_ms: u64) -> Result<Outcome, BackendError> {
         let shard = self.shard(limit, key);
         let mut map = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let id = (limit, key.to_owned());
@@ -127,7 +136,7 @@ impl Limiter for Memory {
             }
             map.insert(id, tat);
         }
-        outcome
+        Ok(outcome)
     }
 
     fn keys(&self) -> usize {
@@ -143,6 +152,8 @@ impl Limiter for Memory {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "the in-process store never fails")]
+
     use super::*;
 
     const FIVE_PER_MINUTE: Rate = Rate { count: 5, period_ms: 60_000, burst: 5 };
@@ -151,44 +162,44 @@ mod tests {
     fn five_per_minute_then_one_every_twelve_seconds() {
         let m = Memory::new(1_000);
         for i in 0..5 {
-            let o = m.consume(0, "203.0.113.9", FIVE_PER_MINUTE, 1_000);
+            let o = m.consume(0, "203.0.113.9", FIVE_PER_MINUTE, 1_000).unwrap();
             assert!(o.allowed, "request {i}");
             assert_eq!(o.remaining, 4 - i);
         }
-        let denied = m.consume(0, "203.0.113.9", FIVE_PER_MINUTE, 1_000);
+        let denied = m.consume(0, "203.0.113.9", FIVE_PER_MINUTE, 1_000).unwrap();
         assert!(!denied.allowed);
         assert_eq!(denied.retry_after_ms, 12_000);
         assert_eq!(denied.remaining, 0);
         // Denials do not push the next admission further away.
-        assert!(!m.consume(0, "203.0.113.9", FIVE_PER_MINUTE, 12_999).allowed);
-        assert!(m.consume(0, "203.0.113.9", FIVE_PER_MINUTE, 13_000).allowed);
+        assert!(!m.consume(0, "203.0.113.9", FIVE_PER_MINUTE, 12_999).unwrap().allowed);
+        assert!(m.consume(0, "203.0.113.9", FIVE_PER_MINUTE, 13_000).unwrap().allowed);
         // Other keys and other limits have their own buckets.
-        assert!(m.consume(0, "198.51.100.1", FIVE_PER_MINUTE, 1_000).allowed);
-        assert!(m.consume(1, "203.0.113.9", FIVE_PER_MINUTE, 1_000).allowed);
+        assert!(m.consume(0, "198.51.100.1", FIVE_PER_MINUTE, 1_000).unwrap().allowed);
+        assert!(m.consume(1, "203.0.113.9", FIVE_PER_MINUTE, 1_000).unwrap().allowed);
     }
 
     #[test]
     fn burst_above_rate() {
         let rate = Rate { count: 100, period_ms: 1_000, burst: 200 };
         let m = Memory::new(10);
-        let admitted = (0..300).filter(|_| m.consume(0, "c", rate, 0).allowed).count();
+        let admitted = (0..300).filter(|_| m.consume(0, "c", rate, 0).unwrap().allowed).count();
         assert_eq!(admitted, 200);
         // 10 ms later, one more (100 per second).
-        assert!(m.consume(0, "c", rate, 10).allowed);
-        assert!(!m.consume(0, "c", rate, 10).allowed);
+        assert!(m.consume(0, "c", rate, 10).unwrap().allowed);
+        assert!(!m.consume(0, "c", rate, 10).unwrap().allowed);
     }
 
     #[test]
     fn memory_stays_bounded_whatever_the_number_of_keys() {
         let m = Memory::new(1_000);
         for i in 0..100_000u64 {
-            m.consume(0, &i.to_string(), FIVE_PER_MINUTE, i);
+            m.consume(0, &i.to_string(), FIVE_PER_MINUTE, i).unwrap();
         }
         assert!(m.keys() <= 1_000, "{} keys held", m.keys());
         // A recent key is still limited after the flood.
         for _ in 0..5 {
-            m.consume(0, "victim", FIVE_PER_MINUTE, 100_000);
+            m.consume(0, "victim", FIVE_PER_MINUTE, 100_000).unwrap();
         }
-        assert!(!m.consume(0, "victim", FIVE_PER_MINUTE, 100_000).allowed);
+        assert!(!m.consume(0, "victim", FIVE_PER_MINUTE, 100_000).unwrap().allowed);
     }
 }

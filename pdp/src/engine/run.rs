@@ -7,16 +7,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
-use warden_compiler::graph::{Auth, BodyAccept, Endpoint, EndpointKind, LimitStage, Method, RouteMatch, StepKind};
+use warden_compiler::graph::{
+    Auth, BackendErrorPolicy, BodyAccept, Endpoint, EndpointKind, LimitStage, Method, RouteMatch, StepKind,
+};
 use warden_language::reason::Reason;
 
 use super::credentials;
 use super::decision::Decision;
 use super::eval::{EvalError, Facts, Prepared, eval, eval_bool};
 use super::json::{self, JsonLimits};
-use super::limits::{Limiter, Rate};
+use super::limits::{BackendError, Limiter, Rate};
 use super::path::normalise;
 use super::schema;
+
+/// `retry-after` of a request denied because its limit could not be checked
+/// (`on_backend_error deny`): about the limiter's back-off before it tries again.
+const BACKEND_ERROR_RETRY_MS: u64 = 1_000;
 
 /// An HTTP request to judge, in the engine's own terms (transports convert to it).
 #[derive(Clone, Debug, Default)]
@@ -334,7 +340,24 @@ impl Engine {
                     }
                     let rate = Rate { count: l.count, period_ms: l.period_ms, burst: l.burst };
                     let id = self.prepared.limit_ids.get(*limit as usize).copied().unwrap_or(u64::from(*limit));
-                    let outcome = self.limiter.consume(id, &key, rate, req.now_ms);
+                    let outcome = match self.limiter.consume(id, &key, rate, req.now_ms) {
+                        Ok(outcome) => outcome,
+                        Err(BackendError) => match l.on_backend_error {
+                            BackendErrorPolicy::Allow => continue,
+                            BackendErrorPolicy::Deny => {
+                                return Decision::new(
+                                    Reason::RateLimited,
+                                    format!(
+                                        "limit `{}` could not be checked (rate-limit backend unavailable; \
+                                         on_backend_error deny)",
+                                        l.name
+                                    ),
+                                    rule(),
+                                )
+                                .with_retry_after(BACKEND_ERROR_RETRY_MS);
+                            }
+                        },
+                    };
                     if !outcome.allowed {
                         let stage =
                             if *stage == LimitStage::PreAuth { "before authentication" } else { "for this caller" };

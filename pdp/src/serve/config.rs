@@ -129,17 +129,28 @@ pub struct Tls {
     pub client_ca: Option<PathBuf>,
 }
 
-/// In-process rate-limit store.
+/// Where rate-limit state lives.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Most keys held at once (older idle buckets are evicted).
+    /// `memory` (in process, the default) or `redis://[user:password@]host[:port][/db]`:
+    /// one limit shared by every replica using that Redis.
+    pub backend: String,
+    /// In process: most keys held at once (older idle buckets are evicted).
     pub max_keys: usize,
+    /// Redis: bound on connecting and on each round trip, in milliseconds. A
+    /// slower answer is a backend error (the limit's `on_backend_error`).
+    pub timeout_ms: u64,
+    /// Redis: idle connections kept open.
+    pub pool: usize,
+    /// Redis: after a failure, how long limits answer from `on_backend_error`
+    /// without trying Redis, in milliseconds.
+    pub backoff_ms: u64,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_keys: 1_000_000 }
+        Limits { backend: "memory".to_owned(), max_keys: 1_000_000, timeout_ms: 50, pool: 16, backoff_ms: 1_000 }
     }
 }
 

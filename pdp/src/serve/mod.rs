@@ -10,6 +10,7 @@ pub mod config;
 pub mod grpc;
 pub mod http;
 pub mod jwks;
+pub mod limits_redis;
 pub mod state;
 pub mod tls;
 
@@ -37,7 +38,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let http_tls = config.http.tls.as_ref().map(tls::acceptor).transpose()?;
     let grpc_tls = config.grpc.tls.as_ref().map(tls::acceptor).transpose()?;
     let log = start_log(&config).await?;
-    let service = Service::new(config.policies.clone(), config.limits.max_keys, log);
+    let service = Service::with_limits(config.policies.clone(), &config.limits, log)?;
     let fetcher = jwks::HttpFetcher::new(&config.jwks, tokio::runtime::Handle::current(), service.jwks_counters())?;
     let service = Arc::new(service.with_jwks(Arc::new(fetcher)));
     match service.reload() {

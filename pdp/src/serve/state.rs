@@ -64,6 +64,7 @@ pub struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     revision: Family<RevisionLabels, Gauge>,
     limit_keys: Gauge,
+    limit_backend_errors: Counter,
     log_drops: Counter,
     jwks: super::jwks::FetchCounters,
 }
@@ -77,11 +78,17 @@ impl Metrics {
         let revision = Family::<RevisionLabels, Gauge>::default();
         let limit_keys = Gauge::default();
         let log_drops = Counter::default();
+        let limit_backend_errors = Counter::default();
         registry.register("warden_decisions", "Decisions by result and reason", decisions.clone());
         registry.register("warden_decision_seconds", "Time to decide, in seconds", latency.clone());
         registry.register("warden_reloads", "Policy reloads by result", reloads.clone());
         registry.register("warden_policy_revision", "The revision in service (value 1)", revision.clone());
         registry.register("warden_rate_limit_keys", "Rate-limit keys held", limit_keys.clone());
+        registry.register(
+            "warden_rate_limit_backend_errors",
+            "Rate-limit checks the shared backend did not answer (each followed its limit's on_backend_error)",
+            limit_backend_errors.clone(),
+        );
         registry.register("warden_decision_log_drops", "Decision log lines dropped (queue full)", log_drops.clone());
         let jwks = super::jwks::FetchCounters::default();
         registry.register("warden_jwks_fetches", "JWKS documents fetched for `jwks url` issuers", jwks.fetched.clone());
@@ -90,7 +97,7 @@ impl Metrics {
             "JWKS fetches that failed (old keys kept)",
             jwks.failed.clone(),
         );
-        Metrics { registry, decisions, latency, reloads, revision, limit_keys, log_drops, jwks }
+        Metrics { registry, decisions, latency, reloads, revision, limit_keys, limit_backend_errors, log_drops, jwks }
     }
 }
 
@@ -136,7 +143,7 @@ pub struct Service {
     /// The policy directory.
     pub policies: PathBuf,
     current: ArcSwapOption<Loaded>,
-    limiter: Arc<Memory>,
+    limiter: Arc<dyn Limiter>,
     last_error: Mutex<Option<String>>,
     reload_lock: Mutex<()>,
     metrics: Metrics,
@@ -157,14 +164,48 @@ pub fn now_ms() -> u64 {
 
 impl Service {
     /// A service over `policies` with no policy loaded yet.
+    /// Rate limits are held in process (at most `max_keys` keys).
     pub fn new(policies: PathBuf, max_keys: usize, log: Option<tokio::sync::mpsc::Sender<String>>) -> Service {
+        Service::assemble(policies, Metrics::new(), Arc::new(Memory::new(max_keys)), log)
+    }
+
+    /// A service whose rate limits live where `[limits]` says: in process, or
+    /// in a shared Redis (a bad URL is refused here, at start-up).
+    pub fn with_limits(
+        policies: PathBuf,
+        limits: &super::config::Limits,
+        log: Option<tokio::sync::mpsc::Sender<String>>,
+    ) -> Result<Service, String> {
+        let metrics = Metrics::new();
+        let limiter: Arc<dyn Limiter> = if limits.backend == "memory" {
+            Arc::new(Memory::new(limits.max_keys))
+        } else {
+            let settings = super::limits_redis::Settings {
+                url: limits.backend.clone(),
+                timeout: std::time::Duration::from_millis(limits.timeout_ms),
+                pool: limits.pool,
+                backoff: std::time::Duration::from_millis(limits.backoff_ms),
+            };
+            let redis = super::limits_redis::Redis::new(settings, metrics.limit_backend_errors.clone())?;
+            eprintln!("warden: rate limits shared in Redis at {}", redis.shown());
+            Arc::new(redis)
+        };
+        Ok(Service::assemble(policies, metrics, limiter, log))
+    }
+
+    fn assemble(
+        policies: PathBuf,
+        metrics: Metrics,
+        limiter: Arc<dyn Limiter>,
+        log: Option<tokio::sync::mpsc::Sender<String>>,
+    ) -> Service {
         Service {
             policies,
             current: ArcSwapOption::empty(),
-            limiter: Arc::new(Memory::new(max_keys)),
+            limiter,
             last_error: Mutex::new(None),
             reload_lock: Mutex::new(()),
-            metrics: Metrics::new(),
+            metrics,
             log,
             started: Instant::now(),
             decisions: AtomicU64::new(0),
@@ -217,7 +258,7 @@ impl Service {
         let compiled = compile_dir(&self.policies).map_err(|e| e.0)?;
         let revision = compiled.graph.revision.clone();
         let files = compiled.set.files.iter().map(|f| f.path.clone()).collect();
-        let limiter: Arc<dyn Limiter> = self.limiter.clone();
+        let limiter = self.limiter.clone();
         let fetcher = self.jwks.clone().map(|f| f as Arc<dyn crate::engine::jwt::JwksFetcher>);
         let engine = crate::files::engine(compiled.graph, &compiled.loader, limiter, fetcher)?;
         // URL keys are fetched before the revision is published (this runs on the

@@ -1,0 +1,282 @@
+//! Shared rate limits in Redis (`[limits] backend = "redis://…"`): the engine's
+//! [`Limiter`] over GCRA in one atomic Lua script, so that every replica of the
+//! service enforces one limit.
+//!
+//! - The script runs by `EVALSHA` (the `redis` crate's `Script`: loaded on first
+//!   use and again whenever Redis answers `NOSCRIPT`, after a restart or a
+//!   `SCRIPT FLUSH`).
+//! - The clock is Redis's (`TIME` inside the script), not the replica's, so
+//!   replicas with skewed clocks still share one bucket consistently. The
+//!   bucket's theoretical arrival time is kept in microseconds, which a Lua
+//!   number (a double) holds exactly.
+//! - Keys are `warden:{<limit fingerprint>:<sha-256 of the key values>}`: the
+//!   whole key is a hash tag, so a Redis Cluster routes the one-key script to
+//!   one slot, and key values (claims, addresses) are never stored in clear.
+//!   Each key expires when its bucket is full again (`PX`), so idle buckets
+//!   cost nothing.
+//! - `consume` is synchronous and on the request path: every connect, read
+//!   and write is bounded by `timeout_ms`; idle connections are pooled. After a
+//!   failure Redis is skipped for `backoff_ms` (each limit answers from its
+//!   `on_backend_error` at once), then tried again: recovery needs no restart.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::counter::Counter;
+use sha2::{Digest, Sha256};
+
+use crate::engine::limits::{BackendError, Limiter, Outcome, Rate};
+
+/// GCRA over one key, atomically. `KEYS[1]`: the bucket; `ARGV[1]`: the
+/// emission interval T in µs; `ARGV[2]`: the burst B. Returns `{allowed,
+/// remaining, reset_ms, retry_after_ms}` with the in-process limiter's meaning
+/// (see `engine::limits::gcra`).
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tau = interval * tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now) or now
+if tat < now then tat = now end
+local new_tat = tat + interval
+if new_tat - now > tau then
+  return {0, 0, math.ceil((tat - now) / 1000), math.ceil((new_tat - tau - now) / 1000)}
+end
+local reset = math.ceil((new_tat - now) / 1000)
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', reset)
+return {1, math.floor((tau - (new_tat - now)) / interval), reset, 0}
+";
+
+/// Settings of the Redis limiter.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `redis://[user:password@]host[:port][/db]`.
+    pub url: String,
+    /// Bound on connecting and on each round trip.
+    pub timeout: Duration,
+    /// Idle connections kept.
+    pub pool: usize,
+    /// How long Redis is skipped after a failure.
+    pub backoff: Duration,
+}
+
+/// The Redis limiter. See the module documentation.
+pub struct Redis {
+    client: redis::Client,
+    script: redis::Script,
+    settings: Settings,
+    /// The URL without its password, for messages.
+    shown: String,
+    idle: Mutex<Vec<redis::Connection>>,
+    /// Until when Redis is skipped after a failure.
+    down_until: Mutex<Option<Instant>>,
+    errors: Counter,
+}
+
+/// `url` with any password replaced by `***`, for errors and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        // Unparseable: show the scheme and host part only, never what may be credentials.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, rest)) => {
+                format!("{scheme}://{}", rest.rsplit_once('@').map_or(rest, |(_, host)| host))
+            }
+            None => "(not a URL)".to_owned(),
+        },
+    }
+}
+
+impl Redis {
+    /// A limiter over the Redis at `settings.url`, counting backend errors in
+    /// `errors`. Refuses a URL that is not a plain `redis://` URL; does not
+    /// connect (a Redis down at start-up is a backend error like any other).
+    pub fn new(settings: Settings, errors: Counter) -> Result<Redis, String> {
+        let shown = redact(&settings.url);
+        if !settings.url.starts_with("redis://") {
+            return Err(format!(
+                "`[limits] backend`: `{shown}` is neither `memory` nor a `redis://` URL (TLS and Unix sockets are not supported)"
+            ));
+        }
+        if let Err(e) = url::Url::parse(&settings.url) {
+            return Err(format!("`[limits] backend`: `{shown}` is not a valid URL: {e}"));
+        }
+        let client = redis::Client::open(settings.url.as_str())
+            .map_err(|e| format!("`[limits] backend`: `{shown}` is not a valid Redis URL ({:?})", e.kind()))?;
+        if settings.timeout.is_zero() {
+            return Err("`[limits] timeout_ms` must be at least 1".to_owned());
+        }
+        Ok(Redis {
+            client,
+            script: redis::Script::new(GCRA),
+            settings,
+            shown,
+            idle: Mutex::new(Vec::new()),
+            down_until: Mutex::new(None),
+            errors,
+        })
+    }
+
+    /// The URL without its password.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The Redis key of a bucket.
+    fn bucket(limit: u64, key: &str) -> String {
+        let digest = Sha256::digest(key.as_bytes());
+        let mut out = format!("warden:{{{limit:016x}:");
+        for b in digest.iter().take(16) {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out.push('}');
+        out
+    }
+
+    fn connection(&self) -> redis::RedisResult<redis::Connection> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop() {
+            return Ok(c);
+        }
+        let c = self.client.get_connection_with_timeout(self.settings.timeout)?;
+        c.set_read_timeout(Some(self.settings.timeout))?;
+        c.set_write_timeout(Some(self.settings.timeout))?;
+        Ok(c)
+    }
+
+    fn call(&self, bucket: &str, rate: Rate) -> redis::RedisResult<Outcome> {
+        let mut c = self.connection()?;
+        let interval_us = (u128::from(rate.period_ms) * 1_000 / u128::from(rate.count.max(1))).max(1);
+        let interval_us = u64::try_from(interval_us).unwrap_or(u64::MAX);
+        let (allowed, remaining, reset_ms, retry_after_ms): (i64, u64, u64, u64) =
+            self.script.key(bucket).arg(interval_us).arg(rate.burst.max(1)).invoke(&mut c)?;
+        // Only a connection that answered goes back: one that timed out may
+        // still deliver the late reply to the next caller.
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < self.settings.pool {
+            idle.push(c);
+        }
+        Ok(Outcome { allowed: allowed == 1, limit: rate.burst, remaining, reset_ms, retry_after_ms })
+    }
+
+    fn fail(&self, error: &redis::RedisError) {
+        let mut down = self.down_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        // One log line per back-off window: the first failure opens it.
+        if down.is_none_or(|until| until <= now) {
+            eprintln!(
+                "warden: rate-limit backend `{}` failed ({}); limits follow `on_backend_error` for {} ms, then Redis is tried again",
+                self.shown,
+                describe(error),
+                self.settings.backoff.as_millis()
+            );
+        }
+        *down = Some(now + self.settings.backoff);
+        drop(down);
+        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+}
+
+/// A Redis error in words, without the URL (which may carry a password).
+fn describe(e: &redis::RedisError) -> String {
+    if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connection_refusal() {
+        "connection refused".to_owned()
+    } else if e.is_connection_dropped() || e.is_io_error() {
+        "connection lost".to_owned()
+    } else {
+        format!("{:?}", e.kind())
+    }
+}
+
+impl Limiter for Redis {
+    fn consume(&self, limit: u64, key: &str, rate: Rate, _now_ms: u64) -> Result<Outcome, BackendError> {
+        let skipping = self
+            .down_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|until| Instant::now() < until);
+        if skipping {
+            self.errors.inc();
+            return Err(BackendError);
+        }
+        match self.call(&Self::bucket(limit, key), rate) {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => {
+                self.errors.inc();
+                self.fail(&e);
+                Err(BackendError)
+            }
+        }
+    }
+
+    fn keys(&self) -> usize {
+        0
+    }
+
+    fn clear(&self) {
+        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::panic, reason = "a failed test aborts")]
+
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(redact("redis://user:s3cret@cache:6379/0"), "redis://user:***@cache:6379/0");
+        assert_eq!(redact("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
+        assert_eq!(redact("redis://u:s3cret@[bad"), "redis://[bad");
+        let Err(e) = Redis::new(
+            Settings {
+                url: "rediss://u:s3cret@cache".to_owned(),
+                timeout: Duration::from_millis(50),
+                pool: 1,
+                backoff: Duration::from_secs(1),
+            },
+            Counter::default(),
+        ) else {
+            panic!("rediss:// accepted")
+        };
+        assert!(e.contains("rediss://u:***@cache") && !e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn buckets_are_one_hash_tag() {
+        let k = Redis::bucket(0xabc, "203.0.113.9\u{1f}");
+        assert!(k.starts_with("warden:{0000000000000abc:") && k.ends_with('}'), "{k}");
+        assert_eq!(k.len(), "warden:{".len() + 16 + 1 + 32 + 1);
+        assert_ne!(k, Redis::bucket(0xabc, "203.0.113.8\u{1f}"));
+    }
+
+    #[test]
+    fn an_unreachable_redis_is_a_backend_error_then_skipped() {
+        // Port 1 on loopback: nothing listens, connecting is refused at once.
+        let errors = Counter::default();
+        let r = Redis::new(
+            Settings {
+                url: "redis://127.0.0.1:1/0".to_owned(),
+                timeout: Duration::from_millis(50),
+                pool: 2,
+                backoff: Duration::from_secs(60),
+            },
+            errors.clone(),
+        );
+        let Ok(r) = r else { panic!("valid URL refused") };
+        let rate = Rate { count: 5, period_ms: 60_000, burst: 5 };
+        assert_eq!(r.consume(1, "k", rate, 0), Err(BackendError));
+        let started = Instant::now();
+        assert_eq!(r.consume(1, "k", rate, 0), Err(BackendError));
+        // The second call is answered from the back-off, without trying to connect.
+        assert!(started.elapsed() < Duration::from_millis(20), "{:?}", started.elapsed());
+        assert_eq!(errors.get(), 2);
+    }
+}
