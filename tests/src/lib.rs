@@ -322,6 +322,14 @@ impl RedisServer {
         s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
     }
 
+    /// Sends a signal to the server (Unix): `STOP` freezes it with its port open
+    /// (a Redis that accepts and never answers), `CONT` thaws it.
+    pub fn signal(&self, name: &str) -> bool {
+        self.child.as_ref().is_some_and(|c| {
+            Command::new("kill").arg(format!("-{name}")).arg(c.id().to_string()).status().is_ok_and(|s| s.success())
+        })
+    }
+
     /// Kills the server and waits for it to exit (its port is free again).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -333,6 +341,8 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        // A frozen server would not die of SIGKILL any later, but thaw it anyway.
+        self.signal("CONT");
         self.stop();
     }
 }

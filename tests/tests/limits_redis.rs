@@ -234,3 +234,38 @@ fn a_stopped_redis_is_a_backend_error_and_its_return_is_noticed() {
     let o = r.consume(1, "k", five, 0).unwrap();
     assert!(o.allowed && o.remaining == 4, "{o:?}");
 }
+
+#[test]
+fn a_frozen_redis_costs_one_timeout_then_nothing_until_the_back_off_ends() {
+    let redis = RedisServer::start().unwrap();
+    let settings = Settings {
+        url: redis.url(),
+        timeout: Duration::from_millis(100),
+        pool: 2,
+        backoff: Duration::from_millis(500),
+    };
+    let errors = Counter::default();
+    let r = Redis::new(settings, errors.clone()).unwrap();
+    let five = Rate { count: 5, period_ms: 60_000, burst: 5 };
+    assert!(r.consume(1, "k", five, 0).unwrap().allowed);
+    // Frozen: the connection is open, no answer comes. The read timeout ends the wait.
+    assert!(redis.signal("STOP"));
+    let started = Instant::now();
+    assert_eq!(r.consume(1, "k", five, 0), Err(BackendError));
+    let first = started.elapsed();
+    assert!(first >= Duration::from_millis(90) && first < BOUNDED, "first check took {first:?}");
+    // During the back-off: answered at once, without a round trip.
+    let started = Instant::now();
+    for _ in 0..100 {
+        assert_eq!(r.consume(1, "k", five, 0), Err(BackendError));
+    }
+    assert!(started.elapsed() < Duration::from_millis(100), "100 checks took {:?}", started.elapsed());
+    assert_eq!(errors.get(), 101);
+    // Thawed and the back-off over: counting again, the state kept. The check
+    // that timed out had reached Redis, which runs it on waking: it counts (two
+    // of five used before this one), so a timeout errs on the side of the limit.
+    assert!(redis.signal("CONT"));
+    std::thread::sleep(Duration::from_millis(600));
+    let o = r.consume(1, "k", five, 0).unwrap();
+    assert!(o.allowed && o.remaining == 2, "{o:?}");
+}
