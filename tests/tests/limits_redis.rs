@@ -162,7 +162,7 @@ fn a_bad_backend_url_is_refused_at_start_without_its_password() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("[limits] backend") && stderr.contains("admin:***@cache.internal"), "{stderr}");
+    assert!(stderr.contains("`limits.backend`") && stderr.contains("admin:***@cache.internal"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 

@@ -287,6 +287,28 @@ impl Config {
                 config.jwks.timeout_ms
             ));
         }
+        let limits = &config.limits;
+        if limits.backend != "memory" {
+            let shown = super::limits_redis::redact(&limits.backend);
+            if !limits.backend.starts_with("redis://") || url::Url::parse(&limits.backend).is_err() {
+                return Err(format!(
+                    "{}: `limits.backend` is `{shown}`; expected `memory` or a `redis://host[:port][/db]` URL",
+                    file.display()
+                ));
+            }
+        }
+        // The Redis round trip is on the request path: at most ten seconds, and
+        // far less in practice (the default is 50 ms).
+        for (name, ms, max) in
+            [("limits.timeout_ms", limits.timeout_ms, 10_000), ("limits.backoff_ms", limits.backoff_ms, 600_000)]
+        {
+            if !(1..=max).contains(&ms) {
+                return Err(format!("{}: `{name}` is {ms}; expected 1 to {max} milliseconds", file.display()));
+            }
+        }
+        if limits.pool > 1_024 {
+            return Err(format!("{}: `limits.pool` is {}; at most 1024", file.display(), limits.pool));
+        }
         if config.jwks.max_redirects > 10 {
             return Err(format!(
                 "{}: `jwks.max_redirects` is {}; at most 10",
@@ -334,6 +356,24 @@ mod tests {
         assert_eq!(c.grpc.tls.map(|t| t.cert), Some(std::path::PathBuf::from("c")));
         let err = Config::parse("[grpc.tls]\ncert = \"c\"\n", Path::new("w.toml")).unwrap_err();
         assert!(err.contains("missing field `key`"), "{err}");
+    }
+
+    #[test]
+    fn limits_table() {
+        let c = Config::parse("", Path::new("w.toml")).unwrap();
+        assert_eq!((c.limits.backend.as_str(), c.limits.timeout_ms, c.limits.pool), ("memory", 50, 16));
+        let c = Config::parse(
+            "[limits]\nbackend = \"redis://u:p@10.0.0.5:6380/2\"\ntimeout_ms = 20\npool = 4\nbackoff_ms = 500\n",
+            Path::new("w.toml"),
+        )
+        .unwrap();
+        assert_eq!((c.limits.timeout_ms, c.limits.pool, c.limits.backoff_ms), (20, 4, 500));
+        let err = Config::parse("[limits]\nbackend = \"memcached://u:s3cret@h\"\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`limits.backend` is `memcached://u:***@h`") && !err.contains("s3cret"), "{err}");
+        let err = Config::parse("[limits]\ntimeout_ms = 0\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`limits.timeout_ms` is 0"), "{err}");
+        let err = Config::parse("[limits]\nbackend = \"redis://h\"\nttl = 3\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.starts_with("w.toml:3:1: ") && err.contains("unknown field `ttl`"), "{err}");
     }
 
     #[test]

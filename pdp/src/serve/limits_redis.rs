@@ -100,16 +100,16 @@ impl Redis {
         let shown = redact(&settings.url);
         if !settings.url.starts_with("redis://") {
             return Err(format!(
-                "`[limits] backend`: `{shown}` is neither `memory` nor a `redis://` URL (TLS and Unix sockets are not supported)"
+                "`limits.backend`: `{shown}` is neither `memory` nor a `redis://` URL (TLS and Unix sockets are not supported)"
             ));
         }
         if let Err(e) = url::Url::parse(&settings.url) {
-            return Err(format!("`[limits] backend`: `{shown}` is not a valid URL: {e}"));
+            return Err(format!("`limits.backend`: `{shown}` is not a valid URL: {e}"));
         }
         let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| format!("`[limits] backend`: `{shown}` is not a valid Redis URL ({:?})", e.kind()))?;
+            .map_err(|e| format!("`limits.backend`: `{shown}` is not a valid Redis URL ({:?})", e.kind()))?;
         if settings.timeout.is_zero() {
-            return Err("`[limits] timeout_ms` must be at least 1".to_owned());
+            return Err("`limits.timeout_ms` must be at least 1".to_owned());
         }
         Ok(Redis {
             client,
