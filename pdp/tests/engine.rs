@@ -232,3 +232,54 @@ fn resource_checks_with_an_asserted_subject() {
     anonymous.subject = None;
     assert_eq!(outcome(&e.check_resource(&anonymous)), (false, 401, Reason::CredentialsMissing));
 }
+
+/// A shared store that never answers, as Redis does when it is down.
+struct Unreachable;
+
+impl warden_pdp::engine::limits::Limiter for Unreachable {
+    fn consume(
+        &self,
+        _limit: u64,
+        _key: &str,
+        _rate: warden_pdp::engine::limits::Rate,
+        _now_ms: u64,
+    ) -> Result<warden_pdp::engine::limits::Outcome, warden_pdp::engine::limits::BackendError> {
+        Err(warden_pdp::engine::limits::BackendError)
+    }
+    fn keys(&self) -> usize {
+        0
+    }
+    fn clear(&self) {}
+}
+
+#[test]
+fn a_limit_the_backend_cannot_check_follows_its_on_backend_error() {
+    let text = r#"limit strict  = 5 per 1m by source.ip on_backend_error deny
+limit lenient = 5 per 1m by source.ip
+zone open {
+}
+api a in zone open {
+  host "id.example.com"
+  auth none
+  route GET "/strict" {
+    limit strict
+    allow
+  }
+  route GET "/lenient" {
+    limit lenient
+    allow
+  }
+}
+"#;
+    let files = vec![SourceFile::new("t.warden".to_owned(), text.to_owned())];
+    let (graph, _) = compile(&PolicySet { files }, &DirLoader(PathBuf::new())).unwrap();
+    let e = Engine::new(Prepared::new(graph).unwrap(), Arc::new(Unreachable), Arc::new(TestTokens));
+    let d = e.check_http(&request("GET", "/strict"));
+    assert_eq!(outcome(&d), (false, 429, Reason::RateLimited));
+    assert_eq!(d.header("retry-after"), Some("1"));
+    assert!(d.detail.contains("`strict`") && d.detail.contains("backend"), "{}", d.detail);
+    // `allow` is the default: the limit is skipped, the rest of the endpoint decides.
+    let d = e.check_http(&request("GET", "/lenient"));
+    assert_eq!(outcome(&d), (true, 200, Reason::Allowed));
+    assert_eq!(d.header("retry-after"), None);
+}
