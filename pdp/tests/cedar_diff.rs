@@ -553,3 +553,34 @@ fn warden_and_cedar_agree() {
     assert!(generated >= 5_000, "too few generated cases: {generated}");
     assert!(total >= 10_000, "too few cases: {total}");
 }
+
+/// The request of docs/cedar.md, as written there: allowed, and denied once the tenants differ.
+#[test]
+fn the_documented_request_is_decided_as_documented() {
+    let c = cedar(&example("todo"), "todo");
+    let entities = |tenant: &str| {
+        json!([
+            {"uid": {"type": "Warden::Subject", "id": "subject"}, "parents": [],
+             "attrs": {"claims": {"sub": {"str": "u-1"}, "tenant": {"str": "acme"}}, "claim_paths": {}, "scopes": []}},
+            {"uid": {"type": "Warden::Resource_todo", "id": "resource"}, "parents": [],
+             "attrs": {"properties": {"owner": {"str": "u-1"}, "tenant": {"str": tenant}}, "property_paths": {}}}
+        ])
+    };
+    let context = json!({"path": {}, "query": {}, "headers": {}, "body": {}, "body_paths": {},
+        "context": {}, "context_paths": {}, "request": {"method": "read", "path": "", "host": "", "scheme": "https"}});
+    let decide = |tenant: &str| {
+        let action: EntityUid = r#"Warden::Action::"todo.read""#.parse().unwrap();
+        let request = Request::new(
+            r#"Warden::Subject::"subject""#.parse().unwrap(),
+            action.clone(),
+            r#"Warden::Resource_todo::"resource""#.parse().unwrap(),
+            Context::from_json_value(context.clone(), Some((&c.schema, &action))).unwrap(),
+            Some(&c.schema),
+        )
+        .unwrap();
+        let entities = Entities::from_json_value(entities(tenant), Some(&c.schema)).unwrap();
+        Authorizer::new().is_authorized(&request, &c.policies, &entities).decision()
+    };
+    assert_eq!(decide("acme"), cedar_policy::Decision::Allow);
+    assert_eq!(decide("other"), cedar_policy::Decision::Deny);
+}
