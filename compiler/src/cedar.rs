@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value as Json;
 
-use crate::graph::{CmpOp, Endpoint, EndpointKind, Expr, ExprId, Graph, Key, StepKind};
+use crate::graph::{CmpOp, Endpoint, EndpointKind, Expr, ExprId, Graph, Key, Origin, StepKind};
 
 /// The code of an export diagnostic: a construct Cedar cannot express exactly.
 pub const UNSUPPORTED: &str = "W0401";
@@ -57,11 +57,12 @@ pub struct CedarDiagnostic {
     pub endpoint: String,
     /// The rule id.
     pub rule: String,
+    /// `file:line:column` of the rule.
+    pub location: String,
     /// What Cedar cannot express, lower case, with the construct in backticks.
     pub message: String,
 }
 
-/// Endpoint ids whose rules were all exported exactly (the others have diagnostics).
 impl CedarExport {
     /// Whether every rule of `endpoint` was exported exactly.
     pub fn is_exact(&self, endpoint: &str) -> bool {
@@ -173,7 +174,7 @@ const RESERVED: &[&str] =
     &["true", "false", "if", "then", "else", "in", "is", "like", "has", "permit", "forbid", "when", "unless"];
 
 fn attr(base: &str, name: &str) -> String {
-    if crate::cedar::is_ident(name) { format!("{base}.{name}") } else { format!("{base}[{}]", lit(name)) }
+    if is_ident(name) { format!("{base}.{name}") } else { format!("{base}[{}]", lit(name)) }
 }
 
 fn has(base: &str, name: &str) -> String {
@@ -784,8 +785,8 @@ fn unlit(code: &str) -> String {
     serde_json::from_str::<String>(code).unwrap_or_default()
 }
 
-fn endpoint_entity(g: &Graph, ep: &Endpoint) -> String {
-    let _ = g;
+/// The entity type of an endpoint's resource.
+fn endpoint_entity(ep: &Endpoint) -> String {
     match &ep.kind {
         EndpointKind::Route { .. } => "Route".to_owned(),
         EndpointKind::Action { resource, .. } => resource_entity(resource),
@@ -815,7 +816,7 @@ pub fn to_cedar(g: &Graph) -> CedarExport {
         let scope = format!(
             "(principal, action == {NAMESPACE}::Action::{}, resource is {NAMESPACE}::{})",
             lit(&ep.id),
-            endpoint_entity(g, ep)
+            endpoint_entity(ep)
         );
         let _ = writeln!(policies, "\n// {}", ep.id);
         for step in &ep.steps {
@@ -848,7 +849,7 @@ pub fn to_cedar(g: &Graph) -> CedarExport {
                             "// {UNSUPPORTED}: {what}; exported as an unconditional forbid (fail closed)\n@id({})\nforbid {scope};",
                             lit(&step.rule)
                         );
-                        out.diagnostics.push(diag(ep, &step.rule, &what));
+                        out.diagnostics.push(diag(g, ep, &step.rule, &step.origin, &what));
                     }
                 },
                 StepKind::Allow(rules) => {
@@ -868,7 +869,7 @@ pub fn to_cedar(g: &Graph) -> CedarExport {
                                         "// {UNSUPPORTED}: {what}; rule `{}` left out (it never allows)",
                                         r.rule
                                     );
-                                    out.diagnostics.push(diag(ep, &r.rule, &what));
+                                    out.diagnostics.push(diag(g, ep, &r.rule, &r.origin, &what));
                                 }
                             },
                         }
@@ -906,11 +907,13 @@ pub fn to_cedar(g: &Graph) -> CedarExport {
     out
 }
 
-fn diag(ep: &Endpoint, rule: &str, what: &str) -> CedarDiagnostic {
+fn diag(g: &Graph, ep: &Endpoint, rule: &str, origin: &Origin, what: &str) -> CedarDiagnostic {
+    let file = g.sources.get(origin.source as usize).map_or("?", String::as_str);
     CedarDiagnostic {
         code: UNSUPPORTED,
         endpoint: ep.id.clone(),
         rule: rule.to_owned(),
+        location: format!("{file}:{}:{}", origin.line, origin.column),
         message: format!("cedar cannot express {what} exactly in rule `{rule}`"),
     }
 }
@@ -987,7 +990,7 @@ fn schema(g: &Graph, names: &Names) -> String {
             s,
             "  action {} appliesTo {{ principal: Subject, resource: {}, context: RuleContext }};",
             lit(&ep.id),
-            endpoint_entity(g, ep)
+            endpoint_entity(ep)
         );
     }
     let _ = writeln!(s, "}}");

@@ -31,8 +31,11 @@ fn export(rules: &str) -> CedarExport {
 fn cedar_export_of_every_example_policy_set() {
     for name in ["bank", "identity", "todo"] {
         let out = to_cedar(&example(name));
-        let diags: Vec<String> =
-            out.diagnostics.iter().map(|d| format!("{} {}: {}", d.code, d.endpoint, d.message)).collect();
+        let diags: Vec<String> = out
+            .diagnostics
+            .iter()
+            .map(|d| format!("{} {} {}: {}", d.location, d.code, d.endpoint, d.message))
+            .collect();
         insta::assert_snapshot!(
             format!("cedar_{name}"),
             format!("{}\n---- schema\n{}\n---- diagnostics\n{}\n", out.policies, out.schema, diags.join("\n"))
@@ -78,6 +81,7 @@ fn an_unsupported_allow_is_left_out_with_a_diagnostic() {
     assert_eq!(out.diagnostics.len(), 1);
     assert_eq!(out.diagnostics[0].code, "W0401");
     assert_eq!(out.diagnostics[0].endpoint, "doc.read");
+    assert_eq!(out.diagnostics[0].location, "t.warden:8:5");
     assert!(out.diagnostics[0].message.contains("`matches`"), "{}", out.diagnostics[0].message);
     assert!(!out.policies.contains("permit"), "{}", out.policies);
     assert!(!out.is_exact("doc.read"));

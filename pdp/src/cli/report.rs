@@ -159,7 +159,7 @@ pub fn print_sets(sets: Vec<SetResult>, format: super::OutputFormat) -> bool {
 /// Warnings of the Cedar export: rules Cedar cannot express exactly (`W0401`).
 pub fn cedar(diags: &[warden_compiler::cedar::CedarDiagnostic]) {
     for d in diags {
-        eprintln!("warning[{}]: {} (endpoint `{}`)", d.code, d.message, d.endpoint);
+        eprintln!("{}: warning[{}]: {} (endpoint `{}`)", d.location, d.code, d.message, d.endpoint);
     }
     if !diags.is_empty() {
         eprintln!(
