@@ -1,4 +1,5 @@
-//! `warden compile DIR [--emit graph|dot] [-o FILE]`: the decision graph as JSON, or a Graphviz picture of it.
+//! `warden compile DIR [--emit graph|dot|cedar|cedar-schema] [-o FILE]`: the decision graph as JSON, a
+//! Graphviz picture of it, or the rule layer as Cedar policies and schema (docs/cedar.md).
 
 use std::path::PathBuf;
 
@@ -13,6 +14,11 @@ pub enum Emit {
     Graph,
     /// Graphviz `dot` source: zones → apis → routes → steps.
     Dot,
+    /// Cedar policies for the rule layer; with `-o FILE` the schema is written
+    /// beside it as `FILE` with the extension `.cedarschema`.
+    Cedar,
+    /// The Cedar schema the exported policies validate against (strict mode).
+    CedarSchema,
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,6 +55,22 @@ pub fn run(args: &Args) -> bool {
             }
         },
         Emit::Dot => warden_compiler::dot::to_dot(&graph),
+        Emit::Cedar | Emit::CedarSchema => {
+            let export = warden_compiler::cedar::to_cedar(&graph);
+            report::cedar(&export.diagnostics);
+            if args.emit == Emit::CedarSchema {
+                export.schema
+            } else {
+                if let Some(path) = &args.output {
+                    let schema = path.with_extension("cedarschema");
+                    if let Err(err) = std::fs::write(&schema, &export.schema) {
+                        eprintln!("error: cannot write `{}`: {err}", schema.display());
+                        return false;
+                    }
+                }
+                export.policies
+            }
+        }
     };
     match &args.output {
         Some(path) => match std::fs::write(path, text) {

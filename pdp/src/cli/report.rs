@@ -155,3 +155,15 @@ pub fn print_sets(sets: Vec<SetResult>, format: super::OutputFormat) -> bool {
     }
     ok
 }
+
+/// Warnings of the Cedar export: rules Cedar cannot express exactly (`W0401`).
+pub fn cedar(diags: &[warden_compiler::cedar::CedarDiagnostic]) {
+    for d in diags {
+        eprintln!("{}: warning[{}]: {} (endpoint `{}`)", d.location, d.code, d.message, d.endpoint);
+    }
+    if !diags.is_empty() {
+        eprintln!(
+            "note: an inexpressible deny is exported as an unconditional forbid, an inexpressible allow is left out"
+        );
+    }
+}

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 use warden_compiler::graph::{
-    Auth, BackendErrorPolicy, BodyAccept, Endpoint, EndpointKind, LimitStage, Method, RouteMatch, StepKind,
+    AllowRule, Auth, BackendErrorPolicy, BodyAccept, Endpoint, EndpointKind, ExprId, LimitStage, Method, RouteMatch,
+    StepKind,
 };
 use warden_language::reason::Reason;
 
@@ -379,15 +380,7 @@ impl Engine {
                             i.issuer.and_then(|n| g.issuers.get(n as usize)).map_or("scope", |n| &n.scopes_claim);
                         Scopes(i.claims.get(claim))
                     });
-                    let has = |s: &str| granted.as_ref().is_some_and(|g| g.contains(s));
-                    let missing: Vec<&str> = all.iter().filter(|s| !has(s)).map(String::as_str).collect();
-                    let group = any_of.iter().find(|group| !group.iter().any(|s| has(s)));
-                    if !missing.is_empty() || group.is_some() {
-                        let needed = if missing.is_empty() {
-                            group.map(|g| g.join(" ")).unwrap_or_default()
-                        } else {
-                            missing.join(" ")
-                        };
+                    if let Err(needed) = scope_step(granted.as_ref(), all, any_of) {
                         let detail = format!("the request needs scope `{needed}`");
                         return Decision::new(Reason::InsufficientScope, detail, rule())
                             .with_challenge(realm, Some(&needed));
@@ -400,43 +393,18 @@ impl Engine {
                 StepKind::Deny(e) => {
                     let claims = identity.as_ref().map(|i| &*i.claims);
                     let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
-                    match eval_bool(&self.prepared, &facts, *e) {
-                        Ok(false) => {}
-                        Ok(true) => return Decision::new(Reason::DeniedByRule, "a deny rule holds", rule()),
-                        Err(err) => {
-                            return Decision::new(
-                                Reason::DeniedByRule,
-                                format!("a deny rule could not be evaluated ({err}), so it denies"),
-                                rule(),
-                            );
-                        }
+                    if let Some(d) = deny_step(&self.prepared, &facts, *e, &step.rule) {
+                        return d;
                     }
                 }
                 StepKind::Allow(rules) => {
                     let claims = identity.as_ref().map(|i| &*i.claims);
                     let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
-                    let mut errors = Vec::new();
-                    let hit = rules.iter().find(|r| match r.when {
-                        None => true,
-                        Some(e) => match eval_bool(&self.prepared, &facts, e) {
-                            Ok(b) => b,
-                            Err(err) => {
-                                errors.push(err);
-                                false
-                            }
-                        },
-                    });
-                    match hit {
-                        Some(r) => allowed = Some(Decision::new(Reason::Allowed, "allowed", Some(r.rule.clone()))),
-                        None => {
-                            let detail = match errors.first() {
-                                Some(EvalError::Missing(what)) => format!("no allow rule holds ({what})"),
-                                Some(EvalError::Type(what)) => format!("no allow rule holds ({what})"),
-                                None => "no allow rule holds".to_owned(),
-                            };
-                            return Decision::new(Reason::NoAllowRule, detail, rule());
-                        }
+                    let d = allow_step(&self.prepared, &facts, rules, &step.rule);
+                    if !d.allow {
+                        return d;
                     }
+                    allowed = Some(d);
                 }
                 StepKind::UpstreamHeader { name, value } => {
                     let claims = identity.as_ref().map(|i| &*i.claims);
@@ -570,6 +538,95 @@ impl Engine {
         let id = rule.split('#').next().unwrap_or(rule);
         self.prepared.graph.endpoints.iter().find(|e| e.id == id).map(|e| &e.kind)
     }
+}
+
+/// Step 5: `Err` with the scopes to ask for when `granted` lacks one.
+fn scope_step(granted: Option<&Scopes<'_>>, all: &[String], any_of: &[Vec<String>]) -> Result<(), String> {
+    let has = |s: &str| granted.is_some_and(|g| g.contains(s));
+    let missing: Vec<&str> = all.iter().filter(|s| !has(s)).map(String::as_str).collect();
+    let group = any_of.iter().find(|group| !group.iter().any(|s| has(s)));
+    if !missing.is_empty() || group.is_some() {
+        return Err(if missing.is_empty() {
+            group.map(|g| g.join(" ")).unwrap_or_default()
+        } else {
+            missing.join(" ")
+        });
+    }
+    Ok(())
+}
+
+/// Step 8, one `deny` rule: the denial when it holds or errors.
+fn deny_step(p: &Prepared, facts: &Facts<'_>, e: ExprId, rule: &str) -> Option<Decision> {
+    match eval_bool(p, facts, e) {
+        Ok(false) => None,
+        Ok(true) => Some(Decision::new(Reason::DeniedByRule, "a deny rule holds", Some(rule.to_owned()))),
+        Err(err) => Some(Decision::new(
+            Reason::DeniedByRule,
+            format!("a deny rule could not be evaluated ({err}), so it denies"),
+            Some(rule.to_owned()),
+        )),
+    }
+}
+
+/// Step 8, the `allow` rules: the allowing decision of the first that holds
+/// (an erroring one does not), or the denial (`allow` tells which).
+fn allow_step(p: &Prepared, facts: &Facts<'_>, rules: &[AllowRule], rule: &str) -> Decision {
+    let mut errors = Vec::new();
+    let hit = rules.iter().find(|r| match r.when {
+        None => true,
+        Some(e) => match eval_bool(p, facts, e) {
+            Ok(b) => b,
+            Err(err) => {
+                errors.push(err);
+                false
+            }
+        },
+    });
+    match hit {
+        Some(r) => Decision::new(Reason::Allowed, "allowed", Some(r.rule.clone())),
+        None => {
+            let detail = match errors.first() {
+                Some(EvalError::Missing(what)) => format!("no allow rule holds ({what})"),
+                Some(EvalError::Type(what)) => format!("no allow rule holds ({what})"),
+                None => "no allow rule holds".to_owned(),
+            };
+            Decision::new(Reason::NoAllowRule, detail, Some(rule.to_owned()))
+        }
+    }
+}
+
+/// The rule layer of one endpoint alone (LANGUAGE.md steps 5 and 8, what the
+/// Cedar export covers): scopes from `scopes` (a space-separated string or a
+/// list of strings), then every `deny`, then the `allow`s, with the same step
+/// functions as a full check. `facts` carries the identity's claims and the
+/// parsed body; transport, limits, authentication and body checks are taken
+/// as passed.
+pub fn rule_layer(p: &Prepared, ep: &Endpoint, facts: &Facts<'_>, scopes: Option<&Value>) -> Decision {
+    let mut allowed = None;
+    for step in &ep.steps {
+        match &step.kind {
+            StepKind::Scopes { all, any_of } => {
+                if let Err(needed) = scope_step(Some(&Scopes(scopes)), all, any_of) {
+                    let detail = format!("the request needs scope `{needed}`");
+                    return Decision::new(Reason::InsufficientScope, detail, Some(step.rule.clone()));
+                }
+            }
+            StepKind::Deny(e) => {
+                if let Some(d) = deny_step(p, facts, *e, &step.rule) {
+                    return d;
+                }
+            }
+            StepKind::Allow(rules) => {
+                let d = allow_step(p, facts, rules, &step.rule);
+                if !d.allow {
+                    return d;
+                }
+                allowed = Some(d);
+            }
+            _ => {}
+        }
+    }
+    allowed.unwrap_or_else(|| Decision::new(Reason::NoAllowRule, "no allow rule holds", Some(ep.id.clone())))
 }
 
 /// The scopes a caller holds: a space-separated string or a list of strings.
