@@ -1,0 +1,385 @@
+//! `warden lsp`: a language server on stdio (JSON-RPC, `lsp-server`) over the compiler crate:
+//! diagnostics for the whole policy set on open/change/save, and formatting.
+//!
+//! The server is synchronous and keeps only the text of open documents;
+//! every change re-reads the policy set the document belongs to (open
+//! buffers override the files on disk) and runs the same checks and lints
+//! as `warden lint`. Nothing reachable from a client message panics: a
+//! request with bad parameters gets an `InvalidParams` error, a notification
+//! with bad parameters is ignored, and a message that is not JSON-RPC at all
+//! ends the session (the transport cannot resynchronise).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
+use lsp_types::{
+    Diagnostic as LspDiagnostic, DiagnosticSeverity, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, DidSaveTextDocumentParams, DocumentFormattingParams, NumberOrString, Position,
+    PublishDiagnosticsParams, Range, SaveOptions, ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind,
+    TextDocumentSyncOptions, TextDocumentSyncSaveOptions, TextEdit, Uri,
+};
+use warden_compiler::{FileDiagnostic, lints};
+use warden_language::{Diagnostic, LineIndex, Severity};
+
+use super::files::{FsLoader, collect, read};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Accepted for clients that pass it (VS Code does); stdio is the only transport.
+    #[arg(long)]
+    pub stdio: bool,
+}
+
+pub fn run(_args: &Args) -> bool {
+    let (connection, io_threads) = Connection::stdio();
+    let capabilities = match serde_json::to_value(capabilities()) {
+        Ok(value) => value,
+        Err(err) => {
+            eprintln!("error: cannot describe the server: {err}");
+            return false;
+        }
+    };
+    if let Err(err) = connection.initialize(capabilities) {
+        eprintln!("error: the client did not initialise the session: {err}");
+        return false;
+    }
+    let mut server = Server::default();
+    let ok = server.main_loop(&connection);
+    drop(connection);
+    match io_threads.join() {
+        Ok(()) => ok,
+        Err(err) => {
+            eprintln!("error: the session ended: {err}");
+            false
+        }
+    }
+}
+
+fn capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(TextDocumentSyncKind::FULL),
+            save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions { include_text: Some(false) })),
+            ..TextDocumentSyncOptions::default()
+        })),
+        document_formatting_provider: Some(lsp_types::OneOf::Left(true)),
+        ..ServerCapabilities::default()
+    }
+}
+
+/// The open documents (their unsaved text) and, per policy set, the files
+/// diagnostics were last published for, so that fixed files are cleared.
+#[derive(Default)]
+struct Server {
+    open: HashMap<PathBuf, String>,
+    published: HashMap<PathBuf, Vec<PathBuf>>,
+}
+
+impl Server {
+    /// Serves until `shutdown` and `exit`, or until the client goes away.
+    fn main_loop(&mut self, connection: &Connection) -> bool {
+        for message in &connection.receiver {
+            match message {
+                Message::Request(request) => {
+                    match connection.handle_shutdown(&request) {
+                        Ok(true) => return true,
+                        Ok(false) => {}
+                        Err(err) => {
+                            eprintln!("error: {err}");
+                            return false;
+                        }
+                    }
+                    let response = self.request(request);
+                    if connection.sender.send(Message::Response(response)).is_err() {
+                        return false;
+                    }
+                }
+                Message::Notification(notification) => {
+                    for out in self.notification(notification) {
+                        if connection.sender.send(Message::Notification(out)).is_err() {
+                            return false;
+                        }
+                    }
+                }
+                Message::Response(_) => {}
+            }
+        }
+        // The client closed the stream without `shutdown`.
+        false
+    }
+
+    fn request(&mut self, request: Request) -> Response {
+        let id = request.id.clone();
+        let result = match request.method.as_str() {
+            "textDocument/formatting" => params::<DocumentFormattingParams>(&request).map(|p| self.format(&p)),
+            _ => Err((ErrorCode::MethodNotFound, format!("`{}` is not supported", request.method))),
+        };
+        respond(id, result)
+    }
+
+    fn notification(&mut self, notification: Notification) -> Vec<Notification> {
+        let Some(path) = (match notification.method.as_str() {
+            "textDocument/didOpen" => note::<DidOpenTextDocumentParams>(&notification).and_then(|p| {
+                let path = to_path(&p.text_document.uri)?;
+                self.open.insert(path.clone(), p.text_document.text);
+                Some(path)
+            }),
+            "textDocument/didChange" => note::<DidChangeTextDocumentParams>(&notification).and_then(|p| {
+                let path = to_path(&p.text_document.uri)?;
+                // Full synchronisation: the last change holds the whole text.
+                let text = p.content_changes.into_iter().last()?.text;
+                self.open.insert(path.clone(), text);
+                Some(path)
+            }),
+            "textDocument/didSave" => {
+                note::<DidSaveTextDocumentParams>(&notification).and_then(|p| to_path(&p.text_document.uri))
+            }
+            "textDocument/didClose" => note::<DidCloseTextDocumentParams>(&notification).and_then(|p| {
+                let path = to_path(&p.text_document.uri)?;
+                self.open.remove(&path);
+                Some(path)
+            }),
+            _ => None,
+        }) else {
+            return Vec::new();
+        };
+        self.diagnose(&path)
+    }
+
+    /// The text of a file: the open buffer, else the file on disk.
+    fn text(&self, path: &Path) -> Option<String> {
+        match self.open.get(path) {
+            Some(text) => Some(text.clone()),
+            None => {
+                let source = read(path);
+                source.error.is_none().then_some(source.text)
+            }
+        }
+    }
+
+    fn format(&self, p: &DocumentFormattingParams) -> Option<Vec<TextEdit>> {
+        let path = to_path(&p.text_document.uri)?;
+        let text = self.text(&path)?;
+        // A file with errors is left alone: the formatter prints only what parsed.
+        let formatted = warden_language::format::format_source(&text).ok()?;
+        if formatted == text {
+            return Some(Vec::new());
+        }
+        let range = Range { start: Position::new(0, 0), end: position(&text, &LineIndex::new(&text), text.len()) };
+        Some(vec![TextEdit { range, new_text: formatted }])
+    }
+
+    /// Checks the policy set `path` belongs to and publishes diagnostics for
+    /// each of its files (an empty list clears a file's old ones).
+    fn diagnose(&mut self, path: &Path) -> Vec<Notification> {
+        let root = set_root(path);
+        let set = self.load(&root, path);
+        let mut by_file: BTreeMap<PathBuf, Vec<LspDiagnostic>> = BTreeMap::new();
+        for (file, _) in &set.files {
+            by_file.insert(file.clone(), Vec::new());
+        }
+        for (file, diagnostic) in set.diagnostics() {
+            if let Some((file_path, text)) = set.files.get(file) {
+                let index = LineIndex::new(text);
+                by_file.entry(file_path.clone()).or_default().push(to_lsp(&diagnostic, text, &index));
+            }
+        }
+        let previous = self.published.insert(root, by_file.keys().cloned().collect()).unwrap_or_default();
+        for gone in previous {
+            by_file.entry(gone).or_default();
+        }
+        by_file
+            .into_iter()
+            .filter_map(|(file, diagnostics)| {
+                let uri = to_uri(&file)?;
+                Some(Notification::new(
+                    "textDocument/publishDiagnostics".to_owned(),
+                    PublishDiagnosticsParams { uri, diagnostics, version: None },
+                ))
+            })
+            .collect()
+    }
+
+    /// The files of the set under `root` (open buffers over disk), plus
+    /// `path` itself when it is open but not saved there yet.
+    fn load(&self, root: &Path, path: &Path) -> LoadedSet {
+        let mut paths = collect(root).unwrap_or_default();
+        if !paths.iter().any(|p| p == path) && self.open.contains_key(path) {
+            paths.push(path.to_path_buf());
+        }
+        let mut files = Vec::new();
+        let mut unreadable = Vec::new();
+        for p in paths {
+            match self.open.get(&p) {
+                Some(text) => files.push((p, text.clone())),
+                None => {
+                    let source = read(&p);
+                    if let Some(err) = source.error {
+                        unreadable.push((files.len(), err));
+                    }
+                    files.push((p, source.text));
+                }
+            }
+        }
+        LoadedSet { root: root.to_path_buf(), files, unreadable }
+    }
+}
+
+/// One policy set as the editor sees it.
+struct LoadedSet {
+    root: PathBuf,
+    files: Vec<(PathBuf, String)>,
+    /// Files that could not be read or decoded: their diagnostics alone are shown.
+    unreadable: Vec<(usize, Diagnostic)>,
+}
+
+impl LoadedSet {
+    /// Errors and lints, as `warden lint` reports them.
+    fn diagnostics(&self) -> Vec<(usize, Diagnostic)> {
+        if !self.unreadable.is_empty() {
+            return self.unreadable.clone();
+        }
+        let set = warden_compiler::PolicySet {
+            files: self
+                .files
+                .iter()
+                .map(|(path, text)| warden_compiler::SourceFile::new(path.display().to_string(), text.clone()))
+                .collect(),
+        };
+        let loader = FsLoader::for_set(&self.root);
+        let diags: Vec<FileDiagnostic> = match warden_compiler::compile(&set, &loader) {
+            Ok((graph, mut diags)) => {
+                diags.extend(lints::lint(&set, &graph));
+                diags
+            }
+            Err(diags) => diags,
+        };
+        diags.into_iter().map(|d| (d.file, d.diagnostic)).collect()
+    }
+}
+
+/// The root of the policy set holding `path`: its directory, or the highest
+/// ancestor reached through directories that directly hold `.warden` files
+/// (so a file in `bank/tests/` belongs to the `bank` set).
+fn set_root(path: &Path) -> PathBuf {
+    let holds_policies = |dir: &Path| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "warden"))
+        })
+    };
+    let mut root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    for _ in 0..32 {
+        match root.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() && holds_policies(parent) => root = parent.to_path_buf(),
+            _ => break,
+        }
+    }
+    root
+}
+
+fn to_lsp(d: &Diagnostic, text: &str, index: &LineIndex) -> LspDiagnostic {
+    let mut message = d.message.clone();
+    if let Some(help) = &d.help {
+        message.push_str("\nhelp: ");
+        message.push_str(help);
+    }
+    LspDiagnostic {
+        range: range(text, index, d.span),
+        severity: Some(match d.severity {
+            Severity::Error => DiagnosticSeverity::ERROR,
+            Severity::Warning => DiagnosticSeverity::WARNING,
+        }),
+        code: Some(NumberOrString::String(d.code.as_str().to_owned())),
+        source: Some("warden".to_owned()),
+        message,
+        ..LspDiagnostic::default()
+    }
+}
+
+/// The LSP range of a byte span.
+pub(crate) fn range(text: &str, index: &LineIndex, span: warden_language::Span) -> Range {
+    Range { start: position(text, index, span.start()), end: position(text, index, span.end()) }
+}
+
+/// The LSP position of a byte offset: 0-based line and UTF-16 code units
+/// into it (what LSP clients count by default).
+pub(crate) fn position(text: &str, index: &LineIndex, offset: usize) -> Position {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line = index.line_of(offset);
+    let (start, _) = index.line_range(line, text);
+    let column = text.get(start.min(offset)..offset).map_or(0, |s| s.encode_utf16().count());
+    Position::new(u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
+}
+
+/// The byte offset of an LSP position (clamped to the line and the text).
+#[cfg_attr(not(test), expect(dead_code, reason = "hover and definition use it next"))]
+pub(crate) fn offset(text: &str, index: &LineIndex, pos: Position) -> usize {
+    let line = pos.line as usize;
+    if line >= index.line_count() {
+        return text.len();
+    }
+    let (start, end) = index.line_range(line, text);
+    let mut units = 0usize;
+    for (i, c) in text.get(start..end).unwrap_or("").char_indices() {
+        if units >= pos.character as usize {
+            return start + i;
+        }
+        units += c.len_utf16();
+    }
+    end
+}
+
+fn to_path(uri: &Uri) -> Option<PathBuf> {
+    url::Url::parse(uri.as_str()).ok()?.to_file_path().ok()
+}
+
+fn to_uri(path: &Path) -> Option<Uri> {
+    Uri::from_str(url::Url::from_file_path(path).ok()?.as_str()).ok()
+}
+
+type Outcome = Result<serde_json::Value, (ErrorCode, String)>;
+
+fn params<P: serde::de::DeserializeOwned>(request: &Request) -> Result<P, (ErrorCode, String)> {
+    serde_json::from_value(request.params.clone())
+        .map_err(|err| (ErrorCode::InvalidParams, format!("bad parameters for `{}`: {err}", request.method)))
+}
+
+fn note<P: serde::de::DeserializeOwned>(notification: &Notification) -> Option<P> {
+    serde_json::from_value(notification.params.clone()).ok()
+}
+
+fn respond<R: serde::Serialize>(id: RequestId, result: Result<R, (ErrorCode, String)>) -> Response {
+    let result: Outcome = result.and_then(|r| {
+        serde_json::to_value(r).map_err(|err| (ErrorCode::InternalError, format!("cannot encode the answer: {err}")))
+    });
+    match result {
+        Ok(value) => Response::new_ok(id, value),
+        Err((code, message)) => Response::new_err(id, code as i32, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_utf16_units_and_round_trip() {
+        // `é` is one UTF-16 unit and two bytes; `𝄞` is two units and four bytes.
+        let text = "a\né𝄞x\n";
+        let index = LineIndex::new(text);
+        let x = text.find('x').unwrap_or(0);
+        assert_eq!(position(text, &index, x), Position::new(1, 3));
+        assert_eq!(offset(text, &index, Position::new(1, 3)), x);
+        // Past the end of a line clamps to the line's end; past the last line to the text's end.
+        assert_eq!(offset(text, &index, Position::new(0, 99)), 1);
+        assert_eq!(offset(text, &index, Position::new(99, 0)), text.len());
+        // An offset inside a character moves back to its start.
+        assert_eq!(position(text, &index, 3), Position::new(1, 0));
+    }
+}

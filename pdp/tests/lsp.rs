@@ -1,0 +1,257 @@
+//! `warden lsp` driven over stdio by a small JSON-RPC client (Content-Length framing),
+//! as an editor would: initialize, open documents, read diagnostics, format, shut down.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// How long any one answer may take before the test calls the server hung.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `warden lsp` with a reader thread that decodes framed messages.
+struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    messages: Receiver<Value>,
+    next_id: i64,
+}
+
+impl Client {
+    fn start() -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["lsp", "--stdio"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start warden lsp");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, messages) = channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut length = None;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(value) = line.strip_prefix("Content-Length: ") {
+                        length = Some(value.parse::<usize>().unwrap());
+                    }
+                }
+                let mut body = vec![0; length.expect("a Content-Length header")];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                if tx.send(serde_json::from_slice::<Value>(&body).unwrap()).is_err() {
+                    return;
+                }
+            }
+        });
+        Client { child, stdin, messages, next_id: 1 }
+    }
+
+    fn send(&mut self, message: &Value) {
+        let body = serde_json::to_vec(message).unwrap();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
+        self.stdin.write_all(&body).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Sends a request and waits for its response (skipping notifications).
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.wait_for(|m| m["id"] == json!(id))
+    }
+
+    /// The next message that `matches`, within [`TIMEOUT`].
+    fn wait_for(&mut self, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.messages.recv_timeout(left) {
+                Ok(message) if matches(&message) => return message,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => panic!("no matching message from warden lsp within {TIMEOUT:?}"),
+                Err(RecvTimeoutError::Disconnected) => panic!("warden lsp closed its output"),
+            }
+        }
+    }
+
+    /// The diagnostics published for `uri`, next time they are.
+    fn diagnostics_for(&mut self, uri: &str) -> Vec<Value> {
+        let message =
+            self.wait_for(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == json!(uri));
+        message["params"]["diagnostics"].as_array().unwrap().clone()
+    }
+
+    fn initialize(&mut self, root: &Path) -> Value {
+        let response = self.request("initialize", json!({"processId": null, "rootUri": uri(root), "capabilities": {}}));
+        self.notify("initialized", json!({}));
+        response
+    }
+
+    fn open(&mut self, path: &Path, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri(path), "languageId": "warden", "version": 1, "text": text}}),
+        );
+    }
+
+    /// `shutdown` then `exit`; the server must exit 0 in time.
+    fn shut_down(mut self) {
+        let response = self.request("shutdown", Value::Null);
+        assert_eq!(response["result"], Value::Null);
+        self.notify("exit", Value::Null);
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "warden lsp exited with {status}");
+                return;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("warden lsp did not exit after `exit`");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn uri(path: &Path) -> String {
+    url::Url::from_file_path(path).unwrap().to_string()
+}
+
+/// A policy set on disk: one good file and one that `bad` will be opened over.
+fn policy_set() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("limits.warden"), "limit per_ip = 5 per 1m by source.ip\n").unwrap();
+    std::fs::write(dir.path().join("bad.warden"), "limit other = 5 per 1m by source.ip\n").unwrap();
+    dir
+}
+
+#[test]
+fn an_error_in_an_open_buffer_is_published_with_its_code_and_utf16_range() {
+    let dir = policy_set();
+    let bad = dir.path().join("bad.warden");
+    let mut client = Client::start();
+    let init = client.initialize(dir.path());
+    assert_eq!(init["result"]["capabilities"]["documentFormattingProvider"], json!(true));
+
+    // The unsaved text overrides the file on disk. `é` is one UTF-16 unit,
+    // `𝄞` two: the string runs from character 29 to UTF-16 column 33.
+    client.open(&bad, "limit y = 5 per 1m by header.\"é𝄞\n");
+    let diagnostics = client.diagnostics_for(&uri(&bad));
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+    let d = &diagnostics[0];
+    assert_eq!(d["code"], "E0101");
+    assert_eq!(d["severity"], 1);
+    assert_eq!(d["source"], "warden");
+    assert_eq!(d["range"], json!({"start": {"line": 0, "character": 29}, "end": {"line": 0, "character": 33}}));
+    assert!(d["message"].as_str().unwrap().starts_with("unterminated string"), "{d}");
+
+    // Fixing the buffer clears the error; the set now compiles, so the lints
+    // run: the limit is never used (a warning, with its code).
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri(&bad), "version": 2},
+               "contentChanges": [{"text": "limit y = 5 per 1m by source.ip\n"}]}),
+    );
+    let diagnostics = client.diagnostics_for(&uri(&bad));
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+    assert_eq!(diagnostics[0]["code"], "W0309");
+    assert_eq!(diagnostics[0]["severity"], 2);
+    assert_eq!(
+        diagnostics[0]["range"],
+        json!({"start": {"line": 0, "character": 6}, "end": {"line": 0, "character": 7}})
+    );
+    client.shut_down();
+}
+
+#[test]
+fn a_duplicate_across_files_is_published_as_an_error() {
+    let dir = policy_set();
+    let bad = dir.path().join("bad.warden");
+    let limits = dir.path().join("limits.warden");
+    let mut client = Client::start();
+    client.initialize(dir.path());
+    // A second `per_ip`: the duplicate is reported across the set.
+    client.open(&bad, "limit per_ip = 9 per 1m by source.ip\n");
+    let mut all = client.diagnostics_for(&uri(&bad));
+    all.extend(client.diagnostics_for(&uri(&limits)));
+    assert!(!all.is_empty(), "a duplicate limit must be reported");
+    assert!(all.iter().all(|d| d["code"].as_str().unwrap().starts_with('E')), "{all:#?}");
+    client.shut_down();
+}
+
+#[test]
+fn formatting_returns_the_canonical_text_and_nothing_for_a_broken_file() {
+    let dir = policy_set();
+    let bad = dir.path().join("bad.warden");
+    let mut client = Client::start();
+    client.initialize(dir.path());
+    client.open(&bad, "limit   per_ip2 =  5 per 1m   by source.ip");
+    let response = client.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": uri(&bad)}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(
+        response["result"],
+        json!([{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 42}},
+                "newText": "limit per_ip2 = 5 per 1m by source.ip\n"}])
+    );
+
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri(&bad), "version": 2}, "contentChanges": [{"text": "limit = \n"}]}),
+    );
+    let response = client.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": uri(&bad)}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(response["result"], Value::Null);
+    client.shut_down();
+}
+
+#[test]
+fn bad_parameters_and_unknown_methods_get_errors_not_a_crash() {
+    let dir = policy_set();
+    let mut client = Client::start();
+    client.initialize(dir.path());
+    let response = client.request("textDocument/formatting", json!({"nonsense": true}));
+    assert_eq!(response["error"]["code"], -32602);
+    let response = client.request("warden/unknown", json!({}));
+    assert_eq!(response["error"]["code"], -32601);
+    // A notification with bad parameters is ignored; the server still answers.
+    client.notify("textDocument/didOpen", json!({"textDocument": 42}));
+    let response = client.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": "file:///nowhere/x.warden"}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(response["result"], Value::Null);
+    client.shut_down();
+}
