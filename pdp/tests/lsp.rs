@@ -255,3 +255,82 @@ fn bad_parameters_and_unknown_methods_get_errors_not_a_crash() {
     assert_eq!(response["result"], Value::Null);
     client.shut_down();
 }
+
+/// A set where `edge.warden` uses a limit and a data list declared in `decls.warden`.
+fn navigation_set() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tellers.json"), "[\"alice\"]").unwrap();
+    std::fs::write(
+        dir.path().join("decls.warden"),
+        "/// Who may see every account.\ndata tellers = file \"tellers.json\"\n\n\
+         /// At most five a minute per address.\nlimit per_ip = 5 per 1m by source.ip\n",
+    )
+    .unwrap();
+    let edge = "zone edge {\n  issuer \"https://id.example\" {\n    audience \"a\"\n    jwks file \"k.json\"\n  }\n}\n\n\
+                api a in zone edge {\n  host \"h\"\n  limit per_ip\n  route GET \"/x\" {\n    allow when claim.sub in data.tellers\n  }\n}\n"
+        .to_owned();
+    std::fs::write(dir.path().join("edge.warden"), &edge).unwrap();
+    (dir, edge)
+}
+
+fn at(uri: &str, line: u32, character: u32) -> Value {
+    json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
+}
+
+#[test]
+fn hover_definition_references_and_outline_follow_names_across_files() {
+    let (dir, edge) = navigation_set();
+    let edge_uri = uri(&dir.path().join("edge.warden"));
+    let decls_uri = uri(&dir.path().join("decls.warden"));
+    let mut client = Client::start();
+    client.initialize(dir.path());
+    client.open(&dir.path().join("edge.warden"), &edge);
+
+    // `limit per_ip` on line 9 (0-based), `per_ip` from character 8.
+    let hover = client.request("textDocument/hover", at(&edge_uri, 9, 10));
+    let value = hover["result"]["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("limit per_ip"), "{value}");
+    assert!(value.contains("At most five a minute per address."), "{value}");
+    assert_eq!(
+        hover["result"]["range"],
+        json!({"start": {"line": 9, "character": 8}, "end": {"line": 9, "character": 14}})
+    );
+
+    let definition = client.request("textDocument/definition", at(&edge_uri, 9, 10));
+    assert_eq!(
+        definition["result"],
+        json!([{"uri": decls_uri, "range": {"start": {"line": 4, "character": 6}, "end": {"line": 4, "character": 12}}}])
+    );
+
+    // `data.tellers` in the route: definition in the other file.
+    let column = edge.lines().nth(11).unwrap().find("tellers").unwrap() as u32;
+    let definition = client.request("textDocument/definition", at(&edge_uri, 11, column + 1));
+    assert_eq!(
+        definition["result"],
+        json!([{"uri": decls_uri, "range": {"start": {"line": 1, "character": 5}, "end": {"line": 1, "character": 12}}}])
+    );
+
+    // References to the zone from its declaration: the declaration and `in zone edge`.
+    let mut params = at(&edge_uri, 0, 6);
+    params["context"] = json!({"includeDeclaration": true});
+    let references = client.request("textDocument/references", params.clone());
+    let lines: Vec<u64> = references["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["range"]["start"]["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [0, 7]);
+    params["context"] = json!({"includeDeclaration": false});
+    let references = client.request("textDocument/references", params);
+    assert_eq!(references["result"].as_array().unwrap().len(), 1);
+
+    // Nothing declared under the cursor: no hover.
+    let hover = client.request("textDocument/hover", at(&edge_uri, 8, 3));
+    assert_eq!(hover["result"], Value::Null);
+
+    let symbols = client.request("textDocument/documentSymbol", json!({"textDocument": {"uri": edge_uri}}));
+    let names: Vec<&str> = symbols["result"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["edge", "a"]);
+    client.shut_down();
+}

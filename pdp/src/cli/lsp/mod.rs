@@ -1,5 +1,6 @@
 //! `warden lsp`: a language server on stdio (JSON-RPC, `lsp-server`) over the compiler crate:
-//! diagnostics for the whole policy set on open/change/save, and formatting.
+//! diagnostics for the whole policy set on open/change/save, formatting, hover, go to
+//! definition, find references and the outline ([`nav`]).
 //!
 //! The server is synchronous and keeps only the text of open documents;
 //! every change re-reads the policy set the document belongs to (open
@@ -24,6 +25,8 @@ use warden_compiler::{FileDiagnostic, lints};
 use warden_language::{Diagnostic, LineIndex, Severity};
 
 use super::files::{FsLoader, collect, read};
+
+mod nav;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -66,6 +69,10 @@ fn capabilities() -> ServerCapabilities {
             ..TextDocumentSyncOptions::default()
         })),
         document_formatting_provider: Some(lsp_types::OneOf::Left(true)),
+        hover_provider: Some(lsp_types::HoverProviderCapability::Simple(true)),
+        definition_provider: Some(lsp_types::OneOf::Left(true)),
+        references_provider: Some(lsp_types::OneOf::Left(true)),
+        document_symbol_provider: Some(lsp_types::OneOf::Left(true)),
         ..ServerCapabilities::default()
     }
 }
@@ -114,7 +121,19 @@ impl Server {
     fn request(&mut self, request: Request) -> Response {
         let id = request.id.clone();
         let result = match request.method.as_str() {
-            "textDocument/formatting" => params::<DocumentFormattingParams>(&request).map(|p| self.format(&p)),
+            "textDocument/formatting" => {
+                params::<DocumentFormattingParams>(&request).map(|p| self.format(&p)).and_then(encode)
+            }
+            "textDocument/hover" => params::<lsp_types::HoverParams>(&request).map(|p| self.hover(&p)).and_then(encode),
+            "textDocument/definition" => {
+                params::<lsp_types::GotoDefinitionParams>(&request).map(|p| self.definition(&p)).and_then(encode)
+            }
+            "textDocument/references" => {
+                params::<lsp_types::ReferenceParams>(&request).map(|p| self.references(&p)).and_then(encode)
+            }
+            "textDocument/documentSymbol" => {
+                params::<lsp_types::DocumentSymbolParams>(&request).map(|p| self.symbols(&p)).and_then(encode)
+            }
             _ => Err((ErrorCode::MethodNotFound, format!("`{}` is not supported", request.method))),
         };
         respond(id, result)
@@ -172,6 +191,98 @@ impl Server {
         Some(vec![TextEdit { range, new_text: formatted }])
     }
 
+    /// The parsed files of the set `uri` belongs to, with the index of `uri`'s file.
+    fn parsed(&self, uri: &Uri) -> Option<Parsed> {
+        let path = to_path(uri)?;
+        let set = self.load(&set_root(&path), &path);
+        let current = set.files.iter().position(|(p, _)| *p == path)?;
+        let parsed: Vec<warden_language::Parsed> = set.files.iter().map(|(_, t)| warden_language::parse(t)).collect();
+        let declared = nav::declarations(&parsed);
+        let occurrences = nav::occurrences(&parsed, &declared);
+        Some(Parsed { files: set.files, current, declared, occurrences })
+    }
+
+    fn hover(&self, p: &lsp_types::HoverParams) -> Option<lsp_types::Hover> {
+        let set = self.parsed(&p.text_document_position_params.text_document.uri)?;
+        let (occurrence, text) = set.at(p.text_document_position_params.position)?;
+        let mut value = String::new();
+        for d in set.declared.iter().filter(|d| d.name == occurrence.name && d.keyword != "test") {
+            if !value.is_empty() {
+                value.push_str("\n\n---\n\n");
+            }
+            value.push_str(&format!("```warden\n{} {}\n```", d.keyword, d.name));
+            if let Some(doc) = &d.doc {
+                value.push_str("\n\n");
+                value.push_str(doc);
+            }
+        }
+        (!value.is_empty()).then(|| lsp_types::Hover {
+            contents: lsp_types::HoverContents::Markup(lsp_types::MarkupContent {
+                kind: lsp_types::MarkupKind::Markdown,
+                value,
+            }),
+            range: Some(range(text, &LineIndex::new(text), occurrence.span)),
+        })
+    }
+
+    fn definition(&self, p: &lsp_types::GotoDefinitionParams) -> Option<lsp_types::GotoDefinitionResponse> {
+        let set = self.parsed(&p.text_document_position_params.text_document.uri)?;
+        let (occurrence, _) = set.at(p.text_document_position_params.position)?;
+        let locations: Vec<lsp_types::Location> = set
+            .declared
+            .iter()
+            .filter(|d| d.name == occurrence.name && d.keyword != "test")
+            .filter_map(|d| set.location(d.file, d.name_span))
+            .collect();
+        (!locations.is_empty()).then_some(lsp_types::GotoDefinitionResponse::Array(locations))
+    }
+
+    fn references(&self, p: &lsp_types::ReferenceParams) -> Option<Vec<lsp_types::Location>> {
+        let set = self.parsed(&p.text_document_position.text_document.uri)?;
+        let (occurrence, _) = set.at(p.text_document_position.position)?;
+        let is_declaration = |file: usize, span: warden_language::Span| {
+            set.declared.iter().any(|d| d.file == file && d.name_span == span)
+        };
+        Some(
+            set.occurrences
+                .iter()
+                .filter(|o| o.name == occurrence.name)
+                .filter(|o| p.context.include_declaration || !is_declaration(o.file, o.span))
+                .filter_map(|o| set.location(o.file, o.span))
+                .collect(),
+        )
+    }
+
+    #[expect(deprecated, reason = "`DocumentSymbol::deprecated` must be written out; it stays `None`")]
+    fn symbols(&self, p: &lsp_types::DocumentSymbolParams) -> Option<lsp_types::DocumentSymbolResponse> {
+        let set = self.parsed(&p.text_document.uri)?;
+        let (_, text) = set.files.get(set.current)?;
+        let index = LineIndex::new(text);
+        let symbols = set
+            .declared
+            .iter()
+            .filter(|d| d.file == set.current)
+            .map(|d| lsp_types::DocumentSymbol {
+                name: d.name.clone(),
+                detail: Some(d.keyword.to_owned()),
+                kind: match d.keyword {
+                    "zone" | "api" => lsp_types::SymbolKind::NAMESPACE,
+                    "limit" => lsp_types::SymbolKind::CONSTANT,
+                    "schema" => lsp_types::SymbolKind::STRUCT,
+                    "data" => lsp_types::SymbolKind::VARIABLE,
+                    "resource" => lsp_types::SymbolKind::CLASS,
+                    _ => lsp_types::SymbolKind::METHOD,
+                },
+                tags: None,
+                deprecated: None,
+                range: range(text, &index, d.span.to(d.name_span)),
+                selection_range: range(text, &index, d.name_span),
+                children: None,
+            })
+            .collect();
+        Some(lsp_types::DocumentSymbolResponse::Nested(symbols))
+    }
+
     /// Checks the policy set `path` belongs to and publishes diagnostics for
     /// each of its files (an empty list clears a file's old ones).
     fn diagnose(&mut self, path: &Path) -> Vec<Notification> {
@@ -225,6 +336,29 @@ impl Server {
             }
         }
         LoadedSet { root: root.to_path_buf(), files, unreadable }
+    }
+}
+
+/// A policy set parsed for navigation.
+struct Parsed {
+    files: Vec<(PathBuf, String)>,
+    /// Index of the document the request is about.
+    current: usize,
+    declared: Vec<nav::Declared>,
+    occurrences: Vec<nav::Occurrence>,
+}
+
+impl Parsed {
+    /// The occurrence of a declared name at `pos` in the current document, and that document's text.
+    fn at(&self, pos: Position) -> Option<(&nav::Occurrence, &str)> {
+        let (_, text) = self.files.get(self.current)?;
+        let at = offset(text, &LineIndex::new(text), pos);
+        Some((nav::at(&self.occurrences, self.current, at)?, text.as_str()))
+    }
+
+    fn location(&self, file: usize, span: warden_language::Span) -> Option<lsp_types::Location> {
+        let (path, text) = self.files.get(file)?;
+        Some(lsp_types::Location { uri: to_uri(path)?, range: range(text, &LineIndex::new(text), span) })
     }
 }
 
@@ -318,7 +452,6 @@ pub(crate) fn position(text: &str, index: &LineIndex, offset: usize) -> Position
 }
 
 /// The byte offset of an LSP position (clamped to the line and the text).
-#[cfg_attr(not(test), expect(dead_code, reason = "hover and definition use it next"))]
 pub(crate) fn offset(text: &str, index: &LineIndex, pos: Position) -> usize {
     let line = pos.line as usize;
     if line >= index.line_count() {
@@ -345,6 +478,10 @@ fn to_uri(path: &Path) -> Option<Uri> {
 
 type Outcome = Result<serde_json::Value, (ErrorCode, String)>;
 
+fn encode<R: serde::Serialize>(r: R) -> Outcome {
+    serde_json::to_value(r).map_err(|err| (ErrorCode::InternalError, format!("cannot encode the answer: {err}")))
+}
+
 fn params<P: serde::de::DeserializeOwned>(request: &Request) -> Result<P, (ErrorCode, String)> {
     serde_json::from_value(request.params.clone())
         .map_err(|err| (ErrorCode::InvalidParams, format!("bad parameters for `{}`: {err}", request.method)))
@@ -354,10 +491,7 @@ fn note<P: serde::de::DeserializeOwned>(notification: &Notification) -> Option<P
     serde_json::from_value(notification.params.clone()).ok()
 }
 
-fn respond<R: serde::Serialize>(id: RequestId, result: Result<R, (ErrorCode, String)>) -> Response {
-    let result: Outcome = result.and_then(|r| {
-        serde_json::to_value(r).map_err(|err| (ErrorCode::InternalError, format!("cannot encode the answer: {err}")))
-    });
+fn respond(id: RequestId, result: Outcome) -> Response {
     match result {
         Ok(value) => Response::new_ok(id, value),
         Err((code, message)) => Response::new_err(id, code as i32, message),
