@@ -260,6 +260,8 @@ fn bad_parameters_and_unknown_methods_get_errors_not_a_crash() {
 fn navigation_set() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tellers.json"), "[\"alice\"]").unwrap();
+    let jwks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank/keys/idp.jwks.json");
+    std::fs::copy(jwks, dir.path().join("k.json")).unwrap();
     std::fs::write(
         dir.path().join("decls.warden"),
         "/// Who may see every account.\ndata tellers = file \"tellers.json\"\n\n\
@@ -267,7 +269,7 @@ fn navigation_set() -> (tempfile::TempDir, String) {
     )
     .unwrap();
     let edge = "zone edge {\n  issuer \"https://id.example\" {\n    audience \"a\"\n    jwks file \"k.json\"\n  }\n}\n\n\
-                api a in zone edge {\n  host \"h\"\n  limit per_ip\n  route GET \"/x\" {\n    allow when claim.sub in data.tellers\n  }\n}\n"
+                api a in zone edge {\n  host \"h\"\n  auth bearer\n  limit per_ip\n  route GET \"/x\" {\n    allow when claim.sub in data.tellers\n  }\n}\n"
         .to_owned();
     std::fs::write(dir.path().join("edge.warden"), &edge).unwrap();
     (dir, edge)
@@ -286,25 +288,25 @@ fn hover_definition_references_and_outline_follow_names_across_files() {
     client.initialize(dir.path());
     client.open(&dir.path().join("edge.warden"), &edge);
 
-    // `limit per_ip` on line 9 (0-based), `per_ip` from character 8.
-    let hover = client.request("textDocument/hover", at(&edge_uri, 9, 10));
+    // `limit per_ip` on line 10 (0-based), `per_ip` from character 8.
+    let hover = client.request("textDocument/hover", at(&edge_uri, 10, 10));
     let value = hover["result"]["contents"]["value"].as_str().unwrap();
     assert!(value.contains("limit per_ip"), "{value}");
     assert!(value.contains("At most five a minute per address."), "{value}");
     assert_eq!(
         hover["result"]["range"],
-        json!({"start": {"line": 9, "character": 8}, "end": {"line": 9, "character": 14}})
+        json!({"start": {"line": 10, "character": 8}, "end": {"line": 10, "character": 14}})
     );
 
-    let definition = client.request("textDocument/definition", at(&edge_uri, 9, 10));
+    let definition = client.request("textDocument/definition", at(&edge_uri, 10, 10));
     assert_eq!(
         definition["result"],
         json!([{"uri": decls_uri, "range": {"start": {"line": 4, "character": 6}, "end": {"line": 4, "character": 12}}}])
     );
 
     // `data.tellers` in the route: definition in the other file.
-    let column = edge.lines().nth(11).unwrap().find("tellers").unwrap() as u32;
-    let definition = client.request("textDocument/definition", at(&edge_uri, 11, column + 1));
+    let column = edge.lines().nth(12).unwrap().find("tellers").unwrap() as u32;
+    let definition = client.request("textDocument/definition", at(&edge_uri, 12, column + 1));
     assert_eq!(
         definition["result"],
         json!([{"uri": decls_uri, "range": {"start": {"line": 1, "character": 5}, "end": {"line": 1, "character": 12}}}])
@@ -332,5 +334,47 @@ fn hover_definition_references_and_outline_follow_names_across_files() {
     let symbols = client.request("textDocument/documentSymbol", json!({"textDocument": {"uri": edge_uri}}));
     let names: Vec<&str> = symbols["result"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["edge", "a"]);
+    client.shut_down();
+}
+
+#[test]
+fn hover_on_a_lint_explains_it_and_completion_offers_names_and_keywords() {
+    let (dir, edge) = navigation_set();
+    let decls = dir.path().join("decls.warden");
+    let decls_uri = uri(&decls);
+    let edge_uri = uri(&dir.path().join("edge.warden"));
+    let mut client = Client::start();
+    client.initialize(dir.path());
+    // An unused limit: W0309 on its name, line 5.
+    let text = "/// Who may see every account.\ndata tellers = file \"tellers.json\"\n\n\
+                /// At most five a minute per address.\nlimit per_ip = 5 per 1m by source.ip\nlimit spare = 1 per 1s by source.ip\n";
+    client.open(&decls, text);
+    let diagnostics = client.diagnostics_for(&decls_uri);
+    assert_eq!(diagnostics.iter().map(|d| d["code"].as_str().unwrap()).collect::<Vec<_>>(), ["W0309"]);
+    let hover = client.request("textDocument/hover", at(&decls_uri, 5, 7));
+    let value = hover["result"]["contents"]["value"].as_str().unwrap();
+    assert!(value.starts_with("```warden\nlimit spare\n```"), "{value}");
+    assert!(value.contains("**W0309**"), "{value}");
+    assert!(value.contains("**Fix:**"), "{value}");
+
+    // After `data.`: the data lists only.
+    let mut edited = edge.clone();
+    edited = edited.replace("in data.tellers", "in data.t");
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": edge_uri, "version": 2}, "contentChanges": [{"text": edited}]}),
+    );
+    let column = edited.lines().nth(12).unwrap().len() as u32;
+    let completion = client.request("textDocument/completion", at(&edge_uri, 12, column));
+    let labels: Vec<&str> =
+        completion["result"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["tellers"]);
+    // At the start of a line: keywords, roots and every declared name.
+    let completion = client.request("textDocument/completion", at(&edge_uri, 11, 4));
+    let labels: Vec<&str> =
+        completion["result"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    for expected in ["allow", "deny", "claim", "per_ip", "spare", "edge", "tellers"] {
+        assert!(labels.contains(&expected), "{expected} missing from {labels:?}");
+    }
     client.shut_down();
 }

@@ -1,6 +1,7 @@
 //! `warden lsp`: a language server on stdio (JSON-RPC, `lsp-server`) over the compiler crate:
-//! diagnostics for the whole policy set on open/change/save, formatting, hover, go to
-//! definition, find references and the outline ([`nav`]).
+//! diagnostics for the whole policy set on open/change/save, formatting, hover (doc
+//! comments of names, what a diagnostic's code means), go to definition, find references,
+//! the outline ([`nav`]) and completion of keywords, declared names and attribute roots.
 //!
 //! The server is synchronous and keeps only the text of open documents;
 //! every change re-reads the policy set the document belongs to (open
@@ -73,6 +74,10 @@ fn capabilities() -> ServerCapabilities {
         definition_provider: Some(lsp_types::OneOf::Left(true)),
         references_provider: Some(lsp_types::OneOf::Left(true)),
         document_symbol_provider: Some(lsp_types::OneOf::Left(true)),
+        completion_provider: Some(lsp_types::CompletionOptions {
+            trigger_characters: Some(vec![".".to_owned()]),
+            ..lsp_types::CompletionOptions::default()
+        }),
         ..ServerCapabilities::default()
     }
 }
@@ -130,6 +135,9 @@ impl Server {
             }
             "textDocument/references" => {
                 params::<lsp_types::ReferenceParams>(&request).map(|p| self.references(&p)).and_then(encode)
+            }
+            "textDocument/completion" => {
+                params::<lsp_types::CompletionParams>(&request).map(|p| self.complete(&p)).and_then(encode)
             }
             "textDocument/documentSymbol" => {
                 params::<lsp_types::DocumentSymbolParams>(&request).map(|p| self.symbols(&p)).and_then(encode)
@@ -199,30 +207,113 @@ impl Server {
         let parsed: Vec<warden_language::Parsed> = set.files.iter().map(|(_, t)| warden_language::parse(t)).collect();
         let declared = nav::declarations(&parsed);
         let occurrences = nav::occurrences(&parsed, &declared);
-        Some(Parsed { files: set.files, current, declared, occurrences })
+        Some(Parsed { root: set.root, files: set.files, current, declared, occurrences })
     }
 
+    /// The declarations of the name under the cursor (kind, name, doc
+    /// comment), then what the diagnostic under the cursor means, if any.
     fn hover(&self, p: &lsp_types::HoverParams) -> Option<lsp_types::Hover> {
-        let set = self.parsed(&p.text_document_position_params.text_document.uri)?;
-        let (occurrence, text) = set.at(p.text_document_position_params.position)?;
-        let mut value = String::new();
-        for d in set.declared.iter().filter(|d| d.name == occurrence.name && d.keyword != "test") {
-            if !value.is_empty() {
-                value.push_str("\n\n---\n\n");
+        let at = &p.text_document_position_params;
+        let set = self.parsed(&at.text_document.uri)?;
+        let (_, text) = set.files.get(set.current)?;
+        let index = LineIndex::new(text);
+        let mut sections = Vec::new();
+        let mut span = None;
+        if let Some((occurrence, _)) = set.at(at.position) {
+            for d in set.declared.iter().filter(|d| d.name == occurrence.name && d.keyword != "test") {
+                let mut section = format!("```warden\n{} {}\n```", d.keyword, d.name);
+                if let Some(doc) = &d.doc {
+                    section.push_str("\n\n");
+                    section.push_str(doc);
+                }
+                sections.push(section);
             }
-            value.push_str(&format!("```warden\n{} {}\n```", d.keyword, d.name));
-            if let Some(doc) = &d.doc {
-                value.push_str("\n\n");
-                value.push_str(doc);
-            }
+            span = Some(occurrence.span);
         }
-        (!value.is_empty()).then(|| lsp_types::Hover {
+        if let Some((explanation, diagnostic_span)) = self.explain(&set, offset(text, &index, at.position)) {
+            sections.push(explanation);
+            span = span.or(Some(diagnostic_span));
+        }
+        let span = span?;
+        Some(lsp_types::Hover {
             contents: lsp_types::HoverContents::Markup(lsp_types::MarkupContent {
                 kind: lsp_types::MarkupKind::Markdown,
-                value,
+                value: sections.join("\n\n---\n\n"),
             }),
-            range: Some(range(text, &LineIndex::new(text), occurrence.span)),
+            range: Some(range(text, &index, span)),
         })
+    }
+
+    /// What the diagnostic at byte `here` of the current file means (a lint's
+    /// full documentation, an error's summary), and its span.
+    fn explain(&self, set: &Parsed, here: usize) -> Option<(String, warden_language::Span)> {
+        let loaded = LoadedSet { root: set.root.clone(), files: set.files.clone(), unreadable: Vec::new() };
+        let (_, d) = loaded
+            .diagnostics()
+            .into_iter()
+            .find(|(file, d)| *file == set.current && d.span.start() <= here && here <= d.span.end())?;
+        let code = d.code.as_str();
+        let value = match lints::info(code) {
+            Some(lint) => {
+                format!("**{code}** `{}`: {}\n\n{}\n\n**Fix:** {}", lint.name, lint.summary, lint.explanation, lint.fix)
+            }
+            None => {
+                let summary = warden_language::codes::ALL
+                    .iter()
+                    .chain(warden_compiler::codes::ALL.iter())
+                    .find(|(c, _)| c.as_str() == code)
+                    .map_or("a policy error", |(_, s)| s);
+                format!("**{code}**: {summary}")
+            }
+        };
+        Some((value, d.span))
+    }
+
+    /// Keywords, attribute roots and declared names; after `data.` only data lists.
+    fn complete(&self, p: &lsp_types::CompletionParams) -> Option<lsp_types::CompletionResponse> {
+        use lsp_types::{CompletionItem, CompletionItemKind};
+        let set = self.parsed(&p.text_document_position.text_document.uri)?;
+        let (_, text) = set.files.get(set.current)?;
+        let here = offset(text, &LineIndex::new(text), p.text_document_position.position);
+        let before = text.get(..here).unwrap_or("");
+        let word_start = before.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        let declared = |d: &nav::Declared| CompletionItem {
+            label: d.name.clone(),
+            kind: Some(match d.keyword {
+                "data" => CompletionItemKind::VARIABLE,
+                "limit" => CompletionItemKind::CONSTANT,
+                "schema" => CompletionItemKind::STRUCT,
+                _ => CompletionItemKind::MODULE,
+            }),
+            detail: Some(format!("{} {}", d.keyword, d.name)),
+            documentation: d.doc.clone().map(lsp_types::Documentation::String),
+            ..CompletionItem::default()
+        };
+        let names = set.declared.iter().filter(|d| d.keyword != "test");
+        let items: Vec<CompletionItem> = if word_start.ends_with("data.") {
+            names.filter(|d| d.keyword == "data").map(declared).collect()
+        } else if word_start.ends_with('.') {
+            Vec::new()
+        } else {
+            let keyword = |k: &&str| CompletionItem {
+                label: (*k).to_owned(),
+                kind: Some(CompletionItemKind::KEYWORD),
+                ..CompletionItem::default()
+            };
+            let root = |r: &warden_language::ast::Root| CompletionItem {
+                label: r.as_str().to_owned(),
+                kind: Some(CompletionItemKind::FIELD),
+                detail: Some("attribute root".to_owned()),
+                ..CompletionItem::default()
+            };
+            KEYWORDS
+                .iter()
+                .map(keyword)
+                .chain(warden_language::ast::Root::ALL.iter().map(root))
+                .chain(names.map(declared))
+                .collect()
+        };
+        Some(lsp_types::CompletionResponse::Array(items))
     }
 
     fn definition(&self, p: &lsp_types::GotoDefinitionParams) -> Option<lsp_types::GotoDefinitionResponse> {
@@ -339,8 +430,62 @@ impl Server {
     }
 }
 
+/// Keywords offered by completion (docs/language.md).
+const KEYWORDS: &[&str] = &[
+    "zone",
+    "api",
+    "resource",
+    "schema",
+    "limit",
+    "data",
+    "test",
+    "route",
+    "action",
+    "issuer",
+    "audience",
+    "jwks",
+    "algorithms",
+    "leeway",
+    "scopes",
+    "scope",
+    "require",
+    "tls",
+    "mtls",
+    "network",
+    "host",
+    "prefix",
+    "auth",
+    "bearer",
+    "basic",
+    "api_key",
+    "client_secret",
+    "asserted",
+    "body",
+    "json",
+    "none",
+    "allow",
+    "deny",
+    "when",
+    "and",
+    "or",
+    "not",
+    "in",
+    "per",
+    "burst",
+    "by",
+    "on_backend_error",
+    "file",
+    "env",
+    "url",
+    "open",
+    "request",
+    "token",
+    "expect",
+];
+
 /// A policy set parsed for navigation.
 struct Parsed {
+    root: PathBuf,
     files: Vec<(PathBuf, String)>,
     /// Index of the document the request is about.
     current: usize,
