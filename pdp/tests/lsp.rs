@@ -246,6 +246,10 @@ fn bad_parameters_and_unknown_methods_get_errors_not_a_crash() {
     assert_eq!(response["error"]["code"], -32602);
     let response = client.request("warden/unknown", json!({}));
     assert_eq!(response["error"]["code"], -32601);
+    // A frame that is not JSON-RPC, and one with a broken header, are skipped.
+    let garbage = "{\"jsonrpc\": oops";
+    write!(client.stdin, "Content-Length: {}\r\n\r\n{garbage}", garbage.len()).unwrap();
+    write!(client.stdin, "Content-Length: lots\r\n\r\n").unwrap();
     // A notification with bad parameters is ignored; the server still answers.
     client.notify("textDocument/didOpen", json!({"textDocument": 42}));
     let response = client.request(

@@ -8,8 +8,8 @@
 //! buffers override the files on disk) and runs the same checks and lints
 //! as `warden lint`. Nothing reachable from a client message panics: a
 //! request with bad parameters gets an `InvalidParams` error, a notification
-//! with bad parameters is ignored, and a message that is not JSON-RPC at all
-//! ends the session (the transport cannot resynchronise).
+//! with bad parameters is ignored, and a message that is not JSON-RPC is
+//! skipped ([`transport`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,7 @@ use warden_language::{Diagnostic, LineIndex, Severity};
 use super::files::{FsLoader, collect, read};
 
 mod nav;
+mod transport;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -37,7 +38,13 @@ pub struct Args {
 }
 
 pub fn run(_args: &Args) -> bool {
-    let (connection, io_threads) = Connection::stdio();
+    let (connection, reader, writer) = match transport::stdio() {
+        Ok(io) => io,
+        Err(err) => {
+            eprintln!("error: cannot start the language server: {err}");
+            return false;
+        }
+    };
     let capabilities = match serde_json::to_value(capabilities()) {
         Ok(value) => value,
         Err(err) => {
@@ -52,13 +59,10 @@ pub fn run(_args: &Args) -> bool {
     let mut server = Server::default();
     let ok = server.main_loop(&connection);
     drop(connection);
-    match io_threads.join() {
-        Ok(()) => ok,
-        Err(err) => {
-            eprintln!("error: the session ended: {err}");
-            false
-        }
-    }
+    // The reader may be blocked on stdin after `exit`; only the writer is
+    // waited for, so every answer is out before the process ends.
+    drop(reader);
+    writer.join().is_ok() && ok
 }
 
 fn capabilities() -> ServerCapabilities {
