@@ -382,3 +382,51 @@ fn hover_on_a_lint_explains_it_and_completion_offers_names_and_keywords() {
     }
     client.shut_down();
 }
+
+#[test]
+fn body_fields_get_their_type_on_hover_and_path_and_body_attributes_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank/keys/idp.jwks.json");
+    std::fs::copy(jwks, dir.path().join("k.json")).unwrap();
+    std::fs::write(
+        dir.path().join("schemas.warden"),
+        "schema Transfer {\n  amount: number min 0.01\n  payee: Payee\n}\n\n\
+         schema Payee {\n  /// International account number.\n  iban: string pattern \"^[A-Z]{2}\"\n}\n",
+    )
+    .unwrap();
+    let api = "zone edge {\n  issuer \"https://id.example\" {\n    audience \"a\"\n    jwks file \"k.json\"\n  }\n}\n\n\
+               api a in zone edge {\n  host \"h\"\n  auth bearer\n  route POST \"/t/{id}\" {\n    body json Transfer\n    \
+               allow when body.payee.iban == path.id\n  }\n}\n";
+    let file = dir.path().join("api.warden");
+    std::fs::write(&file, api).unwrap();
+    let file_uri = uri(&file);
+    let mut client = Client::start();
+    client.initialize(dir.path());
+    client.open(&file, api);
+    assert_eq!(client.diagnostics_for(&file_uri), Vec::<Value>::new());
+
+    let line = api.lines().nth(12).unwrap();
+    let iban = line.find("iban").unwrap() as u32;
+    let hover = client.request("textDocument/hover", at(&file_uri, 12, iban + 1));
+    let value = hover["result"]["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("body.payee.iban: string pattern \"^[A-Z]{2}\""), "{value}");
+    assert!(value.contains("International account number."), "{value}");
+
+    let labels = |client: &mut Client, text: &str, line: u32, character: u32| -> Vec<String> {
+        client.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": file_uri, "version": 2}, "contentChanges": [{"text": text}]}),
+        );
+        let completion = client.request("textDocument/completion", at(&file_uri, line, character));
+        completion["result"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap().to_owned()).collect()
+    };
+    let typing = |tail: &str| api.replace("body.payee.iban == path.id", tail);
+    let column = |text: &str| text.lines().nth(12).unwrap().len() as u32;
+    let text = typing("body.");
+    assert_eq!(labels(&mut client, &text, 12, column(&text)), ["amount", "payee"]);
+    let text = typing("body.payee.");
+    assert_eq!(labels(&mut client, &text, 12, column(&text)), ["iban"]);
+    let text = typing("path.");
+    assert_eq!(labels(&mut client, &text, 12, column(&text)), ["id"]);
+    client.shut_down();
+}

@@ -1,7 +1,8 @@
 //! `warden lsp`: a language server on stdio (JSON-RPC, `lsp-server`) over the compiler crate:
 //! diagnostics for the whole policy set on open/change/save, formatting, hover (doc
-//! comments of names, what a diagnostic's code means), go to definition, find references,
-//! the outline ([`nav`]) and completion of keywords, declared names and attribute roots.
+//! comments of names, the type of a `body.x` field, what a diagnostic's code means), go to
+//! definition, find references, the outline ([`nav`]) and completion of keywords, declared
+//! names, attribute roots, route parameters after `path.` and schema fields after `body.`.
 //!
 //! The server is synchronous and keeps only the text of open documents;
 //! every change re-reads the policy set the document belongs to (open
@@ -211,7 +212,7 @@ impl Server {
         let parsed: Vec<warden_language::Parsed> = set.files.iter().map(|(_, t)| warden_language::parse(t)).collect();
         let declared = nav::declarations(&parsed);
         let occurrences = nav::occurrences(&parsed, &declared);
-        Some(Parsed { root: set.root, files: set.files, current, declared, occurrences })
+        Some(Parsed { root: set.root, files: set.files, asts: parsed, current, declared, occurrences })
     }
 
     /// The declarations of the name under the cursor (kind, name, doc
@@ -234,7 +235,14 @@ impl Server {
             }
             span = Some(occurrence.span);
         }
-        if let Some((explanation, diagnostic_span)) = self.explain(&set, offset(text, &index, at.position)) {
+        let here = offset(text, &index, at.position);
+        if span.is_none()
+            && let Some((section, field_span)) = body_field(&set, here)
+        {
+            sections.push(section);
+            span = Some(field_span);
+        }
+        if let Some((explanation, diagnostic_span)) = self.explain(&set, here) {
             sections.push(explanation);
             span = span.or(Some(diagnostic_span));
         }
@@ -294,8 +302,50 @@ impl Server {
             ..CompletionItem::default()
         };
         let names = set.declared.iter().filter(|d| d.keyword != "test");
+        let field = |name: &str, detail: String, doc: Option<String>| CompletionItem {
+            label: name.to_owned(),
+            kind: Some(CompletionItemKind::FIELD),
+            detail: Some(detail),
+            documentation: doc.map(lsp_types::Documentation::String),
+            ..CompletionItem::default()
+        };
+        // `body.` alone does not parse, and a route with a syntax error is left
+        // out of the AST: complete against the text with a placeholder field.
+        let patched = word_start.ends_with('.').then(|| {
+            warden_language::parse(&format!("{}x{}", text.get(..here).unwrap_or(""), text.get(here..).unwrap_or("")))
+        });
+        let route = patched.as_ref().or(set.asts.get(set.current)).and_then(|ast| nav::route_at(ast, here));
+        let chain = dotted_chain(word_start);
         let items: Vec<CompletionItem> = if word_start.ends_with("data.") {
             names.filter(|d| d.keyword == "data").map(declared).collect()
+        } else if word_start.ends_with("path.") {
+            route.map_or_else(Vec::new, |(r, _)| {
+                nav::path_params(r).into_iter().map(|p| field(p, "path parameter".to_owned(), None)).collect()
+            })
+        } else if let Some(["body", fields @ ..]) = chain.as_deref() {
+            // `body.` or `body.a.b.`: the fields of the schema at that depth.
+            let schema = route.and_then(|(_, schema)| schema);
+            let fields_of = |file: usize, fields: &[warden_language::ast::Field]| -> Vec<CompletionItem> {
+                let text = set.files.get(file).map_or("", |(_, t)| t.as_str());
+                fields
+                    .iter()
+                    .map(|f| {
+                        field(&f.name.name, f.ty.span.text(text).to_owned(), f.doc.as_ref().map(|d| d.text.clone()))
+                    })
+                    .collect()
+            };
+            match (schema, fields) {
+                (Some(schema), []) => {
+                    nav::schema_fields(&set.asts, schema).map_or_else(Vec::new, |(file, f)| fields_of(file, f))
+                }
+                (Some(schema), fields) => nav::resolve_field(&set.asts, schema, fields)
+                    .and_then(|(_, f)| match &f.ty.kind {
+                        warden_language::ast::TypeKind::Named(inner) => nav::schema_fields(&set.asts, &inner.name),
+                        _ => None,
+                    })
+                    .map_or_else(Vec::new, |(file, f)| fields_of(file, f)),
+                (None, _) => Vec::new(),
+            }
         } else if word_start.ends_with('.') {
             Vec::new()
         } else {
@@ -434,6 +484,45 @@ impl Server {
     }
 }
 
+/// The dotted names before a trailing `.` (`… body.payee.` → `["body", "payee"]`).
+fn dotted_chain(before: &str) -> Option<Vec<&str>> {
+    let before = before.strip_suffix('.')?;
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let chain = before.get(start..)?;
+    (!chain.is_empty()).then(|| chain.split('.').collect())
+}
+
+/// Hover over a field of `body.…` in a route with a JSON schema: its type and doc comment.
+fn body_field(set: &Parsed, here: usize) -> Option<(String, warden_language::Span)> {
+    let (_, text) = set.files.get(set.current)?;
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let end = here + text.get(here..)?.find(|c: char| !ident(c)).unwrap_or(text.len() - here);
+    let word_start = text.get(..here)?.trim_end_matches(ident).len();
+    let chain = dotted_chain(text.get(..word_start)?)?;
+    let ["body", fields @ ..] = chain.as_slice() else { return None };
+    let name = text.get(word_start..end)?;
+    let mut path: Vec<&str> = fields.to_vec();
+    path.push(name);
+    let (_, schema) = nav::route_at(set.asts.get(set.current)?, here)?;
+    let (file, field) = nav::resolve_field(&set.asts, schema?, &path)?;
+    let field_text = set.files.get(file).map_or("", |(_, t)| t.as_str());
+    let mut section = format!(
+        "```warden\nbody.{}{}: {}\n```",
+        path.join("."),
+        if field.optional { "?" } else { "" },
+        field.ty.span.text(field_text)
+    );
+    if let Some(doc) = &field.doc {
+        section.push_str("\n\n");
+        section.push_str(&doc.text);
+    }
+    Some((section, warden_language::Span::new(word_start, end)))
+}
+
 /// Keywords offered by completion (docs/language.md).
 const KEYWORDS: &[&str] = &[
     "zone",
@@ -491,6 +580,7 @@ const KEYWORDS: &[&str] = &[
 struct Parsed {
     root: PathBuf,
     files: Vec<(PathBuf, String)>,
+    asts: Vec<warden_language::Parsed>,
     /// Index of the document the request is about.
     current: usize,
     declared: Vec<nav::Declared>,

@@ -6,7 +6,7 @@
 //! expression. Serialising keeps this independent of the AST's many node types.
 
 use serde_json::Value;
-use warden_language::ast::Decl;
+use warden_language::ast::{ApiItem, BodySpec, Decl, Field, PathSegment, Route, StmtKind, TypeKind};
 use warden_language::{Parsed, Span};
 
 /// One declaration of a named thing.
@@ -124,6 +124,70 @@ fn parse_span(text: &str) -> Option<Span> {
 /// The occurrence at byte `offset` of `file`, if any.
 pub fn at(occurrences: &[Occurrence], file: usize, offset: usize) -> Option<&Occurrence> {
     occurrences.iter().find(|o| o.file == file && o.span.start() <= offset && offset <= o.span.end())
+}
+
+/// The route of an api in `parsed` whose block holds byte `offset`, and the
+/// schema its JSON body is checked against (the route's `body`, else the api's).
+pub fn route_at(parsed: &Parsed, offset: usize) -> Option<(&Route, Option<&str>)> {
+    parsed.file.decls.iter().find_map(|decl| {
+        let Decl::Api(api) = decl else { return None };
+        let route = api.items.iter().find_map(|item| match item {
+            ApiItem::Route(r) if r.span.start() <= offset && offset <= r.span.end() => Some(r),
+            _ => None,
+        })?;
+        let schema = body_schema(route.stmts.iter().map(|s| &s.node)).or_else(|| {
+            body_schema(api.items.iter().filter_map(|i| match i {
+                ApiItem::Stmt(s) => Some(&s.node),
+                _ => None,
+            }))
+        });
+        Some((route, schema))
+    })
+}
+
+fn body_schema<'a>(mut stmts: impl Iterator<Item = &'a StmtKind>) -> Option<&'a str> {
+    stmts.find_map(|s| match s {
+        StmtKind::Body(BodySpec::Json { schema: Some(name), .. }) => Some(name.name.as_str()),
+        _ => None,
+    })
+}
+
+/// The names of a route's path parameters (`{id}` and `{*rest}`).
+pub fn path_params(route: &Route) -> Vec<&str> {
+    route
+        .template
+        .iter()
+        .filter_map(|s| match s {
+            PathSegment::Param(name) | PathSegment::Tail(name) => Some(name.as_str()),
+            PathSegment::Literal(_) => None,
+        })
+        .collect()
+}
+
+/// The fields of the schema named `schema`, with the index of its file.
+pub fn schema_fields<'a>(files: &'a [Parsed], schema: &str) -> Option<(usize, &'a [Field])> {
+    files.iter().enumerate().find_map(|(file, parsed)| {
+        parsed.file.decls.iter().find_map(|d| match d {
+            Decl::Schema(s) if s.name.name == schema => Some((file, s.fields.as_slice())),
+            _ => None,
+        })
+    })
+}
+
+/// Follows `fields` (the part after `body.`) through nested schemas from
+/// `schema`: the last field and the index of the file it is declared in.
+pub fn resolve_field<'a>(files: &'a [Parsed], schema: &str, fields: &[&str]) -> Option<(usize, &'a Field)> {
+    let (mut file, mut current) = schema_fields(files, schema)?;
+    let mut found = None;
+    for name in fields {
+        if let Some((_, previous)) = found {
+            let next: &Field = previous;
+            let TypeKind::Named(inner) = &next.ty.kind else { return None };
+            (file, current) = schema_fields(files, &inner.name)?;
+        }
+        found = Some((file, current.iter().find(|f| f.name.name == *name)?));
+    }
+    found
 }
 
 #[cfg(test)]
