@@ -205,6 +205,13 @@ fn a_duplicate_across_files_is_published_as_an_error() {
     all.extend(client.diagnostics_for(&uri(&limits)));
     assert!(!all.is_empty(), "a duplicate limit must be reported");
     assert!(all.iter().all(|d| d["code"].as_str().unwrap().starts_with('E')), "{all:#?}");
+
+    // A file that changes on disk only (not open) is re-checked when the client says so.
+    let other = dir.path().join("other.warden");
+    std::fs::write(&other, "limit = 1\n").unwrap();
+    client.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": uri(&other), "type": 1}]}));
+    let diagnostics = client.diagnostics_for(&uri(&other));
+    assert_eq!(diagnostics[0]["code"], "E0102", "{diagnostics:#?}");
     client.shut_down();
 }
 

@@ -153,6 +153,20 @@ impl Server {
     }
 
     fn notification(&mut self, notification: Notification) -> Vec<Notification> {
+        if notification.method == "workspace/didChangeWatchedFiles" {
+            // A file changed on disk (a branch switch, another editor): re-check each set once.
+            let Some(p) = note::<lsp_types::DidChangeWatchedFilesParams>(&notification) else { return Vec::new() };
+            let mut roots: Vec<PathBuf> = Vec::new();
+            let mut out = Vec::new();
+            for path in p.changes.iter().filter_map(|c| to_path(&c.uri)) {
+                let root = set_root(&path);
+                if !roots.contains(&root) {
+                    roots.push(root);
+                    out.extend(self.diagnose(&path));
+                }
+            }
+            return out;
+        }
         let Some(path) = (match notification.method.as_str() {
             "textDocument/didOpen" => note::<DidOpenTextDocumentParams>(&notification).and_then(|p| {
                 let path = to_path(&p.text_document.uri)?;
@@ -440,7 +454,8 @@ impl Server {
         for (file, diagnostic) in set.diagnostics() {
             if let Some((file_path, text)) = set.files.get(file) {
                 let index = LineIndex::new(text);
-                by_file.entry(file_path.clone()).or_default().push(to_lsp(&diagnostic, text, &index));
+                let lsp = to_lsp(&diagnostic, text, &index, file_path);
+                by_file.entry(file_path.clone()).or_default().push(lsp);
             }
         }
         let previous = self.published.insert(root, by_file.keys().cloned().collect()).unwrap_or_default();
@@ -653,7 +668,7 @@ fn set_root(path: &Path) -> PathBuf {
     root
 }
 
-fn to_lsp(d: &Diagnostic, text: &str, index: &LineIndex) -> LspDiagnostic {
+fn to_lsp(d: &Diagnostic, text: &str, index: &LineIndex, path: &Path) -> LspDiagnostic {
     let mut message = d.message.clone();
     if let Some(help) = &d.help {
         message.push_str("\nhelp: ");
@@ -668,6 +683,16 @@ fn to_lsp(d: &Diagnostic, text: &str, index: &LineIndex) -> LspDiagnostic {
         code: Some(NumberOrString::String(d.code.as_str().to_owned())),
         source: Some("warden".to_owned()),
         message,
+        // Secondary labels ("first declared here") are in the same file.
+        related_information: to_uri(path).filter(|_| !d.related.is_empty()).map(|uri| {
+            d.related
+                .iter()
+                .map(|label| lsp_types::DiagnosticRelatedInformation {
+                    location: lsp_types::Location { uri: uri.clone(), range: range(text, index, label.span) },
+                    message: label.message.clone(),
+                })
+                .collect()
+        }),
         ..LspDiagnostic::default()
     }
 }
@@ -740,6 +765,23 @@ fn respond(id: RequestId, result: Outcome) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_diagnostic_keeps_its_code_help_and_related_labels() {
+        let text = "limit a = 5 per 1m by source.ip\nlimit a = 6 per 1m by source.ip\n";
+        let d = Diagnostic::error(warden_language::Code("E0201"), warden_language::Span::new(38, 39), "twice")
+            .with_help("rename one")
+            .with_related(warden_language::Span::new(6, 7), "first declared here");
+        let lsp = to_lsp(&d, text, &LineIndex::new(text), Path::new("/p/x.warden"));
+        assert_eq!(lsp.code, Some(NumberOrString::String("E0201".to_owned())));
+        assert_eq!(lsp.message, "twice\nhelp: rename one");
+        assert_eq!(lsp.range, Range { start: Position::new(1, 6), end: Position::new(1, 7) });
+        let related = lsp.related_information.unwrap_or_default();
+        assert_eq!(related.len(), 1);
+        assert_eq!(related[0].message, "first declared here");
+        assert_eq!(related[0].location.range, Range { start: Position::new(0, 6), end: Position::new(0, 7) });
+        assert_eq!(related[0].location.uri.as_str(), "file:///p/x.warden");
+    }
 
     #[test]
     fn positions_count_utf16_units_and_round_trip() {
