@@ -10,6 +10,7 @@ mod eval;
 mod files;
 mod fmt;
 mod lint;
+mod lsp;
 mod report;
 mod serve;
 mod test;
@@ -38,6 +39,8 @@ enum Command {
     Compile(compile::Args),
     /// Run the decision service (HTTP) with hot reload.
     Serve(serve::Args),
+    /// Run the language server on stdio (diagnostics and formatting for editors).
+    Lsp(lsp::Args),
 }
 
 /// Output format for diagnostics.
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
     };
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
