@@ -59,27 +59,9 @@ impl Rng {
     }
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else if p.extension().is_some_and(|e| e == "warden") {
-            out.push(p);
-        }
-    }
-    out
-}
-
 fn example(name: &str) -> Graph {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").join(name);
-    let files = walk(&dir)
-        .iter()
-        .map(|p| SourceFile::new(p.display().to_string(), std::fs::read_to_string(p).unwrap()))
-        .collect();
-    compile(&PolicySet { files }, &DirLoader(dir)).unwrap_or_else(|d| panic!("{name}: {d:#?}")).0
+    warden_pdp::files::compile_dir(&dir).unwrap_or_else(|e| panic!("{name}: {}", e.0)).graph
 }
 
 /// The export parsed and validated in strict mode against its own schema.

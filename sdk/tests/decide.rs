@@ -453,22 +453,6 @@ async fn the_layer_sends_a_bounded_body_and_hands_it_on() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
 
-/// A route added to the bank for one test: any edge token is allowed, and the
-/// upstream header cannot be filled for a token without `customer_id`.
-const WHOAMI: &str = r#"/// Who the caller is.
-api whoami in zone edge {
-  host "api.bank.example"
-  prefix "/v1"
-  auth bearer
-
-  /// The caller.
-  route GET "/whoami" {
-    allow
-    upstream header "x-customer-id" = claim.customer_id
-  }
-}
-"#;
-
 async fn unset_upstream_header_is_stripped<D: Decide>(decider: D, idp: &TestIdp) {
     // No `reserved_headers`: the decision itself names the header to remove.
     let hits = Arc::new(AtomicUsize::new(0));
@@ -494,7 +478,7 @@ async fn unset_upstream_header_is_stripped<D: Decide>(decider: D, idp: &TestIdp)
 async fn an_upstream_header_warden_could_not_fill_is_removed_in_both_modes() {
     let dir = tempfile::tempdir().unwrap();
     let idp = bank_with_test_idp(dir.path()).unwrap();
-    std::fs::write(dir.path().join("whoami.warden"), WHOAMI).unwrap();
+    std::fs::write(dir.path().join("whoami.warden"), warden_e2e::idp::WHOAMI_POLICY).unwrap();
     let w = Warden::start(dir.path(), &[]).unwrap();
     let mut c = HttpCheck::new("GET", HOST, "/v1/whoami")
         .header("authorization", &format!("Bearer {}", idp.mint(&json!({"sub": "teller-1"}))));

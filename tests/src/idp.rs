@@ -73,3 +73,20 @@ pub fn bank_with_test_idp(dir: &Path) -> Result<TestIdp, String> {
     std::fs::write(dir.join("keys/idp.jwks.json"), idp.jwks().to_string()).map_err(|e| e.to_string())?;
     Ok(idp)
 }
+
+/// A route to add to the bank copy (as `whoami.warden`): any edge token is
+/// allowed, and its upstream header cannot be filled for a token without
+/// `customer_id` (so a gateway must remove the client's own copy).
+pub const WHOAMI_POLICY: &str = r#"/// Who the caller is, for the app's profile screen.
+api whoami in zone edge {
+  host "api.bank.example"
+  prefix "/v1"
+  auth bearer
+
+  /// The caller.
+  route GET "/whoami" {
+    allow
+    upstream header "x-customer-id" = claim.customer_id
+  }
+}
+"#;

@@ -22,22 +22,6 @@ use warden_pdp::serve::grpc::pb::decision_client::DecisionClient;
 
 const SOURCE_IP: &str = "198.51.100.7";
 
-/// A route added to the bank for one test: allowed for any edge token, with an
-/// upstream header that a token without `customer_id` cannot fill.
-const WHOAMI: &str = r#"/// Who the caller is, for the app's profile screen.
-api whoami in zone edge {
-  host "api.bank.example"
-  prefix "/v1"
-  auth bearer
-
-  /// The caller.
-  route GET "/whoami" {
-    allow
-    upstream header "x-customer-id" = claim.customer_id
-  }
-}
-"#;
-
 /// One judged request, described once and sent through every door.
 struct Case {
     name: &'static str,
@@ -302,7 +286,7 @@ fn grpc_batch_resource_health_reflection_and_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let policies = dir.path().join("bank");
     let idp = bank_with_test_idp(&policies).unwrap();
-    std::fs::write(policies.join("whoami.warden"), WHOAMI).unwrap();
+    std::fs::write(policies.join("whoami.warden"), warden_e2e::idp::WHOAMI_POLICY).unwrap();
     let w = Warden::start(&policies, &[]).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let endpoint = format!("http://{}", w.grpc);
