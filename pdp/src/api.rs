@@ -1,8 +1,9 @@
 //! The JSON check formats of SERVICE.md (`/v1/check`, `/v1/check/resource`) and their
 //! conversion to the engine's requests: the one place these shapes are defined, shared
-//! by `warden eval` and the HTTP front door.
+//! by `warden eval` and the HTTP front door, and the one place every door's judged
+//! HTTP request is normalised and bounded ([`http_request`], [`Bounds`]).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::Deserialize;
@@ -10,15 +11,55 @@ use serde_json::{Map, Value};
 
 use crate::engine::run::{HttpRequest, ResourceRequest};
 
+/// Bounds on what one judged request may carry (`[check_limits]` in the
+/// service's config), the same at every door; defaults follow Envoy (100
+/// headers, 60 KiB of headers) and nginx (8 KiB for a request line or a header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bounds {
+    /// Most headers (after repeated names are merged).
+    pub max_headers: usize,
+    /// Largest header, name and value together, in bytes (`host` included).
+    pub max_header_bytes: usize,
+    /// Largest sum of all headers' names and values, in bytes.
+    pub max_headers_bytes: usize,
+    /// Longest path with its query, in bytes.
+    pub max_target_bytes: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Bounds {
+        Bounds { max_headers: 100, max_header_bytes: 8 << 10, max_headers_bytes: 60 << 10, max_target_bytes: 8 << 10 }
+    }
+}
+
+impl Bounds {
+    /// Checks the bounds themselves: each between 1 and 1 MiB (a million headers).
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, n) in [
+            ("check_limits.max_headers", self.max_headers),
+            ("check_limits.max_header_bytes", self.max_header_bytes),
+            ("check_limits.max_headers_bytes", self.max_headers_bytes),
+            ("check_limits.max_target_bytes", self.max_target_bytes),
+        ] {
+            if n == 0 || n > 1 << 20 {
+                return Err(format!("`{name}` is {n}; expected 1 to 1048576"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `POST /v1/check`: an HTTP request to judge.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// The request.
     pub request: RequestPart,
-    /// Where it came from.
+    /// Where it came from: asserted by the caller, which only callers allowed
+    /// to assert may do (`[callers]`).
     #[serde(default)]
-    pub source: SourcePart,
+    pub source: Option<SourcePart>,
 }
 
 /// The judged request.
@@ -27,28 +68,43 @@ pub struct CheckRequest {
 pub struct RequestPart {
     /// Method.
     pub method: String,
-    /// `http` or `https` (default `https`).
-    #[serde(default = "https")]
+    /// `http` or `https`: required (the door that saw the request knows it).
     pub scheme: String,
     /// Host header.
     #[serde(default)]
     pub host: String,
     /// Path and query.
     pub path: String,
-    /// Headers (names are lower-cased).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    /// Headers in the order given (names are lower-cased later; a name given
+    /// twice is kept twice, so that [`http_request`] can refuse or merge it).
+    #[serde(default, deserialize_with = "pairs_in_order")]
+    pub headers: Vec<(String, String)>,
     /// The raw body text.
     #[serde(default)]
     pub body: Option<String>,
 }
 
-fn https() -> String {
-    "https".to_owned()
+/// A JSON object's members as pairs, duplicates kept.
+fn pairs_in_order<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    struct Pairs;
+    impl<'de> serde::de::Visitor<'de> for Pairs {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of header names to text values")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(pair) = map.next_entry::<String, String>()? {
+                out.push(pair);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Pairs)
 }
 
-/// The network source and TLS peer.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// The network source and TLS peer, as a caller asserts them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourcePart {
     /// Source address.
@@ -60,6 +116,20 @@ pub struct SourcePart {
     /// Peer certificate (PEM); accepted, not yet used.
     #[serde(default)]
     pub certificate: Option<String>,
+}
+
+impl SourcePart {
+    /// Asserts nothing at all (every field absent or empty).
+    pub fn is_empty(&self) -> bool {
+        self.ip.is_none()
+            && self.principal.as_deref().is_none_or(str::is_empty)
+            && self.certificate.as_deref().is_none_or(str::is_empty)
+    }
+
+    /// The source address and principal it asserts.
+    pub fn asserted(&self) -> (Option<IpAddr>, Option<String>) {
+        (self.ip.map(|ip| ip.to_canonical()), self.principal.clone().filter(|p| !p.is_empty()))
+    }
 }
 
 /// `POST /v1/check/resource`: may a subject do an action on a resource?
@@ -79,9 +149,10 @@ pub struct ResourceCheck {
     /// Extra context.
     #[serde(default)]
     pub context: Option<Value>,
-    /// The calling service.
+    /// The calling service's address and principal, asserted: only callers
+    /// allowed to assert may give it; otherwise the connection says who calls.
     #[serde(default)]
-    pub source: SourcePart,
+    pub source: Option<SourcePart>,
 }
 
 /// A resource.
@@ -119,20 +190,93 @@ pub enum AnyCheck {
     Resource(ResourceCheck),
 }
 
-/// Parses a check in either format; the error names the problem.
+/// Parses a check in either format; the error names the problem. Parsed
+/// straight from the bytes (no intermediate JSON tree), so a field given twice
+/// is refused here as on `/v1/check`, whichever way the check arrives.
 pub fn parse_check(bytes: &[u8]) -> Result<AnyCheck, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("the check is not JSON: {e}"))?;
-    if value.get("resource").is_some() {
-        serde_json::from_value(value).map(AnyCheck::Resource).map_err(|e| format!("malformed resource check: {e}"))
+    /// Only tells the two formats apart.
+    #[derive(Deserialize)]
+    struct Probe {
+        resource: Option<serde::de::IgnoredAny>,
+    }
+    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| format!("the check is not a JSON object: {e}"))?;
+    if probe.resource.is_some() {
+        serde_json::from_slice(bytes).map(AnyCheck::Resource).map_err(|e| format!("malformed resource check: {e}"))
     } else {
-        serde_json::from_value(value).map(AnyCheck::Http).map_err(|e| format!("malformed check: {e}"))
+        serde_json::from_slice(bytes).map(AnyCheck::Http).map_err(|e| format!("malformed check: {e}"))
     }
 }
 
+/// Headers whose repetition (in any letter case) is refused rather than
+/// merged: the credentials, the body's framing and type, and the forwarding
+/// headers. A gateway and the upstream may each pick a different copy, so
+/// Warden must not judge one of them.
+const SINGLE_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-method",
+    "x-forwarded-uri",
+    "x-original-method",
+    "x-original-uri",
+    "x-real-ip",
+];
+
+/// The headers of a judged request: names lower-cased, a repeated name merged
+/// (`, `; `; ` for `cookie`, which HTTP/2 splits) in the order given, except
+/// [`SINGLE_HEADERS`], whose repetition is an error; within [`Bounds`].
+pub fn merge_headers(
+    headers: impl IntoIterator<Item = (String, String)>,
+    bounds: &Bounds,
+) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut total = 0usize;
+    for (name, value) in headers {
+        let name = name.to_ascii_lowercase();
+        total = total.saturating_add(name.len() + value.len());
+        if total > bounds.max_headers_bytes {
+            return Err(format!("the headers are larger than {} bytes in all", bounds.max_headers_bytes));
+        }
+        match at.get(&name) {
+            Some(&i) => {
+                if SINGLE_HEADERS.contains(&name.as_str()) {
+                    return Err(format!("the request carries more than one `{name}` header"));
+                }
+                let Some((_, v)) = out.get_mut(i) else { continue };
+                v.push_str(if name == "cookie" { "; " } else { ", " });
+                v.push_str(&value);
+                if name.len() + v.len() > bounds.max_header_bytes {
+                    return Err(format!("header `{name}` is larger than {} bytes", bounds.max_header_bytes));
+                }
+            }
+            None => {
+                if name.len() + value.len() > bounds.max_header_bytes {
+                    return Err(format!("header `{name}` is larger than {} bytes", bounds.max_header_bytes));
+                }
+                if out.len() >= bounds.max_headers {
+                    return Err(format!("the request carries more than {} headers", bounds.max_headers));
+                }
+                at.insert(name.clone(), out.len());
+                out.push((name, value));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The engine's request for an HTTP request described by any front door (JSON,
-/// `warden.v1` gRPC, Envoy ext_authz): the one place methods are upper-cased,
-/// schemes lower-cased (empty means `https`) and header names lower-cased, so
-/// every door judges the same request the same way.
+/// `warden.v1` gRPC, Envoy ext_authz, forward auth): the one place methods are
+/// upper-cased, schemes lower-cased (an empty one is an error: the same request
+/// gets the same answer at every door) and headers merged ([`merge_headers`]),
+/// within [`Bounds`], so every door judges the same request the same way.
 #[expect(clippy::too_many_arguments, reason = "one argument per field of the judged request")]
 pub fn http_request(
     method: &str,
@@ -143,55 +287,174 @@ pub fn http_request(
     body: Option<Vec<u8>>,
     (source_ip, peer): (Option<IpAddr>, Option<String>),
     now_ms: u64,
-) -> HttpRequest {
-    HttpRequest {
+    bounds: &Bounds,
+) -> Result<HttpRequest, String> {
+    if method.is_empty() || target.is_empty() {
+        return Err("the request needs a `method` and a `path`".to_owned());
+    }
+    if scheme.is_empty() {
+        return Err("the request has no `scheme` (`http` or `https`)".to_owned());
+    }
+    if target.len() > bounds.max_target_bytes {
+        return Err(format!("the path and query are longer than {} bytes", bounds.max_target_bytes));
+    }
+    if host.len() > bounds.max_header_bytes {
+        return Err(format!("the host is longer than {} bytes", bounds.max_header_bytes));
+    }
+    Ok(HttpRequest {
         method: method.to_ascii_uppercase(),
-        scheme: if scheme.is_empty() { "https".to_owned() } else { scheme.to_ascii_lowercase() },
+        scheme: scheme.to_ascii_lowercase(),
         host: host.to_owned(),
         target: target.to_owned(),
-        headers: headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+        headers: merge_headers(headers, bounds)?,
         body,
         // `::ffff:a.b.c.d` is `a.b.c.d`: one address, one rate-limit key, one CIDR answer.
         source_ip: source_ip.map(|ip| ip.to_canonical()),
         peer: peer.filter(|p| !p.is_empty()),
         now_ms,
         ..HttpRequest::default()
-    }
+    })
 }
 
 impl CheckRequest {
-    /// The engine's request, at `now_ms`.
-    pub fn to_engine(&self, now_ms: u64) -> HttpRequest {
-        let r = &self.request;
+    /// The engine's request, at `now_ms`, with the source the door settled on
+    /// (the asserted one, when the caller may assert). The body is moved, not copied.
+    pub fn into_engine(
+        self,
+        source: (Option<IpAddr>, Option<String>),
+        now_ms: u64,
+        bounds: &Bounds,
+    ) -> Result<HttpRequest, String> {
+        let r = self.request;
         http_request(
             &r.method,
             &r.scheme,
             &r.host,
             &r.path,
-            r.headers.iter().map(|(k, v)| (k.clone(), v.clone())),
-            r.body.as_ref().map(|b| b.clone().into_bytes()),
-            (self.source.ip, self.source.principal.clone()),
+            r.headers,
+            r.body.map(String::into_bytes),
+            source,
             now_ms,
+            bounds,
         )
     }
 }
 
+/// The engine's resource check. `resource.id` is given once: a
+/// `resource.properties.id` beside a non-empty `resource.id` is refused (one
+/// would silently override the other). An empty subject id asserts no one
+/// (`auth asserted` denies).
+#[expect(clippy::too_many_arguments, reason = "one argument per field of the judged check")]
+pub fn resource_request(
+    resource: ResourcePart,
+    action: String,
+    subject: Option<SubjectPart>,
+    token: Option<String>,
+    context: Option<Value>,
+    (source_ip, peer): (Option<IpAddr>, Option<String>),
+    scheme: &str,
+    now_ms: u64,
+) -> Result<ResourceRequest, String> {
+    if resource.kind.is_empty() || action.is_empty() {
+        return Err("a resource check needs `resource.type` and `action`".to_owned());
+    }
+    if !resource.id.is_empty() && resource.properties.contains_key("id") {
+        return Err("the resource names its id twice (`resource.id` and `resource.properties.id`)".to_owned());
+    }
+    if context.as_ref().is_some_and(|c| !c.is_object()) {
+        return Err("`context` must be a JSON object".to_owned());
+    }
+    Ok(ResourceRequest {
+        resource_type: resource.kind,
+        resource_id: resource.id,
+        properties: resource.properties,
+        action,
+        subject: subject.filter(|s| !s.id.is_empty()).map(|s| (s.id, s.properties)),
+        token: token.filter(|t| !t.is_empty()),
+        context,
+        scheme: scheme.to_owned(),
+        peer: peer.filter(|p| !p.is_empty()),
+        source_ip: source_ip.map(|ip| ip.to_canonical()),
+        now_ms,
+    })
+}
+
 impl ResourceCheck {
-    /// The engine's request, at `now_ms`. A service asking over TLS is `https`.
-    pub fn to_engine(&self, now_ms: u64, scheme: &str) -> ResourceRequest {
-        ResourceRequest {
-            resource_type: self.resource.kind.clone(),
-            resource_id: self.resource.id.clone(),
-            properties: self.resource.properties.clone(),
-            action: self.action.clone(),
-            // An empty subject id asserts no one (as over gRPC): `auth asserted` denies.
-            subject: self.subject.as_ref().filter(|s| !s.id.is_empty()).map(|s| (s.id.clone(), s.properties.clone())),
-            token: self.token.clone(),
-            context: self.context.clone(),
-            scheme: scheme.to_owned(),
-            peer: self.source.principal.clone().filter(|p| !p.is_empty()),
-            source_ip: self.source.ip.map(|ip| ip.to_canonical()),
-            now_ms,
-        }
+    /// The engine's request, at `now_ms`, with the caller's address and
+    /// principal and the scheme of the connection it asked on.
+    pub fn into_engine(
+        self,
+        source: (Option<IpAddr>, Option<String>),
+        scheme: &str,
+        now_ms: u64,
+    ) -> Result<ResourceRequest, String> {
+        resource_request(self.resource, self.action, self.subject, self.token, self.context, source, scheme, now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn repeated_security_headers_are_refused_in_any_case() {
+        let b = Bounds::default();
+        let pairs = |l: &[(&str, &str)]| l.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>();
+        let err = merge_headers(pairs(&[("Authorization", "Bearer a"), ("authorization", "Bearer b")]), &b);
+        assert_eq!(err.unwrap_err(), "the request carries more than one `authorization` header");
+        assert!(merge_headers(pairs(&[("Content-Length", "1"), ("content-length", "1")]), &b).is_err());
+        assert!(merge_headers(pairs(&[("X-Forwarded-For", "1.2.3.4"), ("x-forwarded-for", "1.2.3.4")]), &b).is_err());
+        let ok = merge_headers(pairs(&[("Accept", "a"), ("accept", "b"), ("Cookie", "x=1"), ("cookie", "y=2")]), &b);
+        assert_eq!(ok.unwrap(), pairs(&[("accept", "a, b"), ("cookie", "x=1; y=2")]));
+    }
+
+    #[test]
+    fn bounds_hold() {
+        let b = Bounds { max_headers: 2, max_header_bytes: 16, max_headers_bytes: 30, max_target_bytes: 10 };
+        let h = |n: usize| (0..n).map(|i| (format!("h{i}"), "v".to_owned())).collect::<Vec<_>>();
+        assert!(merge_headers(h(2), &b).is_ok());
+        assert!(merge_headers(h(3), &b).unwrap_err().contains("more than 2 headers"));
+        assert!(merge_headers([("a".to_owned(), "x".repeat(16))], &b).unwrap_err().contains("larger than 16"));
+        let big = [("a".to_owned(), "x".repeat(14)), ("b".to_owned(), "x".repeat(14)), ("c".to_owned(), "x".into())];
+        assert!(merge_headers(big, &b).unwrap_err().contains("30 bytes in all"));
+        let req = |target: &str, scheme: &str| {
+            http_request("get", scheme, "h", target, Vec::new(), None, (None, None), 0, &b)
+        };
+        assert!(req("/0123456789", "https").unwrap_err().contains("longer than 10"));
+        assert_eq!(req("/a", "").unwrap_err(), "the request has no `scheme` (`http` or `https`)");
+        assert_eq!(req("/a", "HTTPS").unwrap().scheme, "https");
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused_by_parse_check() {
+        let twice = br#"{"request": {"method": "GET", "scheme": "https", "path": "/a", "path": "/b"}}"#;
+        assert!(parse_check(twice).unwrap_err().contains("duplicate field `path`"));
+        let no_scheme = br#"{"request": {"method": "GET", "path": "/a"}}"#;
+        assert!(parse_check(no_scheme).unwrap_err().contains("missing field `scheme`"));
+        let resource = br#"{"resource": {"type": "doc", "id": "1"}, "action": "read", "action": "write"}"#;
+        assert!(parse_check(resource).unwrap_err().contains("duplicate field `action`"));
+        let ok = br#"{"resource": {"type": "doc", "id": "1"}, "action": "read"}"#;
+        assert!(matches!(parse_check(ok).unwrap(), AnyCheck::Resource(_)));
+    }
+
+    #[test]
+    fn resource_id_is_given_once() {
+        let check = |id: &str| ResourceCheck {
+            resource: ResourcePart {
+                kind: "doc".to_owned(),
+                id: id.to_owned(),
+                properties: Map::from_iter([("id".to_owned(), Value::from("other"))]),
+            },
+            action: "read".to_owned(),
+            subject: None,
+            token: None,
+            context: None,
+            source: None,
+        };
+        let err = check("1").into_engine((None, None), "https", 0).unwrap_err();
+        assert!(err.contains("names its id twice"), "{err}");
+        assert_eq!(check("").into_engine((None, None), "https", 0).unwrap().properties["id"], "other");
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use warden_pdp::serve::caller::Caller;
 use warden_pdp::serve::grpc::{Grpc, pb as server_pb};
 use warden_pdp::serve::state::Service;
 
@@ -109,18 +110,26 @@ fn status(s: &tonic::Status) -> Error {
     Error::from_status(s, 0)
 }
 
+/// A call from this process: the embedded PDP is the service's own, so what the
+/// service says of its client (`source`) is its own assertion.
+fn in_process<T>(m: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(m);
+    r.extensions_mut().insert(Caller::InProcess);
+    r
+}
+
 impl Decide for Embedded {
     async fn check(&self, check: &HttpCheck) -> Result<Decision, Error> {
         use server_pb::decision_server::Decision as _;
         let m: server_pb::CheckRequest = recode(&pb::CheckRequest::from(check))?;
-        let r = self.grpc.check(tonic::Request::new(m)).await.map_err(|s| status(&s))?;
+        let r = self.grpc.check(in_process(m)).await.map_err(|s| status(&s))?;
         Ok(Decision::from(recode::<_, pb::CheckResponse>(r.get_ref())?))
     }
 
     async fn check_resource(&self, check: &ResourceCheck) -> Result<Decision, Error> {
         use server_pb::decision_server::Decision as _;
         let m: server_pb::ResourceCheckRequest = recode(&pb::ResourceCheckRequest::from(check))?;
-        let r = self.grpc.check_resource(tonic::Request::new(m)).await.map_err(|s| status(&s))?;
+        let r = self.grpc.check_resource(in_process(m)).await.map_err(|s| status(&s))?;
         Ok(Decision::from(recode::<_, pb::CheckResponse>(r.get_ref())?))
     }
 
@@ -128,7 +137,7 @@ impl Decide for Embedded {
         use server_pb::decision_server::Decision as _;
         let m: server_pb::BatchRequest =
             recode(&pb::BatchRequest { checks: checks.iter().map(pb::BatchItem::from).collect() })?;
-        let r = self.grpc.check_batch(tonic::Request::new(m)).await.map_err(|s| status(&s))?;
+        let r = self.grpc.check_batch(in_process(m)).await.map_err(|s| status(&s))?;
         let r: pb::BatchResponse = recode(r.get_ref())?;
         Ok(r.decisions.into_iter().map(Decision::from).collect())
     }

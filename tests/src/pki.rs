@@ -27,6 +27,11 @@ pub struct Pki {
     pub client_cert: PathBuf,
     /// The client's key.
     pub client_key: PathBuf,
+    /// A client certificate issued by the CA for the to-do service's workload
+    /// (`spiffe://todo.example/ns/todo/api`, which `policies/todo` admits).
+    pub service_cert: PathBuf,
+    /// The service's key.
+    pub service_key: PathBuf,
     /// A client certificate from another (untrusted) CA, and its key.
     pub stranger_cert: PathBuf,
     /// The stranger's key.
@@ -64,6 +69,8 @@ impl Pki {
         let (server_cert, server_key) = leaf(&issuer, vec![localhost, ip])?;
         let uri = SanType::URI("spiffe://gateways.example/edge".try_into().map_err(e)?);
         let (client_cert, client_key) = leaf(&issuer, vec![uri.clone()])?;
+        let todo = SanType::URI("spiffe://todo.example/ns/todo/api".try_into().map_err(e)?);
+        let (service_cert, service_key) = leaf(&issuer, vec![todo])?;
         let (other, _) = ca("some other CA")?;
         let (stranger_cert, stranger_key) = leaf(&other, vec![uri])?;
         let write = |name: &str, text: &str| -> Result<PathBuf, String> {
@@ -77,6 +84,8 @@ impl Pki {
             server_key: write("server.key", &server_key)?,
             client_cert: write("client.pem", &client_cert)?,
             client_key: write("client.key", &client_key)?,
+            service_cert: write("service.pem", &service_cert)?,
+            service_key: write("service.key", &service_key)?,
             stranger_cert: write("stranger.pem", &stranger_cert)?,
             stranger_key: write("stranger.key", &stranger_key)?,
         })

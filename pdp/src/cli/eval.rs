@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use warden_compiler::graph::KeySource;
-use warden_pdp::api::{AnyCheck, parse_check};
+use warden_pdp::api::{AnyCheck, Bounds, SourcePart, parse_check};
 use warden_pdp::engine::limits::Memory;
 
 use super::files;
@@ -63,9 +63,24 @@ pub fn run(args: &Args) -> bool {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    // `warden eval` is the PDP's own process: the check's `source` is taken as
+    // given, and a resource check is judged as `https` (docs/serve.md, callers).
     let decision = match check {
-        AnyCheck::Http(c) => engine.check_http(&c.to_engine(now_ms)),
-        AnyCheck::Resource(c) => engine.check_resource(&c.to_engine(now_ms, "https")),
+        AnyCheck::Http(c) => {
+            let source = c.source.as_ref().map(SourcePart::asserted).unwrap_or_default();
+            c.into_engine(source, now_ms, &Bounds::default()).map(|r| engine.check_http(&r))
+        }
+        AnyCheck::Resource(c) => {
+            let source = c.source.as_ref().map(SourcePart::asserted).unwrap_or_default();
+            c.into_engine(source, "https", now_ms).map(|r| engine.check_resource(&r))
+        }
+    };
+    let decision = match decision {
+        Ok(d) => d,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return false;
+        }
     };
     match serde_json::to_string_pretty(&decision) {
         Ok(text) => {

@@ -32,7 +32,7 @@ pub struct Decision {
     pub claims: Option<std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
     /// Upstream headers the policy declares whose value could not be computed
     /// (a missing claim): a gateway must remove the client's own copy.
-    #[serde(skip)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unset_headers: Vec<String>,
 }
 

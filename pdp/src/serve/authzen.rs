@@ -4,21 +4,21 @@
 //! evaluation is a resource check with an asserted subject; a resource of type
 //! `route` whose id is a path is the api route check with `action.name` as the method.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::http::{Http, error, no_policy};
-use super::state::{Loaded, Service, now_ms};
-use crate::api::http_request;
+use super::caller::Caller;
+use super::decide::{Check, Door, decide};
+use super::http::{CallerOf, Http, JsonBody, error, forwarded_for, no_policy, refused, undecided};
+use super::state::{Service, now_ms};
+use crate::api::{ResourcePart, SubjectPart, http_request, resource_request};
 use crate::engine::decision::Decision;
-use crate::engine::run::ResourceRequest;
 
 /// Most evaluations in one `/access/v1/evaluations` call (as a batch).
 const MAX_EVALUATIONS: usize = 1_000;
@@ -114,13 +114,36 @@ fn complete(e: Evaluation, defaults: &Evaluation) -> Result<Complete, String> {
 /// One complete evaluation.
 type Complete = (Entity, Action, Entity, Option<Value>);
 
-/// Decides one evaluation; `caller` is the calling service's address (the source
-/// of a resource check).
-fn decide(s: &Service, loaded: &Loaded, (subject, action, resource, context): Complete, caller: IpAddr) -> Decision {
-    let start = Instant::now();
+/// Who asks: the caller's address (through trusted proxies) and verified
+/// principal, and the scheme of its connection. AuthZEN carries no source of
+/// its own: the caller is the peer of every evaluation it asks.
+#[derive(Clone, Debug)]
+struct Asker {
+    source: (Option<IpAddr>, Option<String>),
+    scheme: &'static str,
+}
+
+impl Asker {
+    fn new(s: &Service, caller: &Caller, headers: &HeaderMap) -> Result<Asker, Response> {
+        let source = s.callers.resource_source(caller, None, forwarded_for(headers)).map_err(|r| {
+            let (status, why) = refused(r);
+            error(status, why)
+        })?;
+        Ok(Asker { source, scheme: caller.scheme() })
+    }
+}
+
+/// One evaluation in the engine's terms.
+fn check(s: &Service, (subject, action, resource, context): Complete, asker: &Asker) -> Result<Check, String> {
     if resource.kind == "route" && resource.id.starts_with('/') {
         // The api route check: the method is the action, the path the id; the
-        // host and headers may come with the resource's properties.
+        // host and headers may come with the resource's properties. The scheme
+        // and the peer are the caller's connection, as for every evaluation.
+        if resource.properties.contains_key("scheme") {
+            return Err("a route evaluation is judged with the scheme of the caller's connection; \
+                        remove `resource.properties.scheme`"
+                .to_owned());
+        }
         let host = resource.properties.get("host").and_then(Value::as_str).unwrap_or("");
         let headers = resource
             .properties
@@ -128,41 +151,39 @@ fn decide(s: &Service, loaded: &Loaded, (subject, action, resource, context): Co
             .and_then(Value::as_object)
             .map(|h| h.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect::<Vec<_>>())
             .unwrap_or_default();
-        // A route check is judged as if it came over TLS unless the resource says otherwise.
-        let scheme = resource.properties.get("scheme").and_then(Value::as_str).unwrap_or("https");
-        let mut req =
-            http_request(&action.name, scheme, host, &resource.id, headers, None, (Some(caller), None), now_ms());
+        let mut req = http_request(
+            &action.name,
+            asker.scheme,
+            host,
+            &resource.id,
+            headers,
+            None,
+            asker.source.clone(),
+            now_ms(),
+            &s.bounds,
+        )?;
         let mut claims = subject.properties;
         claims.insert("sub".to_owned(), Value::String(subject.id));
         req.asserted = Some(claims);
         req.context = context;
-        let d = loaded.engine.check_http(&req);
-        s.finish(&d, "authzen", (&req.method, &req.host, &req.target), req.source_ip, start);
-        return d;
+        return Ok(Check::Http(req));
     }
-    let req = ResourceRequest {
-        resource_type: resource.kind,
-        resource_id: resource.id,
-        properties: resource.properties,
-        action: action.name,
-        subject: Some((subject.id, subject.properties)),
-        token: None,
-        context,
-        scheme: "https".to_owned(),
-        peer: None,
-        source_ip: Some(caller),
-        now_ms: now_ms(),
-    };
-    let d = loaded.engine.check_resource(&req);
-    s.finish(&d, "authzen", (&req.action, "", &req.resource_type), req.source_ip, start);
-    d
+    let resource = ResourcePart { kind: resource.kind, id: resource.id, properties: resource.properties };
+    let subject = SubjectPart { id: subject.id, properties: subject.properties };
+    resource_request(resource, action.name, Some(subject), None, context, asker.source.clone(), asker.scheme, now_ms())
+        .map(Check::Resource)
 }
 
 /// Decides one evaluation on the policy in service.
-fn decide_one(s: &Service, e: Complete, caller: IpAddr) -> Response {
-    match s.current() {
-        Some(loaded) => axum::Json(answer(&decide(s, &loaded, e, caller))).into_response(),
-        None => no_policy(),
+async fn decide_one(s: &Arc<Service>, e: Complete, asker: &Asker) -> Response {
+    let check = match check(s, e, asker) {
+        Ok(c) => c,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    let Some(loaded) = s.current() else { return no_policy() };
+    match decide(s, loaded, check, Door::AuthZen).await {
+        Ok(d) => axum::Json(answer(&d)).into_response(),
+        Err(u) => undecided(u),
     }
 }
 
@@ -193,13 +214,16 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, S
 /// `POST /access/v1/evaluation`.
 pub async fn evaluation(
     State(h): State<Http>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    CallerOf(caller): CallerOf,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Response {
-    let response = match parse::<Evaluation>(&body, "evaluation").and_then(|e| complete(e, &Evaluation::default())) {
-        Err(e) => error(StatusCode::BAD_REQUEST, e),
-        Ok(e) => decide_one(&h.service, e, peer.ip().to_canonical()),
+    let response = match Asker::new(&h.service, &caller, &headers) {
+        Err(r) => r,
+        Ok(asker) => match parse::<Evaluation>(&body, "evaluation").and_then(|e| complete(e, &Evaluation::default())) {
+            Err(e) => error(StatusCode::BAD_REQUEST, e),
+            Ok(e) => decide_one(&h.service, e, &asker).await,
+        },
     };
     with_request_id(response, &headers)
 }
@@ -209,20 +233,23 @@ pub async fn evaluation(
 /// at the deciding answer, which is the last in the list.
 pub async fn evaluations(
     State(h): State<Http>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    CallerOf(caller): CallerOf,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Response {
-    let response = match parse::<Evaluations>(&body, "evaluations") {
-        Err(e) => error(StatusCode::BAD_REQUEST, e),
-        Ok(req) if req.evaluations.is_empty() => match complete(req.defaults, &Evaluation::default()) {
+    let response = match Asker::new(&h.service, &caller, &headers) {
+        Err(r) => r,
+        Ok(asker) => match parse::<Evaluations>(&body, "evaluations") {
             Err(e) => error(StatusCode::BAD_REQUEST, e),
-            Ok(e) => decide_one(&h.service, e, peer.ip().to_canonical()),
+            Ok(req) if req.evaluations.is_empty() => match complete(req.defaults, &Evaluation::default()) {
+                Err(e) => error(StatusCode::BAD_REQUEST, e),
+                Ok(e) => decide_one(&h.service, e, &asker).await,
+            },
+            Ok(req) if req.evaluations.len() > MAX_EVALUATIONS => {
+                error(StatusCode::BAD_REQUEST, format!("at most {MAX_EVALUATIONS} evaluations in one call"))
+            }
+            Ok(req) => run_all(&h.service, req, &asker).await,
         },
-        Ok(req) if req.evaluations.len() > MAX_EVALUATIONS => {
-            error(StatusCode::BAD_REQUEST, format!("at most {MAX_EVALUATIONS} evaluations in one call"))
-        }
-        Ok(req) => run_all(&h.service, req, peer.ip().to_canonical()),
     };
     with_request_id(response, &headers)
 }
@@ -232,7 +259,7 @@ pub async fn evaluations(
 /// evaluations must not turn a small body into gigabytes.
 const MAX_DEFAULT_COPIES_BYTES: usize = 64 << 20;
 
-fn run_all(s: &Service, req: Evaluations, caller: IpAddr) -> Response {
+async fn run_all(s: &Arc<Service>, req: Evaluations, asker: &Asker) -> Response {
     // Every evaluation is validated before any is decided.
     for (i, e) in req.evaluations.iter().enumerate() {
         if let Some(why) = problem(e, &req.defaults) {
@@ -249,14 +276,25 @@ fn run_all(s: &Service, req: Evaluations, caller: IpAddr) -> Response {
             ),
         );
     }
+    // Every evaluation becomes a check before any is decided: one that cannot
+    // be judged refuses the call, and nothing was counted.
+    let mut checks = Vec::with_capacity(req.evaluations.len());
+    for (i, e) in req.evaluations.into_iter().enumerate() {
+        let c = complete(e, &req.defaults).and_then(|e| check(s, e, asker));
+        match c {
+            Ok(c) => checks.push(c),
+            Err(why) => return error(StatusCode::BAD_REQUEST, format!("evaluation {i}: {why}")),
+        }
+    }
     // The whole call is decided on one revision.
     let Some(loaded) = s.current() else { return no_policy() };
     let semantic = req.options.evaluations_semantic;
-    let mut out = Vec::with_capacity(req.evaluations.len());
-    for e in req.evaluations {
-        // Validated above; copies of the defaults are made one at a time.
-        let Ok(e) = complete(e, &req.defaults) else { continue };
-        let d = decide(s, &loaded, e, caller);
+    let mut out = Vec::with_capacity(checks.len());
+    for c in checks {
+        let d = match decide(s, loaded.clone(), c, Door::AuthZen).await {
+            Ok(d) => d,
+            Err(u) => return undecided(u),
+        };
         out.push(answer(&d));
         let stop = match semantic {
             Semantic::ExecuteAll => false,

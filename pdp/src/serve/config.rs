@@ -18,6 +18,11 @@ pub struct Config {
     pub grpc: GrpcListener,
     /// Rate-limit state.
     pub limits: Limits,
+    /// Who may assert a judged request's `source`, and whose
+    /// `X-Forwarded-For` is read (`serve/caller.rs`).
+    pub callers: Callers,
+    /// Bounds on what one judged request may carry, at every door.
+    pub check_limits: crate::api::Bounds,
     /// Forward auth (nginx, Caddy, Traefik).
     pub forward_auth: ForwardAuth,
     /// OpenID AuthZEN.
@@ -38,6 +43,8 @@ impl Default for Config {
             http: Listener::default(),
             grpc: GrpcListener::default(),
             limits: Limits::default(),
+            callers: Callers::default(),
+            check_limits: crate::api::Bounds::default(),
             forward_auth: ForwardAuth::default(),
             authzen: AuthZen::default(),
             decision_log: DecisionLog::default(),
@@ -59,9 +66,12 @@ pub struct Listener {
     /// A connection that does not send a request head within this many
     /// milliseconds is closed.
     pub header_timeout_ms: u64,
-    /// A request (its body included) that takes longer than this many
-    /// milliseconds is answered 408.
+    /// A request (its body read and its decision included) that takes longer
+    /// than this many milliseconds is answered 408.
     pub request_timeout_ms: u64,
+    /// A connection with no request in flight for this many milliseconds is
+    /// closed (HTTP/1.1 keep-alive and HTTP/2 alike; PINGs do not count).
+    pub idle_timeout_ms: u64,
     /// TLS (and mutual TLS); plain text when absent.
     pub tls: Option<Tls>,
     /// Connections held at once; beyond it new connections are closed.
@@ -75,6 +85,7 @@ impl Default for Listener {
             max_body_bytes: 16 << 20,
             header_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
+            idle_timeout_ms: 120_000,
             tls: None,
             max_connections: 20_000,
         }
@@ -96,6 +107,9 @@ pub struct GrpcListener {
     pub header_timeout_ms: u64,
     /// A call that takes longer than this many milliseconds is cancelled.
     pub request_timeout_ms: u64,
+    /// A connection with no call in flight for this many milliseconds is
+    /// closed (PINGs do not count).
+    pub idle_timeout_ms: u64,
     /// TLS (and mutual TLS); plain text (h2c) when absent.
     pub tls: Option<Tls>,
     /// Connections held at once; beyond it new connections are closed.
@@ -110,6 +124,7 @@ impl Default for GrpcListener {
             max_message_bytes: 4 << 20,
             header_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
+            idle_timeout_ms: 120_000,
             tls: None,
             max_connections: 20_000,
         }
@@ -154,12 +169,40 @@ impl Default for Limits {
     }
 }
 
+/// Who may assert a judged request's `source` (`/v1/check`, gRPC `Check`,
+/// Envoy ext_authz, and the optional `source` of resource checks), and whose
+/// `X-Forwarded-For` is read. A caller with a verified client certificate may
+/// assert when its principal matches `assert_principals`; a caller without one,
+/// when its address is in `assert_networks` (loopback by default, so a gateway
+/// or the quick start on the same host works, and nothing remote does until it
+/// is listed). A check from anyone else that carries `source` is refused (403).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Callers {
+    /// Globs over verified client-certificate principals (`*` within one `/` part).
+    pub assert_principals: Vec<String>,
+    /// CIDR ranges of callers without a verified certificate.
+    pub assert_networks: Vec<String>,
+    /// CIDR ranges of proxies whose `X-Forwarded-For` is read, right to left,
+    /// to find the client's address (forward auth, resource checks, AuthZEN).
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for Callers {
+    fn default() -> Callers {
+        Callers {
+            assert_principals: Vec::new(),
+            assert_networks: vec!["127.0.0.0/8".to_owned(), "::1/128".to_owned()],
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
 /// Forward auth settings.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ForwardAuth {
-    /// Callers whose `X-Forwarded-For` is believed (CIDR ranges). Others are
-    /// judged by their own address.
+    /// The older spelling of `callers.trusted_proxies` (both are read).
     pub trusted_proxies: Vec<String>,
 }
 
@@ -253,6 +296,8 @@ impl Config {
             ("http.request_timeout_ms", config.http.request_timeout_ms),
             ("grpc.header_timeout_ms", config.grpc.header_timeout_ms),
             ("grpc.request_timeout_ms", config.grpc.request_timeout_ms),
+            ("http.idle_timeout_ms", config.http.idle_timeout_ms),
+            ("grpc.idle_timeout_ms", config.grpc.idle_timeout_ms),
             ("reload.debounce_ms", config.reload.debounce_ms),
         ] {
             if ms == 0 || ms > DAY_MS {
@@ -274,11 +319,9 @@ impl Config {
                 config.decision_log.queue
             ));
         }
-        for p in &config.forward_auth.trusted_proxies {
-            if crate::engine::eval::parse_cidr(p).is_none() {
-                return Err(format!("{}: `forward_auth.trusted_proxies`: `{p}` is not a CIDR range", file.display()));
-            }
-        }
+        super::caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        config.check_limits.validate().map_err(|e| format!("{}: {e}", file.display()))?;
 
         if !(1..=60_000).contains(&config.jwks.timeout_ms) {
             return Err(format!(
@@ -343,7 +386,7 @@ mod tests {
         let err = Config::parse("[decision_log]\nsink = \"syslog\"\n", Path::new("w.toml")).unwrap_err();
         assert!(err.contains("`syslog`"), "{err}");
         let err = Config::parse("[forward_auth]\ntrusted_proxies = [\"nope\"]\n", Path::new("w.toml")).unwrap_err();
-        assert!(err.contains("`nope` is not a CIDR range"), "{err}");
+        assert!(err.contains("`forward_auth.trusted_proxies`: `nope` is not a CIDR range"), "{err}");
         let err = Config::parse("[http]\nheader_timeout_ms = 18446744073709551615\n", Path::new("w.toml")).unwrap_err();
         assert!(err.contains("`http.header_timeout_ms`"), "{err}");
         let err = Config::parse("[decision_log]\nqueue = 0\n", Path::new("w.toml")).unwrap_err();

@@ -3,10 +3,8 @@
 //! `grpc.health.v1.Health` and server reflection. Protobuf messages are turned
 //! into the engine's requests here and nowhere else.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use envoy_types::ext_authz::v3::pb as authz;
 use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;
@@ -18,8 +16,10 @@ use envoy_types::pb::google::rpc;
 use serde_json::{Map, Value};
 use tonic::{Request, Response, Status};
 
+use super::caller::{Caller, Refused};
+use super::decide::{Check, Door, decide, decide_all};
 use super::state::{Loaded, Service, now_ms};
-use crate::api::{ResourceCheck, ResourcePart, SourcePart, SubjectPart, http_request};
+use crate::api::{ResourcePart, SourcePart, SubjectPart, http_request, resource_request};
 use crate::engine::decision::Decision;
 use crate::engine::run::HttpRequest;
 
@@ -93,29 +93,49 @@ fn json_object(text: &str, what: &str) -> Result<Map<String, Value>, Status> {
     }
 }
 
-fn http_check(c: &pb::CheckRequest) -> Result<HttpRequest, Status> {
-    let r = c.request.as_ref().ok_or_else(|| Status::invalid_argument("the check has no `request`"))?;
-    if r.method.is_empty() || r.path.is_empty() {
-        return Err(Status::invalid_argument("the request needs a `method` and a `path`"));
+/// The source a `warden.v1` message asserts (empty fields assert nothing).
+fn asserted(source: Option<&pb::Source>) -> Result<Option<SourcePart>, Status> {
+    let Some(s) = source else { return Ok(None) };
+    let part = SourcePart {
+        ip: parse_ip(&s.ip)?,
+        principal: Some(s.principal.clone()).filter(|p| !p.is_empty()),
+        certificate: Some(s.certificate.clone()).filter(|c| !c.is_empty()),
+    };
+    Ok(Some(part).filter(|p| !p.is_empty()))
+}
+
+fn refused(r: Refused) -> Status {
+    match r {
+        Refused::NotAllowed(why) => Status::permission_denied(why),
+        Refused::Malformed(why) => Status::invalid_argument(why),
     }
-    let source = c.source.clone().unwrap_or_default();
-    Ok(http_request(
+}
+
+/// The `X-Forwarded-For` metadata of a call, in order.
+fn forwarded_for(metadata: &tonic::metadata::MetadataMap) -> Vec<&str> {
+    metadata.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect()
+}
+
+fn http_check(s: &Service, caller: &Caller, c: &pb::CheckRequest) -> Result<Check, Status> {
+    let r = c.request.as_ref().ok_or_else(|| Status::invalid_argument("the check has no `request`"))?;
+    let source = s.callers.http_source(caller, asserted(c.source.as_ref())?.as_ref()).map_err(refused)?;
+    http_request(
         &r.method,
         &r.scheme,
         &r.host,
         &r.path,
         r.headers.iter().map(|(k, v)| (k.clone(), v.clone())),
         r.body.clone(),
-        (parse_ip(&source.ip)?, Some(source.principal)),
+        source,
         now_ms(),
-    ))
+        &s.bounds,
+    )
+    .map(Check::Http)
+    .map_err(Status::invalid_argument)
 }
 
-fn resource_check(c: &pb::ResourceCheckRequest) -> Result<ResourceCheck, Status> {
+fn resource_check(s: &Service, caller: &Caller, xff: &[&str], c: &pb::ResourceCheckRequest) -> Result<Check, Status> {
     let r = c.resource.as_ref().ok_or_else(|| Status::invalid_argument("the check has no `resource`"))?;
-    if r.r#type.is_empty() || c.action.is_empty() {
-        return Err(Status::invalid_argument("a resource check needs `resource.type` and `action`"));
-    }
     let subject = match &c.subject {
         Some(s) if !s.id.is_empty() => Some(SubjectPart {
             id: s.id.clone(),
@@ -128,23 +148,27 @@ fn resource_check(c: &pb::ResourceCheckRequest) -> Result<ResourceCheck, Status>
     } else {
         Some(Value::Object(json_object(&c.context_json, "context_json")?))
     };
-    let source = c.source.clone().unwrap_or_default();
-    Ok(ResourceCheck {
-        resource: ResourcePart {
-            kind: r.r#type.clone(),
-            id: r.id.clone(),
-            properties: json_object(&r.properties_json, "resource.properties_json")?,
-        },
-        action: c.action.clone(),
+    let source = s
+        .callers
+        .resource_source(caller, asserted(c.source.as_ref())?.as_ref(), xff.iter().copied())
+        .map_err(refused)?;
+    let resource = ResourcePart {
+        kind: r.r#type.clone(),
+        id: r.id.clone(),
+        properties: json_object(&r.properties_json, "resource.properties_json")?,
+    };
+    resource_request(
+        resource,
+        c.action.clone(),
         subject,
-        token: Some(c.token.clone()).filter(|t| !t.is_empty()),
+        Some(c.token.clone()),
         context,
-        source: SourcePart {
-            ip: parse_ip(&source.ip)?,
-            principal: Some(source.principal).filter(|p| !p.is_empty()),
-            certificate: None,
-        },
-    })
+        source,
+        caller.scheme(),
+        now_ms(),
+    )
+    .map(Check::Resource)
+    .map_err(Status::invalid_argument)
 }
 
 fn answer(d: Decision) -> pb::CheckResponse {
@@ -166,104 +190,81 @@ impl Grpc {
         self.service.current().ok_or_else(no_policy)
     }
 
-    fn decide_http(&self, loaded: &Loaded, req: &HttpRequest, door: &str) -> Decision {
-        let start = Instant::now();
-        let d = loaded.engine.check_http(req);
-        self.service.finish(&d, door, (&req.method, &req.host, &req.target), req.source_ip, start);
-        d
-    }
-
-    fn decide_resource(&self, loaded: &Loaded, c: &ResourceCheck, door: &str) -> Decision {
-        let start = Instant::now();
-        let req = c.to_engine(now_ms(), "https");
-        let d = loaded.engine.check_resource(&req);
-        self.service.finish(&d, door, (&req.action, "", &req.resource_type), req.source_ip, start);
-        d
+    async fn decide(&self, check: Check, door: Door) -> Result<Decision, Status> {
+        decide(&self.service, self.loaded()?, check, door)
+            .await
+            .map_err(|_| Status::unavailable("the decision could not be made"))
     }
 }
 
 #[tonic::async_trait]
 impl pb::decision_server::Decision for Grpc {
     async fn check(&self, request: Request<pb::CheckRequest>) -> Result<Response<pb::CheckResponse>, Status> {
-        let req = http_check(request.get_ref())?;
-        Ok(Response::new(answer(self.decide_http(&*self.loaded()?, &req, "grpc"))))
+        let caller = Caller::of(request.extensions().get::<Caller>());
+        let check = http_check(&self.service, &caller, request.get_ref())?;
+        Ok(Response::new(answer(self.decide(check, Door::Grpc).await?)))
     }
 
     async fn check_resource(
         &self,
         request: Request<pb::ResourceCheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
-        let c = resource_check(request.get_ref())?;
-        Ok(Response::new(answer(self.decide_resource(&*self.loaded()?, &c, "grpc"))))
+        let caller = Caller::of(request.extensions().get::<Caller>());
+        let check = resource_check(&self.service, &caller, &forwarded_for(request.metadata()), request.get_ref())?;
+        Ok(Response::new(answer(self.decide(check, Door::Grpc).await?)))
     }
 
     async fn check_batch(&self, request: Request<pb::BatchRequest>) -> Result<Response<pb::BatchResponse>, Status> {
+        let caller = Caller::of(request.extensions().get::<Caller>());
+        let xff = forwarded_for(request.metadata());
         let items = &request.get_ref().checks;
         if items.len() > MAX_BATCH {
             return Err(Status::invalid_argument(format!("a batch holds at most {MAX_BATCH} checks")));
         }
         // Every item is validated before any is decided: a bad batch decides nothing.
-        enum Item {
-            Http(HttpRequest),
-            Resource(ResourceCheck),
-        }
         let mut checks = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let at = |s: Status| Status::invalid_argument(format!("check {i}: {}", s.message()));
+            let at = |s: Status| Status::new(s.code(), format!("check {i}: {}", s.message()));
             checks.push(match &item.check {
-                Some(pb::batch_item::Check::Http(c)) => Item::Http(http_check(c).map_err(at)?),
-                Some(pb::batch_item::Check::Resource(c)) => Item::Resource(resource_check(c).map_err(at)?),
+                Some(pb::batch_item::Check::Http(c)) => http_check(&self.service, &caller, c).map_err(at)?,
+                Some(pb::batch_item::Check::Resource(c)) => {
+                    resource_check(&self.service, &caller, &xff, c).map_err(at)?
+                }
                 None => return Err(Status::invalid_argument(format!("check {i} is empty"))),
             });
         }
         // The whole batch is decided on one revision.
-        let loaded = self.loaded()?;
-        let mut decisions = Vec::with_capacity(checks.len());
-        for c in &checks {
-            let d = match c {
-                Item::Http(r) => self.decide_http(&loaded, r, "grpc_batch"),
-                Item::Resource(r) => self.decide_resource(&loaded, r, "grpc_batch"),
-            };
-            decisions.push(answer(d));
-        }
-        Ok(Response::new(pb::BatchResponse { decisions }))
+        let decisions = decide_all(&self.service, self.loaded()?, checks, Door::GrpcBatch)
+            .await
+            .map_err(|_| Status::unavailable("the decision could not be made"))?;
+        Ok(Response::new(pb::BatchResponse { decisions: decisions.into_iter().map(answer).collect() }))
     }
 }
 
 /// The judged request of an ext_authz call: method, path (with its query), host,
 /// scheme, headers (pseudo-headers dropped), body, and the source peer's address
-/// and principal from the `AttributeContext`.
-fn envoy_request(c: &authz::CheckRequest) -> Result<HttpRequest, String> {
-    let attrs = c.attributes.as_ref().ok_or("the check has no `attributes`")?;
+/// and principal from the `AttributeContext`, which only a caller allowed to
+/// assert (`[callers]`) may send (`Err` with 403 otherwise).
+fn envoy_request(s: &Service, caller: &Caller, c: &authz::CheckRequest) -> Result<HttpRequest, (u16, String)> {
+    let bad = |why: &str| (400, why.to_owned());
+    let attrs = c.attributes.as_ref().ok_or(bad("the check has no `attributes`"))?;
     let http: &EnvoyHttp = attrs
         .request
         .as_ref()
         .and_then(|r| r.http.as_ref())
-        .ok_or("the check has no HTTP attributes (`attributes.request.http`)")?;
-    if http.method.is_empty() || http.path.is_empty() {
-        return Err("the HTTP attributes need a `method` and a `path`".to_owned());
-    }
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in &http.headers {
-        headers.insert(k.to_ascii_lowercase(), v.clone());
-    }
+        .ok_or(bad("the check has no HTTP attributes (`attributes.request.http`)"))?;
+    let mut headers: Vec<(String, String)> = http.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     // With `encode_raw_headers`, Envoy sends `header_map` instead (repeated names
-    // not combined); they are joined here as `headers` would have them.
+    // not combined): one pair each, merged (or refused) as at every door.
     for h in http.header_map.iter().flat_map(|m| &m.headers) {
         let value = if h.raw_value.is_empty() {
             h.value.clone()
         } else {
-            String::from_utf8(h.raw_value.clone()).map_err(|_| format!("header `{}` is not UTF-8", h.key))?
+            String::from_utf8(h.raw_value.clone()).map_err(|_| (400, format!("header `{}` is not UTF-8", h.key)))?
         };
-        headers
-            .entry(h.key.to_ascii_lowercase())
-            .and_modify(|v| {
-                v.push(',');
-                v.push_str(&value);
-            })
-            .or_insert(value);
+        headers.push((h.key.clone(), value));
     }
-    headers.retain(|k, _| !k.starts_with(':'));
+    headers.retain(|(k, _)| !k.starts_with(':'));
     let body = if !http.raw_body.is_empty() {
         Some(http.raw_body.clone())
     } else if !http.body.is_empty() {
@@ -284,21 +285,21 @@ fn envoy_request(c: &authz::CheckRequest) -> Result<HttpRequest, String> {
         Some(a) => Some(
             a.parse::<IpAddr>()
                 .map(|ip| ip.to_canonical())
-                .map_err(|_| format!("the source address `{a}` is not an IP address"))?,
+                .map_err(|_| (400, format!("the source address `{a}` is not an IP address")))?,
         ),
         None => None,
     };
-    let principal = source.map(|p| p.principal.clone());
-    Ok(http_request(
-        &http.method,
-        &http.scheme,
-        &http.host,
-        &http.path,
-        headers,
-        body,
-        (source_ip, principal),
-        now_ms(),
-    ))
+    let part = SourcePart {
+        ip: source_ip,
+        principal: source.map(|p| p.principal.clone()).filter(|p| !p.is_empty()),
+        certificate: source.map(|p| p.certificate.clone()).filter(|c| !c.is_empty()),
+    };
+    let source = s.callers.http_source(caller, Some(&part)).map_err(|r| match r {
+        Refused::NotAllowed(why) => (403, why),
+        Refused::Malformed(why) => (400, why),
+    })?;
+    http_request(&http.method, &http.scheme, &http.host, &http.path, headers, body, source, now_ms(), &s.bounds)
+        .map_err(|why| (400, why))
 }
 
 fn header_option(name: &str, value: &str, action: HeaderAppendAction) -> HeaderValueOption {
@@ -366,11 +367,15 @@ fn envoy_answer(d: &Decision) -> authz::CheckResponse {
     }
 }
 
-/// A request Warden cannot judge (400) or cannot judge yet (503) is denied in the
-/// answer itself, not as a gRPC error, so even an Envoy configured with
-/// `failure_mode_allow` denies it.
+/// A request Warden cannot judge (400), may not judge (403) or cannot judge
+/// yet (503) is denied in the answer itself, not as a gRPC error, so even an
+/// Envoy configured with `failure_mode_allow` denies it.
 fn envoy_error(status: u16, code: tonic::Code, why: &str) -> authz::CheckResponse {
-    let reason = if status == 400 { "bad_request" } else { "unavailable" };
+    let reason = match status {
+        400 => "bad_request",
+        403 => "forbidden",
+        _ => "unavailable",
+    };
     let body = serde_json::json!({"allow": false, "status": status, "reason": reason, "detail": why}).to_string();
     authz::CheckResponse {
         status: Some(rpc::Status { code: code.into(), message: why.to_owned(), details: Vec::new() }),
@@ -390,12 +395,14 @@ fn envoy_error(status: u16, code: tonic::Code, why: &str) -> authz::CheckRespons
 #[tonic::async_trait]
 impl authz::Authorization for Grpc {
     async fn check(&self, request: Request<authz::CheckRequest>) -> Result<Response<authz::CheckResponse>, Status> {
-        let req = match envoy_request(request.get_ref()) {
+        let caller = Caller::of(request.extensions().get::<Caller>());
+        let req = match envoy_request(&self.service, &caller, request.get_ref()) {
             Ok(r) => r,
-            Err(why) => return Ok(Response::new(envoy_error(400, tonic::Code::InvalidArgument, &why))),
+            Err((403, why)) => return Ok(Response::new(envoy_error(403, tonic::Code::PermissionDenied, &why))),
+            Err((_, why)) => return Ok(Response::new(envoy_error(400, tonic::Code::InvalidArgument, &why))),
         };
-        Ok(Response::new(match self.loaded() {
-            Ok(loaded) => envoy_answer(&self.decide_http(&loaded, &req, "ext_authz")),
+        Ok(Response::new(match self.decide(Check::Http(req), Door::ExtAuthz).await {
+            Ok(d) => envoy_answer(&d),
             Err(s) => envoy_error(503, tonic::Code::Unavailable, s.message()),
         }))
     }

@@ -2,35 +2,87 @@
 //! `/v1/forward-auth`, AuthZEN (`authzen.rs`), and the operations endpoints. Malformed checks are a 400 with
 //! a JSON error naming the problem, never an allow.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use ipnet::IpNet;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::state::{Loaded, Service, now_ms};
-use crate::api::{AnyCheck, CheckRequest, ResourceCheck};
-use crate::engine::decision::Decision;
+use super::caller::{Caller, Refused};
+use super::decide::{Check, Door, Undecided, decide, decide_all};
+use super::state::{Service, now_ms};
+use crate::api::{AnyCheck, CheckRequest, ResourceCheck, http_request};
 use crate::engine::run::HttpRequest;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct Http {
-    /// The service.
+    /// The service (its `[callers]` rules and `[check_limits]` included).
     pub service: Arc<Service>,
-    /// Callers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Arc<Vec<IpNet>>,
     /// The listener speaks TLS (for the URLs AuthZEN metadata gives).
     pub tls: bool,
     /// The base URL AuthZEN metadata gives (else the caller's `Host`).
     pub authzen_base_url: Option<String>,
+}
+
+/// The body of a JSON API call: `application/json` only (415 otherwise), at
+/// most the router's body limit (413), read into one buffer sized from
+/// `Content-Length` up front, so a large check is held once, not grown by
+/// doubling and then copied.
+pub struct JsonBody(pub Vec<u8>);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonBody {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<JsonBody, Response> {
+        use http_body_util::BodyExt as _;
+        require_json(req.headers())?;
+        let max = req.extensions().get::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+        let announced = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, format!("the check is larger than {max} bytes"));
+        if announced.is_some_and(|n| n > max) {
+            return Err(too_large());
+        }
+        let mut buf = Vec::with_capacity(announced.unwrap_or(0));
+        let mut body = req.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| error(StatusCode::BAD_REQUEST, "the check could not be read"))?;
+            if let Some(data) = frame.data_ref() {
+                if buf.len() + data.len() > max {
+                    return Err(too_large());
+                }
+                buf.extend_from_slice(data);
+            }
+        }
+        Ok(JsonBody(buf))
+    }
+}
+
+/// The largest JSON API body, set on every request by the router.
+#[derive(Clone, Copy, Debug)]
+struct BodyLimit(usize);
+
+/// Without the router's extension (a handler called on its own).
+const DEFAULT_BODY_LIMIT: usize = 16 << 20;
+
+/// The caller of a request, as the accept loop verified it ([`Caller::Unknown`]
+/// when the request did not come through it).
+pub struct CallerOf(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for CallerOf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<CallerOf, Self::Rejection> {
+        Ok(CallerOf(Caller::of(parts.extensions.get::<Caller>())))
+    }
 }
 
 /// The router. Each request, body read included, must finish within `timeout`
@@ -49,10 +101,14 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::Extension(BodyLimit(max_body_bytes)))
         .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| async move {
             match tokio::time::timeout(timeout, next.run(req)).await {
                 Ok(response) => response,
-                Err(_) => error(StatusCode::REQUEST_TIMEOUT, "the request was not received in time"),
+                Err(_) => error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request was not received and decided within `http.request_timeout_ms`",
+                ),
             }
         }))
         .with_state(http)
@@ -68,77 +124,133 @@ pub(super) fn no_policy() -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded")
 }
 
-fn decide_http(s: &Service, loaded: &Loaded, c: &CheckRequest, door: &str) -> Decision {
-    let start = Instant::now();
-    let req = c.to_engine(now_ms());
-    let d = loaded.engine.check_http(&req);
-    s.finish(&d, door, (&req.method, &req.host, &req.target), req.source_ip, start);
-    d
+/// The answer while a decision could not be made.
+pub(super) fn undecided(_: Undecided) -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "the decision could not be made")
 }
 
-fn decide_resource(s: &Service, loaded: &Loaded, c: &ResourceCheck, door: &str) -> Decision {
-    let start = Instant::now();
-    let req = c.to_engine(now_ms(), "https");
-    let d = loaded.engine.check_resource(&req);
-    s.finish(&d, door, (&req.action, "", &req.resource_type), req.source_ip, start);
-    d
+/// A check the door refuses before deciding: the status and why.
+pub(super) type Bad = (StatusCode, String);
+
+/// A source the caller may not assert (403) or a malformed forwarding header (400).
+pub(super) fn refused(r: Refused) -> Bad {
+    match r {
+        Refused::NotAllowed(why) => (StatusCode::FORBIDDEN, why),
+        Refused::Malformed(why) => (StatusCode::BAD_REQUEST, why),
+    }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
+/// The JSON APIs take `application/json` only: a web page can POST a form or
+/// `text/plain` to a local PDP without the browser asking first, but not JSON.
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), Response> {
+    let media = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = media.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the check must be sent as `Content-Type: application/json`"))
+    }
+}
+
+/// The `X-Forwarded-For` lines of a request, in order.
+pub(super) fn forwarded_for(headers: &HeaderMap) -> Vec<&str> {
+    headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect()
+}
+
+fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| format!("malformed {what}: {e}"))
 }
 
-async fn check(State(h): State<Http>, body: Bytes) -> Response {
+/// An HTTP check in the engine's terms, with the source the caller may assert.
+fn http_check(s: &Service, caller: &Caller, c: CheckRequest) -> Result<Check, Bad> {
+    let source = s.callers.http_source(caller, c.source.as_ref()).map_err(refused)?;
+    c.into_engine(source, now_ms(), &s.bounds).map(Check::Http).map_err(|e| (StatusCode::BAD_REQUEST, e))
+}
+
+/// A resource check in the engine's terms: the caller is its source.
+fn resource_check(s: &Service, caller: &Caller, xff: &[&str], c: ResourceCheck) -> Result<Check, Bad> {
+    let source = s.callers.resource_source(caller, c.source.as_ref(), xff.iter().copied()).map_err(refused)?;
+    c.into_engine(source, caller.scheme(), now_ms()).map(Check::Resource).map_err(|e| (StatusCode::BAD_REQUEST, e))
+}
+
+async fn check(State(h): State<Http>, CallerOf(caller): CallerOf, JsonBody(body): JsonBody) -> Response {
     let c: CheckRequest = match parse(&body, "check") {
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    match h.service.current() {
-        Some(loaded) => axum::Json(decide_http(&h.service, &loaded, &c, "http")).into_response(),
-        None => no_policy(),
+    drop(body);
+    let check = match http_check(&h.service, &caller, c) {
+        Ok(c) => c,
+        Err((status, why)) => return error(status, why),
+    };
+    let Some(loaded) = h.service.current() else { return no_policy() };
+    match decide(&h.service, loaded, check, Door::Http).await {
+        Ok(d) => axum::Json(d).into_response(),
+        Err(u) => undecided(u),
     }
 }
 
-async fn check_resource(State(h): State<Http>, body: Bytes) -> Response {
+async fn check_resource(
+    State(h): State<Http>,
+    CallerOf(caller): CallerOf,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Response {
     let c: ResourceCheck = match parse(&body, "resource check") {
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    match h.service.current() {
-        Some(loaded) => axum::Json(decide_resource(&h.service, &loaded, &c, "http")).into_response(),
-        None => no_policy(),
+    let check = match resource_check(&h.service, &caller, &forwarded_for(&headers), c) {
+        Ok(c) => c,
+        Err((status, why)) => return error(status, why),
+    };
+    let Some(loaded) = h.service.current() else { return no_policy() };
+    match decide(&h.service, loaded, check, Door::Http).await {
+        Ok(d) => axum::Json(d).into_response(),
+        Err(u) => undecided(u),
     }
 }
 
 /// Most checks in one batch.
 const MAX_BATCH: usize = 1_000;
 
-async fn check_batch(State(h): State<Http>, body: Bytes) -> Response {
-    let items: Vec<Value> = match parse(&body, "batch (expected a JSON list of checks)") {
+async fn check_batch(
+    State(h): State<Http>,
+    CallerOf(caller): CallerOf,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Response {
+    // Each item is parsed from its own bytes, exactly as `/v1/check` parses a
+    // check (a field given twice is refused the same way).
+    let items: Vec<&serde_json::value::RawValue> = match parse(&body, "batch (expected a JSON list of checks)") {
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     if items.len() > MAX_BATCH {
         return error(StatusCode::BAD_REQUEST, format!("a batch holds at most {MAX_BATCH} checks"));
     }
+    let xff = forwarded_for(&headers);
     let mut checks = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let bytes = item.to_string();
-        match crate::api::parse_check(bytes.as_bytes()) {
-            Ok(c) => checks.push(c),
+        let parsed = match crate::api::parse_check(item.get().as_bytes()) {
+            Ok(c) => c,
             Err(e) => return error(StatusCode::BAD_REQUEST, format!("check {i}: {e}")),
+        };
+        let check = match parsed {
+            AnyCheck::Http(c) => http_check(&h.service, &caller, c),
+            AnyCheck::Resource(c) => resource_check(&h.service, &caller, &xff, c),
+        };
+        match check {
+            Ok(c) => checks.push(c),
+            Err((status, why)) => return error(status, format!("check {i}: {why}")),
         }
     }
     // The whole batch is decided on one revision.
     let Some(loaded) = h.service.current() else { return no_policy() };
-    let mut out = Vec::with_capacity(checks.len());
-    for c in &checks {
-        out.push(match c {
-            AnyCheck::Http(c) => decide_http(&h.service, &loaded, c, "http_batch"),
-            AnyCheck::Resource(c) => decide_resource(&h.service, &loaded, c, "http_batch"),
-        });
+    match decide_all(&h.service, loaded, checks, Door::HttpBatch).await {
+        Ok(out) => axum::Json(out).into_response(),
+        Err(u) => undecided(u),
     }
-    axum::Json(out).into_response()
 }
 
 /// The one value that the headers `names` (alternative spellings of one field)
@@ -165,8 +277,10 @@ fn one_of<'h>(headers: &'h HeaderMap, names: &[&str], what: &str) -> Result<Opti
 }
 
 /// The original request of a forward-auth call, from the `X-Forwarded-*` /
-/// `X-Original-*` headers the gateway sets.
-fn forwarded(h: &Http, headers: &HeaderMap, peer: SocketAddr) -> Result<HttpRequest, String> {
+/// `X-Original-*` headers the gateway sets. The client's address is the TCP
+/// peer, or, when the peer is a trusted proxy, read from `X-Forwarded-For`
+/// right to left ([`super::caller::CallerRules::client_ip`]).
+fn forwarded(s: &Service, headers: &HeaderMap, caller: &Caller) -> Result<HttpRequest, String> {
     let method = one_of(headers, &["x-forwarded-method", "x-original-method"], "X-Forwarded-Method")?
         .ok_or("the gateway sent no `X-Forwarded-Method` (or `X-Original-Method`)")?;
     let target = one_of(headers, &["x-forwarded-uri", "x-original-uri"], "X-Forwarded-Uri")?
@@ -175,66 +289,42 @@ fn forwarded(h: &Http, headers: &HeaderMap, peer: SocketAddr) -> Result<HttpRequ
         Some(h) => h,
         None => one_of(headers, &["host"], "Host")?.unwrap_or(""),
     };
-    let scheme = one_of(headers, &["x-forwarded-proto"], "X-Forwarded-Proto")?.unwrap_or("http").to_ascii_lowercase();
-    let peer_ip = peer.ip().to_canonical();
-    let trusted = h.trusted_proxies.iter().any(|n| n.contains(&peer_ip));
-    let source_ip: Option<IpAddr> = if trusted {
-        match one_of(headers, &["x-forwarded-for"], "X-Forwarded-For")? {
-            Some(xff) => Some(
-                xff.split(',')
-                    .next()
-                    .map(str::trim)
-                    .and_then(|a| a.parse::<IpAddr>().ok())
-                    .map(|a| a.to_canonical())
-                    .ok_or("`X-Forwarded-For` does not start with an IP address")?,
-            ),
-            None => Some(peer_ip),
+    // No default: a gateway that does not say which scheme the client used
+    // would make `require tls` answer differently here than at other doors.
+    let scheme = one_of(headers, &["x-forwarded-proto"], "X-Forwarded-Proto")?
+        .ok_or("the gateway sent no `X-Forwarded-Proto`")?;
+    let source_ip = match caller {
+        Caller::Conn { peer, .. } => {
+            let xff = one_of(headers, &["x-forwarded-for"], "X-Forwarded-For")?;
+            Some(s.callers.client_ip(peer.ip(), xff)?)
         }
-    } else {
-        Some(peer_ip)
+        Caller::InProcess | Caller::Unknown => None,
     };
-    // The judged request's own headers: everything but the forwarding ones.
-    // Repeated names are joined with `, ` (as HTTP allows and as Envoy does),
-    // and a value that is not text is kept (lossily) rather than dropped, so
-    // `has(header…)` sees what the upstream will see.
+    // The judged request's own headers: everything but the forwarding ones, one
+    // pair per line, so that `http_request` merges and refuses repeated names as
+    // every door does. A value that is not text is kept (lossily) rather than
+    // dropped, so `has(header…)` sees what the upstream will see.
     let mut pairs: Vec<(String, String)> = Vec::new();
-    for name in headers.keys() {
+    for (name, value) in headers {
         let n = name.as_str();
         if n.starts_with("x-forwarded-") || n.starts_with("x-original-") || n == "host" || n == "content-length" {
             continue;
         }
-        let values: Vec<String> =
-            headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
-        if n == "authorization" && values.len() > 1 {
-            return Err("the request carries more than one `Authorization` header".to_owned());
-        }
-        pairs.push((n.to_owned(), values.join(", ")));
+        pairs.push((n.to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
     }
-    Ok(HttpRequest {
-        method: method.to_ascii_uppercase(),
-        scheme,
-        host: host.to_owned(),
-        target: target.to_owned(),
-        headers: pairs,
-        source_ip,
-        now_ms: now_ms(),
-        ..HttpRequest::default()
-    })
+    http_request(method, scheme, host, target, pairs, None, (source_ip, None), now_ms(), &s.bounds)
 }
 
-async fn forward_auth(
-    State(h): State<Http>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let req = match forwarded(&h, &headers, peer) {
+async fn forward_auth(State(h): State<Http>, CallerOf(caller): CallerOf, headers: HeaderMap) -> Response {
+    let req = match forwarded(&h.service, &headers, &caller) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let Some(loaded) = h.service.current() else { return no_policy() };
-    let start = Instant::now();
-    let d = loaded.engine.check_http(&req);
-    h.service.finish(&d, "forward_auth", (&req.method, &req.host, &req.target), req.source_ip, start);
+    let d = match decide(&h.service, loaded, Check::Http(req), Door::ForwardAuth).await {
+        Ok(d) => d,
+        Err(u) => return undecided(u),
+    };
     let status = StatusCode::from_u16(d.status).unwrap_or(StatusCode::FORBIDDEN);
     let mut response = if d.allow {
         StatusCode::OK.into_response()

@@ -6,7 +6,9 @@
 //! calls before exiting.
 
 pub mod authzen;
+pub mod caller;
 pub mod config;
+pub mod decide;
 pub mod grpc;
 pub mod http;
 pub mod jwks;
@@ -38,7 +40,9 @@ async fn serve(config: Config) -> Result<(), String> {
     let http_tls = config.http.tls.as_ref().map(tls::acceptor).transpose()?;
     let grpc_tls = config.grpc.tls.as_ref().map(tls::acceptor).transpose()?;
     let log = start_log(&config).await?;
-    let service = Service::with_limits(config.policies.clone(), &config.limits, log)?;
+    let callers = caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)?;
+    let service =
+        Service::with_limits(config.policies.clone(), &config.limits, log)?.with_doors(callers, config.check_limits);
     let fetcher = jwks::HttpFetcher::new(&config.jwks, tokio::runtime::Handle::current(), service.jwks_counters())?;
     let service = Arc::new(service.with_jwks(Arc::new(fetcher)));
     match service.reload() {
@@ -52,12 +56,9 @@ async fn serve(config: Config) -> Result<(), String> {
     spawn_sighup(tx);
     jwks::spawn_refresher(service.clone());
 
-    let trusted =
-        config.forward_auth.trusted_proxies.iter().filter_map(|p| crate::engine::eval::parse_cidr(p)).collect();
     let app = http::router(
         http::Http {
             service: service.clone(),
-            trusted_proxies: Arc::new(trusted),
             tls: http_tls.is_some(),
             authzen_base_url: config.authzen.base_url.clone(),
         },
@@ -75,6 +76,7 @@ async fn serve(config: Config) -> Result<(), String> {
     });
     let http_door = Door {
         header_timeout: Duration::from_millis(config.http.header_timeout_ms),
+        idle_timeout: Duration::from_millis(config.http.idle_timeout_ms),
         tls: http_tls,
         max_connections: config.http.max_connections,
     };
@@ -84,6 +86,16 @@ async fn serve(config: Config) -> Result<(), String> {
         let timeout = Duration::from_millis(config.grpc.request_timeout_ms);
         let router = router.layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                // gRPC only: a request of another media type (a browser's form
+                // POST, say) is refused before any service sees it.
+                let grpc = req
+                    .headers()
+                    .get(axum::http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/grpc"));
+                if !grpc {
+                    return axum::response::IntoResponse::into_response(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
+                }
                 match tokio::time::timeout(timeout, next.run(req)).await {
                     Ok(response) => response,
                     Err(_) => tonic::Status::deadline_exceeded("the call took too long").into_http(),
@@ -96,6 +108,7 @@ async fn serve(config: Config) -> Result<(), String> {
         eprintln!("warden: gRPC on {local}{}", if grpc_tls.is_some() { " (TLS)" } else { "" });
         let door = Door {
             header_timeout: Duration::from_millis(config.grpc.header_timeout_ms),
+            idle_timeout: Duration::from_millis(config.grpc.idle_timeout_ms),
             tls: grpc_tls,
             max_connections: config.grpc.max_connections,
         };
@@ -147,24 +160,58 @@ fn listen(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, String>
 struct Door {
     /// A client that sends no request head (or no TLS handshake) within this is cut off.
     header_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    idle_timeout: Duration,
     /// TLS, when configured.
     tls: Option<tokio_rustls::TlsAcceptor>,
     /// Connections held at once; beyond it new ones are closed at once.
     max_connections: usize,
 }
 
+/// What a connection is doing, for its idle timeout: requests in flight and
+/// when the last one ended (ms since the connection's start).
+#[derive(Default)]
+struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+/// Counts a request in flight until dropped (the response is made).
+struct Busy {
+    activity: Arc<Activity>,
+    start: tokio::time::Instant,
+}
+
+impl Busy {
+    fn new(activity: Arc<Activity>, start: tokio::time::Instant) -> Busy {
+        activity.in_flight.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Busy { activity, start }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.activity.last_ms.store(ms, std::sync::atomic::Ordering::Release);
+        self.activity.in_flight.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// Accepts connections until `stop`, then lets in-flight requests finish (at
 /// most 30 s). A client that does not send its request head (or finish its TLS
-/// handshake) within `header_timeout` is disconnected, so idle or slow
-/// connections cannot pile up. HTTP/1.1 and HTTP/2 (gRPC) are both served.
+/// handshake) within `header_timeout` is disconnected, and a connection with
+/// nothing in flight for `idle_timeout` is closed (gracefully: HTTP/2 gets a
+/// GOAWAY), so idle or slow connections cannot pile up whatever the protocol.
+/// HTTP/1.1 and HTTP/2 (gRPC) are both served. Each request carries its
+/// connection's [`caller::Caller`]: the TCP peer, the principal of the client
+/// certificate the handshake verified, and whether TLS was used.
 async fn serve_listener(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     door: Door,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
     use hyper_util::rt::{TokioExecutor, TokioTimer};
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(door.header_timeout);
     builder
@@ -173,8 +220,9 @@ async fn serve_listener(
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(20))
         .max_concurrent_streams(256);
-    let header_timeout = door.header_timeout;
+    let (header_timeout, idle_timeout) = (door.header_timeout, door.idle_timeout);
     let slots = Arc::new(tokio::sync::Semaphore::new(door.max_connections));
+    let mut stopping = stop.clone();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -188,14 +236,7 @@ async fn serve_listener(
                 // bounded and the accept queue keeps moving.
                 let Ok(permit) = slots.clone().try_acquire_owned() else { continue };
                 let _ = stream.set_nodelay(true);
-                // The peer's address rides on each request (no per-connection
-                // router: `Router::layer` would rebuild every route).
-                let app = app.clone();
-                let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                    tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
-                });
-                let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), door.tls.clone());
+                let (app, builder, tls, stop) = (app.clone(), builder.clone(), door.tls.clone(), stop.clone());
                 tokio::spawn(async move {
                     let _permit = permit;
                     // A client that sends nothing at all is dropped too (the
@@ -209,25 +250,98 @@ async fn serve_listener(
                             let Ok(Ok(stream)) = tokio::time::timeout(header_timeout, acceptor.accept(stream)).await else {
                                 return;
                             };
-                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                            let _ = watcher.watch(conn).await;
+                            // The handshake verified the chain against `client_ca`
+                            // (when set): only then is there a peer certificate.
+                            let principal = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|chain| chain.first())
+                                .and_then(|leaf| caller::principal(leaf.as_ref()));
+                            let who = caller::Caller::Conn { peer, principal, tls: true };
+                            serve_connection(builder, TokioIo::new(stream), app, who, idle_timeout, stop).await;
                         }
                         None => {
-                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                            let _ = watcher.watch(conn).await;
+                            let who = caller::Caller::Conn { peer, principal: None, tls: false };
+                            serve_connection(builder, TokioIo::new(stream), app, who, idle_timeout, stop).await;
                         }
                     }
                 });
             }
-            _ = stop.wait_for(|stopped| *stopped) => break,
+            _ = stopping.wait_for(|stopped| *stopped) => break,
         }
     }
     drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {},
-        () = tokio::time::sleep(Duration::from_secs(30)) => {},
-    }
+    // Every connection holds a slot until it ends: draining is getting them all back.
+    let all = u32::try_from(door.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(Duration::from_secs(30), slots.acquire_many(all)).await;
 }
+
+/// Serves one connection until it ends, closing it gracefully when it has had
+/// nothing in flight for `idle_timeout` or when the server stops.
+async fn serve_connection<I>(
+    builder: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    io: I,
+    app: axum::Router,
+    who: caller::Caller,
+    idle_timeout: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let start = tokio::time::Instant::now();
+    let activity = Arc::new(Activity::default());
+    let (seen, peer) = (
+        activity.clone(),
+        match &who {
+            caller::Caller::Conn { peer, .. } => Some(*peer),
+            _ => None,
+        },
+    );
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        let busy = Busy::new(seen.clone(), start);
+        req.extensions_mut().insert(who.clone());
+        if let Some(peer) = peer {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        }
+        let app = app.clone();
+        async move {
+            let response = tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await;
+            drop(busy);
+            response
+        }
+    });
+    let conn = builder.serve_connection_with_upgrades(io, svc);
+    tokio::pin!(conn);
+    let tick = (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let grace = loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = tokio::time::sleep(tick) => {
+                let idle = activity.in_flight.load(std::sync::atomic::Ordering::Acquire) == 0 && {
+                    let last = Duration::from_millis(activity.last_ms.load(std::sync::atomic::Ordering::Acquire));
+                    start.elapsed().saturating_sub(last) >= idle_timeout
+                };
+                if idle {
+                    break IDLE_GRACE;
+                }
+            }
+            _ = stop.wait_for(|stopped| *stopped) => break STOP_GRACE,
+        }
+    };
+    // Closing: HTTP/2 sends GOAWAY and waits for the client's PING answer
+    // before its last frame, and HTTP/1.1 finishes the request in flight. A
+    // client that never answers does not keep the connection: after a grace
+    // period it is dropped.
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(grace, conn.as_mut()).await;
+}
+
+/// How long an idle connection may take to say goodbye (nothing is in flight).
+const IDLE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a connection may take to finish its requests when the server stops.
+const STOP_GRACE: Duration = Duration::from_secs(30);
 
 async fn shutdown() {
     let ctrl_c = async {

@@ -153,6 +153,10 @@ pub struct Service {
     pub decisions: AtomicU64,
     /// Fetches `jwks url` key sets for every engine built (none: URL issuers hold no keys).
     jwks: Option<Arc<super::jwks::HttpFetcher>>,
+    /// Who may assert a check's `source`; whose `X-Forwarded-For` is read.
+    pub callers: super::caller::CallerRules,
+    /// What one judged request may carry, at every door.
+    pub bounds: crate::api::Bounds,
 }
 
 /// Now as Unix milliseconds.
@@ -210,7 +214,17 @@ impl Service {
             started: Instant::now(),
             decisions: AtomicU64::new(0),
             jwks: None,
+            callers: super::caller::CallerRules::new(&super::config::Callers::default(), &[]).unwrap_or_default(),
+            bounds: crate::api::Bounds::default(),
         }
+    }
+
+    /// Sets the `[callers]` rules and the `[check_limits]` of the doors.
+    #[must_use]
+    pub fn with_doors(mut self, callers: super::caller::CallerRules, bounds: crate::api::Bounds) -> Service {
+        self.callers = callers;
+        self.bounds = bounds;
+        self
     }
 
     /// Installs `fetcher` on every engine built from now on; its cache outlives reloads.

@@ -1,0 +1,134 @@
+//! The one seam between the doors and the engine: a door turns its request into
+//! [`Check`]s and calls [`decide`] (or [`decide_all`] for a batch, decided on one
+//! revision), which times, logs and counts each decision. A large check is
+//! decided on the blocking pool, so a slow decision never holds an async worker
+//! (`/healthz` and small checks keep answering) and the door's request timeout
+//! can answer while it runs.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::state::{Loaded, Service};
+use crate::engine::decision::Decision;
+use crate::engine::run::{HttpRequest, ResourceRequest};
+
+/// The front door a check came through (the decision log's `door`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// `POST /v1/check`, `/v1/check/resource`.
+    Http,
+    /// `POST /v1/check/batch`.
+    HttpBatch,
+    /// `/v1/forward-auth`.
+    ForwardAuth,
+    /// AuthZEN evaluations.
+    AuthZen,
+    /// `warden.v1.Decision` `Check`, `CheckResource`.
+    Grpc,
+    /// `warden.v1.Decision` `CheckBatch`.
+    GrpcBatch,
+    /// Envoy ext_authz.
+    ExtAuthz,
+}
+
+impl Door {
+    /// The name the decision log gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Door::Http => "http",
+            Door::HttpBatch => "http_batch",
+            Door::ForwardAuth => "forward_auth",
+            Door::AuthZen => "authzen",
+            Door::Grpc => "grpc",
+            Door::GrpcBatch => "grpc_batch",
+            Door::ExtAuthz => "ext_authz",
+        }
+    }
+}
+
+/// One check in the engine's terms.
+#[derive(Clone, Debug)]
+pub enum Check {
+    /// An HTTP request.
+    Http(HttpRequest),
+    /// A resource check.
+    Resource(ResourceRequest),
+}
+
+impl Check {
+    /// About how many bytes of input the engine will read.
+    fn input_bytes(&self) -> usize {
+        match self {
+            Check::Http(r) => {
+                r.target.len()
+                    + r.host.len()
+                    + r.headers.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>()
+                    + r.body.as_ref().map_or(0, Vec::len)
+            }
+            // Properties and context were parsed from a bounded body; count them roughly.
+            Check::Resource(r) => {
+                r.resource_id.len()
+                    + r.token.as_ref().map_or(0, String::len)
+                    + r.properties.len().saturating_mul(64)
+                    + r.subject.as_ref().map_or(0, |(id, p)| id.len() + p.len().saturating_mul(64))
+                    + r.context.as_ref().map_or(0, |c| c.as_object().map_or(0, |o| o.len().saturating_mul(64)))
+            }
+        }
+    }
+}
+
+/// Checks with at most this many bytes of input in all are decided on the async
+/// worker: most checks (a token and a few headers) are this small, they take
+/// microseconds, and a hop to the blocking pool would cost more than the
+/// decision. A decision's time grows with its input (a policy's regex runs over
+/// a header), so anything larger is decided off the workers.
+pub const INLINE_BYTES: usize = 8 << 10;
+
+/// The decision could not be made (the blocking task died): the door answers
+/// with an error, never an allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Undecided;
+
+/// Decides one check on `loaded`.
+pub async fn decide(
+    service: &Arc<Service>,
+    loaded: Arc<Loaded>,
+    check: Check,
+    door: Door,
+) -> Result<Decision, Undecided> {
+    decide_all(service, loaded, vec![check], door).await?.pop().ok_or(Undecided)
+}
+
+/// Decides checks in order on one revision.
+pub async fn decide_all(
+    service: &Arc<Service>,
+    loaded: Arc<Loaded>,
+    checks: Vec<Check>,
+    door: Door,
+) -> Result<Vec<Decision>, Undecided> {
+    let bytes: usize = checks.iter().map(Check::input_bytes).fold(0, usize::saturating_add);
+    if bytes <= INLINE_BYTES {
+        return Ok(checks.iter().map(|c| decide_now(service, &loaded, c, door)).collect());
+    }
+    let service = service.clone();
+    tokio::task::spawn_blocking(move || checks.iter().map(|c| decide_now(&service, &loaded, c, door)).collect())
+        .await
+        .map_err(|_| Undecided)
+}
+
+/// Decides one check here and now, then logs and counts it.
+pub fn decide_now(service: &Service, loaded: &Loaded, check: &Check, door: Door) -> Decision {
+    let start = Instant::now();
+    match check {
+        Check::Http(req) => {
+            let d = loaded.engine.check_http(req);
+            service.finish(&d, door.as_str(), (&req.method, &req.host, &req.target), req.source_ip, start);
+            d
+        }
+        Check::Resource(req) => {
+            let d = loaded.engine.check_resource(req);
+            service.finish(&d, door.as_str(), (&req.action, "", &req.resource_type), req.source_ip, start);
+            d
+        }
+    }
+}
