@@ -321,7 +321,7 @@ fn eval_prints_one_decision_for_a_check() {
         child.stdin.take().unwrap().write_all(check.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     };
-    let login = r#"{"request": {"method": "POST", "host": "id.example.com", "path": "/v1/login", "headers": {"Content-Type": "application/json"}, "body": "{\"login\": \"ada\", \"password\": \"pw\"}"}, "source": {"ip": "203.0.113.9"}}"#;
+    let login = r#"{"request": {"method": "POST", "scheme": "https", "host": "id.example.com", "path": "/v1/login", "headers": {"Content-Type": "application/json"}, "body": "{\"login\": \"ada\", \"password\": \"pw\"}"}, "source": {"ip": "203.0.113.9"}}"#;
     let out = run("policies/identity", login);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -330,7 +330,7 @@ fn eval_prints_one_decision_for_a_check() {
         (Some(true), Some(200), Some("allowed"))
     );
     assert_eq!(d["rule"], "auth.POST /v1/login#1");
-    let me = r#"{"request": {"method": "GET", "host": "id.example.com", "path": "/v1/me"}}"#;
+    let me = r#"{"request": {"method": "GET", "scheme": "https", "host": "id.example.com", "path": "/v1/me"}}"#;
     let d: serde_json::Value = serde_json::from_slice(&run("policies/identity", me).stdout).unwrap();
     assert_eq!(d["reason"], "credentials_missing");
     assert_eq!(d["headers"]["www-authenticate"], "Bearer realm=\"public\"");

@@ -117,54 +117,119 @@ async fn client_and_embedded_agree_with_http_check_on_bank() {
     assert_eq!(FailMode::Open.resolve(Err(err)).status, 400);
 }
 
-fn todo_checks() -> Vec<(ResourceCheck, &'static str)> {
+/// The principal of the test PKI's gateway certificate (`Pki::client_cert`).
+const OTHER_PEER: &str = "spiffe://gateways.example/edge";
+
+/// Resource checks of the to-do service, the reason each gets, and the peer
+/// that asks: the embedded mode is told the peer (`source`, its own process's
+/// assertion); a remote Warden sees it in the client certificate of the call.
+fn todo_checks() -> Vec<(ResourceCheck, &'static str, Option<&'static str>)> {
     let obj = |v: Value| v.as_object().cloned().unwrap();
-    let check = |action: &str, user: &str, roles: Value, item: Value, peer: Option<&str>| {
+    let check = |action: &str, user: &str, roles: Value, item: Value| {
         let mut c = ResourceCheck::new("todo", "t-1", action);
         c.properties = obj(item);
         c.subject = Some(Subject { id: user.to_owned(), properties: obj(json!({"tenant": "acme", "roles": roles})) });
-        c.source = Source { ip: None, principal: peer.map(str::to_owned) };
         c
     };
     let item = json!({"owner": "u-1", "tenant": "acme", "shared_with": ["u-2"]});
     let p = Some(TODO_PEER);
     vec![
-        (check("read", "u-1", json!(["user"]), item.clone(), p), "allowed"),
-        (check("read", "u-2", json!(["user"]), item.clone(), p), "allowed"),
-        (check("read", "u-4", json!(["user"]), item.clone(), p), "no_allow_rule"),
-        (check("edit", "u-2", json!(["user"]), item.clone(), p), "no_allow_rule"),
+        (check("read", "u-1", json!(["user"]), item.clone()), "allowed", p),
+        (check("read", "u-2", json!(["user"]), item.clone()), "allowed", p),
+        (check("read", "u-4", json!(["user"]), item.clone()), "no_allow_rule", p),
+        (check("edit", "u-2", json!(["user"]), item.clone()), "no_allow_rule", p),
         (
-            check("edit", "u-1", json!(["user"]), json!({"owner": "u-1", "tenant": "acme", "archived": true}), p),
+            check("edit", "u-1", json!(["user"]), json!({"owner": "u-1", "tenant": "acme", "archived": true})),
             "denied_by_rule",
+            p,
         ),
-        (check("delete", "u-9", json!(["admin"]), item.clone(), p), "allowed"),
-        (check("delete", "u-9", json!(["admin"]), json!({"owner": "u-1", "tenant": "other"}), p), "denied_by_rule"),
-        (check("read", "u-1", json!(["user"]), item.clone(), None), "mtls_required"),
-        (check("read", "u-1", json!(["user"]), item, Some("spiffe://evil.example/x")), "peer_not_allowed"),
+        (check("delete", "u-9", json!(["admin"]), item.clone()), "allowed", p),
+        (check("delete", "u-9", json!(["admin"]), json!({"owner": "u-1", "tenant": "other"})), "denied_by_rule", p),
+        (check("read", "u-1", json!(["user"]), item.clone()), "mtls_required", None),
+        (check("read", "u-1", json!(["user"]), item), "peer_not_allowed", Some(OTHER_PEER)),
     ]
+}
+
+/// `check` as the embedded mode is asked it: with the peer as its source.
+fn told(check: &ResourceCheck, peer: Option<&str>) -> ResourceCheck {
+    let mut c = check.clone();
+    c.source = Source { ip: None, principal: peer.map(str::to_owned) };
+    c
+}
+
+/// A `warden serve` of `policies/todo` whose gRPC listener takes mutual TLS
+/// with the test PKI, and clients presenting the to-do service's certificate
+/// and the gateway's.
+fn todo_over_mtls(dir: &std::path::Path) -> (Warden, Client, Client) {
+    let pki = warden_e2e::pki::Pki::new(dir).unwrap();
+    let path = |p: &std::path::Path| p.to_string_lossy().replace('\\', "/");
+    let config = dir.join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[grpc.tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n",
+            path(&pki.server_cert),
+            path(&pki.server_key),
+            path(&pki.ca)
+        ),
+    )
+    .unwrap();
+    let todo = warden_e2e::policies().join("todo");
+    let w = Warden::start(&todo, &["--config", &config.to_string_lossy()]).unwrap();
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    let with = |cert: &std::path::Path, key: &std::path::Path| {
+        ClientConfig::new(&format!("https://{}", w.grpc))
+            .deadline(Duration::from_secs(5))
+            .ca_pem(&read(&pki.ca))
+            .domain_name("localhost")
+            .identity_pem(&read(cert), &read(key))
+            .build()
+            .unwrap()
+    };
+    let service = with(&pki.service_cert, &pki.service_key);
+    let gateway = with(&pki.client_cert, &pki.client_key);
+    (w, service, gateway)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_and_remote_agree_on_todo_resource_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_w, service, gateway) = todo_over_mtls(dir.path());
     let todo = warden_e2e::policies().join("todo");
-    let w = Warden::start(&todo, &[]).unwrap();
-    let remote = client(&w);
+    let plain_w = Warden::start(&todo, &[]).unwrap();
+    let plain = client(&plain_w);
     let embedded = Embedded::open(&todo).unwrap();
-    for (c, reason) in todo_checks() {
+    for (c, reason, peer) in todo_checks() {
+        let remote = match peer {
+            Some(TODO_PEER) => &service,
+            Some(_) => &gateway,
+            None => &plain,
+        };
         let a = remote.check_resource(&c).await.unwrap();
-        let b = embedded.check_resource(&c).await.unwrap();
+        let b = embedded.check_resource(&told(&c, peer)).await.unwrap();
         assert_eq!(a.reason, reason, "{c:?}");
         assert_eq!(a.allow, reason == "allowed", "{c:?}");
         assert_eq!(key(&a), key(&b), "{c:?}");
     }
-    let batch: Vec<Check> = todo_checks().into_iter().map(|(c, _)| Check::Resource(c)).collect();
-    let a = remote.check_batch(&batch).await.unwrap();
-    let b = embedded.check_batch(&batch).await.unwrap();
-    assert_eq!(
-        a.iter().map(|d| d.reason.as_str()).collect::<Vec<_>>(),
-        todo_checks().iter().map(|c| c.1).collect::<Vec<_>>()
-    );
+    let ours: Vec<_> = todo_checks().into_iter().filter(|c| c.2 == Some(TODO_PEER)).collect();
+    let batch: Vec<Check> = ours.iter().map(|(c, _, _)| Check::Resource(c.clone())).collect();
+    let told_batch: Vec<Check> = ours.iter().map(|(c, _, p)| Check::Resource(told(c, *p))).collect();
+    let a = service.check_batch(&batch).await.unwrap();
+    let b = embedded.check_batch(&told_batch).await.unwrap();
+    assert_eq!(a.iter().map(|d| d.reason.as_str()).collect::<Vec<_>>(), ours.iter().map(|c| c.1).collect::<Vec<_>>());
     assert_eq!(a.iter().map(key).collect::<Vec<_>>(), b.iter().map(key).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_warden_refuses_a_written_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_w, _, gateway) = todo_over_mtls(dir.path());
+    let (check, _, _) = todo_checks().remove(0);
+    // The gateway's certificate, and the to-do service's principal written in:
+    // an error, never a decision, and never an allow whatever the fail mode.
+    let err = gateway.check_resource(&told(&check, Some(TODO_PEER))).await.unwrap_err();
+    assert!(err.to_string().contains("remove `source`"), "{err:?}");
+    assert!(!FailMode::Closed.resolve(Err(err)).allow);
 }
 
 /// The protected service: counts its calls and echoes the `x-customer-id` values it got.
@@ -391,34 +456,19 @@ async fn embedded_mode_reloads_a_changed_directory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_to_warden() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = warden_e2e::pki::Pki::new(dir.path()).unwrap();
-    let path = |p: &std::path::Path| p.to_string_lossy().replace('\\', "/");
-    let config = dir.path().join("warden.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[grpc.tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n",
-            path(&pki.server_cert),
-            path(&pki.server_key),
-            path(&pki.ca)
-        ),
-    )
-    .unwrap();
-    let todo = warden_e2e::policies().join("todo");
-    let w = Warden::start(&todo, &["--config", &config.to_string_lossy()]).unwrap();
-    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
-    let base = || {
-        ClientConfig::new(&format!("https://{}", w.grpc))
-            .deadline(Duration::from_secs(5))
-            .ca_pem(&read(&pki.ca))
-            .domain_name("localhost")
-    };
-    let (check, reason) = todo_checks().remove(0);
-    let with = base().identity_pem(&read(&pki.client_cert), &read(&pki.client_key)).build().unwrap();
-    let d = with.check_resource(&check).await.unwrap();
+    let (w, service, _) = todo_over_mtls(dir.path());
+    let (check, reason, _) = todo_checks().remove(0);
+    let d = service.check_resource(&check).await.unwrap();
     assert_eq!((d.allow, d.reason.as_str()), (true, reason));
     // Without a client certificate the handshake fails: no answer, never an allow.
-    let err = base().build().unwrap().check_resource(&check).await.unwrap_err();
+    let pki_ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
+    let without = ClientConfig::new(&format!("https://{}", w.grpc))
+        .deadline(Duration::from_secs(5))
+        .ca_pem(&pki_ca)
+        .domain_name("localhost")
+        .build()
+        .unwrap();
+    let err = without.check_resource(&check).await.unwrap_err();
     assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
     assert!(!FailMode::Closed.resolve(Err(err)).allow);
 }

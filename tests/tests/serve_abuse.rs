@@ -17,7 +17,8 @@ use warden_pdp::serve::grpc::pb::decision_client::DecisionClient;
 const HUNDRED_MB: usize = 100 << 20;
 
 fn check_ok(w: &Warden) {
-    let check = json!({"request": {"method": "GET", "host": "api.bank.example", "path": "/v1/accounts/42"}});
+    let check =
+        json!({"request": {"method": "GET", "scheme": "https", "host": "api.bank.example", "path": "/v1/accounts/42"}});
     let d = w.post_json("/v1/check", &check).unwrap();
     assert_eq!(d.status, 200);
     assert_eq!(d.json().unwrap()["reason"], "credentials_missing");
@@ -28,6 +29,7 @@ fn small_check() -> pb::CheckRequest {
     pb::CheckRequest {
         request: Some(pb::HttpRequest {
             method: "GET".to_owned(),
+            scheme: "https".to_owned(),
             host: "api.bank.example".to_owned(),
             path: "/v1/accounts/42".to_owned(),
             ..Default::default()

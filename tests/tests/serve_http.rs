@@ -67,7 +67,7 @@ fn bank_over_http_matches_warden_eval() {
 
     // Batch: answers in order, either kind of check.
     let batch = json!([no_token_check(),
-        {"request": {"method": "GET", "host": "api.bank.example", "path": "/nowhere"}},
+        {"request": {"method": "GET", "scheme": "https", "host": "api.bank.example", "path": "/nowhere"}},
         {"resource": {"type": "nothing"}, "action": "read"}]);
     let answers = w.post_json("/v1/check/batch", &batch).unwrap().json().unwrap();
     let reasons: Vec<&str> = answers.as_array().unwrap().iter().map(|a| a["reason"].as_str().unwrap()).collect();
@@ -84,7 +84,8 @@ fn bank_over_http_matches_warden_eval() {
         assert_eq!(r.status, 400, "{path} {body}");
         assert!(r.json().unwrap()["error"].as_str().is_some_and(|e| e.contains("malformed")), "{path}");
     }
-    let garbage = request(w.http, "POST", "/v1/check", &[], Some(b"\x00\xff{{{")).unwrap();
+    let garbage =
+        request(w.http, "POST", "/v1/check", &[("content-type", "application/json")], Some(b"\x00\xff{{{")).unwrap();
     assert_eq!(garbage.status, 400);
 
     // Operations: policy status and metrics reflect what happened.
@@ -161,7 +162,8 @@ fn hot_reload_under_load_fails_no_request_and_answers_match_their_revision() {
             let (stop, failures, answered) = (stop.clone(), failures.clone(), answered.clone());
             let (rev_a, rev_b) = (rev_a.clone(), rev_b.clone());
             std::thread::spawn(move || {
-                let check = json!({"request": {"method": "GET", "host": "h", "path": "/a"}}).to_string();
+                let check =
+                    json!({"request": {"method": "GET", "scheme": "https", "host": "h", "path": "/a"}}).to_string();
                 while !stop.load(Ordering::Relaxed) {
                     let r = request(
                         addr,
@@ -251,7 +253,7 @@ fn the_decision_log_has_one_line_per_decision_and_never_the_token_or_body() {
     std::fs::write(&config, format!("[decision_log]\nsink = \"file\"\npath = {:?}\n", log.to_str().unwrap())).unwrap();
     let w = Warden::start(&bank, &["--config", config.to_str().unwrap()]).unwrap();
     let secret_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZWNyZXQtc3ViamVjdCJ9.c2VjcmV0LXNpZ25hdHVyZQ";
-    let check = json!({"request": {"method": "POST", "host": "api.bank.example", "path": "/v1/transfers?token=q",
+    let check = json!({"request": {"method": "POST", "scheme": "https", "host": "api.bank.example", "path": "/v1/transfers?token=q",
         "headers": {"authorization": format!("Bearer {secret_token}"), "content-type": "application/json"},
         "body": "{\"password\": \"hunter2-body-secret\"}"}, "source": {"ip": "198.51.100.7"}});
     let d = w.post_json("/v1/check", &check).unwrap().json().unwrap();
@@ -315,7 +317,11 @@ fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
     }
     // One that sends its head and then trickles its body gets a 408.
     let mut trickle = std::net::TcpStream::connect(w.http).unwrap();
-    trickle.write_all(b"POST /v1/check HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{").unwrap();
+    trickle
+        .write_all(
+            b"POST /v1/check HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+        )
+        .unwrap();
     // Others are served meanwhile.
     let d = w.post_json("/v1/check", &no_token_check()).unwrap();
     assert_eq!(d.status, 200);

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::caller::Caller;
 use super::decide::{Check, Door, decide};
-use super::http::{CallerOf, Http, JsonBody, error, forwarded_for, no_policy, refused, undecided};
+use super::http::{Bad, CallerOf, Http, JsonBody, error, forwarded_for, no_policy, refused, undecided};
 use super::state::{Service, now_ms};
 use crate::api::{ResourcePart, SubjectPart, http_request, resource_request};
 use crate::engine::decision::Decision;
@@ -124,11 +124,8 @@ struct Asker {
 }
 
 impl Asker {
-    fn new(s: &Service, caller: &Caller, headers: &HeaderMap) -> Result<Asker, Response> {
-        let source = s.callers.resource_source(caller, None, forwarded_for(headers)).map_err(|r| {
-            let (status, why) = refused(r);
-            error(status, why)
-        })?;
+    fn new(s: &Service, caller: &Caller, headers: &HeaderMap) -> Result<Asker, Bad> {
+        let source = s.callers.resource_source(caller, None, forwarded_for(headers)).map_err(refused)?;
         Ok(Asker { source, scheme: caller.scheme() })
     }
 }
@@ -219,7 +216,7 @@ pub async fn evaluation(
     JsonBody(body): JsonBody,
 ) -> Response {
     let response = match Asker::new(&h.service, &caller, &headers) {
-        Err(r) => r,
+        Err((status, why)) => error(status, why),
         Ok(asker) => match parse::<Evaluation>(&body, "evaluation").and_then(|e| complete(e, &Evaluation::default())) {
             Err(e) => error(StatusCode::BAD_REQUEST, e),
             Ok(e) => decide_one(&h.service, e, &asker).await,
@@ -238,7 +235,7 @@ pub async fn evaluations(
     JsonBody(body): JsonBody,
 ) -> Response {
     let response = match Asker::new(&h.service, &caller, &headers) {
-        Err(r) => r,
+        Err((status, why)) => error(status, why),
         Ok(asker) => match parse::<Evaluations>(&body, "evaluations") {
             Err(e) => error(StatusCode::BAD_REQUEST, e),
             Ok(req) if req.evaluations.is_empty() => match complete(req.defaults, &Evaluation::default()) {

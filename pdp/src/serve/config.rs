@@ -402,6 +402,32 @@ mod tests {
     }
 
     #[test]
+    fn callers_and_check_limits() {
+        let c = Config::parse("", Path::new("w.toml")).unwrap();
+        assert_eq!(c.callers.assert_networks, ["127.0.0.0/8", "::1/128"]);
+        assert!(c.callers.assert_principals.is_empty() && c.callers.trusted_proxies.is_empty());
+        assert_eq!((c.check_limits.max_headers, c.check_limits.max_header_bytes), (100, 8192));
+        assert_eq!((c.http.idle_timeout_ms, c.grpc.idle_timeout_ms), (120_000, 120_000));
+        let c = Config::parse(
+            "[callers]\nassert_principals = [\"spiffe://x/*\"]\nassert_networks = []\n\n[check_limits]\nmax_headers = 20\n",
+            Path::new("w.toml"),
+        )
+        .unwrap();
+        assert_eq!((c.callers.assert_principals.len(), c.callers.assert_networks.len()), (1, 0));
+        assert_eq!(c.check_limits.max_headers, 20);
+        let err = Config::parse("[callers]\nassert_principals = [\"[\"]\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`callers.assert_principals`: `[` is not a glob"), "{err}");
+        let err = Config::parse("[callers]\ntrusted_proxies = [\"x\"]\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`callers.trusted_proxies`: `x`"), "{err}");
+        let err = Config::parse("[check_limits]\nmax_headers = 0\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`check_limits.max_headers` is 0"), "{err}");
+        let err = Config::parse("[check_limits]\nmax_cookies = 1\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.starts_with("w.toml:2:1: ") && err.contains("unknown field `max_cookies`"), "{err}");
+        let err = Config::parse("[grpc]\nidle_timeout_ms = 0\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.contains("`grpc.idle_timeout_ms` is 0"), "{err}");
+    }
+
+    #[test]
     fn limits_table() {
         let c = Config::parse("", Path::new("w.toml")).unwrap();
         assert_eq!((c.limits.backend.as_str(), c.limits.timeout_ms, c.limits.pool), ("memory", 50, 16));

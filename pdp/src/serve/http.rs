@@ -40,7 +40,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonBody {
 
     async fn from_request(req: axum::extract::Request, _: &S) -> Result<JsonBody, Response> {
         use http_body_util::BodyExt as _;
-        require_json(req.headers())?;
+        require_json(req.headers()).map_err(|(status, why)| error(status, why))?;
         let max = req.extensions().get::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |l| l.0);
         let announced = req
             .headers()
@@ -142,13 +142,16 @@ pub(super) fn refused(r: Refused) -> Bad {
 
 /// The JSON APIs take `application/json` only: a web page can POST a form or
 /// `text/plain` to a local PDP without the browser asking first, but not JSON.
-pub(super) fn require_json(headers: &HeaderMap) -> Result<(), Response> {
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), Bad> {
     let media = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = media.split(';').next().unwrap_or("").trim();
     if essence.eq_ignore_ascii_case("application/json") {
         Ok(())
     } else {
-        Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the check must be sent as `Content-Type: application/json`"))
+        Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the check must be sent as `Content-Type: application/json`".to_owned(),
+        ))
     }
 }
 
