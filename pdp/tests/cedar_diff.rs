@@ -180,7 +180,7 @@ fn cedar_request(c: &Cedar, ep: &Endpoint, case: &Case) -> (Request, Entities) {
         }
     }
     let scopes: Vec<String> = match case.claims.get("scope") {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::String(s)) => s.split(' ').map(str::to_owned).collect(),
         Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
         _ => Vec::new(),
     };

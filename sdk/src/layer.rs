@@ -36,7 +36,8 @@ struct Settings {
 /// service sees it.
 ///
 /// What Warden is told: the method, the path and query, the `Host` header (or
-/// the URI's authority), every header (repeated names joined with `,`), the
+/// the URI's authority), every header (repeated names joined with `,`; a
+/// repeated `authorization`, `content-type` or forwarding header is a 400), the
 /// scheme set by [`WardenLayer::scheme`] (default `https`: the service is
 /// assumed to sit behind TLS termination), the client's address when the
 /// request carries an [`axum::extract::ConnectInfo<SocketAddr>`] extension (axum
@@ -215,6 +216,11 @@ fn describe(parts: &http::request::Parts, settings: &Settings) -> Result<HttpChe
         ..HttpCheck::default()
     };
     for name in parts.headers.keys() {
+        // A repeated security header is refused, as every door of `warden
+        // serve` refuses it: the service and Warden might each read another copy.
+        if single(name.as_str()) && parts.headers.get_all(name).iter().nth(1).is_some() {
+            return Err(format!("the request carries more than one `{name}` header"));
+        }
         let mut joined = String::new();
         for v in parts.headers.get_all(name) {
             let v = v.to_str().map_err(|_| format!("header `{name}` is not text"))?;
@@ -230,6 +236,24 @@ fn describe(parts: &http::request::Parts, settings: &Settings) -> Result<HttpChe
         principal: parts.extensions.get::<PeerPrincipal>().map(|p| p.0.clone()),
     };
     Ok(check)
+}
+
+/// Headers that must not repeat: credentials, the body's type and framing,
+/// forwarding headers (as `warden serve` has them).
+fn single(name: &str) -> bool {
+    matches!(
+        name,
+        "authorization"
+            | "proxy-authorization"
+            | "content-type"
+            | "content-length"
+            | "transfer-encoding"
+            | "host"
+            | "forwarded"
+            | "x-real-ip"
+            | "x-original-method"
+            | "x-original-uri"
+    ) || name.starts_with("x-forwarded-")
 }
 
 fn too_large(limit: usize) -> Decision {

@@ -539,3 +539,19 @@ async fn an_upstream_header_warden_could_not_fill_is_removed_in_both_modes() {
     unset_upstream_header_is_stripped(client(&w), &idp).await;
     unset_upstream_header_is_stripped(Embedded::open(dir.path()).unwrap(), &idp).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_refuses_a_repeated_authorization_header() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.warden"), TINY).unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let svc = app(hits.clone()).layer(WardenLayer::new(Embedded::open(dir.path()).unwrap()));
+    let twice = [("authorization", "Bearer a"), ("authorization", "Bearer b")];
+    let r = svc.clone().oneshot(request("/p/ping", &twice, "203.0.113.8")).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(body_json(r).await["reason"], "bad_request");
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the service was not called");
+    // Once is fine (the route takes no credentials, and is allowed).
+    let r = svc.oneshot(request("/p/ping", &twice[..1], "203.0.113.8")).await.unwrap();
+    assert_eq!(r.status(), 200);
+}

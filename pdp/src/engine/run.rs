@@ -635,9 +635,35 @@ struct Scopes<'a>(Option<&'a Value>);
 impl Scopes<'_> {
     fn contains(&self, scope: &str) -> bool {
         match self.0 {
-            Some(Value::String(s)) => s.split_whitespace().any(|x| x == scope),
+            // RFC 6749 §3.3: scopes are separated by a space (%x20) and nothing
+            // else; a tab or a newline is part of a scope, which then names no
+            // scope the policy grants.
+            Some(Value::String(s)) => s.split(' ').any(|x| x == scope),
             Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(scope)),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Scopes;
+
+    #[test]
+    fn scopes_are_split_on_a_plain_space_only() {
+        let granted = json!("accounts:read  payments:read");
+        assert!(Scopes(Some(&granted)).contains("accounts:read"));
+        assert!(Scopes(Some(&granted)).contains("payments:read"));
+        for other in
+            ["accounts:read\tpayments:read", "accounts:read\npayments:read", "accounts:read\u{a0}payments:read"]
+        {
+            let granted = json!(other);
+            assert!(!Scopes(Some(&granted)).contains("payments:read"), "{other:?}");
+            assert!(!Scopes(Some(&granted)).contains("accounts:read"), "{other:?}");
+        }
+        let list = json!(["a", "b c"]);
+        assert!(Scopes(Some(&list)).contains("b c") && !Scopes(Some(&list)).contains("b"));
     }
 }
