@@ -94,7 +94,7 @@ pub fn gcra(tat_ns: Option<u128>, rate: Rate, now_ms: u64) -> (Option<u128>, Out
 
 /// The in-process limiter: shards of `key digest → TAT`, at most `max_keys` in all.
 ///
-/// A key is held as a 16-byte digest (SHA-256 of a per-process random salt, the
+/// A key is held as a 16-byte digest (SHA-256 of the store's own random salt, the
 /// limit's fingerprint and the key values), never as its text: a key of 200 kB
 /// costs what a key of 10 bytes does, and without the salt nobody can craft two
 /// keys that share a bucket. When a shard is full, its least recently used key
