@@ -160,12 +160,25 @@ pub struct Limit {
     pub burst: u64,
     /// Key expressions.
     pub keys: Vec<ExprId>,
+    /// A key that is `source.ip` holds an IPv6 address's first this many bits
+    /// (0 to 128); IPv4 addresses are keyed whole. Absent from graphs written
+    /// before the setting existed, which mean the default.
+    #[serde(default = "default_ipv6_prefix")]
+    pub ipv6_prefix: u8,
     /// Pre-auth (keys read only the request) or post-auth.
     pub stage: LimitStage,
     /// What to do when a shared backend is unreachable.
     pub on_backend_error: BackendErrorPolicy,
     /// The declaration.
     pub origin: Origin,
+}
+
+/// The IPv6 prefix a `source.ip` limit key keeps when the limit does not say:
+/// a /64, what one subscriber is usually given.
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+fn default_ipv6_prefix() -> u8 {
+    DEFAULT_IPV6_PREFIX
 }
 
 /// When a limit is counted (LANGUAGE.md steps 3 and 6).

@@ -326,6 +326,11 @@ impl<'a> Lowerer<'a> {
             period_ms: limit.period.millis(),
             burst: limit.burst.as_ref().map_or(limit.count.node, |b| b.node),
             keys,
+            // Validation has refused a prefix above 128.
+            ipv6_prefix: limit
+                .ipv6_prefix
+                .as_ref()
+                .map_or(graph::DEFAULT_IPV6_PREFIX, |p| u8::try_from(p.node.min(128)).unwrap_or(128)),
             stage: if pre { LimitStage::PreAuth } else { LimitStage::PostAuth },
             on_backend_error: limit.on_backend_error.as_ref().map_or(BackendErrorPolicy::Allow, |p| p.node),
             origin: self.origin(limit.name.span),

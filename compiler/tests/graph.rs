@@ -178,3 +178,16 @@ fn path_keys_of_limits_are_resolved_by_name() {
     assert_eq!(g.exprs[key as usize], Expr::PathNamed("account_id".to_owned()));
     assert_eq!(g.limits[0].stage, LimitStage::PreAuth);
 }
+
+#[test]
+fn a_limit_carries_its_ipv6_prefix_into_the_graph() {
+    let g =
+        compile_one("limit per_net = 5 per 1m by source.ip\nlimit per_site = 5 per 1m by source.ip ipv6_prefix 48\n");
+    assert_eq!(g.limits[0].ipv6_prefix, 64);
+    assert_eq!(g.limits[1].ipv6_prefix, 48);
+    // A graph written before the setting existed loads with the default.
+    let mut value = serde_json::to_value(&g).unwrap();
+    value["limits"][1].as_object_mut().unwrap().remove("ipv6_prefix");
+    let old: Graph = serde_json::from_value(value).unwrap();
+    assert_eq!(old.limits[1].ipv6_prefix, 64);
+}

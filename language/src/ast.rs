@@ -404,7 +404,7 @@ impl Size {
     }
 }
 
-/// `limit NAME = N per D [burst B] by KEY, … [on_backend_error allow|deny]`
+/// `limit NAME = N per D [burst B] by KEY, … [ipv6_prefix P] [on_backend_error allow|deny]`
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Limit {
     /// Doc comment.
@@ -419,6 +419,9 @@ pub struct Limit {
     pub burst: Option<Spanned<u64>>,
     /// Key expressions; one bucket per distinct key.
     pub keys: Vec<Expr>,
+    /// `ipv6_prefix P`: a `source.ip` key holds an IPv6 address's first P bits
+    /// (64 when not written, so one client's /64 is one bucket).
+    pub ipv6_prefix: Option<Spanned<u64>>,
     /// What to do when a shared backend is unreachable.
     pub on_backend_error: Option<Spanned<BackendErrorPolicy>>,
     /// The whole declaration.

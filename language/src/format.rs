@@ -418,6 +418,9 @@ fn limit(l: &Limit) -> String {
     }
     out.push_str(" by ");
     out.push_str(&l.keys.iter().map(expr).collect::<Vec<_>>().join(", "));
+    if let Some(p) = &l.ipv6_prefix {
+        out.push_str(&format!(" ipv6_prefix {}", p.node));
+    }
     if let Some(policy) = &l.on_backend_error {
         out.push_str(match policy.node {
             BackendErrorPolicy::Allow => " on_backend_error allow",

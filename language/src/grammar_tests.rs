@@ -82,6 +82,12 @@ fn limits() {
     );
     rejects(Rule::limit_decl, "limit x = 5 per 1m");
     rejects(Rule::limit_decl, "limit x = 5 per 1m by source.ip on_backend_error maybe");
+    accepts(Rule::limit_decl, "limit per_net = 5 per 1m by source.ip ipv6_prefix 56");
+    accepts(Rule::limit_decl, "limit per_net = 5 per 1m by source.ip, claim.sub ipv6_prefix 128 on_backend_error deny");
+    // The prefix comes after the keys and before `on_backend_error`, and is a whole number.
+    rejects(Rule::limit_decl, "limit x = 5 per 1m ipv6_prefix 56 by source.ip");
+    rejects(Rule::limit_decl, "limit x = 5 per 1m by source.ip on_backend_error deny ipv6_prefix 56");
+    rejects(Rule::limit_decl, "limit x = 5 per 1m by source.ip ipv6_prefix /56");
 }
 
 #[test]

@@ -140,6 +140,7 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_burst
             | kw_by
             | kw_on_backend_error
+            | kw_ipv6_prefix
             | kw_schema
             | kw_open
             | kw_enum
@@ -570,6 +571,7 @@ impl<'s> Builder<'s> {
         let mut period = None;
         let mut burst = None;
         let mut keys = Vec::new();
+        let mut ipv6_prefix = None;
         let mut on_backend_error = None;
         for p in kids(pair) {
             match p.as_rule() {
@@ -578,6 +580,7 @@ impl<'s> Builder<'s> {
                 Rule::duration => period = Some(self.duration(p)),
                 Rule::burst => burst = kids(p).next().map(|i| self.integer(i)),
                 Rule::limit_keys => keys = kids(p).map(|e| self.expr(e)).collect(),
+                Rule::ipv6_prefix => ipv6_prefix = kids(p).next().map(|i| self.integer(i)),
                 Rule::backend_error => {
                     let at = self.span(&p);
                     let deny = p.into_inner().any(|k| k.as_rule() == Rule::kw_deny);
@@ -594,6 +597,7 @@ impl<'s> Builder<'s> {
             period: period.unwrap_or(Duration { value: 0, unit: DurationUnit::Seconds, span }),
             burst,
             keys,
+            ipv6_prefix,
             on_backend_error,
             span,
         }
@@ -1782,6 +1786,7 @@ fn describe(rule: Rule) -> Option<(&'static str, Option<&'static str>)> {
         zone_body | issuer_body | schema_body | api_body | resource_body | block | test_body | req_body
         | check_body => ("`{`", None),
         backend_error => ("`on_backend_error`", None),
+        ipv6_prefix => ("`ipv6_prefix`", None),
         burst => ("`burst`", None),
         limit_keys => ("a key such as `source.ip`", None),
         body_max => ("`max`", None),
@@ -1849,6 +1854,7 @@ fn describe(rule: Rule) -> Option<(&'static str, Option<&'static str>)> {
         kw_burst => ("`burst`", None),
         kw_by => ("`by`", None),
         kw_on_backend_error => ("`on_backend_error`", None),
+        kw_ipv6_prefix => ("`ipv6_prefix`", None),
         kw_open => ("`open`", None),
         kw_enum => ("`enum`", None),
         kw_in => ("`in`", None),
@@ -2010,6 +2016,7 @@ fn suggestion(rest: &str, expected: &[&str]) -> Option<String> {
         "from",
         "refresh",
         "on_backend_error",
+        "ipv6_prefix",
         "ip",
         "basic",
         "subject",

@@ -212,6 +212,18 @@ impl Validator {
         {
             self.diags.push(Diagnostic::error(codes::OUT_OF_RANGE, burst.span, "a burst of 0 lets nothing through"));
         }
+        if let Some(prefix) = &limit.ipv6_prefix
+            && prefix.node > 128
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::OUT_OF_RANGE,
+                    prefix.span,
+                    format!("an IPv6 prefix of `{}` bits is longer than an address", prefix.node),
+                )
+                .with_help("use 0 to 128: 64 (the default) keys a client by its /64, 128 by its whole address"),
+            );
+        }
         for key in &limit.keys {
             self.expr(key);
         }

@@ -144,4 +144,34 @@ fn sizes_durations_and_numbers_keep_their_values() {
     let Some(Decl::Limit(limit)) = parsed.file.decls.get(1) else { panic!() };
     assert_eq!(limit.burst.as_ref().map(|b| b.node), Some(200));
     assert_eq!(limit.on_backend_error.as_ref().map(|p| p.node), Some(BackendErrorPolicy::Deny));
+    assert_eq!(limit.ipv6_prefix, None);
+}
+
+#[test]
+fn a_limit_keeps_its_ipv6_prefix_and_formats_it_back() {
+    let source = "limit per_net = 5 per 1m by source.ip ipv6_prefix 56 on_backend_error deny\n";
+    let parsed = check(source);
+    assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
+    let Some(Decl::Limit(limit)) = parsed.file.decls.first() else { panic!() };
+    let prefix = limit.ipv6_prefix.as_ref().unwrap();
+    assert_eq!(prefix.node, 56);
+    assert_eq!(prefix.span.text(source), "56");
+    assert_eq!(limit.on_backend_error.as_ref().map(|p| p.node), Some(BackendErrorPolicy::Deny));
+    assert_eq!(warden_language::format::format_source(source).unwrap(), source);
+    let spaced = "limit   per_net=5 per 1m by source.ip   ipv6_prefix   0\n";
+    assert_eq!(
+        warden_language::format::format_source(spaced).unwrap(),
+        "limit per_net = 5 per 1m by source.ip ipv6_prefix 0\n"
+    );
+}
+
+#[test]
+fn an_ipv6_prefix_longer_than_an_address_is_refused_where_it_is_written() {
+    let source = "limit per_net = 5 per 1m by source.ip ipv6_prefix 129\n";
+    let parsed = check(source);
+    assert_eq!(parsed.diagnostics.len(), 1, "{:#?}", parsed.diagnostics);
+    let d = &parsed.diagnostics[0];
+    assert_eq!(d.code, codes::OUT_OF_RANGE);
+    assert_eq!(d.span.text(source), "129");
+    assert!(check("limit per_net = 5 per 1m by source.ip ipv6_prefix 128\n").diagnostics.is_empty());
 }

@@ -331,3 +331,96 @@ fn credential_rows_end_to_end() {
     assert_eq!(partner("acme", "guess"), deny(401, Reason::SecretInvalid));
     assert_eq!(partner("acme", "s3cret-of-acme"), (true, 200, Reason::Allowed));
 }
+
+/// Three limits on `source.ip` (two requests a minute each): one per IPv6 /64
+/// (the default), one per IPv6 address, one per /48.
+const IPV6_POLICY: &str = r#"zone edge {}
+
+limit per_net = 2 per 1m by source.ip
+limit per_addr = 2 per 1m by source.ip ipv6_prefix 128
+limit per_site = 2 per 1m by source.ip ipv6_prefix 48
+
+api a in zone edge {
+  host "api.example"
+  auth none
+
+  route GET "/net" {
+    limit per_net
+    allow
+  }
+
+  route GET "/addr" {
+    limit per_addr
+    allow
+  }
+
+  route GET "/site" {
+    limit per_site
+    allow
+  }
+}
+"#;
+
+fn ipv6_engine(policy: &str) -> Engine {
+    let set = PolicySet { files: vec![SourceFile::new("ipv6.warden", policy)] };
+    let (graph, _) = compile(&set, &Files(Vec::new())).unwrap_or_else(|d| panic!("{d:#?}"));
+    let verifier = JwksVerifier::new(&graph, &|_| None);
+    Engine::new(Prepared::new(graph).unwrap(), Arc::new(Memory::new(1000)), Arc::new(verifier))
+}
+
+/// Whether a GET of `target` from `ip` is admitted.
+fn admitted(e: &Engine, target: &str, ip: &str) -> bool {
+    let mut req = get("api.example", target, None);
+    req.source_ip = Some(ip.parse().unwrap());
+    let d = e.check_http(&req);
+    assert!(d.allow || d.reason == Reason::RateLimited, "{target} from {ip}: {:?}", d.reason);
+    d.allow
+}
+
+#[test]
+fn rotating_addresses_inside_one_ipv6_64_does_not_escape_a_source_ip_limit() {
+    let e = ipv6_engine(IPV6_POLICY);
+    // Two addresses of one /64 share the bucket: the third request is refused.
+    assert!(admitted(&e, "/net", "2001:db8:1:2::1"));
+    assert!(admitted(&e, "/net", "2001:db8:1:2:ffff:ffff:ffff:fffe"));
+    assert!(!admitted(&e, "/net", "2001:db8:1:2:abcd::9"));
+    // Another /64 (even the next one) is another client.
+    assert!(admitted(&e, "/net", "2001:db8:1:3::1"));
+    // IPv4 is keyed by the whole address.
+    assert!(admitted(&e, "/net", "203.0.113.9"));
+    assert!(admitted(&e, "/net", "203.0.113.9"));
+    assert!(!admitted(&e, "/net", "203.0.113.9"));
+    assert!(admitted(&e, "/net", "203.0.113.10"));
+    // An IPv4-mapped IPv6 address is that IPv4 client, not a /64.
+    assert!(!admitted(&e, "/net", "::ffff:203.0.113.9"));
+    assert!(admitted(&e, "/net", "::ffff:203.0.113.11"));
+}
+
+#[test]
+fn ipv6_prefix_128_keys_each_address_and_48_each_site() {
+    let e = ipv6_engine(IPV6_POLICY);
+    assert!(admitted(&e, "/addr", "2001:db8:1:2::1"));
+    assert!(admitted(&e, "/addr", "2001:db8:1:2::1"));
+    assert!(!admitted(&e, "/addr", "2001:db8:1:2::1"));
+    // The neighbour address has its own bucket.
+    assert!(admitted(&e, "/addr", "2001:db8:1:2::2"));
+    // A /48 spans /64s: 2001:db8:1:2::/64 and 2001:db8:1:ffff::/64 share one.
+    assert!(admitted(&e, "/site", "2001:db8:1:2::1"));
+    assert!(admitted(&e, "/site", "2001:db8:1:ffff::1"));
+    assert!(!admitted(&e, "/site", "2001:db8:1:abcd::1"));
+    assert!(admitted(&e, "/site", "2001:db8:2::1"));
+}
+
+#[test]
+fn a_changed_ipv6_prefix_is_a_different_limit() {
+    let fingerprint = |policy: &str| {
+        let set = PolicySet { files: vec![SourceFile::new("ipv6.warden", policy)] };
+        let (graph, _) = compile(&set, &Files(Vec::new())).unwrap_or_else(|d| panic!("{d:#?}"));
+        Prepared::new(graph).unwrap().limit_ids[0]
+    };
+    let default = fingerprint(IPV6_POLICY);
+    let explicit = fingerprint(&IPV6_POLICY.replacen("by source.ip\n", "by source.ip ipv6_prefix 64\n", 1));
+    let other = fingerprint(&IPV6_POLICY.replacen("by source.ip\n", "by source.ip ipv6_prefix 56\n", 1));
+    assert_eq!(default, explicit);
+    assert_ne!(default, other);
+}

@@ -39,7 +39,7 @@ pub struct Prepared {
     /// Each zone's transport requirements, compiled.
     pub transports: Vec<super::transport::Transport>,
     /// Per limit, a fingerprint of its definition (name, rate, stage, keys as
-    /// written): the limiter's bucket namespace, the same across reloads while
+    /// written, IPv6 prefix): the limiter's bucket namespace, the same across reloads while
     /// the definition is unchanged.
     pub limit_ids: Vec<u64>,
 }
@@ -50,13 +50,14 @@ fn limit_fingerprint(g: &Graph, l: &warden_compiler::graph::Limit) -> u64 {
     let mut h = Sha256::new();
     let keys: Vec<String> = l.keys.iter().map(|&k| warden_compiler::dot::render_expr(g, k)).collect();
     let text = format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{:?}\u{0}{}",
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{:?}\u{0}{}\u{0}ipv6/{}",
         l.name,
         l.count,
         l.period_ms,
         l.burst,
         l.stage,
-        keys.join("\u{0}")
+        keys.join("\u{0}"),
+        l.ipv6_prefix
     );
     h.update(text.as_bytes());
     let digest = h.finalize();

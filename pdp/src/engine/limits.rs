@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
+use sha2::{Digest, Sha256};
+
 /// What a limit allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
@@ -90,51 +92,129 @@ pub fn gcra(tat_ns: Option<u128>, rate: Rate, now_ms: u64) -> (Option<u128>, Out
     )
 }
 
-/// The in-process limiter: shards of `key → TAT`, at most `max_keys` in all.
-/// When a shard is full, keys whose bucket is already full again (TAT in the
-/// past: they hold no information) go first, then the longest idle ones.
+/// The in-process limiter: shards of `key digest → TAT`, at most `max_keys` in all.
+///
+/// A key is held as a 16-byte digest (SHA-256 of the store's own random salt, the
+/// limit's fingerprint and the key values), never as its text: a key of 200 kB
+/// costs what a key of 10 bytes does, and without the salt nobody can craft two
+/// keys that share a bucket. When a shard is full, its least recently used key
+/// goes, in constant time.
 pub struct Memory {
-    shards: Vec<Mutex<HashMap<(u64, String), u128>>>,
+    shards: Vec<Mutex<Lru<KeyDigest, u128, DigestHasher>>>,
     per_shard: usize,
-    hasher: std::collections::hash_map::RandomState,
+    salt: [u8; 32],
+}
+
+/// The number of shards: contention stays low without many locks.
+const SHARDS: usize = 16;
+
+/// A key's digest: what [`Memory`] stores instead of the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KeyDigest([u8; 16]);
+
+impl std::hash::Hash for KeyDigest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Already a keyed hash: its first eight bytes are as good as any hash of it.
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(first));
+    }
+}
+
+/// Hashes a [`KeyDigest`] by taking its bytes as they are (they are already
+/// uniformly spread and unpredictable without the salt).
+#[derive(Clone, Copy, Debug, Default)]
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by `KeyDigest`; fold anything else in anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl BuildHasher for DigestHasher {
+    type Hasher = DigestHasher;
+
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher(0)
+    }
 }
 
 impl Memory {
     /// A limiter holding at most `max_keys` keys.
     pub fn new(max_keys: usize) -> Memory {
-        let n = 16;
+        Memory::with_shards(max_keys, SHARDS)
+    }
+
+    /// `max_keys` split over `shards` locks (one in tests, to see the eviction order).
+    fn with_shards(max_keys: usize, shards: usize) -> Memory {
+        let shards = shards.max(1);
         Memory {
-            shards: (0..n).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard: (max_keys / n).max(1),
-            hasher: std::collections::hash_map::RandomState::new(),
+            shards: (0..shards).map(|_| Mutex::new(Lru::with_hasher(DigestHasher(0)))).collect(),
+            per_shard: (max_keys / shards).max(1),
+            salt: random_salt(),
         }
     }
 
-    fn shard(&self, limit: u64, key: &str) -> &Mutex<HashMap<(u64, String), u128>> {
-        let i = usize::try_from(self.hasher.hash_one((limit, key)) % self.shards.len() as u64).unwrap_or(0);
-        // `i` is below the length by construction.
-        &self.shards[i.min(self.shards.len() - 1)]
+    fn digest(&self, limit: u64, key: &str) -> KeyDigest {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update(limit.to_le_bytes());
+        h.update(key.as_bytes());
+        let full = h.finalize();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        KeyDigest(out)
     }
+
+    fn shard(&self, digest: &KeyDigest) -> &Mutex<Lru<KeyDigest, u128, DigestHasher>> {
+        // The last byte picks the shard, so the map's hash (the first eight) still
+        // spreads the keys of one shard evenly.
+        &self.shards[usize::from(digest.0[15]) % self.shards.len()]
+    }
+}
+
+/// 32 unpredictable bytes: the standard library seeds each `RandomState` from
+/// the operating system's random source, and its SipHash keys stay secret.
+fn random_salt() -> [u8; 32] {
+    let state = std::collections::hash_map::RandomState::new();
+    let mut salt = [0u8; 32];
+    for (i, chunk) in salt.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&state.hash_one(i).to_le_bytes());
+    }
+    salt
 }
 
 impl Limiter for Memory {
     fn consume(&self, limit: u64, key: &str, rate: Rate, now_ms: u64) -> Result<Outcome, BackendError> {
-        let shard = self.shard(limit, key);
-        let mut map = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let id = (limit, key.to_owned());
-        let (tat, outcome) = gcra(map.get(&id).copied(), rate, now_ms);
-        if let Some(tat) = tat {
-            if !map.contains_key(&id) && map.len() >= self.per_shard {
-                let now = u128::from(now_ms) * 1_000_000;
-                map.retain(|_, t| *t > now);
-                if map.len() >= self.per_shard {
-                    // Still full: drop the key whose bucket refills soonest (the most idle).
-                    if let Some(oldest) = map.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()) {
-                        map.remove(&oldest);
-                    }
-                }
+        let digest = self.digest(limit, key);
+        let mut lru = self.shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(tat) = lru.get_mut(&digest) {
+            // Known key (now the most recently used, denied or not: a key being
+            // refused is the last one to forget).
+            let (new_tat, outcome) = gcra(Some(*tat), rate, now_ms);
+            if let Some(new_tat) = new_tat {
+                *tat = new_tat;
             }
-            map.insert(id, tat);
+            return Ok(outcome);
+        }
+        let (tat, outcome) = gcra(None, rate, now_ms);
+        if let Some(tat) = tat {
+            if lru.len() >= self.per_shard {
+                lru.pop_lru();
+            }
+            lru.insert(digest, tat);
         }
         Ok(outcome)
     }
@@ -147,6 +227,158 @@ impl Limiter for Memory {
         for s in &self.shards {
             s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         }
+    }
+}
+
+/// No neighbour in [`Lru`]'s list.
+const NIL: usize = usize::MAX;
+
+/// A map that knows which of its entries was used least recently, for bounded
+/// stores: every operation, evicting included, takes constant time. The entries
+/// live in one dense vector linked from most to least recently used; the map
+/// points into it.
+pub(crate) struct Lru<K, V, S = std::collections::hash_map::RandomState> {
+    index: HashMap<K, usize, S>,
+    nodes: Vec<Node<K, V>>,
+    /// Most recently used.
+    head: usize,
+    /// Least recently used.
+    tail: usize,
+}
+
+struct Node<K, V> {
+    key: K,
+    value: V,
+    prev: usize,
+    next: usize,
+}
+
+impl<K: std::hash::Hash + Eq + Copy, V> Lru<K, V> {
+    /// An empty map.
+    pub(crate) fn new() -> Lru<K, V> {
+        Lru::with_hasher(std::collections::hash_map::RandomState::new())
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy, V, S: BuildHasher> Lru<K, V, S> {
+    /// An empty map hashing keys with `hasher`.
+    pub(crate) fn with_hasher(hasher: S) -> Lru<K, V, S> {
+        Lru { index: HashMap::with_hasher(hasher), nodes: Vec::new(), head: NIL, tail: NIL }
+    }
+
+    /// Entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The value of `key`, leaving the order as it is.
+    pub(crate) fn peek(&self, key: &K) -> Option<&V> {
+        let i = *self.index.get(key)?;
+        self.nodes.get(i).map(|n| &n.value)
+    }
+
+    /// The value of `key`, which becomes the most recently used.
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        let i = *self.index.get(key)?;
+        self.unlink(i);
+        self.push_front(i);
+        self.nodes.get_mut(i).map(|n| &mut n.value)
+    }
+
+    /// Sets `key` to `value`, now the most recently used; the value it replaces.
+    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
+        if let Some(&i) = self.index.get(&key) {
+            self.unlink(i);
+            self.push_front(i);
+            return self.nodes.get_mut(i).map(|n| std::mem::replace(&mut n.value, value));
+        }
+        let i = self.nodes.len();
+        self.nodes.push(Node { key, value, prev: NIL, next: NIL });
+        self.index.insert(key, i);
+        self.push_front(i);
+        None
+    }
+
+    /// Removes `key`; its value.
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+        let i = self.index.remove(key)?;
+        self.take(i).map(|(_, v)| v)
+    }
+
+    /// Removes the least recently used entry.
+    pub(crate) fn pop_lru(&mut self) -> Option<(K, V)> {
+        if self.tail == NIL {
+            return None;
+        }
+        let i = self.tail;
+        let key = self.nodes.get(i)?.key;
+        self.index.remove(&key);
+        self.take(i)
+    }
+
+    /// Forgets everything (and gives the memory back).
+    pub(crate) fn clear(&mut self) {
+        self.index.clear();
+        self.index.shrink_to_fit();
+        self.nodes = Vec::new();
+        self.head = NIL;
+        self.tail = NIL;
+    }
+
+    /// Unlinks node `i` (already out of the index) and fills its hole with the
+    /// last node, so the vector stays dense.
+    fn take(&mut self, i: usize) -> Option<(K, V)> {
+        self.unlink(i);
+        let last = self.nodes.len().checked_sub(1)?;
+        if i != last
+            && let Some((prev, next, key)) = self.nodes.get(last).map(|n| (n.prev, n.next, n.key))
+        {
+            // The last node moves to `i`: repoint its neighbours and its index entry.
+            match self.nodes.get_mut(prev) {
+                Some(p) => p.next = i,
+                None => self.head = i,
+            }
+            match self.nodes.get_mut(next) {
+                Some(n) => n.prev = i,
+                None => self.tail = i,
+            }
+            if let Some(slot) = self.index.get_mut(&key) {
+                *slot = i;
+            }
+        }
+        if i > last {
+            return None;
+        }
+        let node = self.nodes.swap_remove(i);
+        Some((node.key, node.value))
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let Some(node) = self.nodes.get_mut(i) else { return };
+        let (prev, next) = (node.prev, node.next);
+        node.prev = NIL;
+        node.next = NIL;
+        match self.nodes.get_mut(prev) {
+            Some(p) => p.next = next,
+            None => self.head = next,
+        }
+        match self.nodes.get_mut(next) {
+            Some(n) => n.prev = prev,
+            None => self.tail = prev,
+        }
+    }
+
+    fn push_front(&mut self, i: usize) {
+        let old = self.head;
+        if let Some(node) = self.nodes.get_mut(i) {
+            node.prev = NIL;
+            node.next = old;
+        }
+        match self.nodes.get_mut(old) {
+            Some(h) => h.prev = i,
+            None => self.tail = i,
+        }
+        self.head = i;
     }
 }
 
@@ -201,5 +433,141 @@ mod tests {
             m.consume(0, "victim", FIVE_PER_MINUTE, 100_000).unwrap();
         }
         assert!(!m.consume(0, "victim", FIVE_PER_MINUTE, 100_000).unwrap().allowed);
+    }
+
+    /// The remaining count after one more request: 4 for a fresh key at five per
+    /// minute, fewer for a key the store still holds.
+    fn remaining_after_one(m: &Memory, key: &str, now_ms: u64) -> u64 {
+        m.consume(0, key, FIVE_PER_MINUTE, now_ms).unwrap().remaining
+    }
+
+    #[test]
+    fn a_key_is_held_as_a_fixed_size_digest() {
+        // The store's type says it: a 16-byte digest per key, whatever the key.
+        let m = Memory::new(1_000);
+        let shard: &Mutex<Lru<KeyDigest, u128, DigestHasher>> = &m.shards[0];
+        assert!(shard.lock().unwrap().len() == 0);
+        assert_eq!(std::mem::size_of::<KeyDigest>(), 16);
+        // Long keys that differ only after a 100 kB prefix are still separate buckets.
+        let prefix = "k".repeat(100_000);
+        let (a, b) = (format!("{prefix}a"), format!("{prefix}b"));
+        for _ in 0..5 {
+            assert!(m.consume(0, &a, FIVE_PER_MINUTE, 0).unwrap().allowed);
+        }
+        assert!(!m.consume(0, &a, FIVE_PER_MINUTE, 0).unwrap().allowed);
+        assert!(m.consume(0, &b, FIVE_PER_MINUTE, 0).unwrap().allowed);
+        assert_eq!(m.keys(), 2);
+        // 1,000 keys of 100 kB each: held as 1,000 digests.
+        for i in 0..1_000 {
+            m.consume(1, &format!("{prefix}{i}"), FIVE_PER_MINUTE, 0).unwrap();
+        }
+        assert!(m.keys() <= 1_000);
+    }
+
+    #[test]
+    fn the_same_key_of_two_limiters_or_two_limits_differs() {
+        // The salt is per process store, the limit fingerprint is part of the digest.
+        let m = Memory::new(100);
+        let other = Memory::new(100);
+        assert_ne!(m.digest(0, "k"), other.digest(0, "k"));
+        assert_ne!(m.digest(0, "k"), m.digest(1, "k"));
+        assert_eq!(m.digest(7, "k"), m.digest(7, "k"));
+    }
+
+    #[test]
+    fn a_full_store_forgets_the_least_recently_used_keys() {
+        let m = Memory::with_shards(100, 1);
+        for i in 0..100 {
+            assert_eq!(remaining_after_one(&m, &format!("old{i}"), 0), 4);
+        }
+        // `old0` is used again, so it is now the most recent.
+        assert_eq!(remaining_after_one(&m, "old0", 0), 3);
+        for i in 0..50 {
+            assert_eq!(remaining_after_one(&m, &format!("new{i}"), 0), 4);
+        }
+        assert_eq!(m.keys(), 100);
+        // Kept: `old0` (third request), `old51`… (second request), the new keys.
+        assert_eq!(remaining_after_one(&m, "old0", 0), 2);
+        for i in 51..100 {
+            assert_eq!(remaining_after_one(&m, &format!("old{i}"), 0), 3, "old{i}");
+        }
+        for i in 0..50 {
+            assert_eq!(remaining_after_one(&m, &format!("new{i}"), 0), 3, "new{i}");
+        }
+        // Forgotten: `old1`…`old50`, the least recently used (a fresh bucket again).
+        assert_eq!(remaining_after_one(&m, "old1", 0), 4);
+        assert_eq!(remaining_after_one(&m, "old50", 0), 4);
+        assert_eq!(m.keys(), 100);
+    }
+
+    #[test]
+    fn new_keys_over_a_full_store_evict_in_constant_time() {
+        // 200,000 new keys over a full 100,000-key store: each insert evicts one key
+        // without scanning the shard (the old store scanned ~6,000 keys per insert).
+        let m = Memory::new(100_000);
+        for i in 0..300_000u64 {
+            assert!(m.consume(0, &i.to_string(), FIVE_PER_MINUTE, 0).unwrap().allowed);
+        }
+        assert!(m.keys() <= 100_000 && m.keys() > 90_000, "{} keys held", m.keys());
+        // The most recent keys are held.
+        assert_eq!(remaining_after_one(&m, "299999", 0), 3);
+    }
+
+    #[test]
+    fn clear_forgets_every_key() {
+        let m = Memory::new(100);
+        remaining_after_one(&m, "a", 0);
+        m.clear();
+        assert_eq!(m.keys(), 0);
+        assert_eq!(remaining_after_one(&m, "a", 0), 4);
+    }
+
+    /// The LRU map against a plain list kept in use order, over a long mixed run.
+    #[test]
+    fn lru_matches_a_simple_model() {
+        let mut lru: Lru<u32, u32> = Lru::new();
+        // Most recently used last.
+        let mut model: Vec<(u32, u32)> = Vec::new();
+        let mut seed = 0x2545_f491_u64;
+        for step in 0..20_000u32 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let key = u32::try_from(seed % 64).unwrap();
+            match seed % 5 {
+                0 | 1 => {
+                    let old = model.iter().position(|(k, _)| *k == key).map(|i| model.remove(i).1);
+                    model.push((key, step));
+                    assert_eq!(lru.insert(key, step), old);
+                }
+                2 => {
+                    let got = lru.get_mut(&key).map(|v| *v);
+                    let want = model.iter().position(|(k, _)| *k == key).map(|i| {
+                        let e = model.remove(i);
+                        model.push(e);
+                        e.1
+                    });
+                    assert_eq!(got, want);
+                }
+                3 => {
+                    let want = model.iter().position(|(k, _)| *k == key).map(|i| model.remove(i).1);
+                    assert_eq!(lru.remove(&key), want);
+                }
+                _ => {
+                    let want = if model.is_empty() { None } else { Some(model.remove(0)) };
+                    assert_eq!(lru.pop_lru(), want);
+                }
+            }
+            assert_eq!(lru.len(), model.len());
+        }
+        // Draining gives the model's order.
+        for want in model {
+            assert_eq!(lru.pop_lru(), Some(want));
+        }
+        assert_eq!(lru.pop_lru(), None);
+        lru.insert(1, 1);
+        lru.clear();
+        assert_eq!(lru.len(), 0);
+        assert_eq!(lru.pop_lru(), None);
     }
 }

@@ -331,6 +331,26 @@ impl Engine {
                     // Post-auth keys read the identity established by then.
                     let facts = Facts { claims: identity.as_ref().map(|i| &*i.claims), ..facts };
                     for &k in &l.keys {
+                        // `source.ip` from an IPv6 client: its network of `ipv6_prefix`
+                        // bits, so one subscriber's /64 is one bucket, not 2^64.
+                        if let Some(warden_compiler::graph::Expr::SourceIp) = g.exprs.get(k as usize)
+                            && let Some(IpAddr::V6(v6)) = req.source_ip
+                        {
+                            match v6.to_ipv4_mapped() {
+                                // Keyed whole, as the same client over IPv4 is.
+                                Some(v4) => {
+                                    let _ = write!(key, "\"{v4}\"");
+                                }
+                                None => {
+                                    let bits = u32::from(l.ipv6_prefix.min(128));
+                                    let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                                    let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+                                    let _ = write!(key, "\"{net}/{bits}\"");
+                                }
+                            }
+                            key.push('\u{1f}');
+                            continue;
+                        }
                         match eval(&self.prepared, &facts, k) {
                             Ok(v) => {
                                 let _ = write!(key, "{v}");

@@ -1,37 +1,80 @@
 //! A verified-token cache in front of a [`TokenVerifier`]: a repeated token costs a
 //! hash and a lookup, not a signature check. Keyed by the SHA-256 of the token and
-//! the issuers asked about (never the token itself); bounded in size; an entry is
-//! never used at or after the token's `exp` (plus the issuer's leeway, which the
-//! inner verifier already allowed for when it accepted it). When the inner
-//! verifier's keys change (a refetched JWKS), every entry is forgotten, so a
-//! token signed by a retired key is not accepted from the cache.
+//! the issuers asked about (never the token itself); bounded in entries and in
+//! bytes (an estimate of each entry's claims), evicting the least recently used
+//! entry in constant time; an entry is never used at or after the token's `exp`
+//! (plus the issuer's leeway, which the inner verifier already allowed for when
+//! it accepted it). When the inner verifier's keys change (a refetched JWKS),
+//! every entry is forgotten, so a token signed by a retired key is not accepted
+//! from the cache.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use warden_language::reason::Reason;
 
+use super::limits::Lru;
 use super::run::{TokenVerifier, VerifiedToken};
+
+/// The default byte budget of the cache: 64 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// The cache.
 pub struct CachingVerifier<V> {
     inner: V,
     capacity: usize,
+    max_bytes: usize,
     entries: Mutex<Entries>,
 }
 
 /// The cached tokens and the key generation they were verified under.
-#[derive(Default)]
 struct Entries {
     generation: u64,
-    map: HashMap<[u8; 32], (VerifiedToken, u64)>,
+    map: Lru<[u8; 32], Entry>,
+    /// The sum of the entries' estimated sizes.
+    bytes: usize,
+}
+
+/// One verified token.
+struct Entry {
+    verified: VerifiedToken,
+    /// Not used at or after this instant (the token's `exp`).
+    until_ms: u64,
+    /// Estimated memory held (see [`entry_bytes`]).
+    bytes: usize,
+}
+
+impl Entries {
+    fn remove(&mut self, key: &[u8; 32]) {
+        if let Some(e) = self.map.remove(key) {
+            self.bytes = self.bytes.saturating_sub(e.bytes);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.bytes = 0;
+    }
 }
 
 impl<V: TokenVerifier> CachingVerifier<V> {
-    /// Caches at most `capacity` verified tokens.
+    /// Caches at most `capacity` verified tokens in at most [`DEFAULT_MAX_BYTES`].
     pub fn new(inner: V, capacity: usize) -> CachingVerifier<V> {
-        CachingVerifier { inner, capacity: capacity.max(1), entries: Mutex::new(Entries::default()) }
+        CachingVerifier::with_max_bytes(inner, capacity, DEFAULT_MAX_BYTES)
+    }
+
+    /// Caches at most `capacity` verified tokens whose estimated sizes add up to
+    /// at most `max_bytes`. A token whose claims alone would take more than a
+    /// sixteenth of that is not cached (it is verified each time) so that one
+    /// huge token cannot push out many ordinary ones.
+    pub fn with_max_bytes(inner: V, capacity: usize, max_bytes: usize) -> CachingVerifier<V> {
+        CachingVerifier {
+            inner,
+            capacity: capacity.max(1),
+            max_bytes,
+            entries: Mutex::new(Entries { generation: 0, map: Lru::new(), bytes: 0 }),
+        }
     }
 
     /// Tokens held (for metrics and tests).
@@ -42,6 +85,11 @@ impl<V: TokenVerifier> CachingVerifier<V> {
     /// True when nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The estimated bytes held (at most the budget).
+    pub fn bytes(&self) -> usize {
+        self.entries.lock().map_or(0, |e| e.bytes)
     }
 }
 
@@ -54,19 +102,44 @@ fn key(token: &str, issuers: &[u32]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// Per entry beyond its claims: the key, the index and list slots, the shared
+/// map's allocation.
+const ENTRY_OVERHEAD: usize = 160;
+
+/// An estimate of the memory an entry holds: its fixed cost and its claims,
+/// walked (strings at their length, every value and map entry at its in-memory
+/// size). Near enough to bound the cache; not an allocator's exact count.
+fn entry_bytes(claims: &serde_json::Map<String, Value>) -> usize {
+    fn value(v: &Value) -> usize {
+        let own = std::mem::size_of::<Value>();
+        match v {
+            Value::String(s) => own + s.len(),
+            Value::Array(items) => own + items.iter().map(value).sum::<usize>(),
+            Value::Object(map) => own + object(map),
+            Value::Null | Value::Bool(_) | Value::Number(_) => own,
+        }
+    }
+    fn object(map: &serde_json::Map<String, Value>) -> usize {
+        // A map entry: its key string, its value, and the tree's per-entry share.
+        map.iter().map(|(k, v)| std::mem::size_of::<String>() + k.len() + 16 + value(v)).sum()
+    }
+    ENTRY_OVERHEAD + object(claims)
+}
+
 impl<V: TokenVerifier> TokenVerifier for CachingVerifier<V> {
     fn verify(&self, token: &str, issuers: &[u32], now_ms: u64) -> Result<VerifiedToken, (Reason, String)> {
         let k = key(token, issuers);
         let generation = self.inner.keys_generation();
         if let Ok(mut entries) = self.entries.lock() {
             if entries.generation != generation {
-                entries.map.clear();
+                entries.clear();
                 entries.generation = generation;
             }
-            if let Some((verified, until_ms)) = entries.map.get(&k)
-                && now_ms < *until_ms
+            // An expired entry is not used, nor made more recent: it goes first.
+            if entries.map.peek(&k).is_some_and(|e| now_ms < e.until_ms)
+                && let Some(entry) = entries.map.get_mut(&k)
             {
-                return Ok(verified.clone());
+                return Ok(entry.verified.clone());
             }
         }
         // Failures are not cached: a bad token is cheap to refuse again (no signature
@@ -74,24 +147,27 @@ impl<V: TokenVerifier> TokenVerifier for CachingVerifier<V> {
         let verified = self.inner.verify(token, issuers, now_ms)?;
         let exp_ms =
             verified.claims.get("exp").and_then(serde_json::Value::as_f64).map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
+        let bytes = entry_bytes(&verified.claims);
         // Keys replaced while verifying: the answer is right for this request,
         // but not worth keeping.
         if exp_ms > now_ms
+            && bytes <= self.max_bytes / 16
             && self.inner.keys_generation() == generation
             && let Ok(mut entries) = self.entries.lock()
             && entries.generation == generation
         {
-            let map = &mut entries.map;
-            if map.len() >= self.capacity {
-                map.retain(|_, (_, until)| *until > now_ms);
-                if map.len() >= self.capacity {
-                    // Still full: drop the entry that expires first.
-                    if let Some(first) = map.iter().min_by_key(|(_, (_, until))| *until).map(|(k, _)| *k) {
-                        map.remove(&first);
-                    }
+            // Another request may have cached the same token meanwhile.
+            entries.remove(&k);
+            while entries.map.len() >= self.capacity || entries.bytes + bytes > self.max_bytes {
+                match entries.map.pop_lru() {
+                    Some((_, old)) => entries.bytes = entries.bytes.saturating_sub(old.bytes),
+                    None => break,
                 }
             }
-            map.insert(k, (verified.clone(), exp_ms));
+            if entries.bytes + bytes <= self.max_bytes {
+                entries.bytes += bytes;
+                entries.map.insert(k, Entry { verified: verified.clone(), until_ms: exp_ms, bytes });
+            }
         }
         Ok(verified)
     }
@@ -185,5 +261,102 @@ mod tests {
             let _ = c.verify(&exp.to_string(), &[0], 0);
         }
         assert!(c.len() <= 100, "{}", c.len());
+    }
+
+    /// Like `Counting`, with a `pad` claim of `pad` bytes in every token.
+    struct Padded {
+        calls: AtomicUsize,
+        pad: usize,
+    }
+
+    impl TokenVerifier for Padded {
+        fn verify(&self, token: &str, _: &[u32], _: u64) -> Result<VerifiedToken, (Reason, String)> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let exp: u64 = token.parse().map_err(|_| (Reason::TokenMalformed, String::new()))?;
+            let mut claims = Map::new();
+            claims.insert("exp".to_owned(), json!(exp));
+            claims.insert("pad".to_owned(), json!("x".repeat(self.pad)));
+            Ok(VerifiedToken { claims: claims.into(), issuer: 0 })
+        }
+    }
+
+    #[test]
+    fn the_byte_budget_holds() {
+        let budget = 256 * 1024;
+        let c = CachingVerifier::with_max_bytes(Padded { calls: AtomicUsize::new(0), pad: 10_000 }, 10_000, budget);
+        for exp in 1_000..2_000u64 {
+            assert!(c.verify(&exp.to_string(), &[0], 0).is_ok());
+            assert!(c.bytes() <= budget, "{} bytes", c.bytes());
+        }
+        // Far fewer than the 10,000 entries allowed: the bytes ran out first.
+        assert!(c.len() >= 20 && c.len() <= 26, "{} entries", c.len());
+        assert!(c.bytes() > budget - 11_000, "{} bytes", c.bytes());
+        // The most recent is held: served without asking.
+        let calls = c.inner.calls.load(Ordering::Relaxed);
+        assert!(c.verify("1999", &[0], 0).is_ok());
+        assert_eq!(c.inner.calls.load(Ordering::Relaxed), calls);
+    }
+
+    #[test]
+    fn a_token_too_big_for_its_share_is_not_cached() {
+        // 20 kB of claims against a 256 KiB budget (a sixteenth is 16 KiB).
+        let c = CachingVerifier::with_max_bytes(Padded { calls: AtomicUsize::new(0), pad: 20_000 }, 100, 256 * 1024);
+        assert!(c.verify("1000", &[0], 0).is_ok());
+        assert!(c.verify("1000", &[0], 0).is_ok());
+        assert_eq!(c.inner.calls.load(Ordering::Relaxed), 2);
+        assert!(c.is_empty());
+        assert_eq!(c.bytes(), 0);
+    }
+
+    #[test]
+    fn the_least_recently_used_entry_goes_first() {
+        let c = CachingVerifier::new(Counting(AtomicUsize::new(0)), 3);
+        for t in ["1000", "2000", "3000"] {
+            assert!(c.verify(t, &[0], 0).is_ok());
+        }
+        // `1000` is used again (it also expires first: not what decides).
+        assert!(c.verify("1000", &[0], 0).is_ok());
+        assert!(c.verify("4000", &[0], 0).is_ok());
+        assert_eq!(c.inner.0.load(Ordering::Relaxed), 4);
+        // Held: 1000, 3000, 4000.
+        for t in ["1000", "3000", "4000"] {
+            assert!(c.verify(t, &[0], 0).is_ok());
+        }
+        assert_eq!(c.inner.0.load(Ordering::Relaxed), 4);
+        // `2000` went.
+        assert!(c.verify("2000", &[0], 0).is_ok());
+        assert_eq!(c.inner.0.load(Ordering::Relaxed), 5);
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn an_expired_entry_is_not_used_nor_made_recent() {
+        let c = CachingVerifier::with_max_bytes(Padded { calls: AtomicUsize::new(0), pad: 100 }, 2, 1 << 20);
+        assert!(c.verify("10", &[0], 0).is_ok());
+        assert!(c.verify("20", &[0], 0).is_ok());
+        let two = c.bytes();
+        // At its `exp` the first is not used (the inner verifier is asked again).
+        assert!(c.verify("10", &[0], 10_000).is_ok());
+        assert_eq!(c.inner.calls.load(Ordering::Relaxed), 3);
+        // Still the least recently used: a new token pushes it out, not `20`.
+        assert!(c.verify("30", &[0], 10_000).is_ok());
+        assert_eq!(c.inner.calls.load(Ordering::Relaxed), 4);
+        assert!(c.verify("20", &[0], 10_000).is_ok());
+        assert_eq!(c.inner.calls.load(Ordering::Relaxed), 4);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.bytes(), two);
+    }
+
+    #[test]
+    fn a_key_change_forgets_the_bytes_too() {
+        let c = CachingVerifier::new(Rotating { valid: true.into(), generation: 0.into() }, 10);
+        assert!(c.verify("t", &[0], 0).is_ok());
+        assert!(c.bytes() > 0);
+        c.inner.generation.store(1, Ordering::Relaxed);
+        assert!(c.verify("u", &[0], 0).is_ok());
+        assert_eq!(c.len(), 1);
+        let one = c.bytes();
+        assert!(c.verify("t", &[0], 0).is_ok());
+        assert_eq!(c.bytes(), 2 * one);
     }
 }

@@ -582,6 +582,7 @@ const KEYWORDS: &[&str] = &[
     "burst",
     "by",
     "on_backend_error",
+    "ipv6_prefix",
     "file",
     "env",
     "url",
