@@ -178,3 +178,31 @@ fn path_keys_of_limits_are_resolved_by_name() {
     assert_eq!(g.exprs[key as usize], Expr::PathNamed("account_id".to_owned()));
     assert_eq!(g.limits[0].stage, LimitStage::PreAuth);
 }
+
+#[test]
+fn the_revision_is_a_digest_of_content_not_of_where_the_set_was_loaded_from() {
+    let dir = example_dir("bank");
+    // (path inside the set, text) of each file.
+    let files: Vec<(String, String)> =
+        load(&dir).files.into_iter().map(|f| (f.path.trim_start_matches("bank/").to_owned(), f.text)).collect();
+    let graph = |prefix: &str, files: &[(String, String)]| {
+        let set = PolicySet {
+            files: files.iter().map(|(rel, text)| SourceFile::new(format!("{prefix}{rel}"), text.clone())).collect(),
+        };
+        compile(&set, &DirLoader(dir.clone())).unwrap_or_else(|d| panic!("{d:#?}")).0
+    };
+    let want = graph("policies/bank/", &files).revision;
+    for prefix in ["./policies/bank/", "/srv/warden/policies/bank/", "policies/bank//", "", "C:\\policies\\bank\\"] {
+        let g = graph(prefix, &files);
+        assert_eq!(g.revision, want, "`{prefix}`");
+        // The sources keep the paths as given: diagnostics show what the user typed.
+        assert!(g.sources.iter().all(|s| s.starts_with(prefix)), "{:?}", g.sources);
+    }
+    // What the files say, and where they are inside the set, still count.
+    let mut edited = files.clone();
+    edited[0].1.push_str("\n// an edit\n");
+    assert_ne!(graph("policies/bank/", &edited).revision, want);
+    let mut moved = files.clone();
+    moved[0].0 = format!("moved/{}", moved[0].0);
+    assert_ne!(graph("policies/bank/", &moved).revision, want);
+}
