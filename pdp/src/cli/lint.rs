@@ -1,5 +1,6 @@
 //! `warden lint DIR [--format human|json|sarif] [--deny-warnings]`: errors and lints, SARIF 2.1.0 for code scanning.
 
+use super::out::{errln, outln};
 use std::path::PathBuf;
 
 use clap::ValueEnum;
@@ -50,8 +51,8 @@ pub fn run(args: &Args) -> bool {
             let reports: Vec<FileReport<'_>> =
                 sets.iter().flat_map(|(_, loaded, diags)| report::reports(loaded, diags.clone())).collect();
             match serde_json::to_string_pretty(&sarif(&reports)) {
-                Ok(text) => println!("{text}"),
-                Err(err) => eprintln!("error: cannot write SARIF: {err}"),
+                Ok(text) => outln!("{text}"),
+                Err(err) => errln!("error: cannot write SARIF: {err}"),
             }
             report::totals(&reports).errors == 0
         }

@@ -1,5 +1,6 @@
 //! Printing diagnostics: rendered excerpts for people, JSON for tools. The only place that renders them.
 
+use super::out::{errln, outln};
 use std::io::IsTerminal;
 
 use serde::Serialize;
@@ -42,7 +43,7 @@ pub fn human(reports: &[FileReport<'_>]) {
     let color = stderr_color();
     for report in reports {
         for diag in &report.diagnostics {
-            eprintln!("{}", render(diag, &report.path, report.source, color));
+            errln!("{}", render(diag, &report.path, report.source, color));
         }
     }
 }
@@ -64,8 +65,8 @@ pub fn json(reports: &[FileReport<'_>], totals: &Totals) {
     }
     let out = JsonOutput { diagnostics, summary: totals };
     match serde_json::to_string_pretty(&out) {
-        Ok(text) => println!("{text}"),
-        Err(err) => eprintln!("error: cannot write JSON output: {err}"),
+        Ok(text) => outln!("{text}"),
+        Err(err) => errln!("error: cannot write JSON output: {err}"),
     }
 }
 
@@ -104,7 +105,7 @@ pub fn summary(dir: &std::path::Path, totals: &Totals) {
     } else {
         format!("{}, {}", plural(totals.errors, "error"), plural(totals.warnings, "warning"))
     };
-    println!("{}: {} checked, {status}", dir.display(), plural(totals.files, "file"));
+    outln!("{}: {} checked, {status}", dir.display(), plural(totals.files, "file"));
 }
 
 /// Totals over reports.
@@ -159,10 +160,10 @@ pub fn print_sets(sets: Vec<SetResult>, format: super::OutputFormat) -> bool {
 /// Warnings of the Cedar export: rules Cedar cannot express exactly (`W0401`).
 pub fn cedar(diags: &[warden_compiler::cedar::CedarDiagnostic]) {
     for d in diags {
-        eprintln!("{}: warning[{}]: {} (endpoint `{}`)", d.location, d.code, d.message, d.endpoint);
+        errln!("{}: warning[{}]: {} (endpoint `{}`)", d.location, d.code, d.message, d.endpoint);
     }
     if !diags.is_empty() {
-        eprintln!(
+        errln!(
             "note: an inexpressible deny is exported as an unconditional forbid, an inexpressible allow is left out"
         );
     }

@@ -1,5 +1,7 @@
 //! `warden serve [--config FILE] [--policies DIR] [--http ADDR] [--grpc ADDR]`: the decision service.
 
+use super::files;
+use super::out::errln;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -27,12 +29,12 @@ pub fn run(args: &Args) -> bool {
             Ok(text) => match Config::parse(&text, path) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     return false;
                 }
             },
             Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", path.display());
+                errln!("error: cannot read `{}`: {e}", path.display());
                 return false;
             }
         },
@@ -47,10 +49,15 @@ pub fn run(args: &Args) -> bool {
     if let Some(a) = args.grpc {
         config.grpc.addr = a;
     }
+    // Refused before anything is bound: such a directory would never compile,
+    // and the service would wait for a fix that is not coming.
+    if files::several_sets(&config.policies, "serve one of them (`--policies DIR` or `policies` in the config)") {
+        return false;
+    }
     match warden_pdp::serve::run(config) {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             false
         }
     }
