@@ -473,6 +473,22 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
 }
 
 #[test]
+fn any_other_failure_to_write_the_output_fails_the_command() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["compile", "policies/todo"])
+        .current_dir(repo())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: cannot write the output: No space left on device"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn commands_on_one_set_name_the_sets_of_a_directory_that_holds_several() {
     let check = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(check.path(), r#"{"request": {"method": "GET", "host": "h", "path": "/"}}"#).unwrap();
