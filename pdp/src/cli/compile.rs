@@ -1,10 +1,10 @@
 //! `warden compile DIR [--emit graph|dot|cedar|cedar-schema] [-o FILE]`: the decision graph as JSON, a
 //! Graphviz picture of it, or the rule layer as Cedar policies and schema (docs/cedar.md).
 
-use super::out::{errln, out};
 use std::path::PathBuf;
 
 use super::files;
+use super::out::{errln, out};
 use super::report;
 use clap::ValueEnum;
 
@@ -35,10 +35,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let sets = files::policy_sets(&args.dir);
-    if sets.len() > 1 {
-        let names: Vec<String> = sets.iter().map(|s| format!("`{}`", s.display())).collect();
-        errln!("error: `{}` holds several policy sets ({}); compile one of them", args.dir.display(), names.join(", "));
+    if files::several_sets(&args.dir, "compile one of them") {
         return false;
     }
     let Some((set, _, graph, warnings)) = files::compile_set(&args.dir) else { return false };

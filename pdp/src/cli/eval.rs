@@ -1,6 +1,5 @@
 //! `warden eval DIR [REQUEST.json]`: one decision for a check in SERVICE.md's JSON format.
 
-use super::out::{errln, outln};
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +9,7 @@ use warden_pdp::api::{AnyCheck, parse_check};
 use warden_pdp::engine::limits::Memory;
 
 use super::files;
+use super::out::{errln, outln};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

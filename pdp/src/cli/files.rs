@@ -1,9 +1,10 @@
 //! The CLI's view of policy sets: loading with printed errors, and directories of sets.
 
-use super::out::errln;
 use std::path::{Path, PathBuf};
 
 pub use warden_pdp::files::{FsLoader, SourceFile, collect, read};
+
+use super::out::errln;
 
 /// Reads the policy set under `dir`. Prints why and returns `None` when there
 /// is nothing to read; returns `Err` with the files when some cannot be read

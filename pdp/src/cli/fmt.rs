@@ -1,12 +1,12 @@
 //! `warden fmt [--check] PATH…`: rewrite policy files in the canonical layout, or report which differ.
 
-use super::out::{errln, out, outln};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use warden_language::format::format_source;
 
 use super::files;
+use super::out::{errln, out, outln};
 use super::report::{self, FileReport};
 
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,5 @@
 //! `warden lint DIR [--format human|json|sarif] [--deny-warnings]`: errors and lints, SARIF 2.1.0 for code scanning.
 
-use super::out::{errln, outln};
 use std::path::PathBuf;
 
 use clap::ValueEnum;
@@ -10,6 +9,7 @@ use warden_language::{LineIndex, Severity};
 
 use super::OutputFormat;
 use super::files;
+use super::out::{errln, outln};
 use super::report::{self, FileReport};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

@@ -1,11 +1,12 @@
 //! Printing diagnostics: rendered excerpts for people, JSON for tools. The only place that renders them.
 
-use super::out::{errln, outln};
 use std::io::IsTerminal;
 
 use serde::Serialize;
 use warden_language::diagnostic::Located;
 use warden_language::{Color, Diagnostic, LineIndex, Severity, render};
+
+use super::out::{errln, outln};
 
 /// Colours on a terminal only, and never when `NO_COLOR` is set.
 pub fn stderr_color() -> Color {

@@ -1,11 +1,12 @@
 //! `warden serve [--config FILE] [--policies DIR] [--http ADDR] [--grpc ADDR]`: the decision service.
 
-use super::files;
-use super::out::errln;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use warden_pdp::serve::config::Config;
+
+use super::files;
+use super::out::errln;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

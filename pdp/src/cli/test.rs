@@ -1,12 +1,12 @@
 //! `warden test DIR [--filter S] [--junit FILE] [--coverage]`: run the policy set's tests.
 
-use super::out::{errln, outln};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use warden_pdp::testing;
 
 use super::files;
+use super::out::{errln, outln};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
