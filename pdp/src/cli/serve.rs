@@ -50,8 +50,8 @@ pub fn run(args: &Args) -> bool {
     if let Some(a) = args.grpc {
         config.grpc.addr = a;
     }
-    // Refused before anything is bound: such a directory would never compile,
-    // and the service would wait for a fix that is not coming.
+    // Refused before anything is bound: compiled as one the sets clash or mix,
+    // and a service that is not ready until they compile would wait forever.
     if files::several_sets(&config.policies, "serve one of them (`--policies DIR` or `policies` in the config)") {
         return false;
     }
