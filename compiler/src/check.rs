@@ -10,6 +10,27 @@ use warden_language::{Diagnostic, Span, edit_distance};
 use crate::codes;
 use crate::{FileDiagnostic, Loader, PolicySet};
 
+/// Largest compiled program of a policy regex (the `regex` crate's
+/// `size_limit`): 1 MiB. A larger one is a compile error (`E0210`), so a
+/// policy cannot make every engine that loads it build a huge automaton.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Largest lazy-DFA cache of a policy regex (the `regex` crate's
+/// `dfa_size_limit`): 2 MiB. Matching stays linear in the input; when the
+/// cache fills the crate clears it or falls back to a slower engine.
+pub const REGEX_DFA_SIZE_LIMIT: usize = 2 << 20;
+
+/// Compiles a policy regex within [`REGEX_SIZE_LIMIT`] and
+/// [`REGEX_DFA_SIZE_LIMIT`]. The checker and the engine both build regexes
+/// here, so what `warden check` accepts is exactly what a service loads.
+///
+/// # Errors
+///
+/// The pattern's syntax error, or [`regex::Error::CompiledTooBig`].
+pub fn build_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_DFA_SIZE_LIMIT).build()
+}
+
 /// Runs every whole-set check. Assumes every file parsed without errors.
 pub fn check(set: &PolicySet, loader: &dyn Loader) -> Vec<FileDiagnostic> {
     let mut c = Checker { set, loader, out: Vec::new(), file: 0, symbols: Symbols::default(), loaded: HashSet::new() };
@@ -384,18 +405,32 @@ impl<'a> Checker<'a> {
     }
 
     fn regex(&mut self, pattern: &Str) {
-        if let Err(err) = regex::Regex::new(&pattern.value) {
-            let detail = err.to_string();
-            let last = detail.lines().last().unwrap_or("invalid").trim();
-            let last = last.strip_prefix("error: ").unwrap_or(last);
-            self.push(
+        match build_regex(&pattern.value) {
+            Ok(_) => {}
+            Err(regex::Error::CompiledTooBig(limit)) => self.push(
                 Diagnostic::error(
                     codes::INVALID_REGEX,
                     pattern.span,
-                    format!("invalid regular expression: {}", last.to_lowercase()),
+                    format!("the regular expression is too large: it compiles to more than the {limit} bytes allowed"),
                 )
-                .with_help("the syntax is Rust's `regex` crate (RE2-like: no look-around or back-references)"),
-            );
+                .with_help(
+                    "make it smaller: counted repetitions (`{1000}`) copy what they repeat, and Unicode \
+                     classes (`\\w`, `\\d`, `.`) are large; `(?-u:\\w)` is the ASCII-only class",
+                ),
+            ),
+            Err(err) => {
+                let detail = err.to_string();
+                let last = detail.lines().last().unwrap_or("invalid").trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last);
+                self.push(
+                    Diagnostic::error(
+                        codes::INVALID_REGEX,
+                        pattern.span,
+                        format!("invalid regular expression: {}", last.to_lowercase()),
+                    )
+                    .with_help("the syntax is Rust's `regex` crate (RE2-like: no look-around or back-references)"),
+                );
+            }
         }
     }
 

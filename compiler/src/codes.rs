@@ -20,7 +20,8 @@ pub const ROUTE_CONFLICT: Code = Code("E0207");
 pub const UNKNOWN_BODY_FIELD: Code = Code("E0208");
 /// An operand whose type is wrong, known at compile time.
 pub const TYPE_MISMATCH: Code = Code("E0209");
-/// A regular expression that does not compile.
+/// A regular expression that does not compile, or compiles larger than
+/// [`crate::check::REGEX_SIZE_LIMIT`].
 pub const INVALID_REGEX: Code = Code("E0210");
 /// A CIDR or IP address that does not parse.
 pub const INVALID_CIDR: Code = Code("E0211");
@@ -50,7 +51,7 @@ pub const ALL: &[(Code, &str)] = &[
     (ROUTE_CONFLICT, "two routes that match exactly the same requests"),
     (UNKNOWN_BODY_FIELD, "a body field the route's schema does not have"),
     (TYPE_MISMATCH, "an operand whose type is wrong, known at compile time"),
-    (INVALID_REGEX, "a regular expression that does not compile"),
+    (INVALID_REGEX, "a regular expression that does not compile or is too large"),
     (INVALID_CIDR, "a CIDR or IP address that does not parse"),
     (INVALID_GLOB, "a peer glob that does not parse"),
     (INVALID_URL, "a URL that does not parse or has the wrong scheme"),

@@ -166,6 +166,11 @@ impl<'a> Lowerer<'a> {
         self.g.revision = self.revision();
     }
 
+    /// A digest of content only: each file's text with its path relative to
+    /// the set (see [`relative_paths`]), and each referenced file's bytes with
+    /// the path the policy wrote. So `warden compile policies/bank`, the same
+    /// set loaded as `/srv/policies/bank/` by the service, and a copy of it
+    /// elsewhere, all carry the same revision.
     fn revision(&self) -> String {
         let mut h = Sha256::new();
         let mut feed = |name: &str, bytes: &[u8]| {
@@ -174,8 +179,9 @@ impl<'a> Lowerer<'a> {
             h.update((bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         };
-        for f in &self.set.files {
-            feed(&f.path, f.text.as_bytes());
+        let paths: Vec<&str> = self.set.files.iter().map(|f| f.path.as_str()).collect();
+        for (f, path) in self.set.files.iter().zip(relative_paths(&paths)) {
+            feed(&path, f.text.as_bytes());
         }
         for (path, bytes) in &self.referenced {
             feed(path, bytes);
@@ -878,6 +884,28 @@ fn pre_auth_path(path: &[Segment]) -> bool {
         SegmentKind::Index(i) => pre_auth_key(i),
         SegmentKind::Field(_) => true,
     })
+}
+
+/// The files' paths without the directories they all share, `/`-separated:
+/// `policies/bank/main.warden` and `policies/bank/keys/x.warden` become
+/// `main.warden` and `keys/x.warden`, however the set's directory was
+/// spelled (relative, absolute, `./`, a trailing `/`). The directories are
+/// those of the file names as given, so the result does not depend on the
+/// file system or on the current directory.
+fn relative_paths(paths: &[&str]) -> Vec<String> {
+    let split = |p: &str| -> Vec<String> {
+        p.split(['/', '\\']).filter(|c| !c.is_empty() && *c != ".").map(str::to_owned).collect()
+    };
+    let parts: Vec<Vec<String>> = paths.iter().map(|p| split(p)).collect();
+    // Only directories are shared: the last part of each path is its file name.
+    let dirs = |p: &Vec<String>| p.len().saturating_sub(1);
+    let mut shared = parts.iter().map(dirs).min().unwrap_or(0);
+    if let Some(first) = parts.first() {
+        for p in parts.iter().skip(1) {
+            shared = shared.min(first.iter().zip(p).take_while(|(a, b)| a == b).count());
+        }
+    }
+    parts.iter().map(|p| p.get(shared..).unwrap_or_default().join("/")).collect()
 }
 
 fn len_u32<T>(items: &(impl Len<T> + ?Sized)) -> u32 {

@@ -191,3 +191,31 @@ fn a_limit_carries_its_ipv6_prefix_into_the_graph() {
     let old: Graph = serde_json::from_value(value).unwrap();
     assert_eq!(old.limits[1].ipv6_prefix, 64);
 }
+
+#[test]
+fn the_revision_is_a_digest_of_content_not_of_where_the_set_was_loaded_from() {
+    let dir = example_dir("bank");
+    // (path inside the set, text) of each file.
+    let files: Vec<(String, String)> =
+        load(&dir).files.into_iter().map(|f| (f.path.trim_start_matches("bank/").to_owned(), f.text)).collect();
+    let graph = |prefix: &str, files: &[(String, String)]| {
+        let set = PolicySet {
+            files: files.iter().map(|(rel, text)| SourceFile::new(format!("{prefix}{rel}"), text.clone())).collect(),
+        };
+        compile(&set, &DirLoader(dir.clone())).unwrap_or_else(|d| panic!("{d:#?}")).0
+    };
+    let want = graph("policies/bank/", &files).revision;
+    for prefix in ["./policies/bank/", "/srv/warden/policies/bank/", "policies/bank//", "", "C:\\policies\\bank\\"] {
+        let g = graph(prefix, &files);
+        assert_eq!(g.revision, want, "`{prefix}`");
+        // The sources keep the paths as given: diagnostics show what the user typed.
+        assert!(g.sources.iter().all(|s| s.starts_with(prefix)), "{:?}", g.sources);
+    }
+    // What the files say, and where they are inside the set, still count.
+    let mut edited = files.clone();
+    edited[0].1.push_str("\n// an edit\n");
+    assert_ne!(graph("policies/bank/", &edited).revision, want);
+    let mut moved = files.clone();
+    moved[0].0 = format!("moved/{}", moved[0].0);
+    assert_ne!(graph("policies/bank/", &moved).revision, want);
+}

@@ -424,3 +424,42 @@ fn a_changed_ipv6_prefix_is_a_different_limit() {
     assert_eq!(default, explicit);
     assert_ne!(default, other);
 }
+
+/// Public files under a catch-all, and nothing else: what a servlet container
+/// behind the gateway serves as `/admin` must not pass as a public file.
+const SERVLET_POLICY: &str = r#"zone inside {
+}
+
+api site in zone inside {
+  auth none
+
+  route GET "/public/{*file}" {
+    allow
+  }
+}
+"#;
+
+#[test]
+fn servlet_path_parameters_cannot_climb_out_of_a_catch_all() {
+    let set = PolicySet { files: vec![SourceFile::new("servlet.warden", SERVLET_POLICY)] };
+    let (graph, _) = compile(&set, &Files(Vec::new())).unwrap_or_else(|d| panic!("{d:#?}"));
+    let verifier = CachingVerifier::new(JwksVerifier::new(&graph, &|_| None), 10);
+    let engine = Engine::new(Prepared::new(graph).unwrap(), Arc::new(Memory::new(10)), Arc::new(verifier));
+    let ask = |target: &str| outcome(&engine.check_http(&get("api.example", target, None)));
+    // The catch-all allows what is under it, `;` included as literal text.
+    for plain in ["/public/css/site.css", "/public/admin", "/public/a;b/c", "/public/...;x"] {
+        assert_eq!(ask(plain), (true, 200, Reason::Allowed), "{plain}");
+    }
+    // Tomcat, Jetty and Spring read `..;x` as `..` and serve these as `/admin`.
+    for trick in [
+        "/public/..;/admin",
+        "/public/..;jsessionid=1/admin",
+        "/public/.;/..;/admin",
+        "/public/%2e%2e%3b/admin",
+        "/public/%2e%2e;x/admin",
+        "/public/%2E%2e%3B/admin",
+        "/public/css/.%2E;/..;/admin",
+    ] {
+        assert_eq!(ask(trick), deny(404, Reason::RouteNotFound), "{trick}");
+    }
+}

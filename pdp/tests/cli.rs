@@ -377,3 +377,166 @@ fn a_failing_policy_test_names_expected_and_actual() {
     let out = warden(&["test", dir.path().to_str().unwrap(), "--filter", "plain"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
+
+#[test]
+fn the_revision_does_not_depend_on_how_the_set_directory_is_spelled() {
+    let absolute = std::fs::canonicalize(repo().join("policies/bank")).unwrap();
+    let mut revisions = Vec::new();
+    for spelling in ["policies/bank", "./policies/bank", absolute.to_str().unwrap(), "policies/bank/"] {
+        let out = warden(&["compile", spelling]);
+        assert_eq!(out.status.code(), Some(0), "{spelling}: {}", text(&out.stderr));
+        let graph: warden_compiler::graph::Graph = serde_json::from_slice(&out.stdout).unwrap();
+        // The paths the user sees stay as typed; only the revision ignores them.
+        assert!(graph.sources.iter().all(|s| s.starts_with(spelling.trim_end_matches('/'))), "{:?}", graph.sources);
+        revisions.push((spelling.to_owned(), graph.revision));
+    }
+    for (spelling, revision) in &revisions {
+        assert_eq!(revision, &revisions[0].1, "`{spelling}` and `{}` differ", revisions[0].0);
+    }
+    // The service loads through `files::compile_dir`, from wherever its config points.
+    let served = warden_pdp::files::compile_dir(&absolute).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(served.graph.revision, revisions[0].1);
+}
+
+#[test]
+fn check_refuses_a_regex_over_the_size_limit_with_code_and_position() {
+    for spelling in
+        ["compiler/tests/fixtures/errors/regex_too_large", "./compiler/tests/fixtures/errors/regex_too_large/"]
+    {
+        let out = warden(&["check", spelling]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        // Diagnostics name the file as the user spelled its directory.
+        let at = format!(
+            "{}/z.warden:16:37: error[E0210]: the regular expression is too large",
+            spelling.trim_end_matches('/')
+        );
+        assert!(stderr.contains(&at), "{stderr}");
+        assert!(stderr.contains("help: make it smaller"), "{stderr}");
+    }
+}
+
+/// Runs `warden ARGS` with stdout, and stderr too when `both`, a pipe whose
+/// reader is gone before the first byte is written (as behind `| head -1`).
+fn with_reader_gone(args: &[&str], both: bool) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    command
+        .args(args)
+        .env("NO_COLOR", "1")
+        .current_dir(repo())
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().unwrap());
+    if both {
+        command.stderr(writer);
+        let status = command.status().unwrap();
+        (status.code(), String::new())
+    } else {
+        drop(writer);
+        let out = command.stderr(Stdio::piped()).output().unwrap();
+        (out.status.code(), text(&out.stderr))
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let check = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(check.path(), r#"{"request": {"method": "GET", "host": "id.example.com", "path": "/v1/me"}}"#)
+        .unwrap();
+    let check = check.path().to_str().unwrap();
+    for args in [
+        &["compile", "policies/bank"][..],
+        &["compile", "policies/bank", "--emit", "dot"],
+        &["test", "policies/bank", "--coverage"],
+        &["eval", "policies/identity", check],
+        &["check", "policies"],
+        &["lint", "policies/todo", "--format", "sarif"],
+    ] {
+        let (code, stderr) = with_reader_gone(args, false);
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        // The command's own status: these all succeed.
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+    }
+    // A failing command keeps its status, and so does one whose stderr is gone as well.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.warden"),
+        "zone z {\n  require tls\n}\n\ntest \"t\" {\n  request GET \"https://h/x\"\n  expect allow\n}\n",
+    )
+    .unwrap();
+    let (code, stderr) = with_reader_gone(&["test", dir.path().to_str().unwrap()], false);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(with_reader_gone(&["check", "compiler/tests/fixtures/errors/regex_too_large"], true).0, Some(1));
+    assert_eq!(with_reader_gone(&["test", "policies/bank", "--coverage"], true).0, Some(0));
+}
+
+#[test]
+fn any_other_failure_to_write_the_output_fails_the_command() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["compile", "policies/todo"])
+        .current_dir(repo())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: cannot write the output: No space left on device"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn commands_on_one_set_name_the_sets_of_a_directory_that_holds_several() {
+    let check = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(check.path(), r#"{"request": {"method": "GET", "host": "h", "path": "/"}}"#).unwrap();
+    let sets = "`policies` holds several policy sets (`policies/bank`, `policies/identity`, `policies/todo`)";
+    for (args, advice) in [
+        (&["compile", "policies"][..], "compile one of them"),
+        (&["test", "policies"], "test one of them"),
+        (&["eval", "policies", check.path().to_str().unwrap()], "evaluate the check against one of them"),
+    ] {
+        let out = warden(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.trim_end(), format!("error: {sets}; {advice}"), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // `check` and `lint` check each set on its own.
+    assert_eq!(warden(&["check", "policies"]).status.code(), Some(0));
+    assert_eq!(warden(&["lint", "policies"]).status.code(), Some(0));
+}
+
+#[test]
+fn serve_refuses_a_directory_of_several_sets_before_listening() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["serve", "--policies", "policies", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A bounded wait: a service that started would run until killed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    let status = status.unwrap_or_else(|| panic!("`warden serve` was still running after 20 s:\n{stderr}"));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: `policies` holds several policy sets (`policies/bank`, `policies/identity`, `policies/todo`); serve one of them"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("HTTP on"), "{stderr}");
+}

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::files;
+use super::out::{errln, out};
 use super::report;
 use clap::ValueEnum;
 
@@ -34,14 +35,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let sets = files::policy_sets(&args.dir);
-    if sets.len() > 1 {
-        let names: Vec<String> = sets.iter().map(|s| format!("`{}`", s.display())).collect();
-        eprintln!(
-            "error: `{}` holds several policy sets ({}); compile one of them",
-            args.dir.display(),
-            names.join(", ")
-        );
+    if files::several_sets(&args.dir, "compile one of them") {
         return false;
     }
     let Some((set, _, graph, warnings)) = files::compile_set(&args.dir) else { return false };
@@ -50,7 +44,7 @@ pub fn run(args: &Args) -> bool {
         Emit::Graph => match serde_json::to_string_pretty(&graph) {
             Ok(json) => json + "\n",
             Err(err) => {
-                eprintln!("error: cannot serialise the graph: {err}");
+                errln!("error: cannot serialise the graph: {err}");
                 return false;
             }
         },
@@ -64,7 +58,7 @@ pub fn run(args: &Args) -> bool {
                 if let Some(path) = &args.output {
                     let schema = path.with_extension("cedarschema");
                     if let Err(err) = std::fs::write(&schema, &export.schema) {
-                        eprintln!("error: cannot write `{}`: {err}", schema.display());
+                        errln!("error: cannot write `{}`: {err}", schema.display());
                         return false;
                     }
                 }
@@ -76,12 +70,12 @@ pub fn run(args: &Args) -> bool {
         Some(path) => match std::fs::write(path, text) {
             Ok(()) => true,
             Err(err) => {
-                eprintln!("error: cannot write `{}`: {err}", path.display());
+                errln!("error: cannot write `{}`: {err}", path.display());
                 false
             }
         },
         None => {
-            print!("{text}");
+            out!("{text}");
             true
         }
     }

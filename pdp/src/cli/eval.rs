@@ -9,6 +9,7 @@ use warden_pdp::api::{AnyCheck, Bounds, SourcePart, parse_check};
 use warden_pdp::engine::limits::Memory;
 
 use super::files;
+use super::out::{errln, outln};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,6 +23,9 @@ pub struct Args {
 const MAX_CHECK_BYTES: u64 = 16 << 20;
 
 pub fn run(args: &Args) -> bool {
+    if files::several_sets(&args.dir, "evaluate the check against one of them") {
+        return false;
+    }
     let Some((_, loader, graph, _)) = files::compile_set(&args.dir) else { return false };
     let mut bytes = Vec::new();
     let read = match &args.request {
@@ -29,13 +33,13 @@ pub fn run(args: &Args) -> bool {
         None => std::io::stdin().take(MAX_CHECK_BYTES).read_to_end(&mut bytes),
     };
     if let Err(err) = read {
-        eprintln!("error: cannot read the check: {err}");
+        errln!("error: cannot read the check: {err}");
         return false;
     }
     let check = match parse_check(&bytes) {
         Ok(check) => check,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return false;
         }
     };
@@ -49,14 +53,14 @@ pub fn run(args: &Args) -> bool {
         .map(|i| i.iss.as_str())
         .collect();
     for iss in url_issuers {
-        eprintln!(
+        errln!(
             "note: `warden eval` does not fetch `jwks url` keys; tokens of issuer `{iss}` are refused `key_unknown`"
         );
     }
     let engine = match warden_pdp::files::engine(graph, &loader, Arc::new(Memory::new(1_000)), None) {
         Ok(e) => e,
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             return false;
         }
     };
@@ -84,11 +88,11 @@ pub fn run(args: &Args) -> bool {
     };
     match serde_json::to_string_pretty(&decision) {
         Ok(text) => {
-            println!("{text}");
+            outln!("{text}");
             true
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             false
         }
     }

@@ -4,18 +4,20 @@ use std::path::{Path, PathBuf};
 
 pub use warden_pdp::files::{FsLoader, SourceFile, collect, read};
 
+use super::out::errln;
+
 /// Reads the policy set under `dir`. Prints why and returns `None` when there
 /// is nothing to read; returns `Err` with the files when some cannot be read
 /// or decoded (their diagnostics are in `error`).
 pub fn load_set(dir: &Path) -> Option<Result<warden_compiler::PolicySet, Vec<SourceFile>>> {
     let paths = match collect(dir) {
         Ok(paths) if paths.is_empty() => {
-            eprintln!("error: no `.warden` files under `{}`", dir.display());
+            errln!("error: no `.warden` files under `{}`", dir.display());
             return None;
         }
         Ok(paths) => paths,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return None;
         }
     };
@@ -60,6 +62,20 @@ pub fn policy_sets(dir: &Path) -> Vec<PathBuf> {
     if subdirs.is_empty() { vec![dir.to_path_buf()] } else { subdirs }
 }
 
+/// True, after saying so, when `dir` holds several policy sets (see
+/// [`policy_sets`]): compiled as one they would clash or mix, so the commands
+/// that work on one set (`compile`, `test`, `eval`, `serve`) name the sets
+/// and stop, with `advice` (say, `test one of them`) on what to do instead.
+pub fn several_sets(dir: &Path, advice: &str) -> bool {
+    let sets = policy_sets(dir);
+    if sets.len() < 2 {
+        return false;
+    }
+    let names: Vec<String> = sets.iter().map(|s| format!("`{}`", s.display())).collect();
+    errln!("error: `{}` holds several policy sets ({}); {advice}", dir.display(), names.join(", "));
+    true
+}
+
 /// Loads every policy set under `dir` (see [`policy_sets`]) and runs
 /// `diagnose` on each that loaded. The flag is true when a set could not be
 /// read at all (already reported); the other sets are still returned.
@@ -102,7 +118,7 @@ pub fn compile_set(
         Ok((graph, warnings)) => Some((set, loader, graph, warnings)),
         Err(diags) => {
             super::report::human(&super::report::by_file(&set, diags));
-            eprintln!("error: `{}` was not compiled", dir.display());
+            errln!("error: `{}` was not compiled", dir.display());
             None
         }
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use warden_language::format::format_source;
 
 use super::files;
+use super::out::{errln, out, outln};
 use super::report::{self, FileReport};
 
 #[derive(Debug, clap::Args)]
@@ -28,7 +29,7 @@ pub fn run(args: &Args) -> bool {
         let files = match files::collect(path) {
             Ok(files) => files,
             Err(message) => {
-                eprintln!("error: {message}");
+                errln!("error: {message}");
                 ok = false;
                 continue;
             }
@@ -50,7 +51,7 @@ fn one(path: &Path, check: bool) -> bool {
         Ok(text) => text,
         Err(diagnostics) => {
             report::human(&[FileReport { path: source.display(), source: &source.text, diagnostics }]);
-            eprintln!("{}: not formatted: fix the errors first", source.display());
+            errln!("{}: not formatted: fix the errors first", source.display());
             return false;
         }
     };
@@ -58,16 +59,16 @@ fn one(path: &Path, check: bool) -> bool {
         return true;
     }
     if check {
-        println!("would reformat {}", source.display());
+        outln!("would reformat {}", source.display());
         return false;
     }
     match write_atomically(path, &formatted) {
         Ok(()) => {
-            println!("formatted {}", source.display());
+            outln!("formatted {}", source.display());
             true
         }
         Err(err) => {
-            eprintln!("error: cannot write `{}`: {err}", source.display());
+            errln!("error: cannot write `{}`: {err}", source.display());
             false
         }
     }
@@ -97,7 +98,7 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 fn stdin_to_stdout() -> bool {
     let mut bytes = Vec::new();
     if let Err(err) = std::io::stdin().take(warden_language::MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes) {
-        eprintln!("error: cannot read stdin: {err}");
+        errln!("error: cannot read stdin: {err}");
         return false;
     }
     let text = match warden_language::decode(&bytes) {
@@ -109,7 +110,7 @@ fn stdin_to_stdout() -> bool {
     };
     match format_source(text) {
         Ok(formatted) => {
-            print!("{formatted}");
+            out!("{formatted}");
             true
         }
         Err(diagnostics) => {

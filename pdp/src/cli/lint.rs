@@ -9,6 +9,7 @@ use warden_language::{LineIndex, Severity};
 
 use super::OutputFormat;
 use super::files;
+use super::out::{errln, outln};
 use super::report::{self, FileReport};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -50,8 +51,8 @@ pub fn run(args: &Args) -> bool {
             let reports: Vec<FileReport<'_>> =
                 sets.iter().flat_map(|(_, loaded, diags)| report::reports(loaded, diags.clone())).collect();
             match serde_json::to_string_pretty(&sarif(&reports)) {
-                Ok(text) => println!("{text}"),
-                Err(err) => eprintln!("error: cannot write SARIF: {err}"),
+                Ok(text) => outln!("{text}"),
+                Err(err) => errln!("error: cannot write SARIF: {err}"),
             }
             report::totals(&reports).errors == 0
         }

@@ -11,6 +11,7 @@ mod files;
 mod fmt;
 mod lint;
 mod lsp;
+mod out;
 mod report;
 mod serve;
 mod test;
@@ -65,5 +66,5 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Lsp(args) => lsp::run(&args),
     };
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok && !out::failed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -6,6 +6,8 @@ use serde::Serialize;
 use warden_language::diagnostic::Located;
 use warden_language::{Color, Diagnostic, LineIndex, Severity, render};
 
+use super::out::{errln, outln};
+
 /// Colours on a terminal only, and never when `NO_COLOR` is set.
 pub fn stderr_color() -> Color {
     if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() { Color::Always } else { Color::Never }
@@ -42,7 +44,7 @@ pub fn human(reports: &[FileReport<'_>]) {
     let color = stderr_color();
     for report in reports {
         for diag in &report.diagnostics {
-            eprintln!("{}", render(diag, &report.path, report.source, color));
+            errln!("{}", render(diag, &report.path, report.source, color));
         }
     }
 }
@@ -64,8 +66,8 @@ pub fn json(reports: &[FileReport<'_>], totals: &Totals) {
     }
     let out = JsonOutput { diagnostics, summary: totals };
     match serde_json::to_string_pretty(&out) {
-        Ok(text) => println!("{text}"),
-        Err(err) => eprintln!("error: cannot write JSON output: {err}"),
+        Ok(text) => outln!("{text}"),
+        Err(err) => errln!("error: cannot write JSON output: {err}"),
     }
 }
 
@@ -104,7 +106,7 @@ pub fn summary(dir: &std::path::Path, totals: &Totals) {
     } else {
         format!("{}, {}", plural(totals.errors, "error"), plural(totals.warnings, "warning"))
     };
-    println!("{}: {} checked, {status}", dir.display(), plural(totals.files, "file"));
+    outln!("{}: {} checked, {status}", dir.display(), plural(totals.files, "file"));
 }
 
 /// Totals over reports.
@@ -159,10 +161,10 @@ pub fn print_sets(sets: Vec<SetResult>, format: super::OutputFormat) -> bool {
 /// Warnings of the Cedar export: rules Cedar cannot express exactly (`W0401`).
 pub fn cedar(diags: &[warden_compiler::cedar::CedarDiagnostic]) {
     for d in diags {
-        eprintln!("{}: warning[{}]: {} (endpoint `{}`)", d.location, d.code, d.message, d.endpoint);
+        errln!("{}: warning[{}]: {} (endpoint `{}`)", d.location, d.code, d.message, d.endpoint);
     }
     if !diags.is_empty() {
-        eprintln!(
+        errln!(
             "note: an inexpressible deny is exported as an unconditional forbid, an inexpressible allow is left out"
         );
     }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use warden_pdp::serve::config::Config;
 
+use super::files;
+use super::out::errln;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The TOML config file (every setting has a default).
@@ -27,12 +30,12 @@ pub fn run(args: &Args) -> bool {
             Ok(text) => match Config::parse(&text, path) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     return false;
                 }
             },
             Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", path.display());
+                errln!("error: cannot read `{}`: {e}", path.display());
                 return false;
             }
         },
@@ -47,10 +50,15 @@ pub fn run(args: &Args) -> bool {
     if let Some(a) = args.grpc {
         config.grpc.addr = a;
     }
+    // Refused before anything is bound: compiled as one the sets clash or mix,
+    // and a service that is not ready until they compile would wait forever.
+    if files::several_sets(&config.policies, "serve one of them (`--policies DIR` or `policies` in the config)") {
+        return false;
+    }
     match warden_pdp::serve::run(config) {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             false
         }
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use warden_pdp::testing;
 
 use super::files;
+use super::out::{errln, outln};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,35 +24,38 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
+    if files::several_sets(&args.dir, "test one of them") {
+        return false;
+    }
     let Some((set, _, graph, _)) = files::compile_set(&args.dir) else { return false };
     let report = testing::run(&set, &graph, args.filter.as_deref());
     let mut failed = 0;
     for r in &report.results {
         if r.failures.is_empty() {
-            println!("ok    {}", r.name);
+            outln!("ok    {}", r.name);
         } else {
             failed += 1;
-            println!("FAIL  {} ({})", r.name, r.file);
+            outln!("FAIL  {} ({})", r.name, r.file);
             for f in &r.failures {
-                println!("      {f}");
+                outln!("      {f}");
             }
         }
     }
     let passed = report.results.len() - failed;
-    println!("{passed} passed, {failed} failed");
+    outln!("{passed} passed, {failed} failed");
     if args.coverage {
         let routes = testing::uncovered(&graph, &report);
         let rules = testing::unused_rules(&graph, &report);
-        println!(
+        outln!(
             "coverage: {} of {} routes and actions exercised",
             graph.endpoints.len() - routes.len(),
             graph.endpoints.len()
         );
         for r in &routes {
-            println!("  never exercised: {r}");
+            outln!("  never exercised: {r}");
         }
         for r in &rules {
-            println!("  rule never decided: {r}");
+            outln!("  rule never decided: {r}");
         }
     }
     if let Some(path) = &args.junit {
@@ -77,7 +81,7 @@ pub fn run(args: &Args) -> bool {
         }
         xml.push_str("</testsuite>\n");
         if let Err(err) = std::fs::write(path, xml) {
-            eprintln!("error: cannot write `{}`: {err}", path.display());
+            errln!("error: cannot write `{}`: {err}", path.display());
             return false;
         }
     }

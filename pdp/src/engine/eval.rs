@@ -73,7 +73,7 @@ impl Prepared {
         let regexes = graph
             .regexes
             .iter()
-            .map(|r| Regex::new(r).map_err(|e| format!("regex `{r}`: {e}")))
+            .map(|r| warden_compiler::check::build_regex(r).map_err(|e| format!("regex `{r}`: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
         let cidrs = graph
             .cidrs
@@ -490,6 +490,20 @@ mod tests {
         assert_eq!(eval(&p, &with, id).unwrap().as_ref(), &json!("42"));
         let without = Facts::default();
         assert_eq!(eval(&p, &without, id), Err(EvalError::Missing("`path.account_id`".to_owned())));
+    }
+
+    #[test]
+    fn regexes_are_built_within_the_compiler_limits() {
+        let mut g = rules(&["matches(path.id, \"^\\\\w{1,16}$\")"]).0.graph;
+        assert_eq!(g.regexes, ["^\\w{1,16}$"]);
+        // About 3.2 MB compiled: within the `regex` crate's default 10 MiB, over
+        // the 1 MiB `warden check` allows, so a graph from elsewhere holding it
+        // is refused rather than built.
+        g.regexes.push("^\\w{1,64}$".to_owned());
+        match Prepared::new(g) {
+            Ok(_) => panic!("a regex over the size limit was built"),
+            Err(err) => assert!(err.contains("size limit of 1048576"), "{err}"),
+        }
     }
 
     #[test]

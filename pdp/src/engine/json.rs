@@ -1,8 +1,11 @@
 //! JSON parsing with limits enforced while parsing: depth, string length, array
-//! items, object keys and duplicate keys. A hostile body (a 100,000-deep array,
-//! a million-item list) is refused as soon as it crosses a limit, before it is
-//! built. Used for request bodies and token payloads.
+//! items, object keys, values in all, and duplicate keys. A hostile body (a
+//! 100,000-deep array, a million-item list, a megabyte of nested small arrays)
+//! is refused as soon as it crosses a limit, before it is built: the parsed
+//! tree, which costs tens of bytes per value, stays bounded whatever the body's
+//! size. Used for request bodies and token payloads.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -19,11 +22,14 @@ pub struct JsonLimits {
     pub array_items: usize,
     /// Most keys in one object.
     pub object_keys: usize,
+    /// Most values in the whole document (every scalar, array and object
+    /// counts one): bounds the parsed tree's memory and the time to walk it.
+    pub values: usize,
 }
 
 impl Default for JsonLimits {
     fn default() -> JsonLimits {
-        JsonLimits { depth: 32, string_bytes: 64 * 1024, array_items: 10_000, object_keys: 1_000 }
+        JsonLimits { depth: 32, string_bytes: 64 * 1024, array_items: 10_000, object_keys: 1_000, values: 100_000 }
     }
 }
 
@@ -32,26 +38,35 @@ impl Default for JsonLimits {
 pub fn parse(bytes: &[u8], limits: JsonLimits) -> Result<Value, String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     // serde_json's own recursion guard stays on (128); ours is tighter.
-    let value = Seed { limits, depth: 0 }.deserialize(&mut de).map_err(|e| e.to_string())?;
+    let left = Cell::new(limits.values);
+    let value = Seed { limits, depth: 0, left: &left }.deserialize(&mut de).map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;
     Ok(value)
 }
 
 #[derive(Clone, Copy)]
-struct Seed {
+struct Seed<'l> {
     limits: JsonLimits,
     depth: usize,
+    /// Values the document may still hold.
+    left: &'l Cell<usize>,
 }
 
-impl<'de> DeserializeSeed<'de> for Seed {
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        match self.left.get().checked_sub(1) {
+            Some(n) => self.left.set(n),
+            None => {
+                return Err(de::Error::custom(format!("the document holds more than {} values", self.limits.values)));
+            }
+        }
         deserializer.deserialize_any(self)
     }
 }
 
-impl Seed {
+impl<'l> Seed<'l> {
     fn string<E: de::Error>(self, s: &str) -> Result<Value, E> {
         if s.len() > self.limits.string_bytes {
             return Err(E::custom(format!("a string is longer than {} bytes", self.limits.string_bytes)));
@@ -59,15 +74,15 @@ impl Seed {
         Ok(Value::String(s.to_owned()))
     }
 
-    fn nested<E: de::Error>(self) -> Result<Seed, E> {
+    fn nested<E: de::Error>(self) -> Result<Seed<'l>, E> {
         if self.depth >= self.limits.depth {
             return Err(E::custom(format!("nesting is deeper than {}", self.limits.depth)));
         }
-        Ok(Seed { limits: self.limits, depth: self.depth + 1 })
+        Ok(Seed { limits: self.limits, depth: self.depth + 1, left: self.left })
     }
 }
 
-impl<'de> Visitor<'de> for Seed {
+impl<'de> Visitor<'de> for Seed<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -176,6 +191,21 @@ mod tests {
         let keys: Vec<String> = (0..1_001).map(|i| format!("\"k{i}\": 0")).collect();
         let wide = format!("{{{}}}", keys.join(","));
         assert!(parse(wide.as_bytes(), limits).unwrap_err().contains("more than 1000 keys"));
+    }
+
+    #[test]
+    fn values_in_all_are_bounded() {
+        // A megabyte of small nested arrays: within every per-array limit, but
+        // a tree of hundreds of thousands of values is never built.
+        let inner = format!("[{}]", vec!["0"; 5_000].join(","));
+        let doc = format!("[{}]", vec![inner.as_str(); 100].join(","));
+        let err = parse(doc.as_bytes(), JsonLimits::default()).unwrap_err();
+        assert!(err.contains("more than 100000 values"), "{err}");
+        let limits = JsonLimits { values: 3, ..JsonLimits::default() };
+        assert_eq!(parse(b"[1,2]", limits).unwrap(), json!([1, 2]));
+        assert!(parse(b"[1,2,3]", limits).is_err());
+        assert!(parse(b"{\"a\": {\"b\": 1}}", limits).is_ok());
+        assert!(parse(b"{\"a\": {\"b\": [1]}}", limits).is_err());
     }
 
     #[test]

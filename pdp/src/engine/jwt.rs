@@ -24,7 +24,8 @@ use super::run::{TokenVerifier, VerifiedToken};
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// Claims and headers are small: tighter limits than bodies.
-const TOKEN_JSON: JsonLimits = JsonLimits { depth: 8, string_bytes: 4096, array_items: 256, object_keys: 128 };
+const TOKEN_JSON: JsonLimits =
+    JsonLimits { depth: 8, string_bytes: 4096, array_items: 256, object_keys: 128, values: 4096 };
 
 /// Fetches a JWKS document by URL. The service supplies one over HTTP(S) with a
 /// short timeout; the engine never opens connections itself.

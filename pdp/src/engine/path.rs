@@ -7,6 +7,13 @@
 //! control character, or when a percent escape or the UTF-8 is invalid. So
 //! `/v1/%2e%2e/admin`, `/v1/a%2Fb` and `/v1/a%00` never reach a route, and
 //! `/v1/accounts/42` and `/v1//accounts/42/` reach the same one.
+//!
+//! Path parameters: Tomcat, Jetty and Spring cut a segment at its first `;`
+//! (`..;jsessionid=1` is `..` to them) and so serve `/public/..;/admin` as
+//! `/admin`. A segment whose part before the first `;` (raw or encoded as
+//! `%3b`) decodes to `.` or `..` is therefore refused like `..` itself. Any
+//! other `;` is kept as literal text of its segment: `/files/a;b` has the
+//! segment `a;b`, which no literal route segment `a` matches.
 
 use std::borrow::Cow;
 
@@ -19,7 +26,8 @@ pub enum PathError {
     NotAbsolute,
     /// A percent escape is malformed or decodes to invalid UTF-8.
     BadEncoding,
-    /// A segment is `.` or `..`, or holds `/`, `\` or a control character once decoded.
+    /// A segment is `.` or `..` (also before a `;`, as in `..;x`), or holds `/`,
+    /// `\` or a control character once decoded.
     Forbidden,
 }
 
@@ -66,12 +74,20 @@ pub fn normalise(target: &str) -> Result<NormalPath<'_>, PathError> {
             return Err(PathError::BadEncoding);
         }
         let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| PathError::BadEncoding)?;
-        if decoded == "." || decoded == ".." || decoded.contains(['/', '\\']) || decoded.chars().any(char::is_control) {
+        if is_dot_segment(&decoded) || decoded.contains(['/', '\\']) || decoded.chars().any(char::is_control) {
             return Err(PathError::Forbidden);
         }
         segments.push(decoded);
     }
     Ok(NormalPath { segments, query })
+}
+
+/// `.` or `..`, alone or before a path parameter (`..;x`, `.;`): servlet
+/// containers drop everything from the first `;` of a segment before they
+/// resolve dot segments, so these are traversal to the service behind.
+fn is_dot_segment(decoded: &str) -> bool {
+    let name = decoded.split_once(';').map_or(decoded, |(before, _)| before);
+    name == "." || name == ".."
 }
 
 /// Every `%` is followed by two hex digits.
@@ -127,6 +143,31 @@ mod tests {
         ] {
             assert_eq!(normalise(t), Err(PathError::Forbidden), "{t}");
         }
+    }
+
+    #[test]
+    fn dot_segments_with_path_parameters_are_refused() {
+        for t in [
+            "/public/..;/admin",
+            "/public/..;jsessionid=1/admin",
+            "/public/.;/admin",
+            "/public/%2e%2e%3b/admin",
+            "/public/%2e%2e;x/admin",
+            "/public/%2E%2e%3B/admin",
+            "/public/.%2e;/admin",
+            "/public/..;",
+        ] {
+            assert_eq!(normalise(t), Err(PathError::Forbidden), "{t}");
+        }
+    }
+
+    #[test]
+    fn other_semicolons_are_literal_text() {
+        assert_eq!(segs("/files/a;b/x"), ["files", "a;b", "x"]);
+        assert_eq!(segs("/files/...;x"), ["files", "...;x"]);
+        assert_eq!(segs("/files/;x"), ["files", ";x"]);
+        assert_eq!(segs("/files/x..;"), ["files", "x..;"]);
+        assert_eq!(segs("/files/a%3Bb"), ["files", "a;b"]);
     }
 
     #[test]
