@@ -442,8 +442,11 @@ fn with_reader_gone(args: &[&str], both: bool) -> (Option<i32>, String) {
 #[test]
 fn a_reader_that_goes_away_ends_the_output_quietly() {
     let check = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(check.path(), r#"{"request": {"method": "GET", "host": "id.example.com", "path": "/v1/me"}}"#)
-        .unwrap();
+    std::fs::write(
+        check.path(),
+        r#"{"request": {"method": "GET", "scheme": "https", "host": "id.example.com", "path": "/v1/me"}}"#,
+    )
+    .unwrap();
     let check = check.path().to_str().unwrap();
     for args in [
         &["compile", "policies/bank"][..],
