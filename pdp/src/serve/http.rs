@@ -182,12 +182,17 @@ async fn check(State(h): State<Http>, CallerOf(caller): CallerOf, JsonBody(body)
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     drop(body);
-    let check = match http_check(&h.service, &caller, c) {
+    answer_one(&h.service, http_check(&h.service, &caller, c)).await
+}
+
+/// Decides one check of `/v1/check` or `/v1/check/resource`, or answers why not.
+async fn answer_one(s: &Arc<Service>, check: Result<Check, Bad>) -> Response {
+    let check = match check {
         Ok(c) => c,
         Err((status, why)) => return error(status, why),
     };
-    let Some(loaded) = h.service.current() else { return no_policy() };
-    match decide(&h.service, loaded, check, Door::Http).await {
+    let Some(loaded) = s.current() else { return no_policy() };
+    match decide(s, loaded, check, Door::Http).await {
         Ok(d) => axum::Json(d).into_response(),
         Err(u) => undecided(u),
     }
@@ -203,15 +208,7 @@ async fn check_resource(
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let check = match resource_check(&h.service, &caller, &forwarded_for(&headers), c) {
-        Ok(c) => c,
-        Err((status, why)) => return error(status, why),
-    };
-    let Some(loaded) = h.service.current() else { return no_policy() };
-    match decide(&h.service, loaded, check, Door::Http).await {
-        Ok(d) => axum::Json(d).into_response(),
-        Err(u) => undecided(u),
-    }
+    answer_one(&h.service, resource_check(&h.service, &caller, &forwarded_for(&headers), c)).await
 }
 
 /// Most checks in one batch.
