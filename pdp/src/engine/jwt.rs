@@ -33,8 +33,9 @@ const TOKEN_JSON: JsonLimits = JsonLimits { depth: 8, string_bytes: 4096, array_
 /// short timeout; the engine never opens connections itself.
 pub trait JwksFetcher: Send + Sync {
     /// The document's bytes, or why it could not be had (no secrets in the text).
-    /// May wait on the network: the verifier calls it from
-    /// [`JwksVerifier::refresh_due`] only, never while verifying a token.
+    /// May wait on the network when [`JwksFetcher::fetch_then`] is overridden:
+    /// the verifier then calls it from [`JwksVerifier::refresh_due`] only, never
+    /// while verifying a token.
     fn fetch(&self, url: &str) -> Result<Vec<u8>, String>;
 
     /// Fetches `url` because a token names a `kid` its issuer's keys do not hold,
