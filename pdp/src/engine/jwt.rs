@@ -81,6 +81,11 @@ pub const UNKNOWN_KID_WAIT_MS: u64 = 500;
 /// once: made-up `kid`s cost one fetch per issuer per period at most.
 pub const UNKNOWN_KID_REFETCH_MS: u64 = 5_000;
 
+/// At most this many requests per issuer wait for an unknown `kid`'s refetch;
+/// more are refused at once. Each waiting request holds a thread, so an issuer
+/// that is slow to answer cannot make made-up `kid`s hold an unbounded number.
+pub const MAX_UNKNOWN_KID_WAITERS: usize = 64;
+
 /// After a failed periodic fetch, the next one waits the issuer's refresh period
 /// or this, whichever is shorter.
 pub const RETRY_AFTER_FAILURE_MS: u64 = 30_000;
@@ -165,10 +170,13 @@ struct FetchState {
     unknown_kid_ms: Option<u64>,
     /// A refetch for an unknown `kid` is under way.
     in_flight: bool,
+    /// Until when requests wait for that refetch: [`UNKNOWN_KID_WAIT_MS`] after it
+    /// started, for the request that started it and for those that came later.
+    flight_deadline: Option<Instant>,
     /// Refetches for unknown `kid`s that have ended; a request waits until this
     /// moves past the value it saw.
     ended: u64,
-    /// Requests waiting for that refetch now (for tests).
+    /// Requests waiting for that refetch now.
     waiting: usize,
 }
 
@@ -381,17 +389,18 @@ impl JwksVerifier {
     }
 
     /// An unknown `kid` of a URL issuer may mean the issuer rotated its keys:
-    /// refetch them and wait for the new ones, at most [`UNKNOWN_KID_WAIT_MS`].
-    /// The first unknown `kid` starts the refetch; those that come while it is
-    /// under way wait for the same one (one fetch however many requests wait).
-    /// Once it has ended, unknown `kid`s are refused without a wait until
+    /// refetch them and wait for the new ones, at most [`UNKNOWN_KID_WAIT_MS`]
+    /// from the start of the refetch. The first unknown `kid` starts the refetch;
+    /// those that come while it is under way wait for the same one (one fetch
+    /// however many requests wait, and at most [`MAX_UNKNOWN_KID_WAITERS`] of
+    /// them). Once it has ended, unknown `kid`s are refused without a wait until
     /// [`UNKNOWN_KID_REFETCH_MS`] after it started.
     fn unknown_kid(&self, issuer: &Arc<IssuerKeys>, now_ms: u64) {
         let (Some(fetcher), Some((url, _))) = (&self.fetcher, &issuer.url) else { return };
-        let deadline = Instant::now() + self.unknown_kid_wait;
         let mut state = issuer.state();
         let ticket = state.ended;
-        if !state.in_flight {
+        let start = !state.in_flight;
+        if start {
             // A clock that went back does not keep refetches off for that long.
             let recent =
                 state.unknown_kid_ms.is_some_and(|t| t <= now_ms && now_ms < t.saturating_add(UNKNOWN_KID_REFETCH_MS));
@@ -400,15 +409,21 @@ impl JwksVerifier {
             }
             state.unknown_kid_ms = Some(now_ms);
             state.in_flight = true;
-            drop(state);
+            state.flight_deadline = Some(Instant::now() + self.unknown_kid_wait);
+        } else if state.waiting >= MAX_UNKNOWN_KID_WAITERS {
+            return;
+        }
+        // A refetch slower than the wait is not waited for by those who come
+        // late either: they share its deadline.
+        let deadline = state.flight_deadline.unwrap_or_else(Instant::now);
+        state.waiting += 1;
+        drop(state);
+        if start {
             let flight = Flight { issuer: issuer.clone(), generation: self.generation.clone(), at_ms: now_ms };
             fetcher.fetch_then(url, Box::new(move |got| flight.land(got)));
-        } else {
-            drop(state);
         }
         fetcher.wait(&mut || {
             let mut state = issuer.state();
-            state.waiting += 1;
             while state.ended == ticket {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -416,8 +431,8 @@ impl JwksVerifier {
                 }
                 state = issuer.refetched.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
             }
-            state.waiting -= 1;
         });
+        issuer.state().waiting -= 1;
     }
 }
 
@@ -727,6 +742,33 @@ mod tests {
     }
 
     #[test]
+    fn past_the_most_waiters_a_request_is_refused_at_once() {
+        let (_, jwk1) = key("k1");
+        let (k2, jwk2) = key("k2");
+        let idp = Idp::new(set(&[&jwk1]));
+        let (mut v, edge) = started(&idp);
+        v.unknown_kid_wait = Duration::from_secs(120);
+        idp.serve(Some(set(&[&jwk1, &jwk2])));
+        idp.hold.store(true, Ordering::SeqCst);
+        let (v, edge, new) = (&v, &edge, &token(&k2, "k2"));
+        let results = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..MAX_UNKNOWN_KID_WAITERS)
+                .map(|i| scope.spawn(move || check(v, edge, new, T0 + 1_000 + i as u64)))
+                .collect();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while v.waiting(ISS) < MAX_UNKNOWN_KID_WAITERS && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // One more: refused without waiting (else it would wait two minutes).
+            assert_eq!(check(v, edge, new, T0 + 1_500), Err(Reason::KeyUnknown));
+            idp.release();
+            threads.into_iter().map(|t| t.join().unwrap()).collect::<Vec<_>>()
+        });
+        assert_eq!(results, vec![Ok(()); MAX_UNKNOWN_KID_WAITERS]);
+        assert_eq!(idp.fetches(), 2);
+    }
+
+    #[test]
     fn more_unknown_kids_inside_the_period_are_refused_at_once_without_a_fetch() {
         let (k1, jwk1) = key("k1");
         let (k2, jwk2) = key("k2");
@@ -785,6 +827,12 @@ mod tests {
         // over; the answer, when it comes, installs the keys for later requests.
         v.unknown_kid_wait = Duration::from_millis(20);
         assert_eq!(check(&v, &edge, &token(&k2, "k2"), T0 + 13_000), Err(Reason::KeyUnknown));
+        assert_eq!((idp.fetches(), v.waiting(ISS)), (4, 0));
+        // A request that comes while that refetch is still under way, past its
+        // deadline, does not wait at all (were it to wait its own bound, this
+        // would take two minutes).
+        v.unknown_kid_wait = Duration::from_secs(120);
+        assert_eq!(check(&v, &edge, &token(&k2, "k2"), T0 + 13_050), Err(Reason::KeyUnknown));
         assert_eq!((idp.fetches(), v.waiting(ISS)), (4, 0));
         idp.release();
         assert_eq!(check(&v, &edge, &token(&k2, "k2"), T0 + 13_100), Ok(()));
