@@ -3,7 +3,9 @@
 //! [`MAX_JWKS_BYTES`] while it is read, `http`/`https` only, few redirects and never
 //! from `https` to `http`. Good documents are cached by URL across reloads, so a new
 //! revision starts with the last good keys. A refresher thread keeps the keys of the
-//! revision in service fresh; verification itself never waits on the network.
+//! revision in service fresh. A token with an unknown `kid` starts a refetch as a
+//! task on the runtime and its request waits for it (at most
+//! [`crate::engine::jwt::UNKNOWN_KID_WAIT_MS`]) inside `block_in_place`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,9 +15,9 @@ use prometheus_client::metrics::counter::Counter;
 
 use super::config::Jwks as JwksConfig;
 use super::state::{Service, now_ms};
-use crate::engine::jwt::{JwksFetcher, MAX_JWKS_BYTES, check_jwks};
+use crate::engine::jwt::{FetchDone, JwksFetcher, MAX_JWKS_BYTES, check_jwks};
 
-/// How often the refresher looks for due (or asked-for) fetches.
+/// How often the refresher looks for due fetches.
 pub const REFRESH_TICK: Duration = Duration::from_millis(250);
 
 /// URLs whose last good document is kept (policies name few; reloads may change them).
@@ -36,15 +38,27 @@ struct Cached {
     at_ms: u64,
 }
 
+/// The last good document of each URL.
+type Cache = Arc<Mutex<HashMap<String, Cached>>>;
+
 /// The service's [`JwksFetcher`]. Its `fetch` blocks the calling thread (at most the
-/// timeout and a second) while the request runs on the runtime, so it says
-/// [`JwksFetcher::blocks`]: the service calls it only from its reload and refresher
-/// threads, never from a request.
+/// timeout and a second) while the request runs on the runtime: the verifier calls
+/// it from the reload and refresher threads only. For an unknown `kid`,
+/// `fetch_then` spawns the request on the runtime and returns at once, and `wait`
+/// lets the request's thread block for the (bounded) wait.
+///
+/// Why a task and a wait rather than the request fetching on its own thread: the
+/// fetch has its own timeout (`jwks.timeout_ms`, up to a minute), longer than a
+/// request may wait, and a fetch that outlives the wait should still land so that
+/// the next request finds the new keys; a task is exactly that and holds no thread.
+/// Why not the refresher thread: it fetches one issuer after another, so a slow
+/// issuer would hold up another's rotation, and waking it would be one more
+/// signal between threads for nothing.
 pub struct HttpFetcher {
     client: reqwest::Client,
     runtime: tokio::runtime::Handle,
     timeout: Duration,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: Cache,
     counters: FetchCounters,
 }
 
@@ -85,24 +99,60 @@ impl HttpFetcher {
             builder = builder.tls_certs_merge(certs);
         }
         let client = builder.build().map_err(|e| format!("cannot build the JWKS client: {}", describe(&e)))?;
-        Ok(HttpFetcher { client, runtime, timeout, cache: Mutex::new(HashMap::new()), counters })
+        Ok(HttpFetcher { client, runtime, timeout, cache: Arc::new(Mutex::new(HashMap::new())), counters })
     }
 
-    /// Runs one GET on the runtime and waits for it here.
-    fn get_blocking(&self, url: &str) -> Result<Vec<u8>, String> {
+    /// One GET of `url` within the timeout, ready to run on the runtime; an error
+    /// when the URL is not one that is fetched.
+    fn request(&self, url: &str) -> Result<impl Future<Output = Result<Vec<u8>, String>> + Send + 'static, String> {
         let parsed = url::Url::parse(url).map_err(|_| "not a URL".to_owned())?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err("only `http` and `https` URLs are fetched".to_owned());
         }
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let (client, timeout) = (self.client.clone(), self.timeout);
+        Ok(async move {
+            tokio::time::timeout(timeout, get(client, parsed)).await.unwrap_or_else(|_| Err("timed out".to_owned()))
+        })
+    }
+
+    /// Runs one GET on the runtime and waits for it here.
+    fn get_blocking(&self, url: &str) -> Result<Vec<u8>, String> {
+        let request = self.request(url)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.runtime.spawn(async move {
-            let got = tokio::time::timeout(timeout, get(client, parsed))
-                .await
-                .unwrap_or_else(|_| Err("timed out".to_owned()));
-            let _ = tx.send(got);
+            let _ = tx.send(request.await);
         });
-        rx.recv_timeout(timeout.saturating_add(Duration::from_secs(1))).unwrap_or_else(|_| Err("timed out".to_owned()))
+        rx.recv_timeout(self.timeout.saturating_add(Duration::from_secs(1)))
+            .unwrap_or_else(|_| Err("timed out".to_owned()))
+    }
+}
+
+/// Counts a fetch's outcome, caches a good document under its URL, and words a
+/// failure with the URL redacted.
+fn record(
+    cache: &Mutex<HashMap<String, Cached>>,
+    counters: &FetchCounters,
+    url: &str,
+    got: Result<Vec<u8>, String>,
+) -> Result<Vec<u8>, String> {
+    match got {
+        Ok(body) => {
+            counters.fetched.inc();
+            if let Ok(mut cache) = cache.lock() {
+                if cache.len() >= MAX_CACHED_URLS && !cache.contains_key(url) {
+                    let oldest = cache.iter().min_by_key(|(_, c)| c.at_ms).map(|(u, _)| u.clone());
+                    if let Some(oldest) = oldest {
+                        cache.remove(&oldest);
+                    }
+                }
+                cache.insert(url.to_owned(), Cached { body: body.clone(), at_ms: now_ms() });
+            }
+            Ok(body)
+        }
+        Err(why) => {
+            counters.failed.inc();
+            Err(format!("`{}`: {why}", redact(url)))
+        }
     }
 }
 
@@ -178,29 +228,37 @@ pub fn redact(url: &str) -> String {
 
 impl JwksFetcher for HttpFetcher {
     fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
-        match self.get_blocking(url) {
-            Ok(body) => {
-                self.counters.fetched.inc();
-                if let Ok(mut cache) = self.cache.lock() {
-                    if cache.len() >= MAX_CACHED_URLS && !cache.contains_key(url) {
-                        let oldest = cache.iter().min_by_key(|(_, c)| c.at_ms).map(|(u, _)| u.clone());
-                        if let Some(oldest) = oldest {
-                            cache.remove(&oldest);
-                        }
-                    }
-                    cache.insert(url.to_owned(), Cached { body: body.clone(), at_ms: now_ms() });
-                }
-                Ok(body)
+        record(&self.cache, &self.counters, url, self.get_blocking(url))
+    }
+
+    fn fetch_then(&self, url: &str, done: FetchDone) {
+        let (cache, counters, url) = (self.cache.clone(), self.counters.clone(), url.to_owned());
+        match self.request(&url) {
+            // Should the runtime be shutting down, the task (and `done` with it) is
+            // dropped, which the verifier takes as a failed fetch.
+            Ok(request) => {
+                self.runtime.spawn(async move {
+                    let got = request.await;
+                    done(record(&cache, &counters, &url, got));
+                });
             }
-            Err(why) => {
-                self.counters.failed.inc();
-                Err(format!("`{}`: {why}", redact(url)))
-            }
+            Err(why) => done(record(&cache, &counters, &url, Err(why))),
         }
     }
 
-    fn blocks(&self) -> bool {
-        true
+    /// Requests are decided on the runtime's worker threads. Blocking one for the
+    /// wait would stall every task queued on it, so on a multi-thread runtime the
+    /// wait runs inside `block_in_place`, which hands the worker's tasks to another
+    /// thread meanwhile. On a current-thread runtime `block_in_place` panics, and
+    /// blocking the only thread would keep the fetch itself from running: there the
+    /// request does not wait (it is judged with the keys held now, and the fetch
+    /// still lands for the next one). Off any runtime (tests, tools), it just waits.
+    fn wait(&self, wait: &mut dyn FnMut()) {
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            Ok(_) => {}
+            Err(_) => wait(),
+        }
     }
 
     fn cached(&self, url: &str) -> Option<(Vec<u8>, u64)> {
@@ -240,7 +298,8 @@ impl Quiet {
 
 /// Refreshes the `jwks url` keys of the revision in service every [`REFRESH_TICK`]
 /// on a thread of its own (fetches block; requests never wait for them): keys whose
-/// `refresh` period has passed, and issuers an unknown `kid` asked to refetch.
+/// `refresh` period has passed. Unknown `kid`s do not wait for it (see
+/// [`HttpFetcher`]).
 pub fn spawn_refresher(service: Arc<Service>) {
     let spawned = std::thread::Builder::new().name("warden-jwks".to_owned()).spawn(move || {
         let mut quiet = Quiet::default();
