@@ -421,7 +421,7 @@ mod tests {
         let text = format!(
             "zone z {{\n  require tls\n}}\n\napi a in zone z {{\n  auth asserted\n  route GET \"/x/{{id}}\" {{\n{body}  }}\n}}\n"
         );
-        let prepared = crate::engine::test_support::prepare(&text);
+        let prepared = crate::test_support::prepare(&text);
         let ids = prepared.graph.endpoints[0]
             .steps
             .iter()

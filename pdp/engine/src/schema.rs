@@ -190,7 +190,7 @@ api a in zone z {
   }
 }
 "#;
-        crate::engine::test_support::prepare(text)
+        crate::test_support::prepare(text)
     }
 
     fn good() -> Value {
