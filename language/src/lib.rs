@@ -15,6 +15,7 @@ pub mod ast;
 pub mod codes;
 pub mod diagnostic;
 pub mod format;
+pub mod keywords;
 mod parser;
 pub mod reason;
 pub mod scan;
@@ -22,6 +23,7 @@ pub mod span;
 pub mod validate;
 
 pub use diagnostic::{Code, Color, Diagnostic, Severity, render};
+pub use keywords::KEYWORDS;
 pub use parser::{MAX_FILE_BYTES, Parsed, decode, edit_distance, is_identifier, parse};
 pub use span::{LineIndex, Span};
 

@@ -387,6 +387,10 @@ fn hover_on_a_lint_explains_it_and_completion_offers_names_and_keywords() {
     for expected in ["allow", "deny", "claim", "per_ip", "spare", "edge", "tellers"] {
         assert!(labels.contains(&expected), "{expected} missing from {labels:?}");
     }
+    // Every keyword of the grammar, those the server once forgot included.
+    for expected in warden_language::KEYWORDS.iter().chain(&["peer", "refresh", "upstream", "repeat", "wait", "and"]) {
+        assert!(labels.contains(expected), "{expected} missing from {labels:?}");
+    }
     client.shut_down();
 }
 

@@ -374,8 +374,11 @@ impl Server {
                 detail: Some("attribute root".to_owned()),
                 ..CompletionItem::default()
             };
-            KEYWORDS
+            // Every keyword of the grammar (one list, checked against it) and
+            // the word operators.
+            warden_language::KEYWORDS
                 .iter()
+                .chain(warden_language::keywords::WORD_OPERATORS)
                 .map(keyword)
                 .chain(warden_language::ast::Root::ALL.iter().map(root))
                 .chain(names.map(declared))
@@ -537,60 +540,6 @@ fn body_field(set: &Parsed, here: usize) -> Option<(String, warden_language::Spa
     }
     Some((section, warden_language::Span::new(word_start, end)))
 }
-
-/// Keywords offered by completion (docs/language.md).
-const KEYWORDS: &[&str] = &[
-    "zone",
-    "api",
-    "resource",
-    "schema",
-    "limit",
-    "data",
-    "test",
-    "route",
-    "action",
-    "issuer",
-    "audience",
-    "jwks",
-    "algorithms",
-    "leeway",
-    "scopes",
-    "scope",
-    "require",
-    "tls",
-    "mtls",
-    "network",
-    "host",
-    "prefix",
-    "auth",
-    "bearer",
-    "basic",
-    "api_key",
-    "client_secret",
-    "asserted",
-    "body",
-    "json",
-    "none",
-    "allow",
-    "deny",
-    "when",
-    "and",
-    "or",
-    "not",
-    "in",
-    "per",
-    "burst",
-    "by",
-    "on_backend_error",
-    "ipv6_prefix",
-    "file",
-    "env",
-    "url",
-    "open",
-    "request",
-    "token",
-    "expect",
-];
 
 /// A policy set parsed for navigation.
 struct Parsed {
