@@ -119,6 +119,18 @@ impl Warden {
         request(self.http, "POST", path, &[("content-type", "application/json")], Some(body.to_string().as_bytes()))
     }
 
+    /// `(allow, reason)` of `GET https://HOST/PATH` with `token` as its bearer
+    /// token, asked through `POST /v1/check`.
+    pub fn bearer_check(&self, host: &str, path: &str, token: &str) -> Result<(bool, String), String> {
+        let check = serde_json::json!({"request": {"method": "GET", "scheme": "https", "host": host, "path": path,
+            "headers": {"authorization": format!("Bearer {token}")}}});
+        let d = self.post_json("/v1/check", &check)?.json()?;
+        match (d["allow"].as_bool(), d["reason"].as_str()) {
+            (Some(allow), Some(reason)) => Ok((allow, reason.to_owned())),
+            _ => Err(format!("not a decision: {d}")),
+        }
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -95,10 +95,7 @@ fn policy(port: u16, comment: &str) -> String {
 
 /// `(allow, reason)` of `GET /things` with `token`.
 fn decide(w: &Warden, token: &str) -> (bool, String) {
-    let check = json!({"request": {"method": "GET", "scheme": "https", "host": "api.example", "path": "/things",
-        "headers": {"authorization": format!("Bearer {token}")}}});
-    let d = w.post_json("/v1/check", &check).unwrap().json().unwrap();
-    (d["allow"].as_bool().unwrap(), d["reason"].as_str().unwrap().to_owned())
+    w.bearer_check("api.example", "/things", token).unwrap()
 }
 
 /// Polls `decide` until it gives `want` (at most 10 s); the last answer otherwise.
