@@ -169,6 +169,11 @@ pub struct Limit {
     pub stage: LimitStage,
     /// What to do when a shared backend is unreachable.
     pub on_backend_error: BackendErrorPolicy,
+    /// The digest of the definition that rate-limit state is counted under
+    /// ([`crate::fingerprint::limit`]); empty in graphs written before it was
+    /// stored, for which the engine computes it.
+    #[serde(default)]
+    pub fingerprint: String,
     /// The declaration.
     pub origin: Origin,
 }

@@ -10,6 +10,7 @@ pub mod cedar;
 pub mod check;
 pub mod codes;
 pub mod dot;
+pub mod fingerprint;
 pub mod graph;
 pub mod lints;
 pub mod lower;

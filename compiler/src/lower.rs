@@ -163,6 +163,10 @@ impl<'a> Lowerer<'a> {
             }
         }
         self.route_index();
+        let prints: Vec<String> = self.g.limits.iter().map(|l| crate::fingerprint::limit(&self.g, l)).collect();
+        for (l, print) in self.g.limits.iter_mut().zip(prints) {
+            l.fingerprint = print;
+        }
         self.g.revision = self.revision();
     }
 
@@ -339,6 +343,8 @@ impl<'a> Lowerer<'a> {
                 .map_or(graph::DEFAULT_IPV6_PREFIX, |p| u8::try_from(p.node.min(128)).unwrap_or(128)),
             stage: if pre { LimitStage::PreAuth } else { LimitStage::PostAuth },
             on_backend_error: limit.on_backend_error.as_ref().map_or(BackendErrorPolicy::Allow, |p| p.node),
+            // Set once every expression is lowered (names resolved).
+            fingerprint: String::new(),
             origin: self.origin(limit.name.span),
         });
     }

@@ -219,3 +219,32 @@ fn the_revision_is_a_digest_of_content_not_of_where_the_set_was_loaded_from() {
     moved[0].0 = format!("moved/{}", moved[0].0);
     assert_ne!(graph("policies/bank/", &moved).revision, want);
 }
+
+#[test]
+fn a_limit_fingerprint_is_its_definition_and_nothing_else() {
+    let alone = compile_one("limit per_tenant = 5 per 1m by header[\"x-tenant\"], claim.sub\n");
+    // Other declarations first: other header and claim slots, other limits.
+    let crowded = compile_one(
+        "limit other = 9 per 1s by header[\"x-other\"], claim.tenant, query.q\n\
+         limit per_tenant = 5 per 1m by header[\"x-tenant\"], claim.sub\n",
+    );
+    let print = &alone.limits[0].fingerprint;
+    assert_eq!(print.len(), 16, "{print}");
+    assert_eq!(&crowded.limits[1].fingerprint, print, "slots and neighbours do not move it");
+    assert_ne!(crowded.limits[0].fingerprint, *print);
+    // Any part of the definition does.
+    for changed in [
+        "limit per_tenant = 6 per 1m by header[\"x-tenant\"], claim.sub\n",
+        "limit per_tenant = 5 per 1m burst 9 by header[\"x-tenant\"], claim.sub\n",
+        "limit per_tenant = 5 per 1m by header[\"x-tenant\"], claim.tenant\n",
+        "limit per_tenant = 5 per 1m by claim.sub, header[\"x-tenant\"]\n",
+        "limit per_tenant = 5 per 1m by header[\"x-tenant\"], claim.sub ipv6_prefix 48\n",
+        "limit per_user = 5 per 1m by header[\"x-tenant\"], claim.sub\n",
+    ] {
+        assert_ne!(&compile_one(changed).limits[0].fingerprint, print, "{changed}");
+    }
+    // Rate-limit state in a shared Redis is counted under this value: it is
+    // pinned, so that no change to how graphs are printed (Graphviz, the JSON
+    // layout) can move it without this test saying so.
+    assert_eq!(print, "f4bf841872567fde");
+}

@@ -44,26 +44,11 @@ pub struct Prepared {
     pub limit_ids: Vec<u64>,
 }
 
-/// See [`Prepared::limit_ids`].
-fn limit_fingerprint(g: &Graph, l: &warden_compiler::graph::Limit) -> u64 {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let keys: Vec<String> = l.keys.iter().map(|&k| warden_compiler::dot::render_expr(g, k)).collect();
-    let text = format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{:?}\u{0}{}\u{0}ipv6/{}",
-        l.name,
-        l.count,
-        l.period_ms,
-        l.burst,
-        l.stage,
-        keys.join("\u{0}"),
-        l.ipv6_prefix
-    );
-    h.update(text.as_bytes());
-    let digest = h.finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(first)
+/// See [`Prepared::limit_ids`]: the fingerprint the compiler stored, or, for a
+/// graph written before it was stored, the same digest computed here.
+fn limit_id(g: &Graph, l: &warden_compiler::graph::Limit) -> u64 {
+    use warden_compiler::fingerprint;
+    fingerprint::as_u64(&l.fingerprint).or_else(|| fingerprint::as_u64(&fingerprint::limit(g, l))).unwrap_or_default()
 }
 
 impl Prepared {
@@ -85,7 +70,7 @@ impl Prepared {
             .iter()
             .map(|z| super::transport::Transport::new(z.require_tls, z.mtls_peers.as_deref(), &z.networks))
             .collect::<Result<Vec<_>, _>>()?;
-        let limit_ids = graph.limits.iter().map(|l| limit_fingerprint(&graph, l)).collect();
+        let limit_ids = graph.limits.iter().map(|l| limit_id(&graph, l)).collect();
         Ok(Prepared { graph, regexes, cidrs, transports, limit_ids })
     }
 }
