@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use warden_pdp::serve::caller::Caller;
-use warden_pdp::serve::grpc::{Grpc, pb as server_pb};
+use warden_pdp::serve::grpc::Grpc;
 use warden_pdp::serve::state::Service;
 
 use crate::check::{Check, Decision, HttpCheck, ResourceCheck};
@@ -100,12 +100,6 @@ impl Embedded {
     }
 }
 
-/// The same message in the server's generated types (one `.proto`, two crates).
-fn recode<A: prost::Message, B: prost::Message + Default>(m: &A) -> Result<B, Error> {
-    B::decode(m.encode_to_vec().as_slice())
-        .map_err(|e| Error::Status { code: "Internal".to_owned(), message: e.to_string() })
-}
-
 fn status(s: &tonic::Status) -> Error {
     Error::from_status(s, 0)
 }
@@ -120,25 +114,23 @@ fn in_process<T>(m: T) -> tonic::Request<T> {
 
 impl Decide for Embedded {
     async fn check(&self, check: &HttpCheck) -> Result<Decision, Error> {
-        use server_pb::decision_server::Decision as _;
-        let m: server_pb::CheckRequest = recode(&pb::CheckRequest::from(check))?;
+        use pb::decision_server::Decision as _;
+        let m = pb::CheckRequest::from(check);
         let r = self.grpc.check(in_process(m)).await.map_err(|s| status(&s))?;
-        Ok(Decision::from(recode::<_, pb::CheckResponse>(r.get_ref())?))
+        Ok(Decision::from(r.into_inner()))
     }
 
     async fn check_resource(&self, check: &ResourceCheck) -> Result<Decision, Error> {
-        use server_pb::decision_server::Decision as _;
-        let m: server_pb::ResourceCheckRequest = recode(&pb::ResourceCheckRequest::from(check))?;
+        use pb::decision_server::Decision as _;
+        let m = pb::ResourceCheckRequest::from(check);
         let r = self.grpc.check_resource(in_process(m)).await.map_err(|s| status(&s))?;
-        Ok(Decision::from(recode::<_, pb::CheckResponse>(r.get_ref())?))
+        Ok(Decision::from(r.into_inner()))
     }
 
     async fn check_batch(&self, checks: &[Check]) -> Result<Vec<Decision>, Error> {
-        use server_pb::decision_server::Decision as _;
-        let m: server_pb::BatchRequest =
-            recode(&pb::BatchRequest { checks: checks.iter().map(pb::BatchItem::from).collect() })?;
+        use pb::decision_server::Decision as _;
+        let m = pb::BatchRequest { checks: checks.iter().map(pb::BatchItem::from).collect() };
         let r = self.grpc.check_batch(in_process(m)).await.map_err(|s| status(&s))?;
-        let r: pb::BatchResponse = recode(r.get_ref())?;
-        Ok(r.decisions.into_iter().map(Decision::from).collect())
+        Ok(r.into_inner().decisions.into_iter().map(Decision::from).collect())
     }
 }
