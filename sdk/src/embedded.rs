@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use warden_pdp::serve::caller::Caller;
-use warden_pdp::serve::grpc::Grpc;
-use warden_pdp::serve::state::Service;
+use warden_server::caller::Caller;
+use warden_server::grpc::Grpc;
+use warden_server::state::Service;
 
 use crate::check::{Check, Decision, HttpCheck, ResourceCheck};
 use crate::client::Decide;

@@ -215,26 +215,26 @@ pub const TOKEN_CACHE_ENTRIES: usize = 100_000;
 /// (none: URL issuers hold no keys and their tokens are refused `key_unknown`), a
 /// bounded verified-token cache, and `limiter` for rate limits. The CLI and the
 /// service build engines only here. URL keys are not fetched here: see
-/// [`crate::engine::jwt::JwksVerifier::refresh_due`] (reachable as
-/// [`crate::engine::run::Engine::jwks`]).
+/// [`warden_engine::jwt::JwksVerifier::refresh_due`] (reachable as
+/// [`warden_engine::run::Engine::jwks`]).
 pub fn engine(
     graph: warden_compiler::graph::Graph,
     loader: &FsLoader,
-    limiter: std::sync::Arc<dyn crate::engine::limits::Limiter>,
-    fetcher: Option<std::sync::Arc<dyn crate::engine::jwt::JwksFetcher>>,
-) -> Result<crate::engine::run::Engine, String> {
+    limiter: std::sync::Arc<dyn warden_engine::limits::Limiter>,
+    fetcher: Option<std::sync::Arc<dyn warden_engine::jwt::JwksFetcher>>,
+) -> Result<warden_engine::run::Engine, String> {
     use warden_compiler::Loader as _;
     use warden_compiler::graph::SecretSource;
     let secret = |source: &SecretSource| match source {
         SecretSource::File(path) => loader.read(path).ok(),
         SecretSource::Env(var) => std::env::var(var).ok().map(String::into_bytes),
     };
-    let mut jwks = crate::engine::jwt::JwksVerifier::new(&graph, &secret);
+    let mut jwks = warden_engine::jwt::JwksVerifier::new(&graph, &secret);
     if let Some(fetcher) = fetcher {
         jwks = jwks.with_fetcher(fetcher);
     }
     let jwks = std::sync::Arc::new(jwks);
-    let verifier = crate::engine::token_cache::CachingVerifier::new(jwks.clone(), TOKEN_CACHE_ENTRIES);
-    let prepared = crate::engine::eval::Prepared::new(graph).map_err(|e| format!("the graph cannot be loaded: {e}"))?;
-    Ok(crate::engine::run::Engine::new(prepared, limiter, std::sync::Arc::new(verifier)).with_jwks(jwks))
+    let verifier = warden_engine::token_cache::CachingVerifier::new(jwks.clone(), TOKEN_CACHE_ENTRIES);
+    let prepared = warden_engine::eval::Prepared::new(graph).map_err(|e| format!("the graph cannot be loaded: {e}"))?;
+    Ok(warden_engine::run::Engine::new(prepared, limiter, std::sync::Arc::new(verifier)).with_jwks(jwks))
 }

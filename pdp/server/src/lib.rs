@@ -1,10 +1,11 @@
-//! `warden serve`: the decision service. Loads the policy directory, publishes it,
+//! `warden serve` (`warden-server`): the decision service. Loads the policy directory, publishes it,
 //! watches it (notify, debounced, compiled off the request path; `SIGHUP` forces a
 //! reload), keeps `jwks url` key sets fresh (`jwks.rs`), writes the decision log
 //! through a bounded queue, and serves HTTP and gRPC (each on its own port, each
 //! optionally over TLS or mutual TLS) until SIGTERM/SIGINT, finishing in-flight
 //! calls before exiting.
 
+pub mod api;
 pub mod authzen;
 pub mod caller;
 pub mod config;
@@ -18,6 +19,9 @@ pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The engine and the policy-set loading, under the names the modules use.
+pub(crate) use {warden_engine as engine, warden_project as files};
 
 use hyper_util::rt::TokioIo;
 use notify::Watcher as _;
