@@ -1,4 +1,4 @@
-//! `warden lsp`: a language server on stdio (JSON-RPC, `lsp-server`) over the compiler crate:
+//! `warden lsp` (`warden-lsp`): a language server on stdio (JSON-RPC, `lsp-server`) over the compiler crate:
 //! diagnostics for the whole policy set on open/change/save, formatting, hover (doc
 //! comments of names, the type of a `body.x` field, what a diagnostic's code means), go to
 //! definition, find references, the outline ([`nav`]) and completion of keywords, declared
@@ -26,19 +26,14 @@ use lsp_types::{
 use warden_compiler::{FileDiagnostic, lints};
 use warden_language::{Diagnostic, LineIndex, Severity};
 
-use super::files::{FsLoader, collect, read};
+use warden_project::{FsLoader, collect, read};
 
 mod nav;
 mod transport;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Accepted for clients that pass it (VS Code does); stdio is the only transport.
-    #[arg(long)]
-    pub stdio: bool,
-}
-
-pub fn run(_args: &Args) -> bool {
+/// Serves one client over stdin and stdout until it says `exit` (or closes
+/// stdin); `false` when the session could not start or ended in error.
+pub fn run() -> bool {
     let (connection, reader, writer) = match transport::stdio() {
         Ok(io) => io,
         Err(err) => {
