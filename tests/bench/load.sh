@@ -17,7 +17,7 @@ for tool in wrk h2load; do
   }
 done
 
-cargo build --release --locked -p warden-pdp --bin warden -p warden-e2e --example load_setup
+cargo build --release --locked -p warden-cli --bin warden -p warden-e2e --example load_setup
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 target/release/examples/load_setup "$work" >/dev/null

@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 /// The `warden` binary next to the test executable (built by `cargo test --workspace`),
 /// building it when it is missing. `cargo test -p warden-e2e` alone does not rebuild it:
-/// run `cargo build -p warden-pdp` first after changing the service.
+/// run `cargo build -p warden-cli` first after changing the service.
 pub fn warden_bin() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = exe.parent().and_then(Path::parent).ok_or("no target directory")?;
     let bin = dir.join(format!("warden{}", std::env::consts::EXE_SUFFIX));
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let ok = Command::new(cargo).args(["build", "-p", "warden-pdp", "--bin", "warden"]).status();
+        let ok = Command::new(cargo).args(["build", "-p", "warden-cli", "--bin", "warden"]).status();
         if !ok.is_ok_and(|s| s.success()) {
             return Err("cannot build the `warden` binary".to_owned());
         }

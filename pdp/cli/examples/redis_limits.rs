@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! redis-server --port 6390 --bind 127.0.0.1 --save '' --appendonly no &
-//! cargo run --release -p warden-pdp --example redis_limits -- redis://127.0.0.1:6390/0
+//! cargo run --release -p warden-cli --example redis_limits -- redis://127.0.0.1:6390/0
 //! ```
 //!
 //! Prints p50/p90/p99/p99.9 over 20,000 checks on one thread, then on four
@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
-use warden_pdp::engine::limits::{Limiter, Memory, Rate};
-use warden_pdp::serve::limits_redis::{Redis, Settings};
+use warden_cli::engine::limits::{Limiter, Memory, Rate};
+use warden_cli::serve::limits_redis::{Redis, Settings};
 
 const CHECKS: usize = 20_000;
 const RATE: Rate = Rate { count: 1_000, period_ms: 1_000, burst: 1_000 };

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
+use warden_cli::engine::decision::Decision;
+use warden_cli::engine::eval::Prepared;
+use warden_cli::engine::limits::Memory;
+use warden_cli::engine::run::{Engine, HttpRequest, ResourceRequest, TokenVerifier, VerifiedToken};
 use warden_compiler::{Loader, PolicySet, SourceFile, compile};
 use warden_language::reason::Reason;
-use warden_pdp::engine::decision::Decision;
-use warden_pdp::engine::eval::Prepared;
-use warden_pdp::engine::limits::Memory;
-use warden_pdp::engine::run::{Engine, HttpRequest, ResourceRequest, TokenVerifier, VerifiedToken};
 
 struct DirLoader(PathBuf);
 
@@ -41,7 +41,7 @@ fn engine() -> Engine {
 }
 
 fn engine_for(set: &str) -> Engine {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").join(set);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies").join(set);
     let mut files = Vec::new();
     for entry in walk(&dir) {
         files.push(SourceFile::new(entry.display().to_string(), std::fs::read_to_string(&entry).unwrap()));
@@ -236,15 +236,15 @@ fn resource_checks_with_an_asserted_subject() {
 /// A shared store that never answers, as Redis does when it is down.
 struct Unreachable;
 
-impl warden_pdp::engine::limits::Limiter for Unreachable {
+impl warden_cli::engine::limits::Limiter for Unreachable {
     fn consume(
         &self,
         _limit: u64,
         _key: &str,
-        _rate: warden_pdp::engine::limits::Rate,
+        _rate: warden_cli::engine::limits::Rate,
         _now_ms: u64,
-    ) -> Result<warden_pdp::engine::limits::Outcome, warden_pdp::engine::limits::BackendError> {
-        Err(warden_pdp::engine::limits::BackendError)
+    ) -> Result<warden_cli::engine::limits::Outcome, warden_cli::engine::limits::BackendError> {
+        Err(warden_cli::engine::limits::BackendError)
     }
     fn keys(&self) -> usize {
         0

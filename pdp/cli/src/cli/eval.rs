@@ -4,9 +4,9 @@ use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use warden_cli::api::{AnyCheck, Bounds, SourcePart, parse_check};
+use warden_cli::engine::limits::Memory;
 use warden_compiler::graph::KeySource;
-use warden_pdp::api::{AnyCheck, Bounds, SourcePart, parse_check};
-use warden_pdp::engine::limits::Memory;
 
 use super::files;
 use super::out::{errln, outln};
@@ -57,7 +57,7 @@ pub fn run(args: &Args) -> bool {
             "note: `warden eval` does not fetch `jwks url` keys; tokens of issuer `{iss}` are refused `key_unknown`"
         );
     }
-    let engine = match warden_pdp::files::engine(graph, &loader, Arc::new(Memory::new(1_000)), None) {
+    let engine = match warden_cli::files::engine(graph, &loader, Arc::new(Memory::new(1_000)), None) {
         Ok(e) => e,
         Err(err) => {
             errln!("error: {err}");

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-pub use warden_pdp::files::{FsLoader, SourceFile, collect, read};
+pub use warden_cli::files::{FsLoader, SourceFile, collect, read};
 
 use super::out::errln;
 

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use warden_pdp::testing;
+use warden_cli::testing;
 
 use super::files;
 use super::out::{errln, outln};

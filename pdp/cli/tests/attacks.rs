@@ -12,14 +12,14 @@ use base64::Engine as _;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use warden_cli::engine::decision::Decision;
+use warden_cli::engine::eval::Prepared;
+use warden_cli::engine::jwt::JwksVerifier;
+use warden_cli::engine::limits::Memory;
+use warden_cli::engine::run::{Engine, HttpRequest};
+use warden_cli::engine::token_cache::CachingVerifier;
 use warden_compiler::{Loader, PolicySet, SourceFile, compile};
 use warden_language::reason::Reason;
-use warden_pdp::engine::decision::Decision;
-use warden_pdp::engine::eval::Prepared;
-use warden_pdp::engine::jwt::JwksVerifier;
-use warden_pdp::engine::limits::Memory;
-use warden_pdp::engine::run::{Engine, HttpRequest};
-use warden_pdp::engine::token_cache::CachingVerifier;
 
 const NOW_S: u64 = 1_800_000_000;
 

@@ -271,7 +271,7 @@ fn bad_parameters_and_unknown_methods_get_errors_not_a_crash() {
 fn navigation_set() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tellers.json"), "[\"alice\"]").unwrap();
-    let jwks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank/keys/idp.jwks.json");
+    let jwks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/bank/keys/idp.jwks.json");
     std::fs::copy(jwks, dir.path().join("k.json")).unwrap();
     std::fs::write(
         dir.path().join("decls.warden"),
@@ -397,7 +397,7 @@ fn hover_on_a_lint_explains_it_and_completion_offers_names_and_keywords() {
 #[test]
 fn body_fields_get_their_type_on_hover_and_path_and_body_attributes_complete() {
     let dir = tempfile::tempdir().unwrap();
-    let jwks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank/keys/idp.jwks.json");
+    let jwks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/bank/keys/idp.jwks.json");
     std::fs::copy(jwks, dir.path().join("k.json")).unwrap();
     std::fs::write(
         dir.path().join("schemas.warden"),
