@@ -7,9 +7,9 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPai
 use base64::Engine as _;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
-use warden_cli::engine::jwt::JwksVerifier;
-use warden_cli::engine::run::TokenVerifier;
 use warden_compiler::{Loader, PolicySet, SourceFile, compile};
+use warden_engine::jwt::JwksVerifier;
+use warden_engine::run::TokenVerifier;
 use warden_language::reason::Reason;
 
 const NOW: u64 = 1_800_000_000;
@@ -167,7 +167,7 @@ struct FakeIdp {
     fetches: std::sync::atomic::AtomicUsize,
 }
 
-impl warden_cli::engine::jwt::JwksFetcher for FakeIdp {
+impl warden_engine::jwt::JwksFetcher for FakeIdp {
     fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
         assert_eq!(url, "https://idp.example/jwks.json");
         self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -274,7 +274,7 @@ impl SlowIdp {
     }
 }
 
-impl warden_cli::engine::jwt::JwksFetcher for SlowIdp {
+impl warden_engine::jwt::JwksFetcher for SlowIdp {
     fn fetch(&self, _: &str) -> Result<Vec<u8>, String> {
         self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let doc = self.doc.lock().unwrap().clone().map(String::into_bytes).ok_or("connection refused")?;
@@ -283,7 +283,7 @@ impl warden_cli::engine::jwt::JwksFetcher for SlowIdp {
         Ok(doc)
     }
 
-    fn fetch_then(&self, url: &str, done: warden_cli::engine::jwt::FetchDone) {
+    fn fetch_then(&self, url: &str, done: warden_engine::jwt::FetchDone) {
         let got = self.fetch(url);
         std::thread::spawn(move || done(got)).join().unwrap();
     }

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
-use warden_cli::engine::decision::Decision;
-use warden_cli::engine::eval::Prepared;
-use warden_cli::engine::limits::Memory;
-use warden_cli::engine::run::{Engine, HttpRequest, ResourceRequest, TokenVerifier, VerifiedToken};
 use warden_compiler::{Loader, PolicySet, SourceFile, compile};
+use warden_engine::decision::Decision;
+use warden_engine::eval::Prepared;
+use warden_engine::limits::Memory;
+use warden_engine::run::{Engine, HttpRequest, ResourceRequest, TokenVerifier, VerifiedToken};
 use warden_language::reason::Reason;
 
 struct DirLoader(PathBuf);
@@ -236,15 +236,15 @@ fn resource_checks_with_an_asserted_subject() {
 /// A shared store that never answers, as Redis does when it is down.
 struct Unreachable;
 
-impl warden_cli::engine::limits::Limiter for Unreachable {
+impl warden_engine::limits::Limiter for Unreachable {
     fn consume(
         &self,
         _limit: u64,
         _key: &str,
-        _rate: warden_cli::engine::limits::Rate,
+        _rate: warden_engine::limits::Rate,
         _now_ms: u64,
-    ) -> Result<warden_cli::engine::limits::Outcome, warden_cli::engine::limits::BackendError> {
-        Err(warden_cli::engine::limits::BackendError)
+    ) -> Result<warden_engine::limits::Outcome, warden_engine::limits::BackendError> {
+        Err(warden_engine::limits::BackendError)
     }
     fn keys(&self) -> usize {
         0
