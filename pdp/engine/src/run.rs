@@ -48,6 +48,9 @@ pub struct HttpRequest {
     pub now_ms: u64,
     /// A subject asserted by the calling service (`auth asserted`): its claims.
     pub asserted: Option<Map<String, Value>>,
+    /// A bearer token handed over as such (a resource check's `token`), for
+    /// `auth bearer` to verify exactly as given, not wrapped in a header.
+    pub bearer: Option<String>,
     /// The resource of a resource check (`resource.…`).
     pub resource: Option<Value>,
     /// The context of a resource check (`context.…`).
@@ -203,16 +206,13 @@ impl Engine {
             claims.insert("sub".to_owned(), Value::String(id.clone()));
             claims
         });
-        let mut headers = Vec::new();
-        if let Some(token) = &r.token {
-            headers.push(("authorization".to_owned(), format!("Bearer {token}")));
-        }
         let req = HttpRequest {
             method: "POST".to_owned(),
             scheme: r.scheme.clone(),
             host: String::new(),
             target: String::new(),
-            headers,
+            headers: Vec::new(),
+            bearer: r.token.clone(),
             body: None,
             source_ip: r.source_ip,
             peer: r.peer.clone(),
@@ -483,14 +483,18 @@ impl Engine {
                 plain(credentials::api_key(table, key).map_err(|r| (r, "the API key was not accepted".to_owned()))?)
             }
             Auth::Bearer { issuers } => {
-                let Some(value) = Self::header(req, "authorization") else {
-                    return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned()));
-                };
-                let token = match value.split_once(' ') {
-                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
-                        token.trim()
+                let token = match (&req.bearer, Self::header(req, "authorization")) {
+                    // A resource check's token: verified as given.
+                    (Some(token), _) if !token.is_empty() => token.as_str(),
+                    (Some(_), _) | (None, None) => {
+                        return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned()));
                     }
-                    _ => return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned())),
+                    (None, Some(value)) => match value.split_once(' ') {
+                        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+                            token.trim()
+                        }
+                        _ => return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned())),
+                    },
                 };
                 let verified = self.verifier.verify(token, issuers, req.now_ms)?;
                 Ok(Identity { claims: verified.claims, issuer: Some(verified.issuer) })

@@ -17,7 +17,7 @@ use warden_engine::decision::Decision;
 use warden_engine::eval::Prepared;
 use warden_engine::jwt::JwksVerifier;
 use warden_engine::limits::Memory;
-use warden_engine::run::{Engine, HttpRequest};
+use warden_engine::run::{Engine, HttpRequest, ResourceRequest};
 use warden_engine::token_cache::CachingVerifier;
 use warden_language::reason::Reason;
 
@@ -74,6 +74,15 @@ api partner in zone partners {
 
   route GET "/ping" {
     allow
+  }
+}
+
+/// Documents, asked about by a service with the user's token.
+resource doc in zone edge {
+  auth bearer
+
+  action read {
+    allow when resource.owner == claim.sub
   }
 }
 "#;
@@ -462,4 +471,33 @@ fn servlet_path_parameters_cannot_climb_out_of_a_catch_all() {
     ] {
         assert_eq!(ask(trick), deny(404, Reason::RouteNotFound), "{trick}");
     }
+}
+
+#[test]
+fn a_resource_check_verifies_its_token_exactly_as_given() {
+    let s = setup();
+    let good = token(&s, json!({}));
+    // `token` signs for `u-1`, the owner.
+    let sub = "u-1";
+    let read = |token: Option<String>| {
+        let properties = json!({"owner": sub}).as_object().cloned().unwrap();
+        let req = ResourceRequest {
+            resource_type: "doc".to_owned(),
+            resource_id: "d1".to_owned(),
+            properties,
+            action: "read".to_owned(),
+            token,
+            scheme: "https".to_owned(),
+            now_ms: NOW_S * 1000 + 1000,
+            ..ResourceRequest::default()
+        };
+        outcome(&s.engine.check_resource(&req))
+    };
+    assert_eq!(read(Some(good.clone())), (true, 200, Reason::Allowed));
+    assert_eq!(read(None), deny(401, Reason::CredentialsMissing));
+    assert_eq!(read(Some(String::new())), deny(401, Reason::CredentialsMissing));
+    // The token is not parsed as a header: text around it is not trimmed away,
+    // and a second scheme word is not a way in.
+    assert_eq!(read(Some(format!(" {good}"))).2, Reason::TokenMalformed);
+    assert_eq!(read(Some(format!("Bearer {good}"))).2, Reason::TokenMalformed);
 }
