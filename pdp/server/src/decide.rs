@@ -110,10 +110,23 @@ pub async fn decide_all(
     if bytes <= INLINE_BYTES {
         return Ok(checks.iter().map(|c| decide_now(service, &loaded, c, door)).collect());
     }
+    // At most a few large decisions run at once (they are CPU-bound): the rest
+    // wait here, asynchronously and under the door's request timeout, rather
+    // than as threads of the blocking pool fighting for the cores.
+    let _permit = off_worker_slots().acquire().await.map_err(|_| Undecided)?;
     let service = service.clone();
     tokio::task::spawn_blocking(move || checks.iter().map(|c| decide_now(&service, &loaded, c, door)).collect())
         .await
         .map_err(|_| Undecided)
+}
+
+/// Large decisions that may run at once: twice the cores.
+fn off_worker_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new(cores.saturating_mul(2).max(2))
+    })
 }
 
 /// Decides one check here and now, then logs and counts it.
