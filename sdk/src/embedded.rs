@@ -45,7 +45,7 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 #[derive(Clone)]
 pub struct Embedded {
     grpc: Grpc,
-    _watcher: Option<Arc<notify::RecommendedWatcher>>,
+    _reloader: Option<Arc<warden_project::Reloader>>,
 }
 
 impl std::fmt::Debug for Embedded {
@@ -60,38 +60,28 @@ impl Embedded {
     /// does not compile now, or the directory cannot be watched.
     pub fn open(dir: &Path) -> Result<Embedded, Error> {
         let mut e = Embedded::open_unwatched(dir)?;
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok_and(|e| !e.kind.is_access()) {
-                let _ = tx.send(());
-            }
-        })
-        .map_err(|e| Error::Config(format!("cannot watch `{}`: {e}", dir.display())))?;
-        notify::Watcher::watch(&mut watcher, dir, notify::RecursiveMode::Recursive)
-            .map_err(|e| Error::Config(format!("cannot watch `{}`: {e}", dir.display())))?;
         let service = e.grpc.service.clone();
-        // Ends when the watcher (and with it the sender) is dropped.
-        std::thread::spawn(move || {
-            while rx.recv().is_ok() {
-                while rx.recv_timeout(DEBOUNCE).is_ok() {}
-                let _kept_previous_on_error = service.reload();
-            }
-        });
-        e._watcher = Some(Arc::new(watcher));
+        let options = warden_project::WatchOptions { watch: true, debounce: DEBOUNCE, ignore: None };
+        // Stops with the last clone of this `Embedded`.
+        let reloader = warden_project::Reloader::start(dir, options, move || {
+            let _kept_previous_on_error = service.reload();
+        })
+        .map_err(|e| Error::Config(e.to_string()))?;
+        e._reloader = Some(Arc::new(reloader));
         Ok(e)
     }
 
     /// Compiles `dir` once; [`Embedded::reload`] recompiles it.
     pub fn open_unwatched(dir: &Path) -> Result<Embedded, Error> {
         let service = Arc::new(Service::new(dir.to_path_buf(), MAX_KEYS, None));
-        service.reload().map_err(Error::Policy)?;
-        Ok(Embedded { grpc: Grpc { service }, _watcher: None })
+        service.reload().map_err(|e| Error::Policy(e.to_string()))?;
+        Ok(Embedded { grpc: Grpc { service }, _reloader: None })
     }
 
     /// Recompiles the directory now; the new revision, or why it was not
     /// published (the previous one stays in service).
     pub fn reload(&self) -> Result<String, Error> {
-        self.grpc.service.reload().map_err(Error::Policy)
+        self.grpc.service.reload().map_err(|e| Error::Policy(e.to_string()))
     }
 
     /// The revision in service.

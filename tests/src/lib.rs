@@ -2,6 +2,8 @@
 //! (stopped when dropped) and a minimal HTTP/1.1 client over `TcpStream`, so the
 //! tests speak to the server exactly as a gateway does.
 
+#[cfg(unix)]
+pub mod gateway;
 pub mod idp;
 pub mod pki;
 

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
 use serde_json::{Value, json};
-use warden_cli::engine::limits::{BackendError, Limiter, Rate};
-use warden_cli::serve::limits_redis::{Redis, Settings};
 use warden_e2e::{RedisServer, Warden};
+use warden_engine::limits::{BackendError, Limiter, Rate};
+use warden_server::limits_redis::{Redis, Settings};
 
 /// Two routes, one limit each: the same rate, opposite `on_backend_error`.
 const POLICY: &str = r#"// Shared-limit tests.

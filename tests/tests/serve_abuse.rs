@@ -10,9 +10,9 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use serde_json::json;
-use warden_cli::serve::grpc::pb;
-use warden_cli::serve::grpc::pb::decision_client::DecisionClient;
 use warden_e2e::{Warden, parse_response, policies};
+use warden_server::grpc::pb;
+use warden_server::grpc::pb::decision_client::DecisionClient;
 
 const HUNDRED_MB: usize = 100 << 20;
 

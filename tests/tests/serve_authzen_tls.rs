@@ -8,10 +8,10 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use warden_cli::serve::grpc::pb;
-use warden_cli::serve::grpc::pb::decision_client::DecisionClient;
 use warden_e2e::pki::{Pki, https_request};
 use warden_e2e::{Warden, request};
+use warden_server::grpc::pb;
+use warden_server::grpc::pb::decision_client::DecisionClient;
 
 const POLICY: &str = r#"/// Calls from the application's own services (on this machine).
 zone apps {

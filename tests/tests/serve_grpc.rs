@@ -15,10 +15,10 @@ use envoy_types::pb::envoy::service::auth::v3::authorization_client::Authorizati
 use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
 use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, CheckRequest as EnvoyCheck};
 use serde_json::{Value, json};
-use warden_cli::serve::grpc::pb;
-use warden_cli::serve::grpc::pb::decision_client::DecisionClient;
 use warden_e2e::idp::{TestIdp, bank_with_test_idp};
 use warden_e2e::{Warden, request};
+use warden_server::grpc::pb;
+use warden_server::grpc::pb::decision_client::DecisionClient;
 
 const SOURCE_IP: &str = "198.51.100.7";
 

@@ -151,6 +151,15 @@ fn hot_reload_under_load_fails_no_request_and_answers_match_their_revision() {
     };
     assert_eq!(p["revision"], rev_b.as_str());
     assert!(p["last_reload_error"].as_str().unwrap().contains("policy.warden:"), "{p}");
+    // The same as data, located as `warden check --format json` locates it.
+    let d = &p["last_reload_diagnostics"][0];
+    assert!(d["file"].as_str().unwrap().ends_with("policy.warden"), "{p}");
+    assert_eq!(
+        (&d["line"], &d["column"], &d["code"], &d["severity"]),
+        (&json!(1), &json!(12), &json!("E0126"), &json!("error")),
+        "{p}"
+    );
+    assert_eq!(d["message"], "unclosed `{`", "{p}");
 
     // Load: clients ask continuously while the file is rewritten 50 times.
     let stop = Arc::new(AtomicBool::new(false));

@@ -10,10 +10,10 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use warden_cli::serve::grpc::pb;
-use warden_cli::serve::grpc::pb::decision_client::DecisionClient;
 use warden_e2e::pki::{Pki, https_request};
 use warden_e2e::{Probe, Warden, request};
+use warden_server::grpc::pb;
+use warden_server::grpc::pb::decision_client::DecisionClient;
 
 const POLICY: &str = r#"/// The office network only.
 zone office {

@@ -16,13 +16,13 @@ use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
-use warden_cli::engine::eval::Prepared;
-use warden_cli::engine::jwt::JwksVerifier;
-use warden_cli::engine::limits::Memory;
-use warden_cli::engine::run::{Engine, HttpRequest};
-use warden_cli::engine::token_cache::CachingVerifier;
 use warden_compiler::graph::{Graph, KeySource, Method};
 use warden_compiler::{Loader, PolicySet, SourceFile, compile};
+use warden_engine::eval::Prepared;
+use warden_engine::jwt::JwksVerifier;
+use warden_engine::limits::Memory;
+use warden_engine::run::{Engine, HttpRequest};
+use warden_engine::token_cache::CachingVerifier;
 
 struct DirLoader(PathBuf);
 impl Loader for DirLoader {
@@ -115,9 +115,7 @@ fn bench(c: &mut Criterion) {
     let plain = JwksVerifier::new(&graph, &|_| None);
     let edge: Vec<u32> = graph.zones[0].issuers.clone();
     g.bench_function("(b) first-seen RS256 token: warden verify", |b| {
-        b.iter(|| {
-            black_box(warden_cli::engine::run::TokenVerifier::verify(&plain, &tok, &edge, 1_800_000_100_000).is_ok())
-        })
+        b.iter(|| black_box(warden_engine::run::TokenVerifier::verify(&plain, &tok, &edge, 1_800_000_100_000).is_ok()))
     });
     let public = key.public_key();
     let decoding = jsonwebtoken::DecodingKey::from_rsa_raw_components(

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
-use warden_cli::engine::limits::{Limiter, Memory, Rate};
-use warden_cli::serve::limits_redis::{Redis, Settings};
+use warden_engine::limits::{Limiter, Memory, Rate};
+use warden_server::limits_redis::{Redis, Settings};
 
 const CHECKS: usize = 20_000;
 const RATE: Rate = Rate { count: 1_000, period_ms: 1_000, burst: 1_000 };
@@ -64,7 +64,7 @@ fn threads(limiter: Arc<dyn Limiter>, n: usize) -> Result<Vec<Duration>, String>
 fn main() -> Result<(), String> {
     let url = std::env::args().nth(1).unwrap_or_else(|| "redis://127.0.0.1:6379/0".to_owned());
     let settings = Settings { url, timeout: Duration::from_millis(50), pool: 16, backoff: Duration::from_secs(1) };
-    let redis: Arc<dyn Limiter> = Arc::new(Redis::new(settings, Counter::default())?);
+    let redis: Arc<dyn Limiter> = Arc::new(Redis::new(settings, Counter::default()).map_err(|e| e.to_string())?);
     let memory: Arc<dyn Limiter> = Arc::new(Memory::new(1_000_000));
     // Warm up: connections open, the script loaded.
     run(&*redis, 1_000, 0)?;

@@ -16,12 +16,12 @@ use warden_language::ast::{
     self, CheckItem, Decl, Expectation, RequestItem, StepKind, TokenSpec, TokenVariant, ValueKind,
 };
 
-use crate::engine::decision::Decision;
-use crate::engine::eval::Prepared;
-use crate::engine::jwt::JwksVerifier;
-use crate::engine::limits::Memory;
-use crate::engine::path::normalise;
-use crate::engine::run::{Engine, HttpRequest, ResourceRequest};
+use warden_engine::decision::Decision;
+use warden_engine::eval::Prepared;
+use warden_engine::jwt::JwksVerifier;
+use warden_engine::limits::Memory;
+use warden_engine::path::normalise;
+use warden_engine::run::{Engine, HttpRequest, ResourceRequest};
 
 /// Where every test's virtual clock starts (2027-01-15).
 const START_MS: u64 = 1_800_000_000_000;
@@ -138,7 +138,7 @@ struct Runner<'g> {
 impl Runner<'_> {
     fn engine(&self) -> Result<Engine, String> {
         let verifier = JwksVerifier::new(&self.engine_graph, &|_| None);
-        let prepared = Prepared::new(self.engine_graph.clone())?;
+        let prepared = Prepared::new(self.engine_graph.clone()).map_err(|e| e.to_string())?;
         Ok(Engine::new(prepared, Arc::new(Memory::new(100_000)), Arc::new(verifier)))
     }
 

@@ -15,11 +15,11 @@ use std::str::FromStr;
 use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet as CedarPolicies, Request, Schema};
 use cedar_policy::{ValidationMode, Validator};
 use serde_json::{Map, Value, json};
-use warden_cli::engine::eval::{Facts, Prepared};
-use warden_cli::engine::run::rule_layer;
 use warden_compiler::cedar::{CedarExport, NAMESPACE, canonical_json, resource_entity, to_cedar, whole};
 use warden_compiler::graph::{Endpoint, EndpointKind, Expr, Graph};
 use warden_compiler::{Loader, PolicySet, SourceFile, compile};
+use warden_engine::eval::{Facts, Prepared};
+use warden_engine::run::rule_layer;
 
 /// The seed of this run's generator: fixed, so a failure reproduces; printed with it.
 const SEED: u64 = 0x5eed_ced0_2026;
@@ -61,7 +61,7 @@ impl Rng {
 
 fn example(name: &str) -> Graph {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies").join(name);
-    warden_cli::files::compile_dir(&dir).unwrap_or_else(|e| panic!("{name}: {}", e.0)).graph
+    warden_project::compile_dir(&dir).unwrap_or_else(|e| panic!("{name}: {e}")).graph
 }
 
 /// The export parsed and validated in strict mode against its own schema.

@@ -394,7 +394,7 @@ fn the_revision_does_not_depend_on_how_the_set_directory_is_spelled() {
         assert_eq!(revision, &revisions[0].1, "`{spelling}` and `{}` differ", revisions[0].0);
     }
     // The service loads through `files::compile_dir`, from wherever its config points.
-    let served = warden_cli::files::compile_dir(&absolute).unwrap_or_else(|e| panic!("{e}"));
+    let served = warden_project::compile_dir(&absolute).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(served.graph.revision, revisions[0].1);
 }
 

@@ -51,19 +51,47 @@ fn limit_id(g: &Graph, l: &warden_compiler::graph::Limit) -> u64 {
     fingerprint::as_u64(&l.fingerprint).or_else(|| fingerprint::as_u64(&fingerprint::limit(g, l))).unwrap_or_default()
 }
 
+/// Why a graph cannot be prepared for evaluation. The compiler checks all of
+/// these, so they mean a graph written by hand or by another tool.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// A regex of the table does not build within the compiler's limits.
+    #[error("regex `{pattern}`: {reason}")]
+    Regex {
+        /// The pattern as stored.
+        pattern: String,
+        /// Why it does not build.
+        reason: String,
+    },
+    /// A range of the table, or a zone's network, is not a CIDR range.
+    #[error("`{0}` is not a CIDR range")]
+    Cidr(String),
+    /// A zone's mTLS peer glob does not parse.
+    #[error("peer glob `{glob}`: {reason}")]
+    PeerGlob {
+        /// The glob as stored.
+        glob: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+}
+
 impl Prepared {
     /// Compiles the graph's regexes and ranges. The compiler has checked them;
     /// a graph from elsewhere that holds a bad one is refused.
-    pub fn new(graph: Graph) -> Result<Prepared, String> {
+    pub fn new(graph: Graph) -> Result<Prepared, GraphError> {
         let regexes = graph
             .regexes
             .iter()
-            .map(|r| warden_compiler::check::build_regex(r).map_err(|e| format!("regex `{r}`: {e}")))
+            .map(|r| {
+                warden_compiler::check::build_regex(r)
+                    .map_err(|e| GraphError::Regex { pattern: r.clone(), reason: e.to_string() })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let cidrs = graph
             .cidrs
             .iter()
-            .map(|c| parse_cidr(c).ok_or_else(|| format!("`{c}` is not a CIDR range")))
+            .map(|c| parse_cidr(c).ok_or_else(|| GraphError::Cidr(c.clone())))
             .collect::<Result<Vec<_>, _>>()?;
         let transports = graph
             .zones
@@ -487,7 +515,7 @@ mod tests {
         g.regexes.push("^\\w{1,64}$".to_owned());
         match Prepared::new(g) {
             Ok(_) => panic!("a regex over the size limit was built"),
-            Err(err) => assert!(err.contains("size limit of 1048576"), "{err}"),
+            Err(err) => assert!(err.to_string().contains("size limit of 1048576"), "{err}"),
         }
     }
 

@@ -33,14 +33,26 @@ impl Default for JsonLimits {
     }
 }
 
+/// Why a document was refused: which limit was crossed, or where the syntax is
+/// wrong (serde_json's line and column), never the content.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct JsonError(String);
+
+impl From<serde_json::Error> for JsonError {
+    fn from(e: serde_json::Error) -> JsonError {
+        JsonError(e.to_string())
+    }
+}
+
 /// Parses `bytes` as one JSON value within `limits`. The error says which
 /// limit was crossed (or where the syntax is wrong), never the content.
-pub fn parse(bytes: &[u8], limits: JsonLimits) -> Result<Value, String> {
+pub fn parse(bytes: &[u8], limits: JsonLimits) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     // serde_json's own recursion guard stays on (128); ours is tighter.
     let left = Cell::new(limits.values);
-    let value = Seed { limits, depth: 0, left: &left }.deserialize(&mut de).map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
+    let value = Seed { limits, depth: 0, left: &left }.deserialize(&mut de)?;
+    de.end()?;
     Ok(value)
 }
 
@@ -173,7 +185,7 @@ mod tests {
     #[test]
     fn a_deep_bomb_is_refused_without_building_it() {
         let bomb = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        let err = parse(bomb.as_bytes(), JsonLimits::default()).unwrap_err();
+        let err = parse(bomb.as_bytes(), JsonLimits::default()).unwrap_err().to_string();
         assert!(err.contains("nesting is deeper than 32"), "{err}");
         let ok = format!("{}{}", "[".repeat(32), "]".repeat(32));
         assert!(parse(ok.as_bytes(), JsonLimits::default()).is_ok());
@@ -185,12 +197,12 @@ mod tests {
     fn sizes_and_counts_are_bounded() {
         let limits = JsonLimits::default();
         let long = format!("\"{}\"", "a".repeat(64 * 1024 + 1));
-        assert!(parse(long.as_bytes(), limits).unwrap_err().contains("longer than 65536"));
+        assert!(parse(long.as_bytes(), limits).unwrap_err().to_string().contains("longer than 65536"));
         let many = format!("[{}]", vec!["0"; 10_001].join(","));
-        assert!(parse(many.as_bytes(), limits).unwrap_err().contains("more than 10000 items"));
+        assert!(parse(many.as_bytes(), limits).unwrap_err().to_string().contains("more than 10000 items"));
         let keys: Vec<String> = (0..1_001).map(|i| format!("\"k{i}\": 0")).collect();
         let wide = format!("{{{}}}", keys.join(","));
-        assert!(parse(wide.as_bytes(), limits).unwrap_err().contains("more than 1000 keys"));
+        assert!(parse(wide.as_bytes(), limits).unwrap_err().to_string().contains("more than 1000 keys"));
     }
 
     #[test]
@@ -199,7 +211,7 @@ mod tests {
         // a tree of hundreds of thousands of values is never built.
         let inner = format!("[{}]", vec!["0"; 5_000].join(","));
         let doc = format!("[{}]", vec![inner.as_str(); 100].join(","));
-        let err = parse(doc.as_bytes(), JsonLimits::default()).unwrap_err();
+        let err = parse(doc.as_bytes(), JsonLimits::default()).unwrap_err().to_string();
         assert!(err.contains("more than 100000 values"), "{err}");
         let limits = JsonLimits { values: 3, ..JsonLimits::default() };
         assert_eq!(parse(b"[1,2]", limits).unwrap(), json!([1, 2]));
@@ -210,7 +222,12 @@ mod tests {
 
     #[test]
     fn duplicate_keys_and_trailing_data_are_refused() {
-        assert!(parse(br#"{"sub": "a", "sub": "b"}"#, JsonLimits::default()).unwrap_err().contains("same key twice"));
+        assert!(
+            parse(br#"{"sub": "a", "sub": "b"}"#, JsonLimits::default())
+                .unwrap_err()
+                .to_string()
+                .contains("same key twice")
+        );
         assert!(parse(br#"{"a": 1} {"b": 2}"#, JsonLimits::default()).is_err());
         assert!(parse(b"", JsonLimits::default()).is_err());
     }

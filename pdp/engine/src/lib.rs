@@ -1,8 +1,9 @@
 //! The decision engine: evaluates a compiled decision graph for one request.
 //!
-//! Pure: no tokio, no protobuf, no axum types. Transports convert their
-//! requests to the engine's own request type ([`run::HttpRequest`]) at the
-//! edge. Bearer tokens are verified through [`run::TokenVerifier`].
+//! Pure: no tokio, no protobuf, no axum types. The service's doors (HTTP, gRPC,
+//! AuthZEN, forward auth) convert their requests to the engine's own request
+//! types ([`run::HttpRequest`], [`run::ResourceRequest`]) at their edge. Bearer
+//! tokens are verified through [`run::TokenVerifier`].
 
 pub mod credentials;
 pub mod decision;

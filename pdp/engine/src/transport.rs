@@ -27,19 +27,26 @@ const PEER_MATCH: MatchOptions =
 impl Transport {
     /// Compiles a zone's requirements; the compiler has checked every pattern
     /// and range, so a bad one here means a hand-made graph and is refused.
-    pub fn new(require_tls: bool, peers: Option<&[String]>, networks: &[String]) -> Result<Transport, String> {
+    pub fn new(
+        require_tls: bool,
+        peers: Option<&[String]>,
+        networks: &[String],
+    ) -> Result<Transport, super::eval::GraphError> {
+        use super::eval::GraphError;
         let peers = match peers {
             Some(globs) => Some(
                 globs
                     .iter()
-                    .map(|g| Pattern::new(g).map_err(|e| format!("peer glob `{g}`: {}", e.msg)))
+                    .map(|g| {
+                        Pattern::new(g).map_err(|e| GraphError::PeerGlob { glob: g.clone(), reason: e.msg.to_owned() })
+                    })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
             None => None,
         };
         let networks = networks
             .iter()
-            .map(|n| parse_cidr(n).ok_or_else(|| format!("`{n}` is not a CIDR range")))
+            .map(|n| parse_cidr(n).ok_or_else(|| GraphError::Cidr(n.clone())))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Transport { require_tls, peers, networks })
     }

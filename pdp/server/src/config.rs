@@ -144,13 +144,51 @@ pub struct Tls {
     pub client_ca: Option<PathBuf>,
 }
 
+/// Where rate-limit state lives: `memory` (in process, the default) or
+/// `redis://[user:password@]host[:port][/db]`, one limit shared by every replica
+/// using that Redis.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Backend {
+    /// In process.
+    Memory,
+    /// In the Redis at this URL (checked to be a `redis://` URL).
+    Redis(String),
+}
+
+impl TryFrom<String> for Backend {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Backend, String> {
+        if text == "memory" {
+            return Ok(Backend::Memory);
+        }
+        if text.starts_with("redis://") && url::Url::parse(&text).is_ok() {
+            return Ok(Backend::Redis(text));
+        }
+        Err(format!(
+            "`limits.backend` is `{}`; expected `memory` or a `redis://host[:port][/db]` URL",
+            super::limits_redis::redact(&text)
+        ))
+    }
+}
+
+/// The URL without its password: a config is printed in errors and debug output.
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Memory => f.write_str("Memory"),
+            Backend::Redis(url) => f.debug_tuple("Redis").field(&super::limits_redis::redact(url)).finish(),
+        }
+    }
+}
+
 /// Where rate-limit state lives.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// `memory` (in process, the default) or `redis://[user:password@]host[:port][/db]`:
-    /// one limit shared by every replica using that Redis.
-    pub backend: String,
+    /// In process or in a shared Redis.
+    pub backend: Backend,
     /// In process: most keys held at once (older idle buckets are evicted).
     pub max_keys: usize,
     /// Redis: bound on connecting and on each round trip, in milliseconds. A
@@ -165,7 +203,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { backend: "memory".to_owned(), max_keys: 1_000_000, timeout_ms: 50, pool: 16, backoff_ms: 1_000 }
+        Limits { backend: Backend::Memory, max_keys: 1_000_000, timeout_ms: 50, pool: 16, backoff_ms: 1_000 }
     }
 }
 
@@ -215,12 +253,24 @@ pub struct AuthZen {
     pub base_url: Option<String>,
 }
 
+/// Where the decision log goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sink {
+    /// Nowhere.
+    Off,
+    /// Standard output.
+    Stdout,
+    /// The file at `path`.
+    File,
+}
+
 /// Where decisions are logged.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecisionLog {
     /// `off`, `stdout` or `file`.
-    pub sink: String,
+    pub sink: Sink,
     /// The file, for `sink = "file"`.
     pub path: Option<PathBuf>,
     /// Queue length; decisions beyond it are dropped and counted.
@@ -229,7 +279,7 @@ pub struct DecisionLog {
 
 impl Default for DecisionLog {
     fn default() -> DecisionLog {
-        DecisionLog { sink: "off".to_owned(), path: None, queue: 10_000 }
+        DecisionLog { sink: Sink::Off, path: None, queue: 10_000 }
     }
 }
 
@@ -268,26 +318,36 @@ impl Default for Jwks {
     }
 }
 
+/// Why a config file was refused: the file, the line and column when the
+/// problem is at one place, and what is wrong (never a secret it holds).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {message}", file.display(), at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The config file.
+    pub file: PathBuf,
+    /// 1-based line and column.
+    pub at: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+}
+
 impl Config {
     /// Parses a config file's text; the error names the line and column.
-    pub fn parse(text: &str, file: &Path) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| line_col(text, s.start));
-            match at {
-                Some((line, col)) => format!("{}:{line}:{col}: {}", file.display(), e.message()),
-                None => format!("{}: {}", file.display(), e.message()),
-            }
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.to_path_buf(),
+            at: e.span().map(|s| line_col(text, s.start)),
+            message: e.message().to_owned(),
         })?;
-        match config.decision_log.sink.as_str() {
-            "off" | "stdout" => {}
-            "file" if config.decision_log.path.is_some() => {}
-            "file" => return Err(format!("{}: `decision_log.sink = \"file\"` needs `path`", file.display())),
-            other => {
-                return Err(format!(
-                    "{}: `decision_log.sink` is `{other}`; expected `off`, `stdout` or `file`",
-                    file.display()
-                ));
-            }
+        config.check().map_err(|message| ConfigError { file: file.to_path_buf(), at: None, message })?;
+        Ok(config)
+    }
+
+    /// The settings that one key alone cannot judge, and the numeric bounds.
+    fn check(&self) -> Result<(), String> {
+        let config = self;
+        if config.decision_log.sink == Sink::File && config.decision_log.path.is_none() {
+            return Err("`decision_log.sink = \"file\"` needs `path`".to_owned());
         }
         // Bounds that keep timers and queues from overflowing: a day, ten million lines.
         const DAY_MS: u64 = 86_400_000;
@@ -301,7 +361,7 @@ impl Config {
             ("reload.debounce_ms", config.reload.debounce_ms),
         ] {
             if ms == 0 || ms > DAY_MS {
-                return Err(format!("{}: `{name}` is {ms}; expected 1 to {DAY_MS} (a day)", file.display()));
+                return Err(format!("`{name}` is {ms}; expected 1 to {DAY_MS} (a day)"));
             }
         }
         for (name, n) in [
@@ -309,57 +369,36 @@ impl Config {
             ("grpc.max_connections", config.grpc.max_connections),
         ] {
             if n == 0 || n > 1_000_000 {
-                return Err(format!("{}: `{name}` is {n}; expected 1 to 1000000", file.display()));
+                return Err(format!("`{name}` is {n}; expected 1 to 1000000"));
             }
         }
         if config.decision_log.queue == 0 || config.decision_log.queue > 10_000_000 {
-            return Err(format!(
-                "{}: `decision_log.queue` is {}; expected 1 to 10000000",
-                file.display(),
-                config.decision_log.queue
-            ));
+            return Err(format!("`decision_log.queue` is {}; expected 1 to 10000000", config.decision_log.queue));
         }
         super::caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)
-            .map_err(|e| format!("{}: {e}", file.display()))?;
-        config.check_limits.validate().map_err(|e| format!("{}: {e}", file.display()))?;
+            .map_err(|e| e.to_string())?;
+        config.check_limits.validate()?;
 
         if !(1..=60_000).contains(&config.jwks.timeout_ms) {
-            return Err(format!(
-                "{}: `jwks.timeout_ms` is {}; expected 1 to 60000 milliseconds",
-                file.display(),
-                config.jwks.timeout_ms
-            ));
+            return Err(format!("`jwks.timeout_ms` is {}; expected 1 to 60000 milliseconds", config.jwks.timeout_ms));
         }
         let limits = &config.limits;
-        if limits.backend != "memory" {
-            let shown = super::limits_redis::redact(&limits.backend);
-            if !limits.backend.starts_with("redis://") || url::Url::parse(&limits.backend).is_err() {
-                return Err(format!(
-                    "{}: `limits.backend` is `{shown}`; expected `memory` or a `redis://host[:port][/db]` URL",
-                    file.display()
-                ));
-            }
-        }
         // The Redis round trip is on the request path: at most ten seconds, and
         // far less in practice (the default is 50 ms).
         for (name, ms, max) in
             [("limits.timeout_ms", limits.timeout_ms, 10_000), ("limits.backoff_ms", limits.backoff_ms, 600_000)]
         {
             if !(1..=max).contains(&ms) {
-                return Err(format!("{}: `{name}` is {ms}; expected 1 to {max} milliseconds", file.display()));
+                return Err(format!("`{name}` is {ms}; expected 1 to {max} milliseconds"));
             }
         }
         if limits.pool > 1_024 {
-            return Err(format!("{}: `limits.pool` is {}; at most 1024", file.display(), limits.pool));
+            return Err(format!("`limits.pool` is {}; at most 1024", limits.pool));
         }
         if config.jwks.max_redirects > 10 {
-            return Err(format!(
-                "{}: `jwks.max_redirects` is {}; at most 10",
-                file.display(),
-                config.jwks.max_redirects
-            ));
+            return Err(format!("`jwks.max_redirects` is {}; at most 10", config.jwks.max_redirects));
         }
-        Ok(config)
+        Ok(())
     }
 }
 
@@ -378,18 +417,23 @@ mod tests {
     fn defaults_and_unknown_keys() {
         let c = Config::parse("", Path::new("w.toml")).unwrap();
         assert_eq!(c.http.addr.port(), 8181);
-        assert_eq!(c.decision_log.sink, "off");
+        assert_eq!(c.decision_log.sink, Sink::Off);
         let err = Config::parse("policies = \"p\"\n\n[http]\naddr = \"127.0.0.1:1\"\nport = 3\n", Path::new("w.toml"))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("w.toml:5:1: "), "{err}");
         assert!(err.contains("unknown field `port`"), "{err}");
-        let err = Config::parse("[decision_log]\nsink = \"syslog\"\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[decision_log]\nsink = \"syslog\"\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`syslog`"), "{err}");
-        let err = Config::parse("[forward_auth]\ntrusted_proxies = [\"nope\"]\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[forward_auth]\ntrusted_proxies = [\"nope\"]\n", Path::new("w.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`forward_auth.trusted_proxies`: `nope` is not a CIDR range"), "{err}");
-        let err = Config::parse("[http]\nheader_timeout_ms = 18446744073709551615\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[http]\nheader_timeout_ms = 18446744073709551615\n", Path::new("w.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`http.header_timeout_ms`"), "{err}");
-        let err = Config::parse("[decision_log]\nqueue = 0\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[decision_log]\nqueue = 0\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`decision_log.queue`"), "{err}");
         let c = Config::parse(
             "[grpc]\naddr = \"127.0.0.1:1\"\n[grpc.tls]\ncert = \"c\"\nkey = \"k\"\n",
@@ -397,7 +441,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.grpc.tls.map(|t| t.cert), Some(std::path::PathBuf::from("c")));
-        let err = Config::parse("[grpc.tls]\ncert = \"c\"\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[grpc.tls]\ncert = \"c\"\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("missing field `key`"), "{err}");
     }
 
@@ -415,33 +459,37 @@ mod tests {
         .unwrap();
         assert_eq!((c.callers.assert_principals.len(), c.callers.assert_networks.len()), (1, 0));
         assert_eq!(c.check_limits.max_headers, 20);
-        let err = Config::parse("[callers]\nassert_principals = [\"[\"]\n", Path::new("w.toml")).unwrap_err();
+        let err =
+            Config::parse("[callers]\nassert_principals = [\"[\"]\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`callers.assert_principals`: `[` is not a glob"), "{err}");
-        let err = Config::parse("[callers]\ntrusted_proxies = [\"x\"]\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[callers]\ntrusted_proxies = [\"x\"]\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`callers.trusted_proxies`: `x`"), "{err}");
-        let err = Config::parse("[check_limits]\nmax_headers = 0\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[check_limits]\nmax_headers = 0\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`check_limits.max_headers` is 0"), "{err}");
-        let err = Config::parse("[check_limits]\nmax_cookies = 1\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[check_limits]\nmax_cookies = 1\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.starts_with("w.toml:2:1: ") && err.contains("unknown field `max_cookies`"), "{err}");
-        let err = Config::parse("[grpc]\nidle_timeout_ms = 0\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[grpc]\nidle_timeout_ms = 0\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`grpc.idle_timeout_ms` is 0"), "{err}");
     }
 
     #[test]
     fn limits_table() {
         let c = Config::parse("", Path::new("w.toml")).unwrap();
-        assert_eq!((c.limits.backend.as_str(), c.limits.timeout_ms, c.limits.pool), ("memory", 50, 16));
+        assert_eq!((&c.limits.backend, c.limits.timeout_ms, c.limits.pool), (&Backend::Memory, 50, 16));
         let c = Config::parse(
             "[limits]\nbackend = \"redis://u:p@10.0.0.5:6380/2\"\ntimeout_ms = 20\npool = 4\nbackoff_ms = 500\n",
             Path::new("w.toml"),
         )
         .unwrap();
         assert_eq!((c.limits.timeout_ms, c.limits.pool, c.limits.backoff_ms), (20, 4, 500));
-        let err = Config::parse("[limits]\nbackend = \"memcached://u:s3cret@h\"\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[limits]\nbackend = \"memcached://u:s3cret@h\"\n", Path::new("w.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`limits.backend` is `memcached://u:***@h`") && !err.contains("s3cret"), "{err}");
-        let err = Config::parse("[limits]\ntimeout_ms = 0\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[limits]\ntimeout_ms = 0\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`limits.timeout_ms` is 0"), "{err}");
-        let err = Config::parse("[limits]\nbackend = \"redis://h\"\nttl = 3\n", Path::new("w.toml")).unwrap_err();
+        let err =
+            Config::parse("[limits]\nbackend = \"redis://h\"\nttl = 3\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.starts_with("w.toml:3:1: ") && err.contains("unknown field `ttl`"), "{err}");
     }
 
@@ -453,10 +501,11 @@ mod tests {
             Config::parse("[jwks]\ntimeout_ms = 800\nca_file = \"ca.pem\"\nmax_redirects = 0\n", Path::new("w.toml"))
                 .unwrap();
         assert_eq!((c.jwks.timeout_ms, c.jwks.ca_file, c.jwks.max_redirects), (800, Some(PathBuf::from("ca.pem")), 0));
-        let err = Config::parse("[jwks]\ntimeout_ms = 800\nrefresh = 3\n", Path::new("w.toml")).unwrap_err();
+        let err =
+            Config::parse("[jwks]\ntimeout_ms = 800\nrefresh = 3\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.starts_with("w.toml:3:1: "), "{err}");
         assert!(err.contains("unknown field `refresh`"), "{err}");
-        let err = Config::parse("[jwks]\ntimeout_ms = 0\n", Path::new("w.toml")).unwrap_err();
+        let err = Config::parse("[jwks]\ntimeout_ms = 0\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`jwks.timeout_ms` is 0"), "{err}");
     }
 }

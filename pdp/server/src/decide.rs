@@ -13,7 +13,8 @@ use crate::engine::decision::Decision;
 use crate::engine::run::{HttpRequest, ResourceRequest};
 
 /// The front door a check came through (the decision log's `door`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(into = "&'static str")]
 pub enum Door {
     /// `POST /v1/check`, `/v1/check/resource`.
     Http,
@@ -43,6 +44,12 @@ impl Door {
             Door::GrpcBatch => "grpc_batch",
             Door::ExtAuthz => "ext_authz",
         }
+    }
+}
+
+impl From<Door> for &'static str {
+    fn from(door: Door) -> &'static str {
+        door.as_str()
     }
 }
 
@@ -135,12 +142,12 @@ pub fn decide_now(service: &Service, loaded: &Loaded, check: &Check, door: Door)
     match check {
         Check::Http(req) => {
             let d = loaded.engine.check_http(req);
-            service.finish(&d, door.as_str(), (&req.method, &req.host, &req.target), req.source_ip, start);
+            service.finish(&d, door, (&req.method, &req.host, &req.target), req.source_ip, start);
             d
         }
         Check::Resource(req) => {
             let d = loaded.engine.check_resource(req);
-            service.finish(&d, door.as_str(), (&req.action, "", &req.resource_type), req.source_ip, start);
+            service.finish(&d, door, (&req.action, "", &req.resource_type), req.source_ip, start);
             d
         }
     }

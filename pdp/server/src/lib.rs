@@ -20,44 +20,93 @@ pub mod tls;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The engine and the policy-set loading, under the names the modules use.
-pub(crate) use {warden_engine as engine, warden_project as files};
+/// The engine, under the name the modules use.
+pub(crate) use warden_engine as engine;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use hyper_util::rt::TokioIo;
-use notify::Watcher as _;
+use warden_project::{Reloader, WatchError, WatchOptions};
 
-use self::config::Config;
+use self::config::{Config, Sink};
 use self::state::Service;
 
+/// Why the service did not start (nothing was left half-started).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The async runtime could not be built.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    /// A listener's TLS settings (the message names the file at fault).
+    #[error("{0}")]
+    Tls(String),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The decision log file could not be opened.
+    #[error("cannot open the decision log `{}`: {source}", path.display())]
+    Log {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The `[callers]` rules.
+    #[error("{0}")]
+    Callers(String),
+    /// The shared rate-limit backend.
+    #[error(transparent)]
+    Limits(#[from] limits_redis::RedisError),
+    /// The `[jwks]` client.
+    #[error("{0}")]
+    Jwks(String),
+    /// The policy directory cannot be watched.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+}
+
 /// Runs the service until a shutdown signal. Errors at start-up are returned.
-pub fn run(config: Config) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+pub fn run(config: Config) -> Result<(), ServeError> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServeError::Runtime)?;
     rt.block_on(serve(config))
 }
 
-async fn serve(config: Config) -> Result<(), String> {
+async fn serve(config: Config) -> Result<(), ServeError> {
     // Listener settings are checked before anything starts, so a bad certificate
     // is an error at start-up, not a listener that never comes.
-    let http_tls = config.http.tls.as_ref().map(tls::acceptor).transpose()?;
-    let grpc_tls = config.grpc.tls.as_ref().map(tls::acceptor).transpose()?;
+    let http_tls = config.http.tls.as_ref().map(tls::acceptor).transpose().map_err(ServeError::Tls)?;
+    let grpc_tls = config.grpc.tls.as_ref().map(tls::acceptor).transpose().map_err(ServeError::Tls)?;
     let log = start_log(&config).await?;
-    let callers = caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)?;
+    let callers =
+        caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies).map_err(ServeError::Callers)?;
     let service =
         Service::with_limits(config.policies.clone(), &config.limits, log)?.with_doors(callers, config.check_limits);
-    let fetcher = jwks::HttpFetcher::new(&config.jwks, tokio::runtime::Handle::current(), service.jwks_counters())?;
+    let fetcher = jwks::HttpFetcher::new(&config.jwks, tokio::runtime::Handle::current(), service.jwks_counters())
+        .map_err(ServeError::Jwks)?;
     let service = Arc::new(service.with_jwks(Arc::new(fetcher)));
     match service.reload() {
         Ok(rev) => eprintln!("warden: serving `{}` at revision {rev}", config.policies.display()),
         // Start anyway: /readyz says not ready until a reload succeeds.
         Err(e) => eprintln!("warden: `{}` did not compile; not ready until it does:\n{e}", config.policies.display()),
     }
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let _watcher = if config.reload.watch { Some(watch(&config, tx.clone())?) } else { None };
-    spawn_reloader(service.clone(), rx, Duration::from_millis(config.reload.debounce_ms));
-    spawn_sighup(tx);
+    // Reloads run on a thread of their own: requests never wait for them.
+    let options = WatchOptions {
+        watch: config.reload.watch,
+        debounce: Duration::from_millis(config.reload.debounce_ms),
+        ignore: config.decision_log.path.clone(),
+    };
+    let reloading = service.clone();
+    let reloader = Reloader::start(&config.policies, options, move || match reloading.reload() {
+        Ok(rev) => eprintln!("warden: reloaded, revision {rev}"),
+        Err(e) => eprintln!("warden: reload failed; the previous revision stays in service:\n{e}"),
+    })?;
+    spawn_sighup(reloader.trigger());
     jwks::spawn_refresher(service.clone());
 
     let app = http::router(
@@ -70,7 +119,7 @@ async fn serve(config: Config) -> Result<(), String> {
         Duration::from_millis(config.http.request_timeout_ms),
     );
     let listener = listen(config.http.addr)?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.http.addr, source })?;
     eprintln!("warden: HTTP on {}://{local}", if http_tls.is_some() { "https" } else { "http" });
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
@@ -108,7 +157,7 @@ async fn serve(config: Config) -> Result<(), String> {
         ));
         spawn_health(service.clone(), health);
         let l = listen(config.grpc.addr)?;
-        let local = l.local_addr().map_err(|e| e.to_string())?;
+        let local = l.local_addr().map_err(|source| ServeError::Listen { addr: config.grpc.addr, source })?;
         eprintln!("warden: gRPC on {local}{}", if grpc_tls.is_some() { " (TLS)" } else { "" });
         let door = Door {
             header_timeout: Duration::from_millis(config.grpc.header_timeout_ms),
@@ -152,12 +201,13 @@ fn spawn_health(service: Arc<Service>, reporter: tonic_health::server::HealthRep
 
 /// Binds a listener with a deep accept queue, so a burst of connections waits
 /// for the accept loop instead of having its SYNs dropped (and retried a second later).
-fn listen(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, String> {
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    socket.set_reuseaddr(true).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    socket.bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    socket.listen(4096).map_err(|e| format!("cannot listen on {addr}: {e}"))
+fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
+    let fail = |source| ServeError::Listen { addr, source };
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }.map_err(fail)?;
+    socket.set_reuseaddr(true).map_err(fail)?;
+    socket.bind(addr).map_err(fail)?;
+    socket.listen(4096).map_err(fail)
 }
 
 /// How a listener takes its connections.
@@ -368,71 +418,37 @@ async fn shutdown() {
     }
 }
 
-fn spawn_sighup(tx: std::sync::mpsc::Sender<()>) {
+fn spawn_sighup(trigger: warden_project::Trigger) {
     #[cfg(unix)]
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
         while hup.recv().await.is_some() {
-            if tx.send(()).is_err() {
+            if !trigger.pull() {
                 return;
             }
         }
     });
     #[cfg(not(unix))]
-    drop(tx);
-}
-
-/// Watches the policy directory (recursively: policy files and the files they refer to).
-fn watch(config: &Config, tx: std::sync::mpsc::Sender<()>) -> Result<notify::RecommendedWatcher, String> {
-    // A decision log written inside the policy directory must not trigger a
-    // reload per decision: events on its path are ignored.
-    let log = config.decision_log.path.as_ref().and_then(|p| std::path::absolute(p).ok());
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(e) = event
-            && !e.kind.is_access()
-            && !(log.is_some() && e.paths.iter().all(|p| std::path::absolute(p).ok() == log))
-        {
-            let _ = tx.send(());
-        }
-    })
-    .map_err(|e| format!("cannot watch the policy directory: {e}"))?;
-    watcher
-        .watch(&config.policies, notify::RecursiveMode::Recursive)
-        .map_err(|e| format!("cannot watch `{}`: {e}", config.policies.display()))?;
-    Ok(watcher)
-}
-
-/// Reloads on a thread of its own: waits for a trigger, then for `debounce` of
-/// quiet, then compiles. Requests never wait for it.
-fn spawn_reloader(service: Arc<Service>, rx: std::sync::mpsc::Receiver<()>, debounce: Duration) {
-    std::thread::spawn(move || {
-        while rx.recv().is_ok() {
-            while rx.recv_timeout(debounce).is_ok() {}
-            match service.reload() {
-                Ok(rev) => eprintln!("warden: reloaded, revision {rev}"),
-                Err(e) => eprintln!("warden: reload failed; the previous revision stays in service:\n{e}"),
-            }
-        }
-    });
+    drop(trigger);
 }
 
 /// Starts the decision log writer; `None` when the log is off.
-async fn start_log(config: &Config) -> Result<Option<tokio::sync::mpsc::Sender<String>>, String> {
+async fn start_log(config: &Config) -> Result<Option<tokio::sync::mpsc::Sender<String>>, ServeError> {
     use tokio::io::AsyncWriteExt as _;
     let c = &config.decision_log;
-    let mut sink: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match c.sink.as_str() {
-        "stdout" => Box::new(tokio::io::stdout()),
-        "file" => {
+    let mut sink: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match c.sink {
+        Sink::Stdout => Box::new(tokio::io::stdout()),
+        Sink::File => {
             let path = c.path.clone().unwrap_or_default();
             let file = tokio::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
                 .await
-                .map_err(|e| format!("cannot open the decision log `{}`: {e}", path.display()))?;
+                .map_err(|source| ServeError::Log { path: path.clone(), source })?;
             Box::new(file)
         }
-        _ => return Ok(None),
+        Sink::Off => return Ok(None),
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(c.queue.max(1));
     tokio::spawn(async move {

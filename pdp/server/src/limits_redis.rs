@@ -92,24 +92,41 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Why a Redis backend was refused at start-up (the URL shown without its password).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RedisError {
+    /// Not a `redis://` URL.
+    #[error(
+        "`limits.backend`: `{0}` is neither `memory` nor a `redis://` URL (TLS and Unix sockets are not supported)"
+    )]
+    NotRedis(String),
+    /// Not a URL.
+    #[error("`limits.backend`: `{0}` is not a valid URL: {1}")]
+    NotUrl(String, url::ParseError),
+    /// A URL the Redis client refuses.
+    #[error("`limits.backend`: `{0}` is not a valid Redis URL ({1})")]
+    NotRedisUrl(String, String),
+    /// No time at all for a round trip.
+    #[error("`limits.timeout_ms` must be at least 1")]
+    ZeroTimeout,
+}
+
 impl Redis {
     /// A limiter over the Redis at `settings.url`, counting backend errors in
     /// `errors`. Refuses a URL that is not a plain `redis://` URL; does not
     /// connect (a Redis down at start-up is a backend error like any other).
-    pub fn new(settings: Settings, errors: Counter) -> Result<Redis, String> {
+    pub fn new(settings: Settings, errors: Counter) -> Result<Redis, RedisError> {
         let shown = redact(&settings.url);
         if !settings.url.starts_with("redis://") {
-            return Err(format!(
-                "`limits.backend`: `{shown}` is neither `memory` nor a `redis://` URL (TLS and Unix sockets are not supported)"
-            ));
+            return Err(RedisError::NotRedis(shown));
         }
         if let Err(e) = url::Url::parse(&settings.url) {
-            return Err(format!("`limits.backend`: `{shown}` is not a valid URL: {e}"));
+            return Err(RedisError::NotUrl(shown, e));
         }
         let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| format!("`limits.backend`: `{shown}` is not a valid Redis URL ({:?})", e.kind()))?;
+            .map_err(|e| RedisError::NotRedisUrl(shown.clone(), format!("{:?}", e.kind())))?;
         if settings.timeout.is_zero() {
-            return Err("`limits.timeout_ms` must be at least 1".to_owned());
+            return Err(RedisError::ZeroTimeout);
         }
         Ok(Redis {
             client,
@@ -246,6 +263,7 @@ mod tests {
         ) else {
             panic!("rediss:// accepted")
         };
+        let e = e.to_string();
         assert!(e.contains("rediss://u:***@cache") && !e.contains("s3cret"), "{e}");
     }
 

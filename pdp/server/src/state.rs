@@ -16,10 +16,13 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
-use crate::engine::decision::Decision;
-use crate::engine::limits::{Limiter, Memory};
-use crate::engine::run::Engine;
-use crate::files::compile_dir;
+use warden_engine::decision::Decision;
+use warden_engine::limits::{Limiter, Memory};
+use warden_engine::run::Engine;
+use warden_project::{LoadError, compile_dir};
+
+use crate::config::Backend;
+use crate::decide::Door;
 
 /// A compiled policy in service.
 pub struct Loaded {
@@ -31,6 +34,27 @@ pub struct Loaded {
     pub loaded_at_ms: u64,
     /// Its source files.
     pub files: Vec<String>,
+}
+
+/// Why a reload published nothing (the previous revision stays in service).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The set could not be read or did not compile.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The compiled graph could not be prepared for evaluation.
+    #[error("the graph cannot be loaded: {0}")]
+    Graph(#[from] warden_engine::eval::GraphError),
+}
+
+impl ReloadError {
+    /// The diagnostics (file, line, column, code, message), when that is why.
+    pub fn problems(&self) -> Option<&warden_project::Problems> {
+        match self {
+            ReloadError::Load(e) => e.problems(),
+            ReloadError::Graph(_) => None,
+        }
+    }
 }
 
 /// Decision counter labels.
@@ -111,7 +135,7 @@ pub struct LogLine<'a> {
     /// The revision that decided.
     pub revision: &'a str,
     /// `http`, `forward_auth`, `grpc`, …
-    pub door: &'a str,
+    pub door: Door,
     /// Method (or resource action).
     pub method: &'a str,
     /// Host.
@@ -144,7 +168,7 @@ pub struct Service {
     pub policies: PathBuf,
     current: ArcSwapOption<Loaded>,
     limiter: Arc<dyn Limiter>,
-    last_error: Mutex<Option<String>>,
+    last_error: Mutex<Option<Arc<ReloadError>>>,
     reload_lock: Mutex<()>,
     metrics: Metrics,
     log: Option<tokio::sync::mpsc::Sender<String>>,
@@ -179,20 +203,21 @@ impl Service {
         policies: PathBuf,
         limits: &super::config::Limits,
         log: Option<tokio::sync::mpsc::Sender<String>>,
-    ) -> Result<Service, String> {
+    ) -> Result<Service, super::limits_redis::RedisError> {
         let metrics = Metrics::new();
-        let limiter: Arc<dyn Limiter> = if limits.backend == "memory" {
-            Arc::new(Memory::new(limits.max_keys))
-        } else {
-            let settings = super::limits_redis::Settings {
-                url: limits.backend.clone(),
-                timeout: std::time::Duration::from_millis(limits.timeout_ms),
-                pool: limits.pool,
-                backoff: std::time::Duration::from_millis(limits.backoff_ms),
-            };
-            let redis = super::limits_redis::Redis::new(settings, metrics.limit_backend_errors.clone())?;
-            eprintln!("warden: rate limits shared in Redis at {}", redis.shown());
-            Arc::new(redis)
+        let limiter: Arc<dyn Limiter> = match &limits.backend {
+            Backend::Memory => Arc::new(Memory::new(limits.max_keys)),
+            Backend::Redis(url) => {
+                let settings = super::limits_redis::Settings {
+                    url: url.clone(),
+                    timeout: std::time::Duration::from_millis(limits.timeout_ms),
+                    pool: limits.pool,
+                    backoff: std::time::Duration::from_millis(limits.backoff_ms),
+                };
+                let redis = super::limits_redis::Redis::new(settings, metrics.limit_backend_errors.clone())?;
+                eprintln!("warden: rate limits shared in Redis at {}", redis.shown());
+                Arc::new(redis)
+            }
         };
         Ok(Service::assemble(policies, metrics, limiter, log))
     }
@@ -247,7 +272,7 @@ impl Service {
     /// Compiles the policy directory and, when it compiles, publishes it. A set
     /// that fails keeps the previous one in service; the error is kept for
     /// `/v1/policy` and returned. Blocking: call it off the request path.
-    pub fn reload(&self) -> Result<String, String> {
+    pub fn reload(&self) -> Result<String, Arc<ReloadError>> {
         let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let result = self.build();
         let label = if result.is_ok() { "ok" } else { "failed" };
@@ -262,19 +287,20 @@ impl Service {
                 Ok(revision)
             }
             Err(e) => {
+                let e = Arc::new(e);
                 *self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.clone());
                 Err(e)
             }
         }
     }
 
-    fn build(&self) -> Result<Loaded, String> {
-        let compiled = compile_dir(&self.policies).map_err(|e| e.0)?;
+    fn build(&self) -> Result<Loaded, ReloadError> {
+        let compiled = compile_dir(&self.policies)?;
         let revision = compiled.graph.revision.clone();
         let files = compiled.set.files.iter().map(|f| f.path.clone()).collect();
         let limiter = self.limiter.clone();
-        let fetcher = self.jwks.clone().map(|f| f as Arc<dyn crate::engine::jwt::JwksFetcher>);
-        let engine = crate::files::engine(compiled.graph, &compiled.loader, limiter, fetcher)?;
+        let fetcher = self.jwks.clone().map(|f| f as Arc<dyn warden_engine::jwt::JwksFetcher>);
+        let engine = warden_project::engine(compiled.graph, &compiled.loader, limiter, fetcher)?;
         // URL keys are fetched before the revision is published (this runs on the
         // reload thread): those the fetcher's cache held fresh are not fetched again,
         // and an issuer that cannot be reached keeps the cached keys, if any.
@@ -309,7 +335,7 @@ impl Service {
     pub fn finish(
         &self,
         d: &Decision,
-        door: &str,
+        door: Door,
         (method, host, target): (&str, &str, &str),
         ip: Option<std::net::IpAddr>,
         start: Instant,
@@ -345,11 +371,14 @@ impl Service {
     pub fn policy_status(&self) -> serde_json::Value {
         let current = self.current();
         let error = self.last_error.lock().map(|e| e.clone()).unwrap_or(None);
+        let diagnostics = error.as_deref().and_then(ReloadError::problems).map(warden_project::Problems::located);
+        let diagnostics = serde_json::to_value(diagnostics).unwrap_or_default();
         serde_json::json!({
             "revision": current.as_ref().map(|c| c.revision.clone()),
             "loaded_at_ms": current.as_ref().map(|c| c.loaded_at_ms),
             "files": current.as_ref().map(|c| c.files.clone()).unwrap_or_default(),
-            "last_reload_error": error,
+            "last_reload_error": error.map(|e| e.to_string()),
+            "last_reload_diagnostics": diagnostics,
             "uptime_s": self.started.elapsed().as_secs(),
         })
     }

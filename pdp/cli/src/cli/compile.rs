@@ -38,7 +38,9 @@ pub fn run(args: &Args) -> bool {
     if files::several_sets(&args.dir, "compile one of them") {
         return false;
     }
-    let Some((set, _, graph, warnings)) = files::compile_set(&args.dir) else { return false };
+    let Some(warden_project::Compiled { set, graph, warnings, .. }) = files::compile_set(&args.dir) else {
+        return false;
+    };
     report::human(&report::by_file(&set, warnings));
     let text = match args.emit {
         Emit::Graph => match serde_json::to_string_pretty(&graph) {

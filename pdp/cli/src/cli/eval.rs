@@ -4,9 +4,9 @@ use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use warden_cli::api::{AnyCheck, Bounds, SourcePart, parse_check};
-use warden_cli::engine::limits::Memory;
 use warden_compiler::graph::KeySource;
+use warden_engine::limits::Memory;
+use warden_server::api::{AnyCheck, Bounds, SourcePart, parse_check};
 
 use super::files;
 use super::out::{errln, outln};
@@ -26,7 +26,7 @@ pub fn run(args: &Args) -> bool {
     if files::several_sets(&args.dir, "evaluate the check against one of them") {
         return false;
     }
-    let Some((_, loader, graph, _)) = files::compile_set(&args.dir) else { return false };
+    let Some(warden_project::Compiled { loader, graph, .. }) = files::compile_set(&args.dir) else { return false };
     let mut bytes = Vec::new();
     let read = match &args.request {
         Some(path) => std::fs::File::open(path).and_then(|f| f.take(MAX_CHECK_BYTES).read_to_end(&mut bytes)),
@@ -57,7 +57,7 @@ pub fn run(args: &Args) -> bool {
             "note: `warden eval` does not fetch `jwks url` keys; tokens of issuer `{iss}` are refused `key_unknown`"
         );
     }
-    let engine = match warden_cli::files::engine(graph, &loader, Arc::new(Memory::new(1_000)), None) {
+    let engine = match warden_project::engine(graph, &loader, Arc::new(Memory::new(1_000)), None) {
         Ok(e) => e,
         Err(err) => {
             errln!("error: {err}");

@@ -1,76 +1,32 @@
-//! The CLI's view of policy sets: loading with printed errors, and directories of sets.
+//! The CLI's view of policy sets: `warden-project`'s loading, with its problems printed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-pub use warden_cli::files::{FsLoader, SourceFile, collect, read};
+pub use warden_project::{FsLoader, collect, policy_sets, read};
+use warden_project::{LoadError, Problems};
 
 use super::out::errln;
 
 /// Reads the policy set under `dir`. Prints why and returns `None` when there
-/// is nothing to read; returns `Err` with the files when some cannot be read
-/// or decoded (their diagnostics are in `error`).
-pub fn load_set(dir: &Path) -> Option<Result<warden_compiler::PolicySet, Vec<SourceFile>>> {
-    let paths = match collect(dir) {
-        Ok(paths) if paths.is_empty() => {
-            errln!("error: no `.warden` files under `{}`", dir.display());
-            return None;
+/// is nothing to read; returns `Err` with the diagnostics of the files that
+/// cannot be read or decoded.
+pub fn load_set(dir: &Path) -> Option<Result<warden_compiler::PolicySet, Problems>> {
+    match warden_project::load_set(dir) {
+        Ok(set) => Some(Ok(set)),
+        Err(LoadError::Diagnostics(problems)) => Some(Err(problems)),
+        Err(other) => {
+            errln!("error: {other}");
+            None
         }
-        Ok(paths) => paths,
-        Err(message) => {
-            errln!("error: {message}");
-            return None;
-        }
-    };
-    let sources: Vec<SourceFile> = paths.iter().map(|p| read(p)).collect();
-    if sources.iter().any(|s| s.error.is_some()) {
-        return Some(Err(sources));
     }
-    let files = sources.into_iter().map(|s| warden_compiler::SourceFile::new(s.display(), s.text)).collect();
-    Some(Ok(warden_compiler::PolicySet { files }))
-}
-
-/// The policy sets under `dir`: `dir` itself when it holds `.warden` files
-/// directly (or is a file); otherwise each subdirectory that holds any, so
-/// that `warden check policies/` checks every example set on its own.
-pub fn policy_sets(dir: &Path) -> Vec<PathBuf> {
-    let direct = |d: &Path| {
-        std::fs::read_dir(d)
-            .map(|entries| {
-                entries.filter_map(Result::ok).any(|e| {
-                    e.file_type().is_ok_and(|t| t.is_file()) && e.path().extension().is_some_and(|x| x == "warden")
-                })
-            })
-            .unwrap_or(false)
-    };
-    if !dir.is_dir() || direct(dir) {
-        return vec![dir.to_path_buf()];
-    }
-    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| {
-                    e.file_type().is_ok_and(|t| t.is_dir()) && !e.file_name().to_string_lossy().starts_with('.')
-                })
-                .map(|e| e.path())
-                // A directory that cannot be walked is kept, so its error is reported.
-                .filter(|p| collect(p).map_or(true, |files| !files.is_empty()))
-                .collect()
-        })
-        .unwrap_or_default();
-    subdirs.sort();
-    if subdirs.is_empty() { vec![dir.to_path_buf()] } else { subdirs }
 }
 
 /// True, after saying so, when `dir` holds several policy sets (see
-/// [`policy_sets`]): compiled as one they would clash or mix, so the commands
-/// that work on one set (`compile`, `test`, `eval`, `serve`) name the sets
-/// and stop, with `advice` (say, `test one of them`) on what to do instead.
+/// [`policy_sets`]): the commands that work on one set (`compile`, `test`,
+/// `eval`, `serve`) name the sets and stop, with `advice` (say, `test one of
+/// them`) on what to do instead.
 pub fn several_sets(dir: &Path, advice: &str) -> bool {
-    let sets = policy_sets(dir);
-    if sets.len() < 2 {
-        return false;
-    }
+    let Some(sets) = warden_project::several_sets(dir) else { return false };
     let names: Vec<String> = sets.iter().map(|s| format!("`{}`", s.display())).collect();
     errln!("error: `{}` holds several policy sets ({}); {advice}", dir.display(), names.join(", "));
     true
@@ -100,26 +56,19 @@ pub fn load_sets(
 }
 
 /// Loads one policy set and compiles it, printing every problem. `None` when
-/// it cannot be read or has errors; otherwise the set, its loader, the graph
-/// and the warnings.
-pub fn compile_set(
-    dir: &Path,
-) -> Option<(warden_compiler::PolicySet, FsLoader, warden_compiler::graph::Graph, Vec<warden_compiler::FileDiagnostic>)>
-{
-    let set = match load_set(dir)? {
-        Err(sources) => {
-            super::report::human(&super::report::unreadable(&sources));
-            return None;
-        }
-        Ok(set) => set,
+/// it cannot be read or has errors.
+pub fn compile_set(dir: &Path) -> Option<warden_project::Compiled> {
+    let problems = match load_set(dir)? {
+        Err(problems) => problems,
+        Ok(set) => match warden_project::compile_set(set, dir) {
+            Ok(compiled) => return Some(compiled),
+            Err(problems) => {
+                super::report::human(&super::report::from_problems(&problems));
+                errln!("error: `{}` was not compiled", dir.display());
+                return None;
+            }
+        },
     };
-    let loader = FsLoader::for_set(dir);
-    match warden_compiler::compile(&set, &loader) {
-        Ok((graph, warnings)) => Some((set, loader, graph, warnings)),
-        Err(diags) => {
-            super::report::human(&super::report::by_file(&set, diags));
-            errln!("error: `{}` was not compiled", dir.display());
-            None
-        }
-    }
+    super::report::human(&super::report::from_problems(&problems));
+    None
 }

@@ -91,12 +91,19 @@ pub fn by_file(set: &warden_compiler::PolicySet, diags: Vec<warden_compiler::Fil
     reports
 }
 
-/// Reports for files that could not be read or decoded.
-pub fn unreadable(sources: &[super::files::SourceFile]) -> Vec<FileReport<'_>> {
-    sources
+/// Reports for the problems of a set that did not load: one per file of it.
+pub fn from_problems(problems: &warden_project::Problems) -> Vec<FileReport<'_>> {
+    let mut reports: Vec<FileReport<'_>> = problems
+        .files
         .iter()
-        .map(|s| FileReport { path: s.display(), source: &s.text, diagnostics: s.error.iter().cloned().collect() })
-        .collect()
+        .map(|f| FileReport { path: f.path.clone(), source: &f.text, diagnostics: Vec::new() })
+        .collect();
+    for d in &problems.diagnostics {
+        if let Some(r) = reports.get_mut(d.file) {
+            r.diagnostics.push(d.diagnostic.clone());
+        }
+    }
+    reports
 }
 
 /// Prints the summary line of `check` and `lint`.
@@ -121,19 +128,19 @@ pub fn totals(reports: &[FileReport<'_>]) -> Totals {
 /// Reports for a loaded policy set: the set's diagnostics by file, or the
 /// read and decode errors of files that could not be loaded.
 pub fn reports(
-    loaded: &Result<warden_compiler::PolicySet, Vec<super::files::SourceFile>>,
+    loaded: &Result<warden_compiler::PolicySet, warden_project::Problems>,
     diags: Vec<warden_compiler::FileDiagnostic>,
 ) -> Vec<FileReport<'_>> {
     match loaded {
         Ok(set) => by_file(set, diags),
-        Err(sources) => unreadable(sources),
+        Err(problems) => from_problems(problems),
     }
 }
 
 /// A policy set's directory, what was loaded of it and its diagnostics.
 pub type SetResult = (
     std::path::PathBuf,
-    Result<warden_compiler::PolicySet, Vec<super::files::SourceFile>>,
+    Result<warden_compiler::PolicySet, warden_project::Problems>,
     Vec<warden_compiler::FileDiagnostic>,
 );
 

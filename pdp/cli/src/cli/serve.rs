@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use warden_cli::serve::config::Config;
+use warden_server::config::Config;
 
 use super::files;
 use super::out::errln;
@@ -55,7 +55,7 @@ pub fn run(args: &Args) -> bool {
     if files::several_sets(&config.policies, "serve one of them (`--policies DIR` or `policies` in the config)") {
         return false;
     }
-    match warden_cli::serve::run(config) {
+    match warden_server::run(config) {
         Ok(()) => true,
         Err(e) => {
             errln!("error: {e}");

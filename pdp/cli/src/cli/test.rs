@@ -27,7 +27,7 @@ pub fn run(args: &Args) -> bool {
     if files::several_sets(&args.dir, "test one of them") {
         return false;
     }
-    let Some((set, _, graph, _)) = files::compile_set(&args.dir) else { return false };
+    let Some(warden_project::Compiled { set, graph, .. }) = files::compile_set(&args.dir) else { return false };
     let report = testing::run(&set, &graph, args.filter.as_deref());
     let mut failed = 0;
     for r in &report.results {

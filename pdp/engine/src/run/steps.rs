@@ -1,308 +1,32 @@
-//! The step runner: one request through route lookup and an endpoint's steps, in
-//! LANGUAGE.md's decision-table order, stopping at the first denial.
+//! The steps of an endpoint in LANGUAGE.md's decision-table order (transport, limits,
+//! authentication, scopes, body, deny and allow rules), stopping at the first denial;
+//! and [`rule_layer`], the scope and rule steps alone.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
-use warden_compiler::graph::{
-    AllowRule, Auth, BackendErrorPolicy, BodyAccept, Endpoint, EndpointKind, ExprId, LimitStage, Method, RouteMatch,
-    StepKind,
-};
+use warden_compiler::graph::{AllowRule, Auth, BackendErrorPolicy, BodyAccept, Endpoint, ExprId, LimitStage, StepKind};
 use warden_language::reason::Reason;
 
-use super::credentials;
-use super::decision::Decision;
-use super::eval::{EvalError, Facts, Prepared, eval, eval_bool};
-use super::json::{self, JsonLimits};
-use super::limits::{BackendError, Limiter, Rate};
-use super::path::normalise;
-use super::schema;
-
-/// `retry-after` of a request denied because its limit could not be checked
-/// (`on_backend_error deny`): about the limiter's back-off before it tries again.
-const BACKEND_ERROR_RETRY_MS: u64 = 1_000;
-
-/// An HTTP request to judge, in the engine's own terms (transports convert to it).
-#[derive(Clone, Debug, Default)]
-pub struct HttpRequest {
-    /// Method, upper case.
-    pub method: String,
-    /// `http` or `https`.
-    pub scheme: String,
-    /// Host, possibly with a port.
-    pub host: String,
-    /// Path and query as received.
-    pub target: String,
-    /// Headers with lower-case names.
-    pub headers: Vec<(String, String)>,
-    /// The body, if any.
-    pub body: Option<Vec<u8>>,
-    /// The source address.
-    pub source_ip: Option<IpAddr>,
-    /// The verified peer principal, when the gateway terminated mutual TLS.
-    pub peer: Option<String>,
-    /// Now, in milliseconds since the Unix epoch (a virtual clock in tests).
-    pub now_ms: u64,
-    /// A subject asserted by the calling service (`auth asserted`): its claims.
-    pub asserted: Option<Map<String, Value>>,
-    /// A bearer token handed over as such (a resource check's `token`), for
-    /// `auth bearer` to verify exactly as given, not wrapped in a header.
-    pub bearer: Option<String>,
-    /// The resource of a resource check (`resource.…`).
-    pub resource: Option<Value>,
-    /// The context of a resource check (`context.…`).
-    pub context: Option<Value>,
-}
-
-/// A resource check ("may this subject do ACTION on this resource?"), as AuthZEN asks it.
-#[derive(Clone, Debug, Default)]
-pub struct ResourceRequest {
-    /// Resource type.
-    pub resource_type: String,
-    /// Resource id (`resource.id`).
-    pub resource_id: String,
-    /// Resource properties (`resource.…`).
-    pub properties: Map<String, Value>,
-    /// The action.
-    pub action: String,
-    /// The asserted subject: id and properties (`claim.sub`, `claim.…`).
-    pub subject: Option<(String, Map<String, Value>)>,
-    /// Or a bearer token for the subject.
-    pub token: Option<String>,
-    /// Extra context (`context.…`).
-    pub context: Option<Value>,
-    /// How the caller reached the service: `https` when it used TLS.
-    pub scheme: String,
-    /// The calling service's verified principal.
-    pub peer: Option<String>,
-    /// The calling service's address.
-    pub source_ip: Option<IpAddr>,
-    /// Now, in milliseconds since the Unix epoch.
-    pub now_ms: u64,
-}
-
-/// A verified bearer token: its claims and the issuer (index) that signed it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VerifiedToken {
-    /// The token's claims (shared with the token cache).
-    pub claims: Arc<Map<String, Value>>,
-    /// Index of the issuer in the graph.
-    pub issuer: u32,
-}
-
-/// Verifies bearer tokens against the issuers a step trusts. The JWT
-/// implementation lives beside the engine; the engine only asks.
-pub trait TokenVerifier: Send + Sync {
-    /// The token's claims, or the reason and a detail (never the token).
-    fn verify(&self, token: &str, issuers: &[u32], now_ms: u64) -> Result<VerifiedToken, (Reason, String)>;
-
-    /// Changes whenever the keys change (a fetched JWKS replaced the old one), so
-    /// that a cache of verified tokens forgets tokens a retired key signed.
-    fn keys_generation(&self) -> u64 {
-        0
-    }
-}
-
-impl<T: TokenVerifier + ?Sized> TokenVerifier for Arc<T> {
-    fn verify(&self, token: &str, issuers: &[u32], now_ms: u64) -> Result<VerifiedToken, (Reason, String)> {
-        (**self).verify(token, issuers, now_ms)
-    }
-
-    fn keys_generation(&self) -> u64 {
-        (**self).keys_generation()
-    }
-}
-
-/// Evaluates requests against one prepared graph.
-pub struct Engine {
-    prepared: Prepared,
-    limiter: Arc<dyn Limiter>,
-    verifier: Arc<dyn TokenVerifier>,
-    /// The JWKS verifier behind `verifier`, for refreshing `jwks url` keys.
-    jwks: Option<Arc<super::jwt::JwksVerifier>>,
-    /// Body JSON limits (overridable in the server config).
-    pub json_limits: JsonLimits,
-}
-
-static DECISIONS: AtomicU64 = AtomicU64::new(0);
-
-/// The process id, read once (`getpid` is a system call).
-static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-
-fn decision_id(now_ms: u64) -> String {
-    let pid = *PID.get_or_init(std::process::id);
-    format!("{now_ms:012x}-{pid:08x}-{:08x}", DECISIONS.fetch_add(1, Ordering::Relaxed))
-}
+use super::{BACKEND_ERROR_RETRY_MS, Engine, HttpRequest};
+use crate::credentials;
+use crate::decision::Decision;
+use crate::eval::{EvalError, Facts, Prepared, eval, eval_bool};
+use crate::json;
+use crate::limits::{BackendError, Rate};
+use crate::schema;
 
 /// What authentication established.
-struct Identity {
-    claims: Arc<Map<String, Value>>,
+pub(super) struct Identity {
+    pub(super) claims: Arc<Map<String, Value>>,
     /// The issuer whose scope claim lists the scopes (`scope` when none).
-    issuer: Option<u32>,
+    pub(super) issuer: Option<u32>,
 }
 
 impl Engine {
-    /// An engine over a prepared graph, a limiter and a token verifier.
-    pub fn new(prepared: Prepared, limiter: Arc<dyn Limiter>, verifier: Arc<dyn TokenVerifier>) -> Engine {
-        Engine { prepared, limiter, verifier, jwks: None, json_limits: JsonLimits::default() }
-    }
-
-    /// Remembers the JWKS verifier that `verifier` uses (possibly through a
-    /// cache), so the service can refresh its `jwks url` keys.
-    #[must_use]
-    pub fn with_jwks(mut self, jwks: Arc<super::jwt::JwksVerifier>) -> Engine {
-        self.jwks = Some(jwks);
-        self
-    }
-
-    /// The JWKS verifier given to [`Engine::with_jwks`].
-    pub fn jwks(&self) -> Option<&super::jwt::JwksVerifier> {
-        self.jwks.as_deref()
-    }
-
-    /// The graph being evaluated.
-    pub fn prepared(&self) -> &Prepared {
-        &self.prepared
-    }
-
-    /// Decides one HTTP request.
-    pub fn check_http(&self, req: &HttpRequest) -> Decision {
-        let mut d = self.http(req);
-        d.revision = self.prepared.graph.revision.clone();
-        d.decision_id = decision_id(req.now_ms);
-        d
-    }
-
-    /// Decides one resource check.
-    pub fn check_resource(&self, req: &ResourceRequest) -> Decision {
-        let mut d = self.resource(req);
-        d.revision = self.prepared.graph.revision.clone();
-        d.decision_id = decision_id(req.now_ms);
-        d
-    }
-
-    fn resource(&self, r: &ResourceRequest) -> Decision {
-        let g = &self.prepared.graph;
-        let Some(rtype) = g.resources.iter().find(|t| t.name == r.resource_type) else {
-            return Decision::new(Reason::RouteNotFound, format!("no resource type `{}`", r.resource_type), None);
-        };
-        let Some(&(_, endpoint)) = rtype.actions.iter().find(|(a, _)| *a == r.action) else {
-            return Decision::new(
-                Reason::MethodNotAllowed,
-                format!("resource `{}` has no action `{}`", r.resource_type, r.action),
-                None,
-            );
-        };
-        let Some(ep) = g.endpoints.get(endpoint as usize) else {
-            return Decision::new(Reason::RouteNotFound, "no such action", None);
-        };
-        let mut properties = r.properties.clone();
-        properties.entry("id").or_insert_with(|| Value::String(r.resource_id.clone()));
-        let asserted = r.subject.as_ref().map(|(id, props)| {
-            let mut claims = props.clone();
-            claims.insert("sub".to_owned(), Value::String(id.clone()));
-            claims
-        });
-        let req = HttpRequest {
-            method: "POST".to_owned(),
-            scheme: r.scheme.clone(),
-            host: String::new(),
-            target: String::new(),
-            headers: Vec::new(),
-            bearer: r.token.clone(),
-            body: None,
-            source_ip: r.source_ip,
-            peer: r.peer.clone(),
-            now_ms: r.now_ms,
-            asserted,
-            resource: Some(Value::Object(properties)),
-            context: r.context.clone(),
-        };
-        let source = req.source_ip.map(|ip| ip.to_string());
-        let facts = Facts {
-            resource: req.resource.as_ref(),
-            context: req.context.as_ref(),
-            peer: req.peer.as_deref(),
-            source_ip: source.as_deref(),
-            method: &r.action,
-            ..Facts::default()
-        };
-        self.steps(ep, facts, &req)
-    }
-
-    fn http(&self, req: &HttpRequest) -> Decision {
-        let g = &self.prepared.graph;
-        let path = match normalise(&req.target) {
-            Ok(p) => p,
-            Err(e) => return Decision::new(Reason::RouteNotFound, e.describe(), None),
-        };
-        let host = req
-            .host
-            .rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(req.host.as_str(), |(h, _)| h);
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let segments: Vec<&str> = path.segments.iter().map(|s| &**s).collect();
-        // A method no route can name never matches, but its path may still (405).
-        let method = Method::parse(&req.method.to_ascii_uppercase()).filter(|m| *m != Method::Any);
-        let found = match method {
-            Some(m) => g.routes.lookup(&host, m, &segments),
-            None => match g.routes.lookup(&host, Method::Get, &segments) {
-                RouteMatch::NotFound => RouteMatch::NotFound,
-                _ => RouteMatch::MethodNotAllowed,
-            },
-        };
-        let (endpoint, params) = match found {
-            RouteMatch::Found { endpoint, params } => (endpoint, params),
-            RouteMatch::MethodNotAllowed => {
-                return Decision::new(
-                    Reason::MethodNotAllowed,
-                    format!("no route takes `{}` on this path", req.method),
-                    None,
-                );
-            }
-            RouteMatch::NotFound => return Decision::new(Reason::RouteNotFound, "no route matches the request", None),
-        };
-        let Some(ep) = g.endpoints.get(endpoint as usize) else {
-            return Decision::new(Reason::RouteNotFound, "no route matches the request", None);
-        };
-        let query: Vec<(String, String)> =
-            path.query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
-        let canonical = path.canonical();
-        let source = req.source_ip.map(|ip| ip.to_string());
-        let facts = Facts {
-            params: &params,
-            param_names: &ep.params,
-            query: &query,
-            headers: &req.headers,
-            peer: req.peer.as_deref(),
-            source_ip: source.as_deref(),
-            method: &req.method,
-            path: &canonical,
-            host: &host,
-            scheme: &req.scheme,
-            ..Facts::default()
-        };
-        self.steps(ep, facts, req)
-    }
-
-    fn header<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
-        req.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    /// Runs an endpoint's steps; the decision carries the claims authentication
-    /// established (for the decision log), whatever the outcome.
-    fn steps(&self, ep: &Endpoint, facts: Facts<'_>, req: &HttpRequest) -> Decision {
-        let mut identity: Option<Identity> = None;
-        let mut d = self.run_steps(ep, facts, req, &mut identity);
-        d.claims = identity.map(|i| i.claims);
-        d
-    }
-
-    fn run_steps(
+    pub(super) fn run_steps(
         &self,
         ep: &Endpoint,
         facts: Facts<'_>,
@@ -556,12 +280,6 @@ impl Engine {
         }
         Ok(Some(value))
     }
-
-    /// The endpoint a decision came from, for explanations.
-    pub fn endpoint_kind(&self, rule: &str) -> Option<&EndpointKind> {
-        let id = rule.split('#').next().unwrap_or(rule);
-        self.prepared.graph.endpoints.iter().find(|e| e.id == id).map(|e| &e.kind)
-    }
 }
 
 /// Step 5: `Err` with the scopes to ask for when `granted` lacks one.
@@ -654,7 +372,7 @@ pub fn rule_layer(p: &Prepared, ep: &Endpoint, facts: &Facts<'_>, scopes: Option
 }
 
 /// The scopes a caller holds: a space-separated string or a list of strings.
-struct Scopes<'a>(Option<&'a Value>);
+pub(super) struct Scopes<'a>(Option<&'a Value>);
 
 impl Scopes<'_> {
     fn contains(&self, scope: &str) -> bool {

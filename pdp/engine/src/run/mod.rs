@@ -1,0 +1,212 @@
+//! The step runner: one request through route lookup and an endpoint's steps, in
+//! LANGUAGE.md's decision-table order, stopping at the first denial.
+
+mod request;
+mod steps;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+use warden_compiler::graph::{Endpoint, EndpointKind, Method, RouteMatch};
+use warden_language::reason::Reason;
+
+use super::decision::Decision;
+use super::eval::{Facts, Prepared};
+use super::json::JsonLimits;
+use super::limits::Limiter;
+use super::path::normalise;
+
+/// `retry-after` of a request denied because its limit could not be checked
+/// (`on_backend_error deny`): about the limiter's back-off before it tries again.
+const BACKEND_ERROR_RETRY_MS: u64 = 1_000;
+
+pub use self::request::{HttpRequest, ResourceRequest, TokenVerifier, VerifiedToken};
+use self::steps::Identity;
+pub use self::steps::rule_layer;
+
+/// Evaluates requests against one prepared graph.
+pub struct Engine {
+    prepared: Prepared,
+    limiter: Arc<dyn Limiter>,
+    verifier: Arc<dyn TokenVerifier>,
+    /// The JWKS verifier behind `verifier`, for refreshing `jwks url` keys.
+    jwks: Option<Arc<super::jwt::JwksVerifier>>,
+    /// Body JSON limits (overridable in the server config).
+    pub json_limits: JsonLimits,
+}
+
+static DECISIONS: AtomicU64 = AtomicU64::new(0);
+
+/// The process id, read once (`getpid` is a system call).
+static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+fn decision_id(now_ms: u64) -> String {
+    let pid = *PID.get_or_init(std::process::id);
+    format!("{now_ms:012x}-{pid:08x}-{:08x}", DECISIONS.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Engine {
+    /// An engine over a prepared graph, a limiter and a token verifier.
+    pub fn new(prepared: Prepared, limiter: Arc<dyn Limiter>, verifier: Arc<dyn TokenVerifier>) -> Engine {
+        Engine { prepared, limiter, verifier, jwks: None, json_limits: JsonLimits::default() }
+    }
+
+    /// Remembers the JWKS verifier that `verifier` uses (possibly through a
+    /// cache), so the service can refresh its `jwks url` keys.
+    #[must_use]
+    pub fn with_jwks(mut self, jwks: Arc<super::jwt::JwksVerifier>) -> Engine {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// The JWKS verifier given to [`Engine::with_jwks`].
+    pub fn jwks(&self) -> Option<&super::jwt::JwksVerifier> {
+        self.jwks.as_deref()
+    }
+
+    /// The graph being evaluated.
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+
+    /// Decides one HTTP request.
+    pub fn check_http(&self, req: &HttpRequest) -> Decision {
+        let mut d = self.http(req);
+        d.revision = self.prepared.graph.revision.clone();
+        d.decision_id = decision_id(req.now_ms);
+        d
+    }
+
+    /// Decides one resource check.
+    pub fn check_resource(&self, req: &ResourceRequest) -> Decision {
+        let mut d = self.resource(req);
+        d.revision = self.prepared.graph.revision.clone();
+        d.decision_id = decision_id(req.now_ms);
+        d
+    }
+
+    fn resource(&self, r: &ResourceRequest) -> Decision {
+        let g = &self.prepared.graph;
+        let Some(rtype) = g.resources.iter().find(|t| t.name == r.resource_type) else {
+            return Decision::new(Reason::RouteNotFound, format!("no resource type `{}`", r.resource_type), None);
+        };
+        let Some(&(_, endpoint)) = rtype.actions.iter().find(|(a, _)| *a == r.action) else {
+            return Decision::new(
+                Reason::MethodNotAllowed,
+                format!("resource `{}` has no action `{}`", r.resource_type, r.action),
+                None,
+            );
+        };
+        let Some(ep) = g.endpoints.get(endpoint as usize) else {
+            return Decision::new(Reason::RouteNotFound, "no such action", None);
+        };
+        let mut properties = r.properties.clone();
+        properties.entry("id").or_insert_with(|| Value::String(r.resource_id.clone()));
+        let asserted = r.subject.as_ref().map(|(id, props)| {
+            let mut claims = props.clone();
+            claims.insert("sub".to_owned(), Value::String(id.clone()));
+            claims
+        });
+        let req = HttpRequest {
+            method: "POST".to_owned(),
+            scheme: r.scheme.clone(),
+            host: String::new(),
+            target: String::new(),
+            headers: Vec::new(),
+            bearer: r.token.clone(),
+            body: None,
+            source_ip: r.source_ip,
+            peer: r.peer.clone(),
+            now_ms: r.now_ms,
+            asserted,
+            resource: Some(Value::Object(properties)),
+            context: r.context.clone(),
+        };
+        let source = req.source_ip.map(|ip| ip.to_string());
+        let facts = Facts {
+            resource: req.resource.as_ref(),
+            context: req.context.as_ref(),
+            peer: req.peer.as_deref(),
+            source_ip: source.as_deref(),
+            method: &r.action,
+            ..Facts::default()
+        };
+        self.steps(ep, facts, &req)
+    }
+
+    fn http(&self, req: &HttpRequest) -> Decision {
+        let g = &self.prepared.graph;
+        let path = match normalise(&req.target) {
+            Ok(p) => p,
+            Err(e) => return Decision::new(Reason::RouteNotFound, e.describe(), None),
+        };
+        let host = req
+            .host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(req.host.as_str(), |(h, _)| h);
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let segments: Vec<&str> = path.segments.iter().map(|s| &**s).collect();
+        // A method no route can name never matches, but its path may still (405).
+        let method = Method::parse(&req.method.to_ascii_uppercase()).filter(|m| *m != Method::Any);
+        let found = match method {
+            Some(m) => g.routes.lookup(&host, m, &segments),
+            None => match g.routes.lookup(&host, Method::Get, &segments) {
+                RouteMatch::NotFound => RouteMatch::NotFound,
+                _ => RouteMatch::MethodNotAllowed,
+            },
+        };
+        let (endpoint, params) = match found {
+            RouteMatch::Found { endpoint, params } => (endpoint, params),
+            RouteMatch::MethodNotAllowed => {
+                return Decision::new(
+                    Reason::MethodNotAllowed,
+                    format!("no route takes `{}` on this path", req.method),
+                    None,
+                );
+            }
+            RouteMatch::NotFound => return Decision::new(Reason::RouteNotFound, "no route matches the request", None),
+        };
+        let Some(ep) = g.endpoints.get(endpoint as usize) else {
+            return Decision::new(Reason::RouteNotFound, "no route matches the request", None);
+        };
+        let query: Vec<(String, String)> =
+            path.query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+        let canonical = path.canonical();
+        let source = req.source_ip.map(|ip| ip.to_string());
+        let facts = Facts {
+            params: &params,
+            param_names: &ep.params,
+            query: &query,
+            headers: &req.headers,
+            peer: req.peer.as_deref(),
+            source_ip: source.as_deref(),
+            method: &req.method,
+            path: &canonical,
+            host: &host,
+            scheme: &req.scheme,
+            ..Facts::default()
+        };
+        self.steps(ep, facts, req)
+    }
+
+    fn header<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+        req.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Runs an endpoint's steps; the decision carries the claims authentication
+    /// established (for the decision log), whatever the outcome.
+    fn steps(&self, ep: &Endpoint, facts: Facts<'_>, req: &HttpRequest) -> Decision {
+        let mut identity: Option<Identity> = None;
+        let mut d = self.run_steps(ep, facts, req, &mut identity);
+        d.claims = identity.map(|i| i.claims);
+        d
+    }
+
+    /// The endpoint a decision came from, for explanations.
+    pub fn endpoint_kind(&self, rule: &str) -> Option<&EndpointKind> {
+        let id = rule.split('#').next().unwrap_or(rule);
+        self.prepared.graph.endpoints.iter().find(|e| e.id == id).map(|e| &e.kind)
+    }
+}
