@@ -189,20 +189,69 @@ pub enum AnyCheck {
     Resource(ResourceCheck),
 }
 
+/// Why a check cannot be judged: the door answers 400 (`INVALID_ARGUMENT`, an
+/// ext_authz denial) with this text, never an allow. No header value, token or
+/// body is quoted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// Not a JSON object.
+    #[error("the check is not a JSON object: {0}")]
+    NotObject(String),
+    /// A resource check that does not fit its format.
+    #[error("malformed resource check: {0}")]
+    MalformedResource(String),
+    /// An HTTP check that does not fit its format.
+    #[error("malformed check: {0}")]
+    Malformed(String),
+    /// No method or no path.
+    #[error("the request needs a `method` and a `path`")]
+    NoMethodOrPath,
+    /// No scheme: the same request must get the same answer at every door.
+    #[error("the request has no `scheme` (`http` or `https`)")]
+    NoScheme,
+    /// Over `check_limits.max_target_bytes`.
+    #[error("the path and query are longer than {0} bytes")]
+    TargetTooLong(usize),
+    /// A host over `check_limits.max_header_bytes`.
+    #[error("the host is longer than {0} bytes")]
+    HostTooLong(usize),
+    /// Over `check_limits.max_headers_bytes`.
+    #[error("the headers are larger than {0} bytes in all")]
+    HeadersTooLarge(usize),
+    /// One header (merged) over `check_limits.max_header_bytes`.
+    #[error("header `{0}` is larger than {1} bytes")]
+    HeaderTooLarge(String, usize),
+    /// Over `check_limits.max_headers`.
+    #[error("the request carries more than {0} headers")]
+    TooManyHeaders(usize),
+    /// A header that may appear once (credentials, framing, forwarding) appeared again.
+    #[error("the request carries more than one `{0}` header")]
+    RepeatedHeader(String),
+    /// No resource type or no action.
+    #[error("a resource check needs `resource.type` and `action`")]
+    NoResourceTypeOrAction,
+    /// `resource.id` and `resource.properties.id` both given.
+    #[error("the resource names its id twice (`resource.id` and `resource.properties.id`)")]
+    ResourceIdTwice,
+    /// `context` that is not an object.
+    #[error("`context` must be a JSON object")]
+    ContextNotObject,
+}
+
 /// Parses a check in either format; the error names the problem. Parsed
 /// straight from the bytes (no intermediate JSON tree), so a field given twice
 /// is refused here as on `/v1/check`, whichever way the check arrives.
-pub fn parse_check(bytes: &[u8]) -> Result<AnyCheck, String> {
+pub fn parse_check(bytes: &[u8]) -> Result<AnyCheck, CheckError> {
     /// Only tells the two formats apart.
     #[derive(Deserialize)]
     struct Probe {
         resource: Option<serde::de::IgnoredAny>,
     }
-    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| format!("the check is not a JSON object: {e}"))?;
+    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| CheckError::NotObject(e.to_string()))?;
     if probe.resource.is_some() {
-        serde_json::from_slice(bytes).map(AnyCheck::Resource).map_err(|e| format!("malformed resource check: {e}"))
+        serde_json::from_slice(bytes).map(AnyCheck::Resource).map_err(|e| CheckError::MalformedResource(e.to_string()))
     } else {
-        serde_json::from_slice(bytes).map(AnyCheck::Http).map_err(|e| format!("malformed check: {e}"))
+        serde_json::from_slice(bytes).map(AnyCheck::Http).map_err(|e| CheckError::Malformed(e.to_string()))
     }
 }
 
@@ -234,7 +283,7 @@ const SINGLE_HEADERS: &[&str] = &[
 pub fn merge_headers(
     headers: impl IntoIterator<Item = (String, String)>,
     bounds: &Bounds,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, CheckError> {
     // A linear search: at most `max_headers` names, usually a dozen, where a
     // map per request would cost more than it saves.
     let mut out: Vec<(String, String)> = Vec::new();
@@ -243,26 +292,26 @@ pub fn merge_headers(
         let name = name.to_ascii_lowercase();
         total = total.saturating_add(name.len() + value.len());
         if total > bounds.max_headers_bytes {
-            return Err(format!("the headers are larger than {} bytes in all", bounds.max_headers_bytes));
+            return Err(CheckError::HeadersTooLarge(bounds.max_headers_bytes));
         }
         match out.iter().position(|(n, _)| *n == name) {
             Some(i) => {
                 if SINGLE_HEADERS.contains(&name.as_str()) {
-                    return Err(format!("the request carries more than one `{name}` header"));
+                    return Err(CheckError::RepeatedHeader(name));
                 }
                 let Some((_, v)) = out.get_mut(i) else { continue };
                 v.push_str(if name == "cookie" { "; " } else { ", " });
                 v.push_str(&value);
                 if name.len() + v.len() > bounds.max_header_bytes {
-                    return Err(format!("header `{name}` is larger than {} bytes", bounds.max_header_bytes));
+                    return Err(CheckError::HeaderTooLarge(name, bounds.max_header_bytes));
                 }
             }
             None => {
                 if name.len() + value.len() > bounds.max_header_bytes {
-                    return Err(format!("header `{name}` is larger than {} bytes", bounds.max_header_bytes));
+                    return Err(CheckError::HeaderTooLarge(name, bounds.max_header_bytes));
                 }
                 if out.len() >= bounds.max_headers {
-                    return Err(format!("the request carries more than {} headers", bounds.max_headers));
+                    return Err(CheckError::TooManyHeaders(bounds.max_headers));
                 }
                 out.push((name, value));
             }
@@ -287,18 +336,18 @@ pub fn http_request(
     (source_ip, peer): (Option<IpAddr>, Option<String>),
     now_ms: u64,
     bounds: &Bounds,
-) -> Result<HttpRequest, String> {
+) -> Result<HttpRequest, CheckError> {
     if method.is_empty() || target.is_empty() {
-        return Err("the request needs a `method` and a `path`".to_owned());
+        return Err(CheckError::NoMethodOrPath);
     }
     if scheme.is_empty() {
-        return Err("the request has no `scheme` (`http` or `https`)".to_owned());
+        return Err(CheckError::NoScheme);
     }
     if target.len() > bounds.max_target_bytes {
-        return Err(format!("the path and query are longer than {} bytes", bounds.max_target_bytes));
+        return Err(CheckError::TargetTooLong(bounds.max_target_bytes));
     }
     if host.len() > bounds.max_header_bytes {
-        return Err(format!("the host is longer than {} bytes", bounds.max_header_bytes));
+        return Err(CheckError::HostTooLong(bounds.max_header_bytes));
     }
     Ok(HttpRequest {
         method: method.to_ascii_uppercase(),
@@ -323,7 +372,7 @@ impl CheckRequest {
         source: (Option<IpAddr>, Option<String>),
         now_ms: u64,
         bounds: &Bounds,
-    ) -> Result<HttpRequest, String> {
+    ) -> Result<HttpRequest, CheckError> {
         let r = self.request;
         http_request(
             &r.method,
@@ -353,15 +402,15 @@ pub fn resource_request(
     (source_ip, peer): (Option<IpAddr>, Option<String>),
     scheme: &str,
     now_ms: u64,
-) -> Result<ResourceRequest, String> {
+) -> Result<ResourceRequest, CheckError> {
     if resource.kind.is_empty() || action.is_empty() {
-        return Err("a resource check needs `resource.type` and `action`".to_owned());
+        return Err(CheckError::NoResourceTypeOrAction);
     }
     if !resource.id.is_empty() && resource.properties.contains_key("id") {
-        return Err("the resource names its id twice (`resource.id` and `resource.properties.id`)".to_owned());
+        return Err(CheckError::ResourceIdTwice);
     }
     if context.as_ref().is_some_and(|c| !c.is_object()) {
-        return Err("`context` must be a JSON object".to_owned());
+        return Err(CheckError::ContextNotObject);
     }
     Ok(ResourceRequest {
         resource_type: resource.kind,
@@ -386,7 +435,7 @@ impl ResourceCheck {
         source: (Option<IpAddr>, Option<String>),
         scheme: &str,
         now_ms: u64,
-    ) -> Result<ResourceRequest, String> {
+    ) -> Result<ResourceRequest, CheckError> {
         resource_request(self.resource, self.action, self.subject, self.token, self.context, source, scheme, now_ms)
     }
 }
@@ -402,7 +451,11 @@ mod tests {
         let b = Bounds::default();
         let pairs = |l: &[(&str, &str)]| l.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>();
         let err = merge_headers(pairs(&[("Authorization", "Bearer a"), ("authorization", "Bearer b")]), &b);
-        assert_eq!(err.unwrap_err(), "the request carries more than one `authorization` header");
+        assert_eq!(err.unwrap_err(), CheckError::RepeatedHeader("authorization".to_owned()));
+        assert_eq!(
+            CheckError::RepeatedHeader("authorization".to_owned()).to_string(),
+            "the request carries more than one `authorization` header"
+        );
         assert!(merge_headers(pairs(&[("Content-Length", "1"), ("content-length", "1")]), &b).is_err());
         assert!(merge_headers(pairs(&[("X-Forwarded-For", "1.2.3.4"), ("x-forwarded-for", "1.2.3.4")]), &b).is_err());
         let ok = merge_headers(pairs(&[("Accept", "a"), ("accept", "b"), ("Cookie", "x=1"), ("cookie", "y=2")]), &b);
@@ -414,26 +467,30 @@ mod tests {
         let b = Bounds { max_headers: 2, max_header_bytes: 16, max_headers_bytes: 30, max_target_bytes: 10 };
         let h = |n: usize| (0..n).map(|i| (format!("h{i}"), "v".to_owned())).collect::<Vec<_>>();
         assert!(merge_headers(h(2), &b).is_ok());
-        assert!(merge_headers(h(3), &b).unwrap_err().contains("more than 2 headers"));
-        assert!(merge_headers([("a".to_owned(), "x".repeat(16))], &b).unwrap_err().contains("larger than 16"));
+        assert_eq!(merge_headers(h(3), &b).unwrap_err(), CheckError::TooManyHeaders(2));
+        assert_eq!(
+            merge_headers([("a".to_owned(), "x".repeat(16))], &b).unwrap_err(),
+            CheckError::HeaderTooLarge("a".to_owned(), 16)
+        );
         let big = [("a".to_owned(), "x".repeat(14)), ("b".to_owned(), "x".repeat(14)), ("c".to_owned(), "x".into())];
-        assert!(merge_headers(big, &b).unwrap_err().contains("30 bytes in all"));
+        assert_eq!(merge_headers(big, &b).unwrap_err(), CheckError::HeadersTooLarge(30));
         let req = |target: &str, scheme: &str| {
             http_request("get", scheme, "h", target, Vec::new(), None, (None, None), 0, &b)
         };
-        assert!(req("/0123456789", "https").unwrap_err().contains("longer than 10"));
-        assert_eq!(req("/a", "").unwrap_err(), "the request has no `scheme` (`http` or `https`)");
+        assert_eq!(req("/0123456789", "https").unwrap_err(), CheckError::TargetTooLong(10));
+        assert_eq!(req("/a", "").unwrap_err(), CheckError::NoScheme);
+        assert_eq!(CheckError::NoScheme.to_string(), "the request has no `scheme` (`http` or `https`)");
         assert_eq!(req("/a", "HTTPS").unwrap().scheme, "https");
     }
 
     #[test]
     fn a_field_given_twice_is_refused_by_parse_check() {
         let twice = br#"{"request": {"method": "GET", "scheme": "https", "path": "/a", "path": "/b"}}"#;
-        assert!(parse_check(twice).unwrap_err().contains("duplicate field `path`"));
+        assert!(parse_check(twice).unwrap_err().to_string().contains("duplicate field `path`"));
         let no_scheme = br#"{"request": {"method": "GET", "path": "/a"}}"#;
-        assert!(parse_check(no_scheme).unwrap_err().contains("missing field `scheme`"));
+        assert!(parse_check(no_scheme).unwrap_err().to_string().contains("missing field `scheme`"));
         let resource = br#"{"resource": {"type": "doc", "id": "1"}, "action": "read", "action": "write"}"#;
-        assert!(parse_check(resource).unwrap_err().contains("duplicate field `action`"));
+        assert!(parse_check(resource).unwrap_err().to_string().contains("duplicate field `action`"));
         let ok = br#"{"resource": {"type": "doc", "id": "1"}, "action": "read"}"#;
         assert!(matches!(parse_check(ok).unwrap(), AnyCheck::Resource(_)));
     }
@@ -452,8 +509,7 @@ mod tests {
             context: None,
             source: None,
         };
-        let err = check("1").into_engine((None, None), "https", 0).unwrap_err();
-        assert!(err.contains("names its id twice"), "{err}");
+        assert_eq!(check("1").into_engine((None, None), "https", 0).unwrap_err(), CheckError::ResourceIdTwice);
         assert_eq!(check("").into_engine((None, None), "https", 0).unwrap().properties["id"], "other");
     }
 }

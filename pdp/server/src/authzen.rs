@@ -158,7 +158,8 @@ fn check(s: &Service, (subject, action, resource, context): Complete, asker: &As
             asker.source.clone(),
             now_ms(),
             &s.bounds,
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         let mut claims = subject.properties;
         claims.insert("sub".to_owned(), Value::String(subject.id));
         req.asserted = Some(claims);
@@ -169,6 +170,7 @@ fn check(s: &Service, (subject, action, resource, context): Complete, asker: &As
     let subject = SubjectPart { id: subject.id, properties: subject.properties };
     resource_request(resource, action.name, Some(subject), None, context, asker.source.clone(), asker.scheme, now_ms())
         .map(Check::Resource)
+        .map_err(|e| e.to_string())
 }
 
 /// Decides one evaluation on the policy in service.

@@ -126,7 +126,12 @@ fn http_check(s: &Service, caller: &Caller, c: &pb::CheckRequest) -> Result<Chec
         &s.bounds,
     )
     .map(Check::Http)
-    .map_err(Status::invalid_argument)
+    .map_err(invalid)
+}
+
+/// A check that cannot be judged: `INVALID_ARGUMENT`, never an allow.
+fn invalid(e: crate::api::CheckError) -> Status {
+    Status::invalid_argument(e.to_string())
 }
 
 fn resource_check(s: &Service, caller: &Caller, xff: &[&str], c: &pb::ResourceCheckRequest) -> Result<Check, Status> {
@@ -163,7 +168,7 @@ fn resource_check(s: &Service, caller: &Caller, xff: &[&str], c: &pb::ResourceCh
         now_ms(),
     )
     .map(Check::Resource)
-    .map_err(Status::invalid_argument)
+    .map_err(invalid)
 }
 
 fn answer(d: Decision) -> pb::CheckResponse {
@@ -294,7 +299,7 @@ fn envoy_request(s: &Service, caller: &Caller, c: &authz::CheckRequest) -> Resul
         Refused::Malformed(why) => (400, why),
     })?;
     http_request(&http.method, &http.scheme, &http.host, &http.path, headers, body, source, now_ms(), &s.bounds)
-        .map_err(|why| (400, why))
+        .map_err(|why| (400, why.to_string()))
 }
 
 fn header_option(name: &str, value: &str, action: HeaderAppendAction) -> HeaderValueOption {

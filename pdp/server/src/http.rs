@@ -167,13 +167,15 @@ fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T,
 /// An HTTP check in the engine's terms, with the source the caller may assert.
 fn http_check(s: &Service, caller: &Caller, c: CheckRequest) -> Result<Check, Bad> {
     let source = s.callers.http_source(caller, c.source.as_ref()).map_err(refused)?;
-    c.into_engine(source, now_ms(), &s.bounds).map(Check::Http).map_err(|e| (StatusCode::BAD_REQUEST, e))
+    c.into_engine(source, now_ms(), &s.bounds).map(Check::Http).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 /// A resource check in the engine's terms: the caller is its source.
 fn resource_check(s: &Service, caller: &Caller, xff: &[&str], c: ResourceCheck) -> Result<Check, Bad> {
     let source = s.callers.resource_source(caller, c.source.as_ref(), xff.iter().copied()).map_err(refused)?;
-    c.into_engine(source, caller.scheme(), now_ms()).map(Check::Resource).map_err(|e| (StatusCode::BAD_REQUEST, e))
+    c.into_engine(source, caller.scheme(), now_ms())
+        .map(Check::Resource)
+        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 async fn check(State(h): State<Http>, CallerOf(caller): CallerOf, JsonBody(body): JsonBody) -> Response {
@@ -313,6 +315,7 @@ fn forwarded(s: &Service, headers: &HeaderMap, caller: &Caller) -> Result<HttpRe
         pairs.push((n.to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
     }
     http_request(method, scheme, host, target, pairs, None, (source_ip, None), now_ms(), &s.bounds)
+        .map_err(|e| e.to_string())
 }
 
 async fn forward_auth(State(h): State<Http>, CallerOf(caller): CallerOf, headers: HeaderMap) -> Response {
