@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 use crate::graph::{Expr, ExprId, Graph, Key, Limit};
 
 /// The fingerprint of `limit` in `g`: 16 hex digits (the first 8 bytes of a
-/// SHA-256 over the canonical JSON of its definition).
+/// SHA-256 over the canonical JSON of its definition, keys sorted).
 pub fn limit(g: &Graph, limit: &Limit) -> String {
     let definition = json!({
         "name": limit.name,
@@ -23,8 +23,46 @@ pub fn limit(g: &Graph, limit: &Limit) -> String {
         "ipv6_prefix": limit.ipv6_prefix,
         "keys": limit.keys.iter().map(|&k| canonical(g, k, 0)).collect::<Vec<_>>(),
     });
-    let digest = Sha256::digest(definition.to_string().as_bytes());
+    let mut text = String::new();
+    write_sorted(&definition, &mut text);
+    let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compact JSON with every object's keys in byte order, whatever order the
+/// map holds them in: serde_json keeps insertion order when any crate of the
+/// build turns on its `preserve_order` feature, and the fingerprint must not
+/// depend on which crates were built with the compiler.
+fn write_sorted(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(item) = map.get(k) {
+                    write_sorted(item, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 /// The fingerprint as the number a limit store counts under.
@@ -87,5 +125,22 @@ fn canonical(g: &Graph, id: ExprId, depth: usize) -> Value {
         Expr::Len(a) => json!({"len": c(*a)}),
         Expr::Matches(a, re) => json!({"matches": c(*a), "regex": g.regexes.get(*re as usize)}),
         Expr::InCidr(a, cidr) => json!({"in_cidr": c(*a), "cidr": g.cidrs.get(*cidr as usize)}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_written_in_byte_order_whatever_the_map_holds() {
+        let mut map = serde_json::Map::new();
+        for k in ["stage", "burst", "name", "Z", "keys"] {
+            map.insert(k.to_owned(), json!([1, {"b": true, "a": "x\"y"}]));
+        }
+        let mut out = String::new();
+        write_sorted(&Value::Object(map), &mut out);
+        let item = r#"[1,{"a":"x\"y","b":true}]"#;
+        assert_eq!(out, format!(r#"{{"Z":{item},"burst":{item},"keys":{item},"name":{item},"stage":{item}}}"#));
     }
 }

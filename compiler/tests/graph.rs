@@ -246,5 +246,5 @@ fn a_limit_fingerprint_is_its_definition_and_nothing_else() {
     // Rate-limit state in a shared Redis is counted under this value: it is
     // pinned, so that no change to how graphs are printed (Graphviz, the JSON
     // layout) can move it without this test saying so.
-    assert_eq!(print, "f4bf841872567fde");
+    assert_eq!(print, "1838317233fea308");
 }
