@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::caller::Caller;
 use super::decide::{Check, Door, decide};
-use super::http::{Bad, CallerOf, Http, JsonBody, error, forwarded_for, no_policy, refused, undecided};
+use super::http::{Bad, CallerOf, Http, JsonBody, error, forwarded_for, no_policy, parse, refused, undecided};
 use super::state::{Service, now_ms};
 use crate::api::{ResourcePart, SubjectPart, http_request, resource_request};
 use crate::engine::decision::Decision;
@@ -204,10 +204,6 @@ fn with_request_id(mut response: Response, headers: &HeaderMap) -> Response {
         response.headers_mut().insert("x-request-id", id.clone());
     }
     response
-}
-
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| format!("malformed {what}: {e}"))
 }
 
 /// `POST /access/v1/evaluation`.

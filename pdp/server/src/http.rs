@@ -160,7 +160,8 @@ pub(super) fn forwarded_for(headers: &HeaderMap) -> Vec<&str> {
     headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect()
 }
 
-fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, String> {
+/// A JSON body of the check APIs and AuthZEN; the error names `what` was malformed.
+pub(crate) fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| format!("malformed {what}: {e}"))
 }
 
