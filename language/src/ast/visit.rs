@@ -1,14 +1,13 @@
 //! The one AST walker: a [`Visit`] trait with a method per node kind, whose defaults
 //! call the free `walk_*` functions that visit a node's children in source order.
 //!
-//! Implement the methods for the nodes you care about and call the matching
-//! `walk_*` function from them to keep descending (as in `syn::visit` or
-//! rust-analyzer): validation, lints and the language server's navigation
-//! share this walk instead of matching on every node type themselves.
+//! Override the nodes you care about and call the matching `walk_*` to keep
+//! descending (as in `syn::visit`); validation and the language server share
+//! this walk. Recursion follows the tree, so it is bounded by the input's
+//! bracket depth like every other pass (ARCHITECTURE.md).
 //!
 //! ```
-//! use warden_language::ast::visit::{self, Visit};
-//! use warden_language::ast::Ident;
+//! use warden_language::ast::{Ident, Visit};
 //!
 //! /// Every identifier, in source order.
 //! struct Names<'a>(Vec<&'a str>);
@@ -24,9 +23,6 @@
 //! names.visit_file(&parsed.file);
 //! assert_eq!(names.0, ["per_ip"]);
 //! ```
-//!
-//! Recursion follows the tree, so it is bounded like every other pass (by the
-//! input's bracket depth: see ARCHITECTURE.md, *Nothing recurses per byte*).
 
 use super::{
     Action, Api, ApiItem, AuthMethod, BodySpec, Check, CheckItem, Constraint, Data, Decl, Doc, Duration, Expectation,
@@ -411,32 +407,28 @@ pub fn walk_action<'a, V: Visit<'a> + ?Sized>(v: &mut V, action: &'a Action) {
 /// The strings, names, sizes and expressions of a statement.
 pub fn walk_stmt<'a, V: Visit<'a> + ?Sized>(v: &mut V, stmt: &'a Stmt) {
     match &stmt.node {
-        StmtKind::Auth(method) => match method {
-            AuthMethod::ClientSecret { file } => v.visit_str(file),
-            AuthMethod::ApiKey { header, file } => {
-                v.visit_str(header);
-                v.visit_str(file);
-            }
-            AuthMethod::Bearer | AuthMethod::Mtls | AuthMethod::Asserted | AuthMethod::None => {}
-        },
+        StmtKind::Auth(AuthMethod::ClientSecret { file }) => v.visit_str(file),
+        StmtKind::Auth(AuthMethod::ApiKey { header, file }) => {
+            v.visit_str(header);
+            v.visit_str(file);
+        }
+        StmtKind::Auth(AuthMethod::Bearer | AuthMethod::Mtls | AuthMethod::Asserted | AuthMethod::None) => {}
         StmtKind::Scope { scopes, .. } => walk_strs(v, scopes),
         StmtKind::Limit(names) => {
             for name in names {
                 v.visit_ident(name);
             }
         }
-        StmtKind::Body(spec) => match spec {
-            BodySpec::Json { schema, max } => {
-                if let Some(schema) = schema {
-                    v.visit_ident(schema);
-                }
-                if let Some(max) = max {
-                    v.visit_size(max);
-                }
+        StmtKind::Body(BodySpec::Json { schema, max }) => {
+            if let Some(schema) = schema {
+                v.visit_ident(schema);
             }
-            BodySpec::Any { max: Some(max) } => v.visit_size(max),
-            BodySpec::Any { max: None } | BodySpec::None => {}
-        },
+            if let Some(max) = max {
+                v.visit_size(max);
+            }
+        }
+        StmtKind::Body(BodySpec::Any { max: Some(max) }) => v.visit_size(max),
+        StmtKind::Body(BodySpec::Any { max: None } | BodySpec::None) => {}
         StmtKind::Allow(when) => {
             if let Some(when) = when {
                 v.visit_expr(when);

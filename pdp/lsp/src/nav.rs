@@ -245,4 +245,34 @@ mod tests {
         let use_of_data = text.rfind("tellers").unwrap_or(0);
         assert_eq!(at(&found, 0, use_of_data + 2).map(|o| o.name.as_str()), Some("tellers"));
     }
+
+    #[test]
+    fn schemas_resources_and_test_checks_are_followed_in_source_order() {
+        let text = "schema Payee {\n  iban: string\n}\n\
+                    schema Transfer {\n  payee: Payee\n  more: [Payee]\n}\n\
+                    resource doc in zone edge {\n  body json Transfer\n  action read {\n    allow\n  }\n}\n\
+                    test \"reads\" {\n  check doc read\n  expect allow\n}\n";
+        let parsed = vec![warden_language::parse(text)];
+        assert!(parsed[0].diagnostics.is_empty(), "{:?}", parsed[0].diagnostics);
+        let declared = declarations(&parsed);
+        let names: Vec<(&str, &str)> = declared.iter().map(|d| (d.keyword, d.name_span.text(text))).collect();
+        assert_eq!(names, [("schema", "Payee"), ("schema", "Transfer"), ("resource", "doc"), ("test", "\"reads\"")]);
+        // Only declared names count (`string`, `edge` and the action `read` do not);
+        // every use is found, in file and source order.
+        let occurrences = occurrences(&parsed, &declared);
+        let found: Vec<(&str, usize)> = occurrences.iter().map(|o| (o.name.as_str(), o.span.start())).collect();
+        let at = |needle: &str, nth: usize| text.match_indices(needle).nth(nth).map_or(0, |(i, _)| i);
+        assert_eq!(
+            found,
+            [
+                ("Payee", at("Payee", 0)),
+                ("Transfer", at("Transfer", 0)),
+                ("Payee", at("Payee", 1)),
+                ("Payee", at("Payee", 2)),
+                ("doc", at("doc", 0)),
+                ("Transfer", at("Transfer", 1)),
+                ("doc", at("doc", 1)),
+            ]
+        );
+    }
 }
