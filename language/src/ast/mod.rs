@@ -1,4 +1,4 @@
-//! The typed AST of a policy file: every node carries its byte span; built by `parser.rs`.
+//! The typed AST of a policy file: every node carries its byte span; built by the parser (`parser/`).
 //!
 //! The AST mirrors the source closely (it keeps parentheses, the order of
 //! statements and how names were quoted) so that the formatter can print it
