@@ -20,12 +20,14 @@ mod parser;
 pub mod reason;
 pub mod scan;
 pub mod span;
+mod suggest;
 pub mod validate;
 
 pub use diagnostic::{Code, Color, Diagnostic, Severity, render};
 pub use keywords::KEYWORDS;
-pub use parser::{MAX_FILE_BYTES, Parsed, decode, edit_distance, is_identifier, parse};
+pub use parser::{MAX_FILE_BYTES, Parsed, decode, is_identifier, parse};
 pub use span::{LineIndex, Span};
+pub use suggest::edit_distance;
 
 /// Parses and validates one file: the diagnostics `warden check` shows for it
 /// before any cross-file (compiler) checks.

@@ -4,6 +4,7 @@
 //! These need nothing beyond the file itself. Checks across files (unknown
 //! names, route conflicts, types of attributes) belong to the compiler.
 
+use crate::ast::visit::{self, Visit};
 use crate::ast::*;
 use crate::codes;
 use crate::diagnostic::Diagnostic;
@@ -11,7 +12,7 @@ use crate::span::Span;
 
 /// Runs every structural check on one file.
 pub fn file(file: &File) -> Vec<Diagnostic> {
-    let mut v = Validator { diags: Vec::new() };
+    let mut v = Validator { diags: Vec::new(), asked: false };
     for decl in &file.decls {
         match decl {
             Decl::Zone(z) => v.zone(z),
@@ -20,7 +21,7 @@ pub fn file(file: &File) -> Vec<Diagnostic> {
             Decl::Data(_) => {}
             Decl::Api(a) => v.api(a),
             Decl::Resource(r) => v.resource(r),
-            Decl::Test(t) => v.test(t),
+            Decl::Test(t) => v.visit_test(t),
         }
     }
     v.diags
@@ -28,6 +29,8 @@ pub fn file(file: &File) -> Vec<Diagnostic> {
 
 struct Validator {
     diags: Vec<Diagnostic>,
+    /// In a test: a `request` or `check` came before (so an `expect` has something to judge).
+    asked: bool,
 }
 
 /// Remembers the first occurrence of each kind of setting in one block.
@@ -225,7 +228,7 @@ impl Validator {
             );
         }
         for key in &limit.keys {
-            self.expr(key);
+            self.visit_expr(key);
         }
     }
 
@@ -383,10 +386,10 @@ impl Validator {
                         );
                     }
                 }
-                StmtKind::Allow(Some(e)) | StmtKind::Deny(e) => self.expr(e),
+                StmtKind::Allow(Some(e)) | StmtKind::Deny(e) => self.visit_expr(e),
                 StmtKind::UpstreamHeader { name, value } => {
                     self.header_name(name);
-                    self.expr(value);
+                    self.visit_expr(value);
                 }
                 StmtKind::Auth(AuthMethod::ApiKey { header, .. }) => self.header_name(header),
                 _ => {}
@@ -417,48 +420,6 @@ impl Validator {
                     name.value.to_ascii_lowercase()
                 )),
             );
-        }
-    }
-
-    fn expr(&mut self, expr: &Expr) {
-        match &expr.kind {
-            ExprKind::Attr { root, path } => {
-                if root.node == Root::Header
-                    && let Some(Segment { kind: SegmentKind::Index(Expr { kind: ExprKind::Str(name), span }), .. }) =
-                        path.first()
-                {
-                    self.header_name(&Str { value: name.clone(), span: *span });
-                }
-                for seg in path {
-                    if let SegmentKind::Index(e) = &seg.kind {
-                        self.expr(e);
-                    }
-                }
-            }
-            ExprKind::Access { base, path } => {
-                self.expr(base);
-                for seg in path {
-                    if let SegmentKind::Index(e) = &seg.kind {
-                        self.expr(e);
-                    }
-                }
-            }
-            ExprKind::List(items) | ExprKind::And(items) | ExprKind::Or(items) => {
-                for e in items {
-                    self.expr(e);
-                }
-            }
-            ExprKind::Call { args, .. } => {
-                for e in args {
-                    self.expr(e);
-                }
-            }
-            ExprKind::Not(e) | ExprKind::Paren(e) => self.expr(e),
-            ExprKind::Compare { lhs, rhs, .. } => {
-                self.expr(lhs);
-                self.expr(rhs);
-            }
-            ExprKind::Str(_) | ExprKind::Number { .. } | ExprKind::Bool(_) => {}
         }
     }
 
@@ -513,55 +474,72 @@ impl Validator {
         });
         self.stmts(stmts, "resource");
     }
+}
 
-    fn test(&mut self, test: &Test) {
-        let mut asked = false;
-        self.steps(&test.steps, &mut asked);
+/// Expressions and test steps are walked with the shared visitor; blocks of
+/// settings and statements are checked above, where the order of their
+/// diagnostics is decided.
+impl<'a> Visit<'a> for Validator {
+    /// `header["NAME"]` names a valid, lower-case header.
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let ExprKind::Attr { root, path } = &expr.kind
+            && root.node == Root::Header
+            && let Some(Segment { kind: SegmentKind::Index(Expr { kind: ExprKind::Str(name), span }), .. }) =
+                path.first()
+        {
+            self.header_name(&Str { value: name.clone(), span: *span });
+        }
+        visit::walk_expr(self, expr);
     }
 
-    fn steps(&mut self, steps: &[Step], asked: &mut bool) {
-        for step in steps {
-            match &step.node {
-                StepKind::Request(request) => {
-                    *asked = true;
-                    let mut seen = Seen::new();
-                    for item in &request.items {
-                        let what = match &item.node {
-                            RequestItem::Ip(_) => "ip",
-                            RequestItem::Peer(_) => "peer",
-                            RequestItem::Header { .. } => continue,
-                            RequestItem::Json(_) | RequestItem::Body { .. } => "body",
-                            RequestItem::Basic { .. } | RequestItem::Token(_) => "credential",
-                        };
-                        if let Some(first) = seen.add(what, item.span) {
-                            self.duplicate(what, "request", item.span, first);
-                        }
+    fn visit_test(&mut self, test: &'a Test) {
+        self.asked = false;
+        visit::walk_test(self, test);
+    }
+
+    /// Duplicate settings of a request or check; an `expect` before either.
+    fn visit_step(&mut self, step: &'a Step) {
+        match &step.node {
+            StepKind::Request(request) => {
+                self.asked = true;
+                let mut seen = Seen::new();
+                for item in &request.items {
+                    let what = match &item.node {
+                        RequestItem::Ip(_) => "ip",
+                        RequestItem::Peer(_) => "peer",
+                        RequestItem::Header { .. } => continue,
+                        RequestItem::Json(_) | RequestItem::Body { .. } => "body",
+                        RequestItem::Basic { .. } | RequestItem::Token(_) => "credential",
+                    };
+                    if let Some(first) = seen.add(what, item.span) {
+                        self.duplicate(what, "request", item.span, first);
                     }
                 }
-                StepKind::Check(check) => {
-                    *asked = true;
-                    let mut seen = Seen::new();
-                    for item in &check.items {
-                        let what = match &item.node {
-                            CheckItem::Ip(_) => "ip",
-                            CheckItem::Peer(_) => "peer",
-                            CheckItem::Subject { .. } | CheckItem::Token(_) => "subject",
-                            CheckItem::Resource { .. } => "resource",
-                            CheckItem::Context(_) => "context",
-                        };
-                        if let Some(first) = seen.add(what, item.span) {
-                            self.duplicate(what, "check", item.span, first);
-                        }
-                    }
-                }
-                StepKind::Expect(_) if !*asked => self.diags.push(
-                    Diagnostic::error(codes::MISPLACED, step.span, "`expect` before any `request` or `check`")
-                        .with_label("nothing to expect of yet")
-                        .with_help("put a `request` or `check` before the `expect`"),
-                ),
-                StepKind::Repeat { steps, .. } => self.steps(steps, asked),
-                _ => {}
             }
+            StepKind::Check(check) => {
+                self.asked = true;
+                let mut seen = Seen::new();
+                for item in &check.items {
+                    let what = match &item.node {
+                        CheckItem::Ip(_) => "ip",
+                        CheckItem::Peer(_) => "peer",
+                        CheckItem::Subject { .. } | CheckItem::Token(_) => "subject",
+                        CheckItem::Resource { .. } => "resource",
+                        CheckItem::Context(_) => "context",
+                    };
+                    if let Some(first) = seen.add(what, item.span) {
+                        self.duplicate(what, "check", item.span, first);
+                    }
+                }
+            }
+            StepKind::Expect(_) if !self.asked => self.diags.push(
+                Diagnostic::error(codes::MISPLACED, step.span, "`expect` before any `request` or `check`")
+                    .with_label("nothing to expect of yet")
+                    .with_help("put a `request` or `check` before the `expect`"),
+            ),
+            StepKind::Expect(_) | StepKind::Repeat { .. } | StepKind::Wait(_) => {}
         }
+        // A `repeat` block's steps, in order.
+        visit::walk_step(self, step);
     }
 }

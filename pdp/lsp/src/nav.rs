@@ -1,13 +1,24 @@
 //! Navigation for `warden lsp`: the declared names of a policy set (zones, limits, schemas,
-//! data, apis, resources) and where each is used, for hover, definition, references and the outline.
+//! data, apis, resources, tests) and where each is used, for hover, definition, references,
+//! the outline and completion.
 //!
-//! Uses are found in the AST, not the text: every identifier node (`{name, span}`
-//! in the AST's serialised form) and the first field after `data` in an
-//! expression. Serialising keeps this independent of the AST's many node types.
+//! Uses are found by walking the typed AST with the shared visitor
+//! ([`warden_language::ast::visit`]): every identifier, and the first field
+//! after `data` in an expression. A node the AST gains is walked as soon as
+//! the visitor knows it; nothing here depends on field names.
 
-use serde_json::Value;
-use warden_language::ast::{ApiItem, BodySpec, Decl, Field, PathSegment, Route, StmtKind, TypeKind};
-use warden_language::{Parsed, Span};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use lsp_types::{Position, Uri};
+use warden_language::ast::visit::{self, Visit};
+use warden_language::ast::{
+    ApiItem, BodySpec, Decl, Expr, ExprKind, Field, Ident, PathSegment, Root, Route, SegmentKind, StmtKind, TypeKind,
+};
+use warden_language::{LineIndex, Parsed, Span};
+
+use crate::documents::{Documents, set_root};
+use crate::{from_proto, to_proto};
 
 /// One declaration of a named thing.
 pub struct Declared {
@@ -40,20 +51,11 @@ pub fn declarations(files: &[Parsed]) -> Vec<Declared> {
     let mut out = Vec::new();
     for (file, parsed) in files.iter().enumerate() {
         for decl in &parsed.file.decls {
-            let (name, name_span) = match decl {
-                Decl::Zone(d) => (d.name.name.clone(), d.name.span),
-                Decl::Limit(d) => (d.name.name.clone(), d.name.span),
-                Decl::Schema(d) => (d.name.name.clone(), d.name.span),
-                Decl::Data(d) => (d.name.name.clone(), d.name.span),
-                Decl::Api(d) => (d.name.name.clone(), d.name.span),
-                Decl::Resource(d) => (d.name.name.clone(), d.name.span),
-                Decl::Test(d) => (d.name.value.clone(), d.name.span),
-            };
             out.push(Declared {
                 file,
                 keyword: decl.keyword(),
-                name,
-                name_span,
+                name: decl.name_text().to_owned(),
+                name_span: decl.name_span(),
                 span: decl.span(),
                 doc: decl.doc().map(|d| d.text.clone()),
             });
@@ -62,63 +64,93 @@ pub fn declarations(files: &[Parsed]) -> Vec<Declared> {
     out
 }
 
-/// Every occurrence of a declared name (tests excluded: their names are strings).
+/// Every occurrence of a declared name (tests excluded: their names are
+/// strings), in file and source order.
 pub fn occurrences(files: &[Parsed], declared: &[Declared]) -> Vec<Occurrence> {
-    let names: std::collections::HashSet<&str> =
-        declared.iter().filter(|d| d.keyword != "test").map(|d| d.name.as_str()).collect();
+    let names: HashSet<&str> = declared.iter().filter(|d| d.keyword != "test").map(|d| d.name.as_str()).collect();
     let mut out = Vec::new();
     for (file, parsed) in files.iter().enumerate() {
-        let Ok(tree) = serde_json::to_value(&parsed.file) else { continue };
-        let mut found = Vec::new();
-        walk(&tree, &mut found);
-        out.extend(
-            found.into_iter().filter(|(name, _)| names.contains(name.as_str())).map(|(name, span)| Occurrence {
-                file,
-                name,
-                span,
-            }),
-        );
+        let mut found = Names::default();
+        found.visit_file(&parsed.file);
+        out.extend(found.names.into_iter().filter(|(name, _)| names.contains(name)).map(|(name, span)| Occurrence {
+            file,
+            name: name.to_owned(),
+            span,
+        }));
     }
     out
 }
 
-/// Collects identifier nodes and `data.NAME` fields from a serialised AST.
-fn walk(value: &Value, out: &mut Vec<(String, Span)>) {
-    match value {
-        Value::Object(map) => {
-            if map.len() == 2
-                && let (Some(Value::String(name)), Some(Value::String(span))) = (map.get("name"), map.get("span"))
-                && let Some(span) = parse_span(span)
-            {
-                out.push((name.clone(), span));
-                return;
-            }
-            if let Some(Value::Object(attr)) = map.get("Attr")
-                && attr.get("root").and_then(|r| r.get("node")) == Some(&Value::String("Data".to_owned()))
-                && let Some(first) = attr.get("path").and_then(|p| p.get(0))
-                && let Some(Value::String(name)) = first.get("kind").and_then(|k| k.get("Field"))
-                && let Some(span) = first.get("span").and_then(Value::as_str).and_then(parse_span)
-            {
-                // The segment's span covers `.name`; the name is its tail.
-                let start = span.end().saturating_sub(name.len()).max(span.start());
-                out.push((name.clone(), Span::new(start, span.end())));
-            }
-            for v in map.values() {
-                walk(v, out);
-            }
+/// Collects every identifier and every `data.NAME`, in source order.
+#[derive(Default)]
+struct Names<'a> {
+    names: Vec<(&'a str, Span)>,
+}
+
+impl<'a> Visit<'a> for Names<'a> {
+    fn visit_ident(&mut self, ident: &'a Ident) {
+        self.names.push((&ident.name, ident.span));
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let ExprKind::Attr { root, path } = &expr.kind
+            && root.node == Root::Data
+            && let Some(first) = path.first()
+            && let SegmentKind::Field(name) = &first.kind
+        {
+            // The segment's span covers `.name`; the name is its tail.
+            let start = first.span.end().saturating_sub(name.len()).max(first.span.start());
+            self.names.push((name, Span::new(start, first.span.end())));
         }
-        Value::Array(items) => {
-            for v in items {
-                walk(v, out);
-            }
-        }
-        _ => {}
+        visit::walk_expr(self, expr);
     }
 }
 
-fn parse_span(text: &str) -> Option<Span> {
-    let (start, end) = text.split_once("..")?;
-    Some(Span::new(start.parse().ok()?, end.parse().ok()?))
+/// A policy set parsed for navigation, seen from one of its documents.
+pub(crate) struct Analysis {
+    /// The set's directory.
+    pub(crate) root: PathBuf,
+    /// Every file with its text (open buffers over disk).
+    pub(crate) files: Vec<(PathBuf, String)>,
+    /// Every file parsed, in the same order.
+    pub(crate) asts: Vec<Parsed>,
+    /// Index of the document the request is about.
+    pub(crate) current: usize,
+    /// The declarations of the set.
+    pub(crate) declared: Vec<Declared>,
+    /// Where declared names are written.
+    pub(crate) occurrences: Vec<Occurrence>,
+}
+
+impl Analysis {
+    /// The parsed files of the set `uri` belongs to, with the index of `uri`'s file.
+    pub(crate) fn new(documents: &Documents, uri: &Uri) -> Option<Analysis> {
+        let path = from_proto::path(uri)?;
+        let set = documents.load(&set_root(&path), &path);
+        let current = set.files.iter().position(|(p, _)| *p == path)?;
+        let asts: Vec<Parsed> = set.files.iter().map(|(_, t)| warden_language::parse(t)).collect();
+        let declared = declarations(&asts);
+        let occurrences = occurrences(&asts, &declared);
+        Some(Analysis { root: set.root, files: set.files, asts, current, declared, occurrences })
+    }
+
+    /// The text of the current document.
+    pub(crate) fn text(&self) -> Option<&str> {
+        self.files.get(self.current).map(|(_, text)| text.as_str())
+    }
+
+    /// The occurrence of a declared name at `pos` in the current document.
+    pub(crate) fn at(&self, pos: Position) -> Option<&Occurrence> {
+        let text = self.text()?;
+        let offset = from_proto::offset(text, &LineIndex::new(text), pos);
+        at(&self.occurrences, self.current, offset)
+    }
+
+    /// Where `span` of file `file` is, for the client.
+    pub(crate) fn location(&self, file: usize, span: Span) -> Option<lsp_types::Location> {
+        let (path, text) = self.files.get(file)?;
+        to_proto::location(path, text, span)
+    }
 }
 
 /// The occurrence at byte `offset` of `file`, if any.
@@ -212,5 +244,35 @@ mod tests {
         assert_eq!(spans("edge"), ["edge", "edge"]);
         let use_of_data = text.rfind("tellers").unwrap_or(0);
         assert_eq!(at(&found, 0, use_of_data + 2).map(|o| o.name.as_str()), Some("tellers"));
+    }
+
+    #[test]
+    fn schemas_resources_and_test_checks_are_followed_in_source_order() {
+        let text = "schema Payee {\n  iban: string\n}\n\
+                    schema Transfer {\n  payee: Payee\n  more: [Payee]\n}\n\
+                    resource doc in zone edge {\n  body json Transfer\n  action read {\n    allow\n  }\n}\n\
+                    test \"reads\" {\n  check doc read\n  expect allow\n}\n";
+        let parsed = vec![warden_language::parse(text)];
+        assert!(parsed[0].diagnostics.is_empty(), "{:?}", parsed[0].diagnostics);
+        let declared = declarations(&parsed);
+        let names: Vec<(&str, &str)> = declared.iter().map(|d| (d.keyword, d.name_span.text(text))).collect();
+        assert_eq!(names, [("schema", "Payee"), ("schema", "Transfer"), ("resource", "doc"), ("test", "\"reads\"")]);
+        // Only declared names count (`string`, `edge` and the action `read` do not);
+        // every use is found, in file and source order.
+        let occurrences = occurrences(&parsed, &declared);
+        let found: Vec<(&str, usize)> = occurrences.iter().map(|o| (o.name.as_str(), o.span.start())).collect();
+        let at = |needle: &str, nth: usize| text.match_indices(needle).nth(nth).map_or(0, |(i, _)| i);
+        assert_eq!(
+            found,
+            [
+                ("Payee", at("Payee", 0)),
+                ("Transfer", at("Transfer", 0)),
+                ("Payee", at("Payee", 1)),
+                ("Payee", at("Payee", 2)),
+                ("doc", at("doc", 0)),
+                ("Transfer", at("Transfer", 1)),
+                ("doc", at("doc", 1)),
+            ]
+        );
     }
 }

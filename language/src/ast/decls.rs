@@ -1,0 +1,393 @@
+//! Declarations of the AST: zones and their issuers, limits, data, apis with their routes,
+//! resources with their actions.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Doc, Duration, Expr, Ident, Spanned, Stmt, Str};
+use crate::span::Span;
+
+/// `zone NAME { … }`: a trust zone.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Zone {
+    /// Doc comment.
+    pub doc: Option<Doc>,
+    /// Zone name.
+    pub name: Ident,
+    /// Issuers and transport requirements, in source order.
+    pub items: Vec<Spanned<ZoneItem>>,
+    /// The whole declaration.
+    pub span: Span,
+    /// From `{` to `}`.
+    pub body: Span,
+}
+
+/// What a zone block holds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum ZoneItem {
+    /// `issuer "URL" { … }`
+    Issuer(Issuer),
+    /// `require tls`
+    RequireTls,
+    /// `require mtls [peer GLOB, …]`
+    RequireMtls {
+        /// Globs on the peer principal; empty means any client certificate.
+        peers: Vec<Str>,
+    },
+    /// `network CIDR, …`
+    Network {
+        /// Source address ranges.
+        cidrs: Vec<Str>,
+    },
+}
+
+/// `issuer "URL" { … }`: one token issuer trusted by a zone.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Issuer {
+    /// Doc comment.
+    pub doc: Option<Doc>,
+    /// The `iss` value.
+    pub url: Str,
+    /// Settings in source order.
+    pub items: Vec<Spanned<IssuerItem>>,
+    /// The whole issuer block.
+    pub span: Span,
+    /// From `{` to `}`.
+    pub body: Span,
+}
+
+/// One setting of an issuer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum IssuerItem {
+    /// `jwks file "PATH"`
+    JwksFile(Str),
+    /// `jwks url "URL" [refresh D]`
+    JwksUrl {
+        /// Where the key set is fetched.
+        url: Str,
+        /// How often it is fetched again.
+        refresh: Option<Duration>,
+    },
+    /// `audience "A", …`
+    Audience(Vec<Str>),
+    /// `algorithms RS256, …`
+    Algorithms(Vec<Spanned<Algorithm>>),
+    /// `leeway D`
+    Leeway(Duration),
+    /// `scopes from "CLAIM"`
+    ScopesFrom(Str),
+    /// `secret file "PATH"` (HS* only)
+    SecretFile(Str),
+    /// `secret env "VAR"` (HS* only)
+    SecretEnv(Str),
+}
+
+impl IssuerItem {
+    /// The setting's keyword(s), for messages.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            IssuerItem::JwksFile(_) | IssuerItem::JwksUrl { .. } => "jwks",
+            IssuerItem::Audience(_) => "audience",
+            IssuerItem::Algorithms(_) => "algorithms",
+            IssuerItem::Leeway(_) => "leeway",
+            IssuerItem::ScopesFrom(_) => "scopes from",
+            IssuerItem::SecretFile(_) | IssuerItem::SecretEnv(_) => "secret",
+        }
+    }
+}
+
+/// A JWS signature algorithm that Warden can verify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+    /// HMAC with SHA-256 (shared secret).
+    HS256,
+    /// HMAC with SHA-384 (shared secret).
+    HS384,
+    /// HMAC with SHA-512 (shared secret).
+    HS512,
+}
+
+impl Algorithm {
+    /// Every algorithm, in a stable order.
+    pub const ALL: &'static [Algorithm] = &[
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+    ];
+
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+        }
+    }
+
+    /// Parses a JOSE name (exact case).
+    pub fn parse(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL.iter().copied().find(|a| a.as_str() == name)
+    }
+
+    /// True for the shared-secret (HMAC) algorithms.
+    pub fn is_hmac(self) -> bool {
+        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    }
+}
+
+/// `limit NAME = N per D [burst B] by KEY, … [ipv6_prefix P] [on_backend_error allow|deny]`
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Limit {
+    /// Doc comment.
+    pub doc: Option<Doc>,
+    /// Limit name.
+    pub name: Ident,
+    /// N: requests per period.
+    pub count: Spanned<u64>,
+    /// The period.
+    pub period: Duration,
+    /// Burst (defaults to N).
+    pub burst: Option<Spanned<u64>>,
+    /// Key expressions; one bucket per distinct key.
+    pub keys: Vec<Expr>,
+    /// `ipv6_prefix P`: a `source.ip` key holds an IPv6 address's first P bits
+    /// (64 when not written, so one client's /64 is one bucket).
+    pub ipv6_prefix: Option<Spanned<u64>>,
+    /// What to do when a shared backend is unreachable.
+    pub on_backend_error: Option<Spanned<BackendErrorPolicy>>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// `on_backend_error allow|deny`
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackendErrorPolicy {
+    /// Let the request through (the default).
+    Allow,
+    /// Deny it as rate limited.
+    Deny,
+}
+
+/// `data NAME = file "PATH"`
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Data {
+    /// Doc comment.
+    pub doc: Option<Doc>,
+    /// Data name.
+    pub name: Ident,
+    /// Path relative to the policy set root.
+    pub path: Str,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// `api NAME in zone ZONE { … }`
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Api {
+    /// Doc comment.
+    pub doc: Option<Doc>,
+    /// Api name.
+    pub name: Ident,
+    /// The zone it is in.
+    pub zone: Ident,
+    /// Settings, statements and routes in source order.
+    pub items: Vec<ApiItem>,
+    /// The whole declaration.
+    pub span: Span,
+    /// From `{` to `}`.
+    pub body: Span,
+}
+
+/// What an api block holds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum ApiItem {
+    /// `host "NAME"`
+    Host(Spanned<Str>),
+    /// `prefix "/PATH"`
+    Prefix(Spanned<Str>),
+    /// `route METHOD "PATH" { … }`
+    Route(Route),
+    /// A statement that applies to every route.
+    Stmt(Stmt),
+}
+
+impl ApiItem {
+    /// The item's span.
+    pub fn span(&self) -> Span {
+        match self {
+            ApiItem::Host(s) | ApiItem::Prefix(s) => s.span,
+            ApiItem::Route(r) => r.span,
+            ApiItem::Stmt(s) => s.span,
+        }
+    }
+}
+
+/// HTTP methods a route can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+    /// `HEAD`
+    Head,
+    /// `OPTIONS`
+    Options,
+    /// `ANY`: every method (routes only).
+    Any,
+}
+
+impl Method {
+    /// Every method keyword.
+    pub const ALL: &'static [Method] = &[
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Head,
+        Method::Options,
+        Method::Any,
+    ];
+
+    /// The keyword as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+            Method::Any => "ANY",
+        }
+    }
+
+    /// Parses a method keyword (upper case only).
+    pub fn parse(name: &str) -> Option<Method> {
+        Method::ALL.iter().copied().find(|m| m.as_str() == name)
+    }
+}
+
+/// `route METHOD "PATH" { … }`
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Route {
+    /// Doc comment.
+    pub doc: Option<Doc>,
+    /// The method.
+    pub method: Spanned<Method>,
+    /// The path template as written.
+    pub path: Str,
+    /// The path template, split into segments.
+    pub template: Vec<PathSegment>,
+    /// Statements in source order.
+    pub stmts: Vec<Stmt>,
+    /// The whole route.
+    pub span: Span,
+    /// From `{` to `}`.
+    pub body: Span,
+}
+
+/// One segment of a route path template.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum PathSegment {
+    /// Matches exactly this (decoded) text.
+    Literal(String),
+    /// `{name}`: any one segment.
+    Param(String),
+    /// `{*name}`: the rest of the path (last segment only).
+    Tail(String),
+}
+
+/// `resource TYPE in zone ZONE { … }`
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Resource {
+    /// Doc comment.
+    pub doc: Option<Doc>,
+    /// Resource type name.
+    pub name: Ident,
+    /// The zone it is in.
+    pub zone: Ident,
+    /// Statements and actions in source order.
+    pub items: Vec<ResourceItem>,
+    /// The whole declaration.
+    pub span: Span,
+    /// From `{` to `}`.
+    pub body: Span,
+}
+
+/// What a resource block holds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum ResourceItem {
+    /// `action NAME { … }`
+    Action(Action),
+    /// A statement that applies to every action.
+    Stmt(Stmt),
+}
+
+impl ResourceItem {
+    /// The item's span.
+    pub fn span(&self) -> Span {
+        match self {
+            ResourceItem::Action(a) => a.span,
+            ResourceItem::Stmt(s) => s.span,
+        }
+    }
+}
+
+/// `action NAME { … }`
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Action {
+    /// Doc comment.
+    pub doc: Option<Doc>,
+    /// Action name.
+    pub name: Ident,
+    /// Statements in source order.
+    pub stmts: Vec<Stmt>,
+    /// The whole action.
+    pub span: Span,
+    /// From `{` to `}`.
+    pub body: Span,
+}

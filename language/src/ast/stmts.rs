@@ -1,0 +1,110 @@
+//! Statements of the AST: what route, action, api and resource bodies hold.
+
+use serde::Serialize;
+
+use super::{Expr, Ident, Size, Spanned, Str};
+
+/// A statement of a route, action, api or resource.
+pub type Stmt = Spanned<StmtKind>;
+
+/// The statements of LANGUAGE.md's route bodies.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum StmtKind {
+    /// `auth METHOD`
+    Auth(AuthMethod),
+    /// `scope [any] "S", …`
+    Scope {
+        /// `scope any`: one of the scopes suffices.
+        any: bool,
+        /// The scopes.
+        scopes: Vec<Str>,
+    },
+    /// `limit NAME, …`
+    Limit(Vec<Ident>),
+    /// `body …`
+    Body(BodySpec),
+    /// `allow [when EXPR]`
+    Allow(Option<Expr>),
+    /// `deny when EXPR`
+    Deny(Expr),
+    /// `upstream header "NAME" = EXPR`
+    UpstreamHeader {
+        /// Header name.
+        name: Str,
+        /// Its value.
+        value: Expr,
+    },
+}
+
+impl StmtKind {
+    /// The statement's keyword, for messages.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            StmtKind::Auth(_) => "auth",
+            StmtKind::Scope { .. } => "scope",
+            StmtKind::Limit(_) => "limit",
+            StmtKind::Body(_) => "body",
+            StmtKind::Allow(_) => "allow",
+            StmtKind::Deny(_) => "deny",
+            StmtKind::UpstreamHeader { .. } => "upstream header",
+        }
+    }
+}
+
+/// How callers authenticate (LANGUAGE.md, Authentication).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum AuthMethod {
+    /// `auth bearer`: a JWT from one of the zone's issuers.
+    Bearer,
+    /// `auth mtls`: the peer certificate's principal.
+    Mtls,
+    /// `auth client_secret file "F"`: HTTP Basic client id and secret.
+    ClientSecret {
+        /// Client id → SHA-256 hex of the secret.
+        file: Str,
+    },
+    /// `auth api_key header "H" file "F"`
+    ApiKey {
+        /// Header that carries the key.
+        header: Str,
+        /// SHA-256 hex of each key → claims.
+        file: Str,
+    },
+    /// `auth asserted`: the calling service asserts the subject.
+    Asserted,
+    /// `auth none`
+    None,
+}
+
+impl AuthMethod {
+    /// The method's keyword.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            AuthMethod::Bearer => "bearer",
+            AuthMethod::Mtls => "mtls",
+            AuthMethod::ClientSecret { .. } => "client_secret",
+            AuthMethod::ApiKey { .. } => "api_key",
+            AuthMethod::Asserted => "asserted",
+            AuthMethod::None => "none",
+        }
+    }
+}
+
+/// `body json [SCHEMA] [max SIZE]`, `body any [max SIZE]` or `body none`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum BodySpec {
+    /// A JSON body, optionally checked against a schema.
+    Json {
+        /// Schema name.
+        schema: Option<Ident>,
+        /// Size cap (default 1 MiB).
+        max: Option<Size>,
+    },
+    /// Any media type, size-capped only.
+    Any {
+        /// Size cap (default 1 MiB).
+        max: Option<Size>,
+    },
+    /// No body may be sent.
+    None,
+}

@@ -1,0 +1,26 @@
+//! The request handlers of `warden lsp`, one file per feature; each takes the open
+//! documents and the request's parameters and returns the answer (`None` for nothing).
+
+mod completion;
+mod formatting;
+mod hover;
+mod navigation;
+mod symbols;
+
+pub(crate) use completion::completion;
+pub(crate) use formatting::formatting;
+pub(crate) use hover::hover;
+pub(crate) use navigation::{definition, references};
+pub(crate) use symbols::symbols;
+
+/// The dotted names before a trailing `.` (`… body.payee.` → `["body", "payee"]`).
+fn dotted_chain(before: &str) -> Option<Vec<&str>> {
+    let before = before.strip_suffix('.')?;
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let chain = before.get(start..)?;
+    (!chain.is_empty()).then(|| chain.split('.').collect())
+}
