@@ -10,10 +10,11 @@
 //! and context fields) are tagged records (`Value`) with one optional attribute
 //! per JSON kind, so every kind test is a `has` test and strict validation holds.
 //!
-//! The steps: [`translate`] builds each condition as an [`expr::Expr`] tree
-//! (simplified there, on the tree), this module puts the trees into the typed
-//! policies of [`policy`], and [`schema`] builds the schema from the names the
-//! translation read; both are printed only at the end, by their `Display`.
+//! The steps: `translate.rs` builds each condition as a Cedar expression tree
+//! (`expr.rs`; every simplification is made on the tree), this module puts the
+//! trees into the typed policies of `policy.rs`, and `schema.rs` builds the
+//! schema from the names the translation read; both are printed only at the
+//! end, by their `Display`.
 
 mod expr;
 mod policy;
