@@ -540,11 +540,7 @@ fn member(a: &Val, b: &Val) -> Tr<(Cedar, Cedar)> {
             let mut t = Vec::new();
             let mut f = Vec::new();
             if let Kind::Str(needle @ Cedar::Str(s)) = &a.kind {
-                // A control character is written `\u{…}` in a Cedar string, which
-                // the string-based exporter could not read back: it searched for
-                // the empty string then. Kept so the output does not change.
-                let text = if s.chars().any(char::is_control) { "" } else { s.as_str() };
-                let pattern = Pattern::containing(text);
+                let pattern = Pattern::containing(s);
                 if let Some((ok, code)) = as_kind(b, Tag::Str) {
                     let like = code.like(pattern);
                     t.push(Cedar::and([ok.clone(), like.clone()]));
