@@ -76,6 +76,14 @@ fn patterns_escape_the_cedar_wildcard() {
 }
 
 #[test]
+fn a_substring_with_a_control_character_is_searched_for_as_written() {
+    // Not `like "**"`, which would hold for every string.
+    let out = export("    allow when \"a\\nb\" in claim.sub");
+    assert!(out.policies.contains(r#"principal.claims.sub.str like "*a\u{a}b*""#), "{}", out.policies);
+    assert!(!out.policies.contains(r#""**""#), "{}", out.policies);
+}
+
+#[test]
 fn an_unsupported_allow_is_left_out_with_a_diagnostic() {
     let out = export("    allow when matches(claim.sub, \"^a\")");
     assert_eq!(out.diagnostics.len(), 1);
