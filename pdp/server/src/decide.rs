@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::state::{Loaded, Service};
+use super::state::{Judged, Loaded, Service};
 use crate::engine::decision::Decision;
 use crate::engine::run::{HttpRequest, ResourceRequest};
 
@@ -142,13 +142,78 @@ pub fn decide_now(service: &Service, loaded: &Loaded, check: &Check, door: Door)
     match check {
         Check::Http(req) => {
             let d = loaded.engine.check_http(req);
-            service.finish(&d, door, (&req.method, &req.host, &req.target), req.source_ip, start);
+            let judged = Judged::Http { method: &req.method, host: &req.host, path: &req.target };
+            service.finish(&d, door, judged, req.source_ip, start);
             d
         }
         Check::Resource(req) => {
             let d = loaded.engine.check_resource(req);
-            service.finish(&d, door, (&req.action, "", &req.resource_type), req.source_ip, start);
+            let judged = Judged::Resource {
+                resource_type: &req.resource_type,
+                resource_id: &req.resource_id,
+                action: &req.action,
+            };
+            service.finish(&d, door, judged, req.source_ip, start);
             d
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// The log line `decide_now` writes for `check` on `policies/todo`.
+    fn log_line(check: Check) -> Value {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/todo");
+        let service = Service::new(dir, 100, Some(tx));
+        service.reload().unwrap();
+        let loaded = service.current().unwrap();
+        decide_now(&service, &loaded, &check, Door::Http);
+        serde_json::from_str(&rx.try_recv().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_resource_check_is_logged_with_its_type_id_and_action() {
+        let mut props = serde_json::Map::new();
+        props.insert("tenant".to_owned(), json!("acme"));
+        let check = Check::Resource(ResourceRequest {
+            resource_type: "todo".to_owned(),
+            resource_id: "t1".to_owned(),
+            properties: props.clone(),
+            action: "read".to_owned(),
+            subject: Some(("alice".to_owned(), props)),
+            scheme: "https".to_owned(),
+            ..ResourceRequest::default()
+        });
+        let line = log_line(check);
+        assert_eq!(
+            (&line["resource_type"], &line["resource_id"], &line["action"]),
+            (&json!("todo"), &json!("t1"), &json!("read")),
+            "{line}"
+        );
+        assert!(line.get("method").is_none() && line.get("path").is_none() && line.get("host").is_none(), "{line}");
+        assert_eq!(line["door"], "http");
+    }
+
+    #[test]
+    fn a_request_is_logged_with_its_method_host_and_path_without_the_query() {
+        let check = Check::Http(HttpRequest {
+            method: "GET".to_owned(),
+            scheme: "https".to_owned(),
+            host: "todo.example".to_owned(),
+            target: "/todos/1?secret=x#frag".to_owned(),
+            ..HttpRequest::default()
+        });
+        let line = log_line(check);
+        assert_eq!(
+            (&line["method"], &line["host"], &line["path"]),
+            (&json!("GET"), &json!("todo.example"), &json!("/todos/1")),
+            "{line}"
+        );
+        assert!(line.get("action").is_none() && line.get("resource_type").is_none(), "{line}");
     }
 }

@@ -136,12 +136,10 @@ pub struct LogLine<'a> {
     pub revision: &'a str,
     /// `http`, `forward_auth`, `grpc`, …
     pub door: Door,
-    /// Method (or resource action).
-    pub method: &'a str,
-    /// Host.
-    pub host: &'a str,
-    /// Path without the query (or the resource type).
-    pub path: &'a str,
+    /// What was judged: method, host and path of a request, or the type, id
+    /// and action of a resource check.
+    #[serde(flatten)]
+    pub judged: Judged<'a>,
     /// The authenticated subject (`sub`), when authentication ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<&'a str>,
@@ -160,6 +158,30 @@ pub struct LogLine<'a> {
     pub rule: Option<&'a str>,
     /// Microseconds spent deciding.
     pub latency_us: u64,
+}
+
+/// What a decision log line says was judged.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Judged<'a> {
+    /// An HTTP request (every door but resource checks).
+    Http {
+        /// Method.
+        method: &'a str,
+        /// Host.
+        host: &'a str,
+        /// Path without the query.
+        path: &'a str,
+    },
+    /// A resource check (`/v1/check/resource`, `CheckResource`, AuthZEN).
+    Resource {
+        /// The resource's type.
+        resource_type: &'a str,
+        /// The resource's id.
+        resource_id: &'a str,
+        /// The action.
+        action: &'a str,
+    },
 }
 
 /// The service.
@@ -331,30 +353,27 @@ impl Service {
         self.metrics.latency.observe(seconds);
     }
 
-    /// Logs and counts a decision made at `start` for `(method, host, target)`.
-    pub fn finish(
-        &self,
-        d: &Decision,
-        door: Door,
-        (method, host, target): (&str, &str, &str),
-        ip: Option<std::net::IpAddr>,
-        start: Instant,
-    ) {
+    /// Logs and counts a decision made at `start` on what was `judged` (an HTTP
+    /// request's path may carry its query: it is cut off here).
+    pub fn finish(&self, d: &Decision, door: Door, judged: Judged<'_>, ip: Option<std::net::IpAddr>, start: Instant) {
         let elapsed = start.elapsed();
         if self.log.is_none() {
             self.count(d.allow, d.reason, elapsed.as_secs_f64());
             return;
         }
-        let path = target.split(['?', '#']).next().unwrap_or("");
+        let judged = match judged {
+            Judged::Http { method, host, path } => {
+                Judged::Http { method, host, path: path.split(['?', '#']).next().unwrap_or("") }
+            }
+            resource @ Judged::Resource { .. } => resource,
+        };
         let claim = |name: &str| d.claims.as_ref().and_then(|c| c.get(name)).and_then(serde_json::Value::as_str);
         let line = LogLine {
             time_ms: now_ms(),
             decision_id: &d.decision_id,
             revision: &d.revision,
             door,
-            method,
-            host,
-            path,
+            judged,
             sub: claim("sub"),
             client_id: claim("client_id").or_else(|| claim("azp")),
             source_ip: ip.map(|i| i.to_string()),
