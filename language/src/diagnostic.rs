@@ -10,7 +10,8 @@ use crate::span::{LineIndex, Span};
 /// A stable diagnostic code such as `E0101` (errors) or `W0201` (lints).
 ///
 /// Codes never change meaning once released; each crate defines its own in a
-/// `codes` module so that users can search for them and suppress lints.
+/// `codes` module so that users and tools can search for them and match on
+/// them (`--format json`, SARIF). Nothing suppresses a lint by its code yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Code(pub &'static str);
 

@@ -114,9 +114,14 @@ impl Printer<'_> {
     fn after(&mut self, pos: usize, limit: usize) {
         self.last_end = self.last_end.max(pos);
         if let Some(c) = self.comments.get(self.next).copied() {
+            // Only separators may stand between: a comment after a later
+            // statement on the line (`deny …; allow // why`) trails that one.
             let same_line = c.span.start() >= pos
                 && c.span.start() < limit
-                && self.src.get(pos..c.span.start()).is_some_and(|between| !between.contains('\n'));
+                && self
+                    .src
+                    .get(pos..c.span.start())
+                    .is_some_and(|between| between.chars().all(|ch| ch == ';' || (ch.is_whitespace() && ch != '\n')));
             if same_line {
                 let text = self.comment_text(&c).to_owned();
                 self.out.push_str("  ");

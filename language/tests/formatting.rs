@@ -109,3 +109,17 @@ fn formatter_refuses_a_file_with_errors() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].code.as_str(), "E0102");
 }
+
+#[test]
+fn a_trailing_comment_stays_with_the_last_statement_of_its_line() {
+    let source =
+        "api a in zone z {\n  auth none\n  route GET \"/x\" {\n    deny when claim.a == 1; allow // why\n  }\n}\n";
+    let formatted = format_source(source).unwrap();
+    assert_eq!(
+        formatted,
+        "api a in zone z {\n  auth none\n  route GET \"/x\" {\n    deny when claim.a == 1\n    allow  // why\n  }\n}\n"
+    );
+    // And a comment after the only statement of a line still trails it.
+    let one = "api a in zone z {\n  auth none  // open\n  route GET \"/x\" {\n    allow\n  }\n}\n";
+    assert_eq!(format_source(one).unwrap(), one);
+}

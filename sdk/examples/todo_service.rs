@@ -13,8 +13,13 @@
 //! ```
 //!
 //! Both policy directories are watched: edit them while it runs. For the sidecar
-//! mode, swap `Embedded::open(…)` for `Client::connect_lazy("http://127.0.0.1:9191")`
-//! and run `warden serve` on a directory holding both sets.
+//! mode, run one `warden serve` per set (the two are separate sets: compiled
+//! together they clash), say `--policies sdk/examples/todo_api` on the default
+//! ports and `--policies policies/todo --http 127.0.0.1:8182 --grpc 127.0.0.1:9192`,
+//! and swap each `Embedded::open(…)` for a `Client` of its gRPC port. A remote
+//! Warden judges a resource check as its caller: `policies/todo` requires the
+//! service's own certificate, so that client must connect over mutual TLS with
+//! it (`ClientConfig::new(…).ca_pem(…).identity_pem(cert, key).build()`).
 //! `x-demo-user` stands in for real authentication (a verified token) to keep
 //! the example free of keys: never trust such a header in a real service.
 

@@ -275,6 +275,56 @@ fn lint_sarif_has_the_structure_code_scanning_requires() {
     assert_eq!(rule["name"], "unused-declaration");
     assert!(rule["fullDescription"]["text"].as_str().unwrap().contains("Example"));
     assert!(rule["help"]["text"].as_str().is_some());
+    // The whole explanation, for viewers that show markdown; no placeholder links.
+    let markdown = rule["help"]["markdown"].as_str().unwrap();
+    assert!(markdown.contains("Example") && markdown.contains("**Fix:**"), "{markdown}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("example.invalid"));
+}
+
+#[test]
+fn version_names_the_graph_format_and_the_build() {
+    let out = warden(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let version = text(&out.stdout);
+    let graph = format!("graph format {}", warden_compiler::graph::GRAPH_VERSION);
+    assert!(version.starts_with(&format!("warden {} (", env!("CARGO_PKG_VERSION"))), "{version}");
+    assert!(version.contains(&graph) && version.contains("rustc "), "{version}");
+}
+
+#[test]
+fn help_names_every_door_and_every_editor_feature() {
+    let help = text(&warden(&["--help"]).stdout);
+    for door in ["HTTP", "AuthZEN", "forward auth", "gRPC", "ext_authz"] {
+        assert!(help.contains(door), "`warden --help` does not name {door}:\n{help}");
+    }
+    for feature in ["diagnostics", "formatting", "hover", "completion", "definition", "references", "outline"] {
+        assert!(help.contains(feature), "`warden --help` does not name {feature}:\n{help}");
+    }
+}
+
+/// `warden lint` with stdout and stderr on one pipe (a terminal, `2>&1`): the
+/// diagnostics first, then the summary on its own last line.
+#[test]
+fn lint_prints_its_summary_after_the_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("orders.warden"),
+        "zone edge {\n  network \"10.0.0.0/8\"\n}\n\napi orders in zone edge {\n  auth none\n  route POST \"/orders\" {\n    body json\n    allow\n  }\n}\n",
+    )
+    .unwrap();
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["lint", dir.path().to_str().unwrap()])
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let mut both = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut both).unwrap();
+    child.wait().unwrap();
+    let summary = format!("{}: 1 file checked, 0 errors, 1 warning\n", dir.path().display());
+    assert!(both.ends_with(&summary), "{both}");
+    assert!(both.contains("orders.warden:8:") && both.find("orders.warden:8:") < both.find(&summary), "{both}");
 }
 
 #[test]

@@ -112,7 +112,8 @@ fn sarif(reports: &[FileReport<'_>]) -> Value {
                 "driver": {
                     "name": "warden",
                     "version": env!("CARGO_PKG_VERSION"),
-                    "informationUri": "https://example.invalid/warden",
+                    // No `informationUri` or `helpUri`: Warden has no web
+                    // page yet; each rule carries its whole explanation.
                     "rules": rules,
                 }
             },
@@ -128,7 +129,10 @@ fn rule(id: &str) -> Value {
             "name": lint.name,
             "shortDescription": { "text": lint.summary },
             "fullDescription": { "text": lint.explanation },
-            "help": { "text": lint.fix },
+            "help": {
+                "text": lint.fix,
+                "markdown": format!("{}\n\n{}\n\n**Fix:** {}", lint.summary, lint.explanation, lint.fix),
+            },
             "defaultConfiguration": { "level": "warning" },
         });
     }

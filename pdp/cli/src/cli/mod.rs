@@ -16,9 +16,22 @@ mod report;
 mod serve;
 mod test;
 
+/// `warden --version`: the release, the graph format it writes and reads, and
+/// how it was built.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} (graph format {}; {}, {}; {})",
+        env!("CARGO_PKG_VERSION"),
+        warden_compiler::graph::GRAPH_VERSION,
+        env!("WARDEN_BUILD_TARGET"),
+        env!("WARDEN_BUILD_PROFILE"),
+        env!("WARDEN_BUILD_RUSTC"),
+    )
+});
+
 /// Warden: a policy compiler and decision point for API traffic.
 #[derive(Debug, Parser)]
-#[command(name = "warden", version, about, long_about = None)]
+#[command(name = "warden", version = VERSION.as_str(), about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,9 +51,11 @@ enum Command {
     Lint(lint::Args),
     /// Compile a policy set to its decision graph (JSON) or a Graphviz picture.
     Compile(compile::Args),
-    /// Run the decision service (HTTP) with hot reload.
+    /// Run the decision service: HTTP (JSON check API, AuthZEN, forward auth) and gRPC (warden.v1, Envoy
+    /// ext_authz), optionally over TLS or mutual TLS, with hot reload.
     Serve(serve::Args),
-    /// Run the language server on stdio (diagnostics and formatting for editors).
+    /// Run the language server on stdio: diagnostics, formatting, hover, completion, go to definition,
+    /// references and the outline, for editors.
     Lsp(lsp::Args),
 }
 
