@@ -1,12 +1,12 @@
 //! Whole-set semantic checks: the driver and the state the checks share.
 //!
-//! One [`Checker`] walks every declaration of every file in order; each
+//! One `Checker` walks every declaration of every file in order; each
 //! concern lives in its own module: declarations and references
-//! ([`symbols`]), referenced files ([`files`]), regexes, CIDRs, globs and URLs
-//! ([`literals`]), zones and issuers ([`zones`]), schemas ([`schemas`]), apis
-//! and resources ([`apis`]), endpoints that can never allow or lack `auth`
-//! ([`reach`]), attribute and type checks of expressions ([`exprs`]), and
-//! route conflicts across apis ([`routes`]). Diagnostics come out in the
+//! (`symbols`), referenced files (`files`), regexes, CIDRs, globs and URLs
+//! (`literals`), zones and issuers (`zones`), schemas (`schemas`), apis
+//! and resources (`apis`), endpoints that can never allow or lack `auth`
+//! (`reach`), attribute and type checks of expressions (`exprs`), and
+//! route conflicts across apis (`routes`). Diagnostics come out in the
 //! order the walk meets them.
 
 mod apis;

@@ -2,10 +2,10 @@
 //! a stable code, a name that says the pattern it flags, an explanation and a fix hint.
 //!
 //! One module per lint holds its [`LintInfo`] and its check; [`lint`] runs
-//! every check over a [`Context`] built once per set (declarations by name,
+//! every check over a `Context` built once per set (declarations, limits by name,
 //! every statement and route with what surrounds it) and reports in a stable
-//! order. Helpers more than one lint needs live beside them: [`paths`] (routes
-//! grouped by host and path shape) and [`used`] (names referred to anywhere).
+//! order. Helpers more than one lint needs live beside them: `paths` (routes
+//! grouped by host and path shape) and `used` (names referred to anywhere).
 
 mod context;
 mod paths;
