@@ -12,6 +12,7 @@ use crate::codes;
 /// A declaration and the file it is in.
 type Decl2<'a, T> = (usize, &'a T);
 
+/// Every declaration by name, with its file (of two with one name, the first).
 #[derive(Default)]
 pub(super) struct Symbols<'a> {
     pub(super) zones: BTreeMap<&'a str, Decl2<'a, Zone>>,
@@ -135,8 +136,6 @@ impl<'a> Checker<'a> {
         }
     }
 
-    // ------------------------------------------------------------ tests
-
     /// A policy test: the resources and actions its checks name exist.
     pub(super) fn test(&mut self, test: &'a Test) {
         self.steps(&test.steps);
@@ -179,6 +178,8 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// Adds a declaration under its name; when the name is taken, nothing is
+/// added and the first declaration's file and name offset are returned.
 fn insert<'a, T>(
     map: &mut BTreeMap<&'a str, Decl2<'a, T>>,
     name: &'a str,

@@ -1,4 +1,5 @@
-//! W0301 `client-credential-without-channel`: a client secret or API key accepted in a zone without mTLS or a network allowlist.
+//! W0301 `client-credential-without-channel`: a client secret or API key accepted in a zone without
+//! mTLS or a network allowlist.
 
 use warden_language::Code;
 use warden_language::ast::{AuthMethod, StmtKind, ZoneItem};

@@ -1,4 +1,5 @@
-//! W0304 `credential-route-without-pre-auth-limit`: a login, token, password or reset route without a pre-authentication rate limit.
+//! W0304 `credential-route-without-pre-auth-limit`: a login, token, password or reset route without
+//! a pre-authentication rate limit.
 
 use warden_language::Code;
 use warden_language::ast::StmtKind;

@@ -10,6 +10,7 @@ use super::{DEFAULT_LEEWAY_MS, DEFAULT_REFRESH_MS, Lowerer, Scope, len_u32};
 use crate::graph::{self, ExprId, KeySource, LimitStage, SchemaField, SchemaType, SecretSource};
 
 impl<'a> Lowerer<'a> {
+    /// A zone and its issuers, each issuer added to the issuer table.
     pub(super) fn zone(&mut self, zone: &'a ast::Zone) {
         let id = len_u32(&self.g.zones);
         self.zones.insert(&zone.name.name, id);
@@ -77,8 +78,7 @@ impl<'a> Lowerer<'a> {
         out
     }
 
-    // ------------------------------------------------------------ schemas and limits
-
+    /// A schema, its field types with their constraints folded in.
     pub(super) fn schema(&mut self, schema: &ast::Schema) -> graph::Schema {
         graph::Schema {
             name: schema.name.name.clone(),
@@ -139,6 +139,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// A limit: its keys lowered, counted before authentication when they read only the request.
     pub(super) fn limit(&mut self, limit: &'a ast::Limit) {
         let scope = Scope { params: &[] };
         let keys: Vec<ExprId> = limit.keys.iter().map(|k| self.expr(k, scope)).collect();

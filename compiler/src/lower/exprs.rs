@@ -26,6 +26,7 @@ impl Lowerer<'_> {
         i
     }
 
+    /// The id of an identical expression already stored, or of `e` added.
     pub(super) fn intern(&mut self, e: Expr) -> ExprId {
         let key = serde_json::to_string(&e).unwrap_or_default();
         if let Some(&id) = self.interned.get(&key) {
@@ -64,6 +65,7 @@ impl Lowerer<'_> {
         Ok(keys)
     }
 
+    /// Lowers an expression, folding what is constant.
     pub(super) fn expr(&mut self, e: &ast::Expr, scope: Scope<'_>) -> ExprId {
         let node = match &e.kind {
             ExprKind::Str(s) => Expr::Const(serde_json::Value::String(s.clone())),

@@ -107,6 +107,7 @@ impl<'a> Lowerer<'a> {
         set.files.iter().enumerate().flat_map(|(i, f)| f.parsed.file.decls.iter().map(move |d| (i, d)))
     }
 
+    /// Where `span` of the file being lowered is.
     fn origin(&self, span: Span) -> Origin {
         let (line, column) = match (self.lines.get(self.file), self.set.files.get(self.file)) {
             (Some(index), Some(f)) => {
@@ -123,6 +124,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// A referenced JSON file (`null` when unreadable, which the checker has refused), kept for the revision.
     fn read_json(&mut self, path: &str) -> serde_json::Value {
         let bytes = self.loader.read(path).unwrap_or_default();
         let value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
@@ -130,6 +132,8 @@ impl<'a> Lowerer<'a> {
         sorted(value)
     }
 
+    /// The passes: what others refer to first, then schemas and limits, then
+    /// endpoints, the route index, the limits' fingerprints and the revision.
     fn run(&mut self) {
         // Declarations that others refer to get their indexes first.
         for (file, decl) in self.decls() {

@@ -14,6 +14,7 @@ use crate::graph::{
 };
 
 impl<'a> Lowerer<'a> {
+    /// Every route of an api, as an endpoint queued for the route index.
     pub(super) fn api(&mut self, api: &'a Api) {
         let Some(&zone) = self.zones.get(api.zone.name.as_str()) else { return };
         let prefix =
@@ -52,6 +53,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Every action of a resource, as an endpoint, and the resource type.
     pub(super) fn resource(&mut self, resource: &'a Resource) {
         let Some(&zone) = self.zones.get(resource.zone.name.as_str()) else { return };
         let shared: Vec<&'a Stmt> =
@@ -69,6 +71,7 @@ impl<'a> Lowerer<'a> {
     }
 
     #[expect(clippy::too_many_arguments, reason = "one call per endpoint kind; a struct would only rename the list")]
+    /// One endpoint: its steps in decision-table order.
     fn endpoint(
         &mut self,
         id: String,
@@ -224,6 +227,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The index of a credential table, read and added once per path.
     fn credentials(&mut self, path: &str) -> u32 {
         if let Some(&id) = self.credentials.get(path) {
             return id;

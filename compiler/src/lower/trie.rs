@@ -9,6 +9,7 @@ use super::{Lowerer, len_u32};
 use crate::graph::{HostRoutes, MethodEndpoint, RouteIndex, TrieNode};
 
 impl Lowerer<'_> {
+    /// Builds the route trie of every host from the routes queued by `api`.
     pub(super) fn route_index(&mut self) {
         let mut roots: BTreeMap<Option<String>, u32> = BTreeMap::new();
         let mut nodes: Vec<TrieNode> = Vec::new();
