@@ -1,5 +1,6 @@
 //! Whole-set checks: every example policy set is clean, and every error fixture (a
-//! directory that is one policy set) is rejected with the snapshotted diagnostics.
+//! directory that is one policy set, each its own test) is rejected with the
+//! snapshotted diagnostics.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
@@ -7,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{DirLoader, example_dir, fixture_dirs, load};
+use common::{DirLoader, dir_name, example_dir, fixture_dir, fixture_dirs, load};
 use warden_compiler::{PolicySet, SourceFile, diagnostics};
 use warden_language::{Color, render};
 
@@ -35,16 +36,40 @@ fn example_policy_sets_are_clean() {
     }
 }
 
+common::fixture_tests! {
+    check = error_fixture;
+    attributes_out_of_place,
+    auth_mismatch,
+    duplicate_zone_across_files,
+    invalid_regex_cidr_glob_url,
+    malformed_files,
+    missing_auth,
+    missing_files,
+    never_allows,
+    private_jwks,
+    recursive_schema,
+    regex_too_large,
+    route_conflict_across_apis,
+    type_mismatches,
+    unknown_body_field,
+    unknown_data,
+    unknown_limit_and_schema,
+    unknown_resource_in_test,
+    unknown_zone,
+}
+
+/// The fixture `name` is rejected with the snapshotted diagnostics.
+fn error_fixture(name: &str) {
+    let dir = fixture_dir("errors", name);
+    let (errors, text) = rendered(&load(&dir), &dir);
+    assert!(errors > 0, "{name} should be rejected");
+    insta::assert_snapshot!(name, text);
+}
+
 #[test]
-fn every_error_fixture_is_rejected_as_snapshotted() {
-    let dirs = fixture_dirs("errors");
-    assert!(dirs.len() >= 15);
-    for dir in dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let (errors, text) = rendered(&load(&dir), &dir);
-        assert!(errors > 0, "{name} should be rejected");
-        insta::assert_snapshot!(name.clone(), text);
-    }
+fn every_fixture_directory_has_a_test() {
+    let dirs: Vec<String> = fixture_dirs("errors").iter().map(|d| dir_name(d)).collect();
+    assert_eq!(dirs, FIXTURES, "fixture directories (left) differ from the tests generated (right)");
 }
 
 #[test]

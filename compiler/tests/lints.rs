@@ -1,5 +1,6 @@
-//! Lints: one fixture policy set per lint, where every line marked `// expect: CODE`
-//! must get that lint and no other line may get any; rendered output is snapshotted.
+//! Lints: one fixture policy set per lint, each its own test, where every line marked
+//! `// expect: CODE` must get that lint and no other line may get any; rendered output
+//! is snapshotted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
@@ -7,7 +8,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{DirLoader, example_dir, fixture_dirs, load};
+use common::{DirLoader, dir_name, example_dir, fixture_dir, fixture_dirs, load};
 use warden_compiler::{PolicySet, compile, lints};
 use warden_language::{Color, LineIndex, render};
 
@@ -26,35 +27,60 @@ fn expected(set: &PolicySet) -> BTreeSet<(usize, usize, String)> {
     out
 }
 
+common::fixture_tests! {
+    #[expect(non_snake_case, reason = "each test is named after its fixture directory, code first")]
+    check = lint_fixture;
+    W0301_client_credential_without_channel,
+    W0302_mixed_auth_on_path,
+    W0303_auth_overridden_in_route,
+    W0304_credential_route_without_pre_auth_limit,
+    W0305_body_without_schema,
+    W0306_hmac_without_mtls,
+    W0307_jwks_over_plain_http,
+    W0308_interchangeable_zones,
+    W0309_unused_declaration,
+    W0310_constant_rule,
+    W0311_shadowed_route,
+}
+
+/// The fixture `name` compiles without errors, fires lints exactly where it
+/// is marked, and renders as snapshotted.
+fn lint_fixture(name: &str) {
+    let dir = fixture_dir("lints", name);
+    let set = load(&dir);
+    let (graph, errors) =
+        compile(&set, &DirLoader(dir.clone())).unwrap_or_else(|d| panic!("{name} does not compile: {d:#?}"));
+    assert!(errors.is_empty(), "{name}: {errors:#?}");
+    let found = lints::lint(&set, &graph);
+    let fired: BTreeSet<(usize, usize, String)> = found
+        .iter()
+        .map(|d| {
+            let f = &set.files[d.file];
+            let line = LineIndex::new(&f.text).line_col(&f.text, d.diagnostic.span.start()).line;
+            (d.file, line, d.diagnostic.code.as_str().to_owned())
+        })
+        .collect();
+    assert_eq!(fired, expected(&set), "{name}: lints fired (left) differ from the `// expect:` marks (right)");
+    let rendered: Vec<String> = found
+        .iter()
+        .map(|d| render(&d.diagnostic, &set.files[d.file].path, &set.files[d.file].text, Color::Never))
+        .collect();
+    insta::assert_snapshot!(name, rendered.join("\n"));
+}
+
 #[test]
-fn every_lint_fires_exactly_where_marked() {
-    let dirs = fixture_dirs("lints");
-    let covered: BTreeSet<String> =
-        dirs.iter().map(|d| d.file_name().unwrap().to_string_lossy()[..5].to_owned()).collect();
+fn every_fixture_directory_has_a_test_and_every_lint_a_fixture() {
+    let dirs: Vec<String> = fixture_dirs("lints").iter().map(|d| dir_name(d)).collect();
+    assert_eq!(dirs, FIXTURES, "fixture directories (left) differ from the tests generated (right)");
     for lint in lints::ALL {
-        assert!(covered.contains(lint.code.as_str()), "no fixture for {} ({})", lint.code, lint.name);
+        let prefix = format!("{}_", lint.code);
+        assert!(FIXTURES.iter().any(|f| f.starts_with(&prefix)), "no fixture for {} ({})", lint.code, lint.name);
     }
-    for dir in dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let set = load(&dir);
-        let (graph, errors) =
-            compile(&set, &DirLoader(dir.clone())).unwrap_or_else(|d| panic!("{name} does not compile: {d:#?}"));
-        assert!(errors.is_empty(), "{name}: {errors:#?}");
-        let found = lints::lint(&set, &graph);
-        let fired: BTreeSet<(usize, usize, String)> = found
-            .iter()
-            .map(|d| {
-                let f = &set.files[d.file];
-                let line = LineIndex::new(&f.text).line_col(&f.text, d.diagnostic.span.start()).line;
-                (d.file, line, d.diagnostic.code.as_str().to_owned())
-            })
-            .collect();
-        assert_eq!(fired, expected(&set), "{name}: lints fired (left) differ from the `// expect:` marks (right)");
-        let rendered: Vec<String> = found
-            .iter()
-            .map(|d| render(&d.diagnostic, &set.files[d.file].path, &set.files[d.file].text, Color::Never))
-            .collect();
-        insta::assert_snapshot!(name, rendered.join("\n"));
+    for fixture in FIXTURES {
+        assert!(
+            lints::ALL.iter().any(|l| fixture.starts_with(&format!("{}_", l.code))),
+            "{fixture} is named after no lint"
+        );
     }
 }
 

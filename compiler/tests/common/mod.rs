@@ -1,6 +1,6 @@
 //! Test support shared by the compiler's integration tests: loading policy sets from disk.
 
-#![allow(dead_code, reason = "each test file uses a part of this module")]
+#![allow(dead_code, unused_macros, unused_imports, reason = "each test file uses a part of this module")]
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +51,11 @@ pub fn example_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").join(name)
 }
 
+/// The fixture directory `tests/fixtures/<kind>/<name>`.
+pub fn fixture_dir(kind: &str, name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind).join(name)
+}
+
 /// The fixture directories under `tests/fixtures/<kind>`, sorted.
 pub fn fixture_dirs(kind: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind);
@@ -59,3 +64,32 @@ pub fn fixture_dirs(kind: &str) -> Vec<PathBuf> {
     dirs.sort();
     dirs
 }
+
+/// The name of a fixture directory.
+pub fn dir_name(dir: &Path) -> String {
+    dir.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// One `#[test]` per fixture directory, named after it, each calling
+/// `$check("<directory name>")`, and `const FIXTURES: &[&str]` listing them
+/// (for the test that every directory has one). Attributes before `check`
+/// go on every generated test.
+macro_rules! fixture_tests {
+    ($(#[$attr:meta])* check = $check:path; $($name:ident,)*) => {
+        $crate::common::fixture_tests!(@tests [$(#[$attr])*] $check; $($name,)*);
+
+        /// Every fixture directory that has a test, in order.
+        const FIXTURES: &[&str] = &[$(stringify!($name)),*];
+    };
+    (@tests $attrs:tt $check:path; $($name:ident,)*) => {
+        $($crate::common::fixture_tests!(@test $attrs $check, $name);)*
+    };
+    (@test [$($attrs:tt)*] $check:path, $name:ident) => {
+        #[test]
+        $($attrs)*
+        fn $name() {
+            $check(stringify!($name));
+        }
+    };
+}
+pub(crate) use fixture_tests;

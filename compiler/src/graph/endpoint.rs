@@ -1,0 +1,172 @@
+//! Endpoints (routes and resource actions) as flat lists of steps in the
+//! order of LANGUAGE.md's decision table, and resource types with their
+//! actions.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ExprId, LimitStage, Method, Origin};
+
+/// A route or resource action, ready to evaluate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Stable id: `api.METHOD /full/path` or `resource.action`.
+    pub id: String,
+    /// What it is.
+    pub kind: EndpointKind,
+    /// Zone index.
+    pub zone: u32,
+    /// Route parameter names, in path order (`path.x` reads by position).
+    pub params: Vec<String>,
+    /// Steps in decision-table order.
+    pub steps: Vec<Step>,
+    /// The route or action.
+    pub origin: Origin,
+}
+
+/// A route or an action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointKind {
+    /// An HTTP route of an api.
+    Route {
+        /// Api name.
+        api: String,
+        /// Method.
+        method: Method,
+        /// Path template with the api prefix.
+        path: String,
+    },
+    /// An action of a resource type.
+    Action {
+        /// Resource type.
+        resource: String,
+        /// Action name.
+        action: String,
+    },
+}
+
+/// One step, with the rule id and source it came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// What to check.
+    pub kind: StepKind,
+    /// Stable rule id for explanations (`api.GET /p#2`).
+    pub rule: String,
+    /// Source.
+    pub origin: Origin,
+}
+
+/// The checks of LANGUAGE.md's decision table, steps 2 to 9.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Step 2: the zone's transport requirements.
+    Transport {
+        /// `require tls`.
+        require_tls: bool,
+        /// `require mtls`: peer globs (empty: any certificate).
+        mtls_peers: Option<Vec<String>>,
+        /// Source allowlist (empty: any).
+        networks: Vec<String>,
+    },
+    /// Steps 3 and 6: consume one unit of a limit.
+    Limit {
+        /// Limit index.
+        limit: u32,
+        /// Which stage.
+        stage: LimitStage,
+    },
+    /// Step 4: establish the identity.
+    Authenticate(Auth),
+    /// Step 5: scopes.
+    Scopes {
+        /// Every one is required.
+        all: Vec<String>,
+        /// From each group, one is required (`scope any`).
+        any_of: Vec<Vec<String>>,
+    },
+    /// Step 7: the body.
+    Body {
+        /// What is accepted.
+        accept: BodyAccept,
+        /// Largest body in bytes.
+        max_bytes: u64,
+    },
+    /// Step 8: a `deny` rule: denies when it holds or errors.
+    Deny(ExprId),
+    /// Step 8: the `allow` rules: allows when any holds (an erroring one does not).
+    Allow(Vec<AllowRule>),
+    /// Step 9: headers added to an allowed request.
+    UpstreamHeader {
+        /// Header name.
+        name: String,
+        /// Its value.
+        value: ExprId,
+    },
+}
+
+/// One `allow` rule: unconditional when `when` is `None`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowRule {
+    /// Condition.
+    pub when: Option<ExprId>,
+    /// Rule id.
+    pub rule: String,
+    /// Source.
+    pub origin: Origin,
+}
+
+/// How the caller authenticates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    /// A JWT from one of these issuers.
+    Bearer {
+        /// Issuer indexes.
+        issuers: Vec<u32>,
+    },
+    /// The peer certificate's principal.
+    Mtls,
+    /// HTTP Basic against a client table.
+    ClientSecret {
+        /// Credential table index.
+        table: u32,
+    },
+    /// An API key header against a key table.
+    ApiKey {
+        /// Header (lower case).
+        header: String,
+        /// Credential table index.
+        table: u32,
+    },
+    /// The calling service asserts the subject.
+    Asserted,
+    /// Nobody.
+    None,
+}
+
+/// Accepted bodies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyAccept {
+    /// JSON, optionally against a schema (by index).
+    Json {
+        /// Schema index.
+        schema: Option<u32>,
+    },
+    /// Any media type.
+    Any,
+    /// No body at all.
+    None,
+}
+
+/// A resource type and its actions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceType {
+    /// Type name.
+    pub name: String,
+    /// Zone index.
+    pub zone: u32,
+    /// Action name → endpoint index, sorted by name.
+    pub actions: Vec<(String, u32)>,
+}

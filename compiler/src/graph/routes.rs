@@ -1,0 +1,149 @@
+//! The route index: a trie per host of path segments, then methods, and the
+//! lookup that finds a request's endpoint in it.
+
+use serde::{Deserialize, Serialize};
+
+use super::Method;
+
+/// Routes by host, then path segments (a trie), then method.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteIndex {
+    /// Hosts with their own routes first (sorted), then `None`: apis without a host.
+    pub hosts: Vec<HostRoutes>,
+    /// Trie nodes; `HostRoutes::root` and children index here.
+    pub nodes: Vec<TrieNode>,
+}
+
+/// The trie of one host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRoutes {
+    /// Lower-case host, or `None` for any host.
+    pub host: Option<String>,
+    /// Root node.
+    pub root: u32,
+}
+
+/// One path position. Lookup tries the literal child, then the parameter
+/// child, then the tail routes (most specific first), backtracking on a miss.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrieNode {
+    /// Literal segments, sorted, for binary search.
+    pub literals: Vec<(String, u32)>,
+    /// `{param}` child.
+    pub param: Option<u32>,
+    /// Routes ending here.
+    pub methods: Vec<MethodEndpoint>,
+    /// Routes with a `{*tail}` here (matching one or more remaining segments).
+    pub tail: Vec<MethodEndpoint>,
+}
+
+/// A method and the endpoint it leads to (`ANY` last).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodEndpoint {
+    /// Method (`ANY` matches all).
+    pub method: Method,
+    /// Endpoint index.
+    pub endpoint: u32,
+}
+
+/// What a route lookup found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteMatch {
+    /// The endpoint and the path parameter values, in the endpoint's `params` order.
+    Found {
+        /// Endpoint index.
+        endpoint: u32,
+        /// Parameter values (a tail parameter holds the rest, `/`-joined).
+        params: Vec<String>,
+    },
+    /// Some route has this path, none this method (405).
+    MethodNotAllowed,
+    /// No route has this path (404).
+    NotFound,
+}
+
+impl RouteIndex {
+    /// Finds the route for a host, method and decoded path segments. The
+    /// host's own routes are tried before those of apis without a host;
+    /// within a trie, literal beats parameter beats tail. Cost grows with
+    /// the number of segments, not the number of routes.
+    pub fn lookup(&self, host: &str, method: Method, segments: &[&str]) -> RouteMatch {
+        let mut path_matched = false;
+        for h in &self.hosts {
+            if let Some(name) = &h.host
+                && !name.eq_ignore_ascii_case(host)
+            {
+                continue;
+            }
+            match self.walk(h.root, method, segments) {
+                RouteMatch::Found { endpoint, params } => return RouteMatch::Found { endpoint, params },
+                RouteMatch::MethodNotAllowed => path_matched = true,
+                RouteMatch::NotFound => {}
+            }
+        }
+        if path_matched { RouteMatch::MethodNotAllowed } else { RouteMatch::NotFound }
+    }
+
+    fn walk(&self, root: u32, method: Method, segments: &[&str]) -> RouteMatch {
+        // Depth-first, most specific child first; the stack holds (node, depth,
+        // next alternative to try: 0 literal, 1 param, 2 tail, 3 done).
+        let mut stack: Vec<(u32, usize, u8)> = vec![(root, 0, 0)];
+        let mut params: Vec<String> = Vec::new();
+        let mut path_matched = false;
+        let pick = |list: &[MethodEndpoint]| {
+            list.iter().find(|m| m.method == method || m.method == Method::Any).map(|m| m.endpoint)
+        };
+        while let Some(top) = stack.last_mut() {
+            let (node_id, depth, alt) = *top;
+            let Some(node) = self.nodes.get(node_id as usize) else { return RouteMatch::NotFound };
+            top.2 += 1;
+            match alt {
+                0 if depth == segments.len() => {
+                    if !node.methods.is_empty() {
+                        path_matched = true;
+                        if let Some(endpoint) = pick(&node.methods) {
+                            return RouteMatch::Found { endpoint, params };
+                        }
+                    }
+                }
+                0 => {
+                    let seg = segments.get(depth).copied().unwrap_or("");
+                    if let Ok(i) = node.literals.binary_search_by(|(l, _)| l.as_str().cmp(seg))
+                        && let Some(&(_, child)) = node.literals.get(i)
+                    {
+                        stack.push((child, depth + 1, 0));
+                    }
+                }
+                // A parameter never matches an empty segment.
+                1 if segments.get(depth).is_some_and(|s| !s.is_empty()) => {
+                    if let Some(child) = node.param {
+                        params.push(segments.get(depth).map(|s| (*s).to_owned()).unwrap_or_default());
+                        stack.push((child, depth + 1, 0));
+                    }
+                }
+                2 if depth < segments.len()
+                    && !node.tail.is_empty()
+                    && segments.get(depth..).is_some_and(|r| r.iter().any(|s| !s.is_empty())) =>
+                {
+                    path_matched = true;
+                    if let Some(endpoint) = pick(&node.tail) {
+                        params.push(segments.get(depth..).map(|rest| rest.join("/")).unwrap_or_default());
+                        return RouteMatch::Found { endpoint, params };
+                    }
+                }
+                1 | 2 => {}
+                _ => {
+                    stack.pop();
+                    // Leaving a node entered through its parent's param edge drops that value.
+                    if let Some(&(parent, _, parent_alt)) = stack.last()
+                        && parent_alt == 2
+                        && self.nodes.get(parent as usize).and_then(|p| p.param) == Some(node_id)
+                    {
+                        params.pop();
+                    }
+                }
+            }
+        }
+        if path_matched { RouteMatch::MethodNotAllowed } else { RouteMatch::NotFound }
+    }
+}

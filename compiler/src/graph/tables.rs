@@ -1,0 +1,216 @@
+//! The graph's tables of declarations: zones, issuers and where their keys
+//! and secrets come from, rate limits, body schemas, data documents and
+//! credential tables. Endpoints and expressions refer to them by index.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Algorithm, BackendErrorPolicy, ExprId, Format, Origin};
+
+/// A trust zone's transport requirements and issuers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Zone {
+    /// Zone name.
+    pub name: String,
+    /// `require tls`.
+    pub require_tls: bool,
+    /// `require mtls [peer …]`: `Some` (possibly empty: any peer) when required.
+    pub mtls_peers: Option<Vec<String>>,
+    /// `network …` ranges; empty means any source.
+    pub networks: Vec<String>,
+    /// Trusted issuers.
+    pub issuers: Vec<u32>,
+    /// The declaration.
+    pub origin: Origin,
+}
+
+/// One trusted token issuer within one zone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Issuer {
+    /// Zone index.
+    pub zone: u32,
+    /// The `iss` value.
+    pub iss: String,
+    /// Where keys come from.
+    pub keys: Option<KeySource>,
+    /// Shared secret source (HS* only).
+    pub secret: Option<SecretSource>,
+    /// Accepted audiences.
+    pub audiences: Vec<String>,
+    /// Algorithm allowlist.
+    pub algorithms: Vec<Algorithm>,
+    /// Clock skew allowance in milliseconds.
+    pub leeway_ms: u64,
+    /// Claim that holds scopes.
+    pub scopes_claim: String,
+    /// The declaration.
+    pub origin: Origin,
+}
+
+/// A JWKS source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// A file of the policy set, with its content at compile time.
+    File {
+        /// Path relative to the policy set.
+        path: String,
+        /// The key set.
+        jwks: serde_json::Value,
+    },
+    /// Fetched over HTTP(S) and refreshed.
+    Url {
+        /// The JWKS URL.
+        url: String,
+        /// Refresh period in milliseconds.
+        refresh_ms: u64,
+    },
+}
+
+/// Where an HMAC secret comes from (never its value).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSource {
+    /// A file of the policy set.
+    File(String),
+    /// An environment variable of the service.
+    Env(String),
+}
+
+/// A rate limit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Limit {
+    /// Limit name.
+    pub name: String,
+    /// N per period.
+    pub count: u64,
+    /// Period in milliseconds.
+    pub period_ms: u64,
+    /// Burst (N when not written).
+    pub burst: u64,
+    /// Key expressions.
+    pub keys: Vec<ExprId>,
+    /// A key that is `source.ip` holds an IPv6 address's first this many bits
+    /// (0 to 128); IPv4 addresses are keyed whole. Absent from graphs written
+    /// before the setting existed, which mean the default.
+    #[serde(default = "default_ipv6_prefix")]
+    pub ipv6_prefix: u8,
+    /// Pre-auth (keys read only the request) or post-auth.
+    pub stage: LimitStage,
+    /// What to do when a shared backend is unreachable.
+    pub on_backend_error: BackendErrorPolicy,
+    /// The digest of the definition that rate-limit state is counted under
+    /// ([`crate::fingerprint::limit`]); empty in graphs written before it was
+    /// stored, for which the engine computes it.
+    #[serde(default)]
+    pub fingerprint: String,
+    /// The declaration.
+    pub origin: Origin,
+}
+
+/// The IPv6 prefix a `source.ip` limit key keeps when the limit does not say:
+/// a /64, what one subscriber is usually given.
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+fn default_ipv6_prefix() -> u8 {
+    DEFAULT_IPV6_PREFIX
+}
+
+/// When a limit is counted (LANGUAGE.md steps 3 and 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitStage {
+    /// Before authentication: keys use only source, header, path, query, request.
+    PreAuth,
+    /// After scopes: keys use the identity.
+    PostAuth,
+}
+
+/// A body schema.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Schema name.
+    pub name: String,
+    /// Accepts undeclared fields.
+    pub open: bool,
+    /// Fields in declaration order.
+    pub fields: Vec<SchemaField>,
+}
+
+/// One field of a schema.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SchemaField {
+    /// Field name.
+    pub name: String,
+    /// May be absent.
+    pub optional: bool,
+    /// Type and constraints.
+    pub ty: SchemaType,
+}
+
+/// A schema type with its constraints folded in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchemaType {
+    /// A string.
+    String {
+        /// Fewest characters.
+        min_len: Option<u64>,
+        /// Most characters.
+        max_len: Option<u64>,
+        /// Index into [`Graph::regexes`](super::Graph::regexes).
+        pattern: Option<u32>,
+        /// A format to check.
+        format: Option<Format>,
+    },
+    /// A whole number.
+    Integer {
+        /// Smallest value.
+        min: Option<f64>,
+        /// Largest value.
+        max: Option<f64>,
+    },
+    /// Any number.
+    Number {
+        /// Smallest value.
+        min: Option<f64>,
+        /// Largest value.
+        max: Option<f64>,
+    },
+    /// `true` or `false`.
+    Boolean,
+    /// Anything.
+    Any,
+    /// One of these strings.
+    Enum(Vec<String>),
+    /// A list.
+    Array {
+        /// Item type.
+        items: Box<SchemaType>,
+        /// Fewest items.
+        min_items: Option<u64>,
+        /// Most items.
+        max_items: Option<u64>,
+    },
+    /// Another schema, by index.
+    Ref(u32),
+}
+
+/// A `data` document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataDoc {
+    /// Data name.
+    pub name: String,
+    /// Path relative to the policy set.
+    pub path: String,
+    /// The JSON value at compile time.
+    pub value: serde_json::Value,
+}
+
+/// Credentials checked by `client_secret` and `api_key`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CredentialTable {
+    /// Path relative to the policy set.
+    pub path: String,
+    /// The table's JSON: client id → SHA-256 hex, or key SHA-256 hex → claims.
+    pub entries: serde_json::Value,
+}

@@ -1,0 +1,117 @@
+//! Lints: policies that compile but are probably unsafe or wrong (`W03xx`), each with
+//! a stable code, a name that says the pattern it flags, an explanation and a fix hint.
+//!
+//! One module per lint holds its [`LintInfo`] and its check; [`lint`] runs
+//! every check over a `Context` built once per set (declarations, limits by name,
+//! every statement and route with what surrounds it) and reports in a stable
+//! order. Helpers more than one lint needs live beside them: `paths` (routes
+//! grouped by host and path shape) and `used` (names referred to anywhere).
+
+mod context;
+mod paths;
+mod used;
+
+mod auth_overridden_in_route;
+mod body_without_schema;
+mod client_credential_without_channel;
+mod constant_rule;
+mod credential_route_without_pre_auth_limit;
+mod hmac_without_mtls;
+mod interchangeable_zones;
+mod jwks_over_plain_http;
+mod mixed_auth_on_path;
+mod shadowed_route;
+mod unused_declaration;
+
+use warden_language::{Code, Diagnostic, Span};
+
+use self::context::Context;
+use crate::graph::Graph;
+use crate::{FileDiagnostic, PolicySet};
+
+/// A lint's documentation.
+#[derive(Clone, Copy, Debug)]
+pub struct LintInfo {
+    /// Stable code.
+    pub code: Code,
+    /// Kebab-case name of the pattern it flags.
+    pub name: &'static str,
+    /// One line: what it flags.
+    pub summary: &'static str,
+    /// What it does, why it matters, an example.
+    pub explanation: &'static str,
+    /// How to fix it.
+    pub fix: &'static str,
+}
+
+/// A lint's check: adds what it finds in the set to the list.
+type Check = fn(&Context<'_>, &mut Vec<FileDiagnostic>);
+
+/// The registry: each lint's module and its [`LintInfo`], in code order. One
+/// list makes [`ALL`] and the checks [`lint`] runs, so they cannot disagree.
+macro_rules! registry {
+    ($($module:ident::$id:ident,)*) => {
+        $(pub use self::$module::$id;)*
+
+        /// Every lint, in code order.
+        pub const ALL: &[LintInfo] = &[$($id),*];
+
+        /// Every lint's check, in the order of [`ALL`].
+        const CHECKS: &[Check] = &[$($module::check),*];
+    };
+}
+
+registry! {
+    client_credential_without_channel::CLIENT_CREDENTIAL_WITHOUT_CHANNEL,
+    mixed_auth_on_path::MIXED_AUTH_ON_PATH,
+    auth_overridden_in_route::AUTH_OVERRIDDEN_IN_ROUTE,
+    credential_route_without_pre_auth_limit::CREDENTIAL_ROUTE_WITHOUT_LIMIT,
+    body_without_schema::BODY_WITHOUT_SCHEMA,
+    hmac_without_mtls::HMAC_WITHOUT_MTLS,
+    jwks_over_plain_http::JWKS_OVER_HTTP,
+    interchangeable_zones::INTERCHANGEABLE_ZONES,
+    unused_declaration::UNUSED_DECLARATION,
+    constant_rule::CONSTANT_RULE,
+    shadowed_route::SHADOWED_ROUTE,
+}
+
+/// Looks up a lint by code.
+pub fn info(code: &str) -> Option<&'static LintInfo> {
+    ALL.iter().find(|l| l.code.as_str() == code)
+}
+
+/// Adds a warning of `lint` in `file`, with the lint's fix as its help.
+fn warn(out: &mut Vec<FileDiagnostic>, file: usize, lint: &LintInfo, span: Span, message: String) {
+    out.push(FileDiagnostic { file, diagnostic: Diagnostic::warning(lint.code, span, message).with_help(lint.fix) });
+}
+
+/// Runs every lint over a policy set that compiled to `graph`.
+pub fn lint(set: &PolicySet, graph: &Graph) -> Vec<FileDiagnostic> {
+    let cx = Context::new(set, graph);
+    let mut out = Vec::new();
+    for check in CHECKS {
+        check(&cx, &mut out);
+    }
+    // The same endpoint-level rule is lowered once per route of an api; report it once.
+    out.sort_by(|a, b| {
+        (a.file, a.diagnostic.span.start, a.diagnostic.code).cmp(&(b.file, b.diagnostic.span.start, b.diagnostic.code))
+    });
+    out.dedup_by(|a, b| {
+        a.file == b.file && a.diagnostic.span == b.diagnostic.span && a.diagnostic.code == b.diagnostic.code
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    #[test]
+    fn the_registry_is_in_code_order() {
+        let codes: Vec<&str> = ALL.iter().map(|l| l.code.as_str()).collect();
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(codes, sorted);
+    }
+}

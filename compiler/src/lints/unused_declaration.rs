@@ -1,0 +1,35 @@
+//! W0309 `unused-declaration`: a zone, limit, schema or data that nothing uses.
+
+use warden_language::Code;
+use warden_language::ast::Decl;
+
+use super::context::Context;
+use super::used::Used;
+use super::{LintInfo, warn};
+use crate::FileDiagnostic;
+
+/// a zone, limit, schema or data that nothing uses
+pub const UNUSED_DECLARATION: LintInfo = LintInfo {
+    code: Code("W0309"),
+    name: "unused-declaration",
+    summary: "a zone, limit, schema or data that nothing uses",
+    explanation: "Flags declarations nothing refers to. An unused limit usually means a route that was meant to be limited is not; an unused schema, a body that was meant to be validated is not. Example: `limit login_per_ip = 5 per 1m by source.ip` declared, but no route says `limit login_per_ip`.",
+    fix: "use it where it was meant to apply, or remove it",
+};
+
+/// Every zone, limit, schema and data declaration that no name refers to.
+pub(super) fn check(cx: &Context<'_>, out: &mut Vec<FileDiagnostic>) {
+    let used = Used::collect(&cx.decls);
+    for &(file, decl) in &cx.decls {
+        let (kind, name, span, is_used) = match decl {
+            Decl::Zone(z) => ("zone", &z.name.name, z.name.span, used.zones.contains(z.name.name.as_str())),
+            Decl::Limit(l) => ("limit", &l.name.name, l.name.span, used.limits.contains(l.name.name.as_str())),
+            Decl::Schema(s) => ("schema", &s.name.name, s.name.span, used.schemas.contains(s.name.name.as_str())),
+            Decl::Data(d) => ("data", &d.name.name, d.name.span, used.data.contains(d.name.name.as_str())),
+            _ => continue,
+        };
+        if !is_used {
+            warn(out, file, &UNUSED_DECLARATION, span, format!("{kind} `{name}` is never used"));
+        }
+    }
+}

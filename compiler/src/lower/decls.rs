@@ -1,0 +1,167 @@
+//! Declarations that endpoints refer to by index: zones with their issuers,
+//! schemas and their types, and limits (keys lowered, stage decided).
+
+use warden_language::ast::{
+    self, Algorithm, BackendErrorPolicy, Builtin, Constraint, IssuerItem, TypeExpr, TypeKind, ZoneItem,
+};
+
+use super::exprs::{Table, pre_auth_key};
+use super::{DEFAULT_LEEWAY_MS, DEFAULT_REFRESH_MS, Lowerer, Scope, len_u32};
+use crate::graph::{self, ExprId, KeySource, LimitStage, SchemaField, SchemaType, SecretSource};
+
+impl<'a> Lowerer<'a> {
+    /// A zone and its issuers, each issuer added to the issuer table.
+    pub(super) fn zone(&mut self, zone: &'a ast::Zone) {
+        let id = len_u32(&self.g.zones);
+        self.zones.insert(&zone.name.name, id);
+        let mut out = graph::Zone {
+            name: zone.name.name.clone(),
+            require_tls: false,
+            mtls_peers: None,
+            networks: Vec::new(),
+            issuers: Vec::new(),
+            origin: self.origin(zone.name.span),
+        };
+        for item in &zone.items {
+            match &item.node {
+                ZoneItem::RequireTls => out.require_tls = true,
+                ZoneItem::RequireMtls { peers } => {
+                    out.mtls_peers.get_or_insert_with(Vec::new).extend(peers.iter().map(|p| p.value.clone()));
+                }
+                ZoneItem::Network { cidrs } => out.networks.extend(cidrs.iter().map(|c| c.value.trim().to_owned())),
+                ZoneItem::Issuer(issuer) => {
+                    let issuer = self.issuer(issuer, id);
+                    out.issuers.push(len_u32(&self.g.issuers));
+                    self.g.issuers.push(issuer);
+                }
+            }
+        }
+        self.g.zones.push(out);
+    }
+
+    fn issuer(&mut self, issuer: &ast::Issuer, zone: u32) -> graph::Issuer {
+        let mut out = graph::Issuer {
+            zone,
+            iss: issuer.url.value.clone(),
+            keys: None,
+            secret: None,
+            audiences: Vec::new(),
+            algorithms: vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
+            leeway_ms: DEFAULT_LEEWAY_MS,
+            scopes_claim: "scope".to_owned(),
+            origin: self.origin(issuer.url.span),
+        };
+        for item in &issuer.items {
+            match &item.node {
+                IssuerItem::JwksFile(path) => {
+                    let jwks = self.read_json(&path.value);
+                    out.keys = Some(KeySource::File { path: path.value.clone(), jwks });
+                }
+                IssuerItem::JwksUrl { url, refresh } => {
+                    out.keys = Some(KeySource::Url {
+                        url: url.value.clone(),
+                        refresh_ms: refresh.as_ref().map_or(DEFAULT_REFRESH_MS, ast::Duration::millis),
+                    });
+                }
+                IssuerItem::Audience(values) => out.audiences.extend(values.iter().map(|v| v.value.clone())),
+                IssuerItem::Algorithms(algs) => out.algorithms = algs.iter().map(|a| a.node).collect(),
+                IssuerItem::Leeway(d) => out.leeway_ms = d.millis(),
+                IssuerItem::ScopesFrom(claim) => out.scopes_claim = claim.value.clone(),
+                IssuerItem::SecretFile(path) => {
+                    // Neither the secret nor a hash of it enters the graph or the
+                    // revision (which decisions carry): only where it comes from.
+                    out.secret = Some(SecretSource::File(path.value.clone()));
+                }
+                IssuerItem::SecretEnv(var) => out.secret = Some(SecretSource::Env(var.value.clone())),
+            }
+        }
+        out
+    }
+
+    /// A schema, its field types with their constraints folded in.
+    pub(super) fn schema(&mut self, schema: &ast::Schema) -> graph::Schema {
+        graph::Schema {
+            name: schema.name.name.clone(),
+            open: schema.open,
+            fields: schema
+                .fields
+                .iter()
+                .map(|f| SchemaField { name: f.name.name.clone(), optional: f.optional, ty: self.schema_type(&f.ty) })
+                .collect(),
+        }
+    }
+
+    fn schema_type(&mut self, ty: &TypeExpr) -> SchemaType {
+        let num = |kw: &str| {
+            ty.constraints.iter().rev().find_map(|c| match (&c.node, kw) {
+                (Constraint::Min(n), "min") | (Constraint::Max(n), "max") => Some(n.value),
+                _ => None,
+            })
+        };
+        let int = |kw: &str| {
+            ty.constraints.iter().rev().find_map(|c| match (&c.node, kw) {
+                (Constraint::MinLen(n), "min_len")
+                | (Constraint::MaxLen(n), "max_len")
+                | (Constraint::MinItems(n), "min_items")
+                | (Constraint::MaxItems(n), "max_items") => Some(*n),
+                _ => None,
+            })
+        };
+        match &ty.kind {
+            TypeKind::Enum(values) => SchemaType::Enum(values.iter().map(|v| v.value.clone()).collect()),
+            TypeKind::Array(inner) => SchemaType::Array {
+                items: Box::new(self.schema_type(inner)),
+                min_items: int("min_items"),
+                max_items: int("max_items"),
+            },
+            TypeKind::Named(name) => match Builtin::parse(&name.name) {
+                Some(Builtin::String) => {
+                    let pattern = ty.constraints.iter().rev().find_map(|c| match &c.node {
+                        Constraint::Pattern(p) => Some(p.value.clone()),
+                        _ => None,
+                    });
+                    SchemaType::String {
+                        min_len: int("min_len"),
+                        max_len: int("max_len"),
+                        pattern: pattern.map(|p| self.table(Table::Regex, p)),
+                        format: ty.constraints.iter().rev().find_map(|c| match &c.node {
+                            Constraint::Format(f) => Some(*f),
+                            _ => None,
+                        }),
+                    }
+                }
+                Some(Builtin::Integer) => SchemaType::Integer { min: num("min"), max: num("max") },
+                Some(Builtin::Number) => SchemaType::Number { min: num("min"), max: num("max") },
+                Some(Builtin::Boolean) => SchemaType::Boolean,
+                Some(Builtin::Any) => SchemaType::Any,
+                None => self.schemas.get(name.name.as_str()).map_or(SchemaType::Any, |&id| SchemaType::Ref(id)),
+            },
+        }
+    }
+
+    /// A limit: its keys lowered, counted before authentication when they read only the request.
+    pub(super) fn limit(&mut self, limit: &'a ast::Limit) {
+        let scope = Scope { params: &[] };
+        let keys: Vec<ExprId> = limit.keys.iter().map(|k| self.expr(k, scope)).collect();
+        let pre = limit.keys.iter().all(pre_auth_key);
+        let id = len_u32(&self.g.limits);
+        self.limits.insert(&limit.name.name, id);
+        self.g.limits.push(graph::Limit {
+            name: limit.name.name.clone(),
+            count: limit.count.node,
+            period_ms: limit.period.millis(),
+            burst: limit.burst.as_ref().map_or(limit.count.node, |b| b.node),
+            keys,
+            // Validation has refused a prefix above 128.
+            ipv6_prefix: limit
+                .ipv6_prefix
+                .as_ref()
+                .map_or(graph::DEFAULT_IPV6_PREFIX, |p| u8::try_from(p.node.min(128)).unwrap_or(128)),
+            stage: if pre { LimitStage::PreAuth } else { LimitStage::PostAuth },
+            on_backend_error: limit.on_backend_error.as_ref().map_or(BackendErrorPolicy::Allow, |p| p.node),
+            // Set once every expression is lowered (names resolved).
+            fingerprint: String::new(),
+            origin: self.origin(limit.name.span),
+        });
+    }
+}
