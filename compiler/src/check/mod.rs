@@ -14,7 +14,7 @@ mod exprs;
 mod files;
 mod literals;
 mod reach;
-mod routes;
+pub(crate) mod routes;
 mod schemas;
 mod symbols;
 mod zones;

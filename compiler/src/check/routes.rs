@@ -27,15 +27,7 @@ impl Checker<'_> {
                     .find_map(|i| if let ApiItem::Prefix(p) = i { Some(p.node.value.clone()) } else { None });
                 for item in &api.items {
                     let ApiItem::Route(route) = item else { continue };
-                    let mut shape = prefix.clone().unwrap_or_default();
-                    for seg in &route.template {
-                        shape.push('/');
-                        match seg {
-                            PathSegment::Literal(l) => shape.push_str(l),
-                            PathSegment::Param(_) => shape.push_str("{}"),
-                            PathSegment::Tail(_) => shape.push_str("{*}"),
-                        }
-                    }
+                    let shape = path_shape(prefix.as_deref().unwrap_or_default(), &route.template);
                     let shown = format!(
                         "{} {}{}",
                         route.method.node.as_str(),
@@ -72,3 +64,19 @@ impl Checker<'_> {
 
 /// Host, method and path shape: two routes with the same key conflict.
 type RouteKey = (Option<String>, Method, String);
+
+/// A route's path shape with its api's prefix, parameter names left out
+/// (`/v1/accounts/{}`, a tail `{*}`): two routes of one shape answer the same
+/// requests. The route-conflict check and the path-level lints share it.
+pub(crate) fn path_shape(prefix: &str, template: &[PathSegment]) -> String {
+    let mut out = prefix.to_owned();
+    for seg in template {
+        out.push('/');
+        match seg {
+            PathSegment::Literal(l) => out.push_str(l),
+            PathSegment::Param(_) => out.push_str("{}"),
+            PathSegment::Tail(_) => out.push_str("{*}"),
+        }
+    }
+    out
+}

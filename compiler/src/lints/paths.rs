@@ -4,30 +4,16 @@
 use std::collections::BTreeMap;
 
 use warden_language::Span;
-use warden_language::ast::PathSegment;
 
 use super::context::RouteSite;
+use crate::check::routes::path_shape;
 
 /// A path as the path-level lints see it: the api's host (lower case, `None`
-/// for any host) and the [`shape`] of the route's path.
+/// for any host) and the [`path_shape`] of the route's path.
 pub(super) type PathKey = (Option<String>, String);
 
 /// A route as the path-level lints see it: file, span, method, auth keyword.
 pub(super) type PathRoute = (usize, Span, String, &'static str);
-
-/// Path shape with the prefix: `/v1/accounts/{}`.
-pub(super) fn shape(prefix: &str, template: &[PathSegment]) -> String {
-    let mut out = prefix.to_owned();
-    for seg in template {
-        out.push('/');
-        match seg {
-            PathSegment::Literal(l) => out.push_str(l),
-            PathSegment::Param(_) => out.push_str("{}"),
-            PathSegment::Tail(_) => out.push_str("{*}"),
-        }
-    }
-    out
-}
 
 /// Every route under its host and path shape, in file order within each.
 pub(super) fn by_path(routes: &[RouteSite<'_>]) -> BTreeMap<PathKey, Vec<PathRoute>> {
@@ -35,7 +21,7 @@ pub(super) fn by_path(routes: &[RouteSite<'_>]) -> BTreeMap<PathKey, Vec<PathRou
     for site in routes {
         let route = site.route;
         let span = route.method.span.to(route.path.span);
-        by_path.entry((site.host.clone(), shape(&site.prefix, &route.template))).or_default().push((
+        by_path.entry((site.host.clone(), path_shape(&site.prefix, &route.template))).or_default().push((
             site.file,
             span,
             route.method.node.as_str().to_owned(),

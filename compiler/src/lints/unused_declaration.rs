@@ -21,15 +21,17 @@ pub const UNUSED_DECLARATION: LintInfo = LintInfo {
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<FileDiagnostic>) {
     let used = Used::collect(&cx.decls);
     for &(file, decl) in &cx.decls {
-        let (kind, name, span, is_used) = match decl {
-            Decl::Zone(z) => ("zone", &z.name.name, z.name.span, used.zones.contains(z.name.name.as_str())),
-            Decl::Limit(l) => ("limit", &l.name.name, l.name.span, used.limits.contains(l.name.name.as_str())),
-            Decl::Schema(s) => ("schema", &s.name.name, s.name.span, used.schemas.contains(s.name.name.as_str())),
-            Decl::Data(d) => ("data", &d.name.name, d.name.span, used.data.contains(d.name.name.as_str())),
+        let names = match decl {
+            Decl::Zone(_) => &used.zones,
+            Decl::Limit(_) => &used.limits,
+            Decl::Schema(_) => &used.schemas,
+            Decl::Data(_) => &used.data,
             _ => continue,
         };
-        if !is_used {
-            warn(out, file, &UNUSED_DECLARATION, span, format!("{kind} `{name}` is never used"));
+        let Some(name) = decl.name() else { continue };
+        if !names.contains(name.name.as_str()) {
+            let message = format!("{} `{}` is never used", decl.keyword(), name.name);
+            warn(out, file, &UNUSED_DECLARATION, name.span, message);
         }
     }
 }

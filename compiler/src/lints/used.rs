@@ -1,8 +1,9 @@
 //! Names referred to anywhere in a set (zones, limits, schemas, data), for
-//! `unused-declaration`.
+//! `unused-declaration`: one walk of the AST with the language's visitor.
 
 use std::collections::BTreeSet;
 
+use warden_language::ast::visit::{walk_api, walk_expr, walk_resource, walk_stmt, walk_type_expr};
 use warden_language::ast::*;
 
 /// Names referred to anywhere in the set.
@@ -18,35 +19,27 @@ impl<'a> Used<'a> {
     pub(super) fn collect(decls: &[(usize, &'a Decl)]) -> Used<'a> {
         let mut u = Used::default();
         for &(_, decl) in decls {
-            match decl {
-                Decl::Api(api) => {
-                    u.zones.insert(&api.zone.name);
-                    for item in &api.items {
-                        match item {
-                            ApiItem::Stmt(s) => u.stmt(s),
-                            ApiItem::Route(r) => r.stmts.iter().for_each(|s| u.stmt(s)),
-                            _ => {}
-                        }
-                    }
-                }
-                Decl::Resource(res) => {
-                    u.zones.insert(&res.zone.name);
-                    for item in &res.items {
-                        match item {
-                            ResourceItem::Stmt(s) => u.stmt(s),
-                            ResourceItem::Action(a) => a.stmts.iter().for_each(|s| u.stmt(s)),
-                        }
-                    }
-                }
-                Decl::Schema(s) => s.fields.iter().for_each(|f| u.ty(&f.ty)),
-                Decl::Limit(l) => l.keys.iter().for_each(|k| u.expr(k)),
-                _ => {}
-            }
+            u.visit_decl(decl);
         }
         u
     }
+}
 
-    fn stmt(&mut self, s: &'a Stmt) {
+impl<'a> Visit<'a> for Used<'a> {
+    fn visit_api(&mut self, api: &'a Api) {
+        self.zones.insert(&api.zone.name);
+        walk_api(self, api);
+    }
+
+    fn visit_resource(&mut self, resource: &'a Resource) {
+        self.zones.insert(&resource.zone.name);
+        walk_resource(self, resource);
+    }
+
+    /// A declaration that only a policy test names is still unused.
+    fn visit_test(&mut self, _test: &'a Test) {}
+
+    fn visit_stmt(&mut self, s: &'a Stmt) {
         match &s.node {
             StmtKind::Limit(names) => names.iter().for_each(|n| {
                 self.limits.insert(&n.name);
@@ -54,53 +47,25 @@ impl<'a> Used<'a> {
             StmtKind::Body(BodySpec::Json { schema: Some(n), .. }) => {
                 self.schemas.insert(&n.name);
             }
-            StmtKind::Allow(Some(e)) | StmtKind::Deny(e) | StmtKind::UpstreamHeader { value: e, .. } => self.expr(e),
             _ => {}
         }
+        walk_stmt(self, s);
     }
 
-    fn ty(&mut self, t: &'a TypeExpr) {
-        match &t.kind {
-            TypeKind::Named(n) => {
-                self.schemas.insert(&n.name);
-            }
-            TypeKind::Array(inner) => self.ty(inner),
-            TypeKind::Enum(_) => {}
+    fn visit_type_expr(&mut self, t: &'a TypeExpr) {
+        if let TypeKind::Named(n) = &t.kind {
+            self.schemas.insert(&n.name);
         }
+        walk_type_expr(self, t);
     }
 
-    fn expr(&mut self, e: &'a warden_language::ast::Expr) {
-        match &e.kind {
-            ExprKind::Attr { root, path } => {
-                if root.node == Root::Data
-                    && let Some(Segment { kind: SegmentKind::Field(name), .. }) = path.first()
-                {
-                    self.data.insert(name);
-                }
-                for seg in path {
-                    if let SegmentKind::Index(i) = &seg.kind {
-                        self.expr(i);
-                    }
-                }
-            }
-            ExprKind::Access { base, path } => {
-                self.expr(base);
-                for seg in path {
-                    if let SegmentKind::Index(i) = &seg.kind {
-                        self.expr(i);
-                    }
-                }
-            }
-            ExprKind::List(items) | ExprKind::And(items) | ExprKind::Or(items) => {
-                items.iter().for_each(|i| self.expr(i))
-            }
-            ExprKind::Call { args, .. } => args.iter().for_each(|i| self.expr(i)),
-            ExprKind::Not(i) | ExprKind::Paren(i) => self.expr(i),
-            ExprKind::Compare { lhs, rhs, .. } => {
-                self.expr(lhs);
-                self.expr(rhs);
-            }
-            ExprKind::Str(_) | ExprKind::Number { .. } | ExprKind::Bool(_) => {}
+    fn visit_expr(&mut self, e: &'a Expr) {
+        if let ExprKind::Attr { root, path } = &e.kind
+            && root.node == Root::Data
+            && let Some(Segment { kind: SegmentKind::Field(name), .. }) = path.first()
+        {
+            self.data.insert(name);
         }
+        walk_expr(self, e);
     }
 }
