@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Runs Warden's whole test suite on a fresh machine: installs what the tests
+# need where it can (Debian packages, the npm packages of the editor grammar
+# tests and of the real OpenID provider, the wasm32 target), says plainly what
+# it cannot install, then runs every test. Work in progress (issue 22): it is
+# to become the README's test command and the whole of `.ci/run`, once a run
+# on a fresh machine has been shown; until then `.ci/run` is the CI entry.
+#
+#   ./test.sh              everything
+#   ./test.sh -- ARGS      passes ARGS to `cargo test --workspace --locked` (a filter, say)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+RUST_MIN=1.95
+say() { printf 'test.sh: %s\n' "$*" >&2; }
+fail() { say "$*"; exit 1; }
+
+# --- Rust -------------------------------------------------------------------
+command -v cargo >/dev/null || fail "cargo is not installed: install Rust $RUST_MIN or newer (https://rustup.rs), then run ./test.sh again."
+rust_version=$(rustc --version | awk '{print $2}')
+if ! printf '%s\n%s\n' "$RUST_MIN" "${rust_version%%-*}" | sort -V -C; then
+  fail "Rust $rust_version is too old: Warden needs $RUST_MIN or newer (rustup update stable)."
+fi
+cargo --version
+rustc --version
+
+# --- System packages ----------------------------------------------------------
+# graphviz: `dot` renders `warden compile --emit dot` in a test. nginx, caddy:
+# tests/tests/gateways.rs runs both in front of `warden serve` on loopback ports
+# of its own. redis-server: tests/tests/limits_redis.rs starts its own on a
+# loopback port. nodejs, npm: the editor grammar tests and the real OpenID
+# provider of tests/tests/oidc_rotation.rs.
+APT_PACKAGES=(graphviz nginx caddy redis-server nodejs npm)
+# The command each package provides, to find what is missing on any system.
+declare -A PROVIDES=([graphviz]=dot [nginx]=nginx [caddy]=caddy [redis-server]=redis-server [nodejs]=node [npm]=npm)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  bin=${PROVIDES[$pkg]}
+  command -v "$bin" >/dev/null || [ -x "/usr/sbin/$bin" ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  if ! command -v apt-get >/dev/null; then
+    fail "missing: ${missing[*]}. This is not a Debian-like system (no apt-get): install them with your package manager, then run ./test.sh again."
+  fi
+  if [ ${#sudo[@]} -gt 0 ] && ! command -v sudo >/dev/null; then
+    fail "missing: ${missing[*]}. Installing them needs root: run ./test.sh as root, or install them (apt-get install ${missing[*]}) and run it again."
+  fi
+  say "installing ${missing[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  # The nginx, caddy and redis-server packages start a system service when
+  # installed (ports 80 and 6379). The tests start their own instances; a system
+  # one would only hold a port, or fail the install where there is no init
+  # system. A policy-rc.d that answers 101 makes invoke-rc.d and
+  # deb-systemd-invoke skip every start during this install; ours is removed
+  # afterwards, an existing one (container images ship one) is left alone.
+  own_policy_rc=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+    own_policy_rc=1
+    trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [ -n "$own_policy_rc" ]; then
+    "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  fi
+  # Should a service we just installed run anyway (an init system that ignored
+  # policy-rc.d), stop it and keep it from coming back.
+  for pkg in "${missing[@]}"; do
+    case "$pkg" in
+      nginx | caddy | redis-server)
+        if [ -d /run/systemd/system ]; then
+          "${sudo[@]}" systemctl disable --now "$pkg" >/dev/null 2>&1 || true
+        elif [ -x "/etc/init.d/$pkg" ]; then
+          "${sudo[@]}" "/etc/init.d/$pkg" stop >/dev/null 2>&1 || true
+        fi
+        ;;
+    esac
+  done
+fi
+
+# --- npm packages (from their lock files; node_modules is never committed) ----
+# The VS Code extension's TextMate grammar against its annotated fixtures.
+(cd editor-support/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test)
+# The real OpenID provider (oidc-provider) of tests/tests/oidc_rotation.rs.
+(cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
+
+# --- The engine in the browser ------------------------------------------------
+# The engine builds for wasm32 (pure-Rust signature checks in place of
+# aws-lc-rs): the web playground runs it there.
+if command -v rustup >/dev/null; then
+  rustup target add wasm32-unknown-unknown
+  cargo build --locked -p warden-engine --target wasm32-unknown-unknown --no-default-features --features rust-crypto
+elif rustc --print target-libdir --target wasm32-unknown-unknown >/dev/null 2>&1 &&
+  [ -d "$(rustc --print target-libdir --target wasm32-unknown-unknown)" ]; then
+  cargo build --locked -p warden-engine --target wasm32-unknown-unknown --no-default-features --features rust-crypto
+else
+  fail "the wasm32-unknown-unknown target is not installed and there is no rustup to add it: install it, then run ./test.sh again."
+fi
+
+# --- Every test ----------------------------------------------------------------
+# (The Cedar differential test prints its case count: it runs without libtest's
+# output capture, docs/cedar.md.)
+[ "${1:-}" = "--" ] && shift
+cargo test --workspace --locked "$@"
