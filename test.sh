@@ -2,9 +2,8 @@
 # Runs Warden's whole test suite on a fresh machine: installs what the tests
 # need where it can (Debian packages, the npm packages of the editor grammar
 # tests and of the real OpenID provider, the wasm32 target), says plainly what
-# it cannot install, then runs every test. Work in progress (issue 22): it is
-# to become the README's test command and the whole of `.ci/run`, once a run
-# on a fresh machine has been shown; until then `.ci/run` is the CI entry.
+# it cannot install, then runs every test. It is the README's test command and
+# the whole of `.ci/run`: CI runs exactly what a newcomer runs.
 #
 #   ./test.sh              everything
 #   ./test.sh -- ARGS      passes ARGS to `cargo test --workspace --locked` (a filter, say)
@@ -25,18 +24,30 @@ cargo --version
 rustc --version
 
 # --- System packages ----------------------------------------------------------
-# graphviz: `dot` renders `warden compile --emit dot` in a test. nginx, caddy:
-# tests/tests/gateways.rs runs both in front of `warden serve` on loopback ports
-# of its own. redis-server: tests/tests/limits_redis.rs starts its own on a
-# loopback port. nodejs, npm: the editor grammar tests and the real OpenID
-# provider of tests/tests/oidc_rotation.rs.
-APT_PACKAGES=(graphviz nginx caddy redis-server nodejs npm)
-# The command each package provides, to find what is missing on any system.
-declare -A PROVIDES=([graphviz]=dot [nginx]=nginx [caddy]=caddy [redis-server]=redis-server [nodejs]=node [npm]=npm)
+# Each line: a command the suite needs, then the Debian packages that provide it.
+#   cc            Rust links with it, and aws-lc-rs compiles C.
+#   dot           renders `warden compile --emit dot` in a test.
+#   nginx, caddy  tests/tests/gateways.rs runs both in front of `warden serve`,
+#                 on loopback ports of their own.
+#   redis-server  tests/tests/limits_redis.rs starts its own on a loopback port.
+#   node, npm     the editor grammar tests and the real OpenID provider of
+#                 tests/tests/oidc_rotation.rs.
+NEEDS=(
+  "cc gcc libc6-dev"
+  "dot graphviz"
+  "nginx nginx"
+  "caddy caddy"
+  "redis-server redis-server"
+  "node nodejs"
+  "npm npm"
+)
 missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  bin=${PROVIDES[$pkg]}
-  command -v "$bin" >/dev/null || [ -x "/usr/sbin/$bin" ] || missing+=("$pkg")
+for need in "${NEEDS[@]}"; do
+  read -r bin pkgs <<<"$need"
+  if ! command -v "$bin" >/dev/null && [ ! -x "/usr/sbin/$bin" ]; then
+    read -r -a more <<<"$pkgs"
+    missing+=("${more[@]}")
+  fi
 done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()

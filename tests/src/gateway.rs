@@ -32,7 +32,7 @@ pub fn installed(name: &str) -> PathBuf {
     }
     panic!(
         "`{name}` is not installed: the gateway tests run the real {name} in front of `warden serve`. \
-         `.ci/run` installs it (`apt-get install -y nginx caddy` on Debian)."
+         `./test.sh` installs it (`apt-get install -y nginx caddy` on Debian)."
     );
 }
 

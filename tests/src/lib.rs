@@ -277,7 +277,7 @@ pub fn policies() -> PathBuf {
 }
 
 /// A real `redis-server` on a loopback port of its own, without persistence
-/// (killed when dropped). `.ci/run` installs the Debian package.
+/// (killed when dropped). `./test.sh` installs the Debian package.
 pub struct RedisServer {
     child: Option<Child>,
     /// Its port.
@@ -305,7 +305,7 @@ impl RedisServer {
             .map_err(|e| {
                 format!(
                     "cannot start `redis-server` ({e}): the shared rate-limit tests run a real Redis. \
-                     `.ci/run` installs it (`apt-get install -y redis-server` on Debian)"
+                     `./test.sh` installs it (`apt-get install -y redis-server` on Debian)"
                 )
             })?;
         let mut server = RedisServer { child: Some(child), port };

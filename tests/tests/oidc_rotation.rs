@@ -4,7 +4,7 @@
 //! JWKS), and a burst of tokens with made-up `kid`s costs at most one fetch.
 //!
 //! Needs `node` and the provider's packages (`cd tests/idp && npm ci`, which
-//! `.ci/run` does); without them the test fails and says so.
+//! `./test.sh` does); without them the test fails and says so.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
@@ -44,7 +44,7 @@ impl Provider {
         assert!(
             dir.join("node_modules/oidc-provider/package.json").is_file(),
             "the packages of the test OpenID provider are not installed: run `npm ci` in `{}` \
-             (`.ci/run` does; it needs Node.js 20 or later and npm)",
+             (`./test.sh` does; it needs Node.js and npm)",
             dir.display()
         );
         let port = free_port().unwrap();

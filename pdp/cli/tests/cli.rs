@@ -177,7 +177,7 @@ fn compile_dot_is_accepted_by_graphviz() {
         let dot_file = dir.path().join("graph.dot");
         let out = warden(&["compile", set, "--emit", "dot", "-o", dot_file.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{set}: {}", text(&out.stderr));
-        // Debian's graphviz, installed by .ci/run.
+        // Debian's graphviz, installed by ./test.sh.
         let svg = Command::new("dot").arg("-Tsvg").arg(&dot_file).output().expect("graphviz `dot` is installed");
         assert!(svg.status.success(), "{set}: dot refused the graph: {}", text(&svg.stderr));
         assert!(text(&svg.stdout).contains("<svg"), "{set}: no SVG produced");
