@@ -117,4 +117,4 @@ fi
 # (The Cedar differential test prints its case count: it runs without libtest's
 # output capture, docs/cedar.md.)
 [ "${1:-}" = "--" ] && shift
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

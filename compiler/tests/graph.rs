@@ -121,7 +121,7 @@ fn steps_follow_the_decision_table() {
     assert_eq!(kinds, ["pre-limit", "auth", "scopes", "post-limit", "body 1024", "deny", "allow", "header"]);
     // Rule ids number the rules in source order.
     assert_eq!(g.endpoints[0].id, "a.POST /x");
-    assert_eq!(g.endpoints[0].steps[5].rule, "a.POST /x#2");
+    assert_eq!(&*g.endpoints[0].steps[5].rule, "a.POST /x#2");
 }
 
 #[test]
@@ -155,6 +155,38 @@ fn route_lookup_prefers_literal_then_parameter_then_tail() {
     assert_eq!(r.lookup("api.example", Method::Get, &["v1", "files", ""]), RouteMatch::NotFound);
     // (`POST /files/{id}/meta` cannot bind the empty id; only the GET tail route matches the path.)
     assert_eq!(r.lookup("api.example", Method::Post, &["v1", "files", "", "meta"]), RouteMatch::MethodNotAllowed);
+}
+
+/// Paths shorter than the walk's inline stack and longer than it (a heap one)
+/// find the same routes: a parameter, a tail, and nothing.
+#[test]
+fn route_lookup_is_the_same_for_short_and_very_long_paths() {
+    for depth in [1usize, 14, 15, 16, 17, 40] {
+        let lits: Vec<String> = (0..depth).map(|i| format!("s{i}")).collect();
+        let path = lits.join("/");
+        let text = format!(
+            "api a in zone z {{\n  auth none\n  route GET \"/{path}/{{id}}\" {{\n    allow\n  }}\n  route GET \"/{path}/x/{{*rest}}\" {{\n    allow\n  }}\n}}\n"
+        );
+        let g = compile_one(&text);
+        let mut segs: Vec<&str> = lits.iter().map(String::as_str).collect();
+        segs.push("7");
+        match g.routes.lookup("h", Method::Get, &segs) {
+            RouteMatch::Found { endpoint, params } => {
+                assert_eq!(g.endpoints[endpoint as usize].id, format!("a.GET /{path}/{{id}}"), "{depth}");
+                assert_eq!(params, vec!["7".to_owned()], "{depth}");
+            }
+            other => panic!("{depth}: {other:?}"),
+        }
+        // The literal `x`, then the tail.
+        segs.pop();
+        segs.extend(["x", "y", "z"]);
+        match g.routes.lookup("h", Method::Get, &segs) {
+            RouteMatch::Found { params, .. } => assert_eq!(params, vec!["y/z".to_owned()], "{depth}"),
+            other => panic!("{depth}: {other:?}"),
+        }
+        segs.truncate(depth);
+        assert_eq!(g.routes.lookup("h", Method::Get, &segs), RouteMatch::NotFound, "{depth}");
+    }
 }
 
 #[test]

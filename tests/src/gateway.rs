@@ -79,10 +79,7 @@ impl Gateway {
 
     /// Sends `signal` (`TERM`, `KILL`) to the gateway's whole process group.
     pub fn signal_group(&self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([format!("-{signal}"), "--".to_owned(), format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
+        crate::send_signal(self.child.id(), signal, true);
     }
 }
 

@@ -147,11 +147,7 @@ impl Warden {
 
     /// Sends a signal to the process (Unix).
     pub fn signal(&self, name: &str) -> bool {
-        Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .is_ok_and(|s| s.success())
+        send_signal(self.child.id(), name, false)
     }
 
     /// Asks the process to stop (SIGTERM) and waits up to 10 s; the exit code.
@@ -173,6 +169,22 @@ impl Drop for Warden {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends the signal `name` (`TERM`, `KILL`, `HUP`, `STOP`, `CONT`) to process
+/// `pid`, or to its whole process group; whether it was delivered.
+pub fn send_signal(pid: u32, name: &str, group: bool) -> bool {
+    use rustix::process::{Pid, Signal, kill_process, kill_process_group};
+    let signal = match name {
+        "TERM" => Signal::TERM,
+        "KILL" => Signal::KILL,
+        "HUP" => Signal::HUP,
+        "STOP" => Signal::STOP,
+        "CONT" => Signal::CONT,
+        _ => return false,
+    };
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else { return false };
+    if group { kill_process_group(pid, signal).is_ok() } else { kill_process(pid, signal).is_ok() }
 }
 
 /// An HTTP response.
@@ -339,9 +351,7 @@ impl RedisServer {
     /// Sends a signal to the server (Unix): `STOP` freezes it with its port open
     /// (a Redis that accepts and never answers), `CONT` thaws it.
     pub fn signal(&self, name: &str) -> bool {
-        self.child.as_ref().is_some_and(|c| {
-            Command::new("kill").arg(format!("-{name}")).arg(c.id().to_string()).status().is_ok_and(|s| s.success())
-        })
+        self.child.as_ref().is_some_and(|c| send_signal(c.id(), name, false))
     }
 
     /// Kills the server and waits for it to exit (its port is free again).

@@ -2,6 +2,8 @@
 //! order of LANGUAGE.md's decision table, and resource types with their
 //! actions.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{ExprId, LimitStage, Method, Origin};
@@ -50,8 +52,9 @@ pub enum EndpointKind {
 pub struct Step {
     /// What to check.
     pub kind: StepKind,
-    /// Stable rule id for explanations (`api.GET /p#2`).
-    pub rule: String,
+    /// Stable rule id for explanations (`api.GET /p#2`); shared, so a
+    /// decision names it without copying it.
+    pub rule: Arc<str>,
     /// Source.
     pub origin: Origin,
 }
@@ -110,8 +113,8 @@ pub enum StepKind {
 pub struct AllowRule {
     /// Condition.
     pub when: Option<ExprId>,
-    /// Rule id.
-    pub rule: String,
+    /// Rule id (shared, as [`Step::rule`]).
+    pub rule: Arc<str>,
     /// Source.
     pub origin: Origin,
 }

@@ -66,15 +66,22 @@ impl RouteIndex {
     /// Finds the route for a host, method and decoded path segments. The
     /// host's own routes are tried before those of apis without a host;
     /// within a trie, literal beats parameter beats tail. Cost grows with
-    /// the number of segments, not the number of routes.
+    /// the number of segments, not the number of routes, and with the
+    /// logarithm of the number of hosts (a binary search of the sorted,
+    /// lower-case host names).
     pub fn lookup(&self, host: &str, method: Method, segments: &[&str]) -> RouteMatch {
+        let named = self.hosts.partition_point(|h| h.host.is_some());
+        let (own, any) = self.hosts.split_at(named);
+        let mine = own
+            .binary_search_by(|h| {
+                // Stored names are lower case; the asked host is compared as if it were.
+                let name = h.host.as_deref().unwrap_or("");
+                name.bytes().cmp(host.bytes().map(|b| b.to_ascii_lowercase()))
+            })
+            .ok()
+            .and_then(|i| own.get(i));
         let mut path_matched = false;
-        for h in &self.hosts {
-            if let Some(name) = &h.host
-                && !name.eq_ignore_ascii_case(host)
-            {
-                continue;
-            }
+        for h in mine.into_iter().chain(any) {
             match self.walk(h.root, method, segments) {
                 RouteMatch::Found { endpoint, params } => return RouteMatch::Found { endpoint, params },
                 RouteMatch::MethodNotAllowed => path_matched = true,
@@ -86,8 +93,18 @@ impl RouteIndex {
 
     fn walk(&self, root: u32, method: Method, segments: &[&str]) -> RouteMatch {
         // Depth-first, most specific child first; the stack holds (node, depth,
-        // next alternative to try: 0 literal, 1 param, 2 tail, 3 done).
-        let mut stack: Vec<(u32, usize, u8)> = vec![(root, 0, 0)];
+        // next alternative to try: 0 literal, 1 param, 2 tail, 3 done), at most
+        // one entry per depth: on the stack itself for the usual path lengths.
+        let mut inline = [(0u32, 0usize, 0u8); INLINE_DEPTH];
+        let mut heap = Vec::new();
+        let buf: &mut [(u32, usize, u8)] = if segments.len() < INLINE_DEPTH {
+            &mut inline
+        } else {
+            heap.resize(segments.len() + 1, (0, 0, 0));
+            &mut heap
+        };
+        let mut stack = Stack { buf, len: 0 };
+        stack.push((root, 0, 0));
         let mut params: Vec<String> = Vec::new();
         let mut path_matched = false;
         let pick = |list: &[MethodEndpoint]| {
@@ -145,5 +162,36 @@ impl RouteIndex {
             }
         }
         if path_matched { RouteMatch::MethodNotAllowed } else { RouteMatch::NotFound }
+    }
+}
+
+/// Paths of fewer segments than this are walked with a stack on the stack.
+const INLINE_DEPTH: usize = 16;
+
+/// The walk's stack over a buffer of one entry per depth (the walk never holds
+/// two entries of one depth, so `segments + 1` entries always suffice).
+struct Stack<'b> {
+    buf: &'b mut [(u32, usize, u8)],
+    len: usize,
+}
+
+impl Stack<'_> {
+    fn push(&mut self, entry: (u32, usize, u8)) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = entry;
+            self.len += 1;
+        }
+    }
+
+    fn pop(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+
+    fn last(&self) -> Option<&(u32, usize, u8)> {
+        self.len.checked_sub(1).and_then(|i| self.buf.get(i))
+    }
+
+    fn last_mut(&mut self) -> Option<&mut (u32, usize, u8)> {
+        self.len.checked_sub(1).and_then(|i| self.buf.get_mut(i))
     }
 }

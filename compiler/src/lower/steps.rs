@@ -84,7 +84,7 @@ impl<'a> Lowerer<'a> {
     ) {
         let origin = self.origin(span);
         let stmts: Vec<&'a Stmt> = shared.iter().copied().chain(own.iter()).collect();
-        let step = |kind: StepKind, rule: &str, origin: Origin| Step { kind, rule: rule.to_owned(), origin };
+        let step = |kind: StepKind, rule: &str, origin: Origin| Step { kind, rule: rule.into(), origin };
         let mut steps = Vec::new();
 
         if let Some(z) = self.g.zones.get(zone as usize)
@@ -188,7 +188,7 @@ impl<'a> Lowerer<'a> {
                     // `allow when true` is `allow`.
                     let when = when
                         .filter(|&w| self.g.exprs.get(w as usize) != Some(&Expr::Const(serde_json::Value::Bool(true))));
-                    allows.push(AllowRule { when, rule: format!("{id}#{n}"), origin: self.origin(s.span) });
+                    allows.push(AllowRule { when, rule: format!("{id}#{n}").into(), origin: self.origin(s.span) });
                 }
                 _ => {}
             }

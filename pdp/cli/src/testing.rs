@@ -403,7 +403,7 @@ struct State {
 
 fn record(d: &Decision, report: &mut Report) {
     if let Some(rule) = &d.rule {
-        report.rules.insert(rule.clone());
+        report.rules.insert(rule.to_string());
         report.covered.insert(rule.split('#').next().unwrap_or(rule).to_owned());
     }
 }
@@ -492,12 +492,12 @@ pub fn unused_rules(graph: &Graph, report: &Report) -> Vec<String> {
     let mut out = Vec::new();
     for e in &graph.endpoints {
         for step in &e.steps {
-            let ids: Vec<&String> = match &step.kind {
-                warden_compiler::graph::StepKind::Deny(_) => vec![&step.rule],
-                warden_compiler::graph::StepKind::Allow(rules) => rules.iter().map(|r| &r.rule).collect(),
+            let ids: Vec<&str> = match &step.kind {
+                warden_compiler::graph::StepKind::Deny(_) => vec![&*step.rule],
+                warden_compiler::graph::StepKind::Allow(rules) => rules.iter().map(|r| &*r.rule).collect(),
                 _ => Vec::new(),
             };
-            out.extend(ids.into_iter().filter(|id| !report.rules.contains(*id)).cloned());
+            out.extend(ids.into_iter().filter(|id| !report.rules.contains(*id)).map(str::to_owned));
         }
     }
     out

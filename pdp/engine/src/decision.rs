@@ -1,10 +1,21 @@
 //! Decisions: allow or deny, status, reason, detail, deciding rule, revision, id and
 //! headers (RFC 6750 `www-authenticate`, `retry-after` and `ratelimit-*`).
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use serde::Serialize;
 use warden_language::reason::Reason;
 
+use super::inline::InlineStr;
 use super::limits::Outcome;
+
+/// A decision's id (`{now_ms:012x}-{pid:08x}-{counter:08x}`), held inline.
+pub type DecisionId = InlineStr<48>;
+
+/// The revision of a decision no graph has stamped yet: one shared empty
+/// string, so that making a decision allocates nothing for it.
+static NO_REVISION: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
 
 /// The answer to one check, as every front door returns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -16,13 +27,13 @@ pub struct Decision {
     /// Why (snake_case code).
     pub reason: Reason,
     /// For people; never a secret or a token.
-    pub detail: String,
-    /// The rule that decided, when one did.
-    pub rule: Option<String>,
-    /// The policy revision that decided.
-    pub revision: String,
+    pub detail: Cow<'static, str>,
+    /// The rule that decided, when one did (shared with the graph).
+    pub rule: Option<Arc<str>>,
+    /// The policy revision that decided (shared with the loaded graph).
+    pub revision: Arc<str>,
     /// Unique id for logs.
-    pub decision_id: String,
+    pub decision_id: DecisionId,
     /// Headers: upstream headers on allow; challenge or rate-limit headers on deny.
     #[serde(serialize_with = "headers_as_object")]
     pub headers: Vec<(String, String)>,
@@ -48,15 +59,15 @@ fn headers_as_object<S: serde::Serializer>(headers: &[(String, String)], s: S) -
 
 impl Decision {
     /// A denial (or the 200 of an allow) with `reason`'s status.
-    pub fn new(reason: Reason, detail: impl Into<String>, rule: Option<String>) -> Decision {
+    pub fn new(reason: Reason, detail: impl Into<Cow<'static, str>>, rule: Option<Arc<str>>) -> Decision {
         Decision {
             allow: reason == Reason::Allowed,
             status: reason.status(),
             reason,
             detail: detail.into(),
             rule,
-            revision: String::new(),
-            decision_id: String::new(),
+            revision: NO_REVISION.clone(),
+            decision_id: DecisionId::new(),
             headers: Vec::new(),
             claims: None,
             unset_headers: Vec::new(),

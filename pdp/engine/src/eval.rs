@@ -34,6 +34,8 @@ impl std::fmt::Display for EvalError {
 pub struct Prepared {
     /// The graph.
     pub graph: Graph,
+    /// The graph's revision, shared by every decision it makes.
+    pub revision: std::sync::Arc<str>,
     regexes: Vec<Regex>,
     cidrs: Vec<IpNet>,
     /// Each zone's transport requirements, compiled.
@@ -74,6 +76,25 @@ pub enum GraphError {
         /// Why it does not parse.
         reason: String,
     },
+    /// Route lookup binary-searches the hosts: they must be sorted, unique,
+    /// lower-case names, then at most one any-host trie.
+    #[error("the route index's hosts are not sorted, unique, lower-case names followed by the any-host trie")]
+    HostOrder,
+}
+
+/// See [`GraphError::HostOrder`].
+fn hosts_in_order(g: &Graph) -> bool {
+    let hosts = &g.routes.hosts;
+    let lower = hosts.iter().all(|h| h.host.as_deref().is_none_or(|n| !n.bytes().any(|b| b.is_ascii_uppercase())));
+    let sorted = hosts.windows(2).all(|w| match w {
+        [a, b] => match (&a.host, &b.host) {
+            (Some(a), Some(b)) => a < b,
+            (Some(_), None) => true,
+            (None, _) => false,
+        },
+        _ => true,
+    });
+    lower && sorted
 }
 
 impl Prepared {
@@ -98,8 +119,12 @@ impl Prepared {
             .iter()
             .map(|z| super::transport::Transport::new(z.require_tls, z.mtls_peers.as_deref(), &z.networks))
             .collect::<Result<Vec<_>, _>>()?;
+        if !hosts_in_order(&graph) {
+            return Err(GraphError::HostOrder);
+        }
         let limit_ids = graph.limits.iter().map(|l| limit_id(&graph, l)).collect();
-        Ok(Prepared { graph, regexes, cidrs, transports, limit_ids })
+        let revision = graph.revision.as_str().into();
+        Ok(Prepared { graph, revision, regexes, cidrs, transports, limit_ids })
     }
 }
 
@@ -184,14 +209,16 @@ fn string(s: &str) -> Out<'_> {
     Ok(Cow::Owned(Value::String(s.to_owned())))
 }
 
-fn follow<'v>(mut at: &'v Value, path: &[Key], what: &str) -> Out<'v> {
+/// Follows `path` into `at`; `what` names the value read, for the error only
+/// (built when a step is missing, never on success).
+fn follow<'v>(mut at: &'v Value, path: &[Key], what: &dyn Fn() -> String) -> Out<'v> {
     for key in path {
         let next = match (key, at) {
             (Key::Field(f), Value::Object(map)) => map.get(f),
             (Key::Index(i), Value::Array(items)) => usize::try_from(*i).ok().and_then(|i| items.get(i)),
             _ => None,
         };
-        at = next.ok_or_else(|| EvalError::Missing(what.to_owned()))?;
+        at = next.ok_or_else(|| EvalError::Missing(what()))?;
     }
     Ok(Cow::Borrowed(at))
 }
@@ -210,8 +237,8 @@ fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> O
         Expr::Const(v) => Ok(Cow::Borrowed(v)),
         Expr::Claim { slot, path } => {
             let claim = name(&g.names.claims, *slot);
-            let what = format!("`claim.{claim}`");
-            let value = f.claims.and_then(|c| c.get(claim)).ok_or_else(|| EvalError::Missing(what.clone()))?;
+            let what = || format!("`claim.{claim}`");
+            let value = f.claims.and_then(|c| c.get(claim)).ok_or_else(|| EvalError::Missing(what()))?;
             follow(value, path, &what)
         }
         Expr::PathParam(i) => f
@@ -238,20 +265,21 @@ fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> O
                 .find(|(k, _)| k == h)
                 .map_or_else(|| Err(EvalError::Missing(format!("header `{h}`"))), |(_, v)| string(v))
         }
-        Expr::Body(path) => {
-            follow(f.body.ok_or_else(|| EvalError::Missing("the body".to_owned()))?, path, "a body field")
+        Expr::Body(path) => follow(f.body.ok_or_else(|| EvalError::Missing("the body".to_owned()))?, path, &|| {
+            "a body field".to_owned()
+        }),
+        Expr::Resource(path) => {
+            follow(f.resource.ok_or_else(|| EvalError::Missing("the resource".to_owned()))?, path, &|| {
+                "a resource property".to_owned()
+            })
         }
-        Expr::Resource(path) => follow(
-            f.resource.ok_or_else(|| EvalError::Missing("the resource".to_owned()))?,
-            path,
-            "a resource property",
-        ),
         Expr::Context(path) => {
-            follow(f.context.ok_or_else(|| EvalError::Missing("the context".to_owned()))?, path, "a context value")
+            let context = f.context.ok_or_else(|| EvalError::Missing("the context".to_owned()))?;
+            follow(context, path, &|| "a context value".to_owned())
         }
         Expr::Data { doc, path } => {
             let d = g.data.get(*doc as usize).ok_or_else(|| EvalError::Missing("a data document".to_owned()))?;
-            follow(&d.value, path, &format!("a value of `data.{}`", d.name))
+            follow(&d.value, path, &|| format!("a value of `data.{}`", d.name))
         }
         Expr::PeerPrincipal => f.peer.map_or_else(|| Err(EvalError::Missing("`peer.principal`".to_owned())), string),
         Expr::SourceIp => f.source_ip.map_or_else(|| Err(EvalError::Missing("`source.ip`".to_owned())), string),

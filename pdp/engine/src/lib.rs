@@ -8,6 +8,7 @@
 pub mod credentials;
 pub mod decision;
 pub mod eval;
+pub mod inline;
 pub mod json;
 pub mod jwt;
 pub mod limits;

@@ -49,12 +49,24 @@ pub struct NormalPath<'a> {
     pub segments: Vec<Cow<'a, str>>,
     /// The text after `?` (without the fragment), if any.
     pub query: Option<&'a str>,
+    /// The path as received (before `?`).
+    pub raw: &'a str,
 }
 
-impl NormalPath<'_> {
-    /// The canonical path: `/` and the segments joined by `/`.
-    pub fn canonical(&self) -> String {
-        if self.segments.is_empty() { "/".to_owned() } else { format!("/{}", self.segments.join("/")) }
+impl<'a> NormalPath<'a> {
+    /// The canonical path: `/` and the segments joined by `/`. Borrowed from
+    /// the request when it is already canonical (nothing decoded, no empty
+    /// segment, no trailing `/`), which is the common case.
+    pub fn canonical(&self) -> Cow<'a, str> {
+        // The segments are non-empty slices of `raw` in order, each after at
+        // least one `/`: with nothing decoded, `raw` is canonical exactly when
+        // it is one `/` per segment longer than they are.
+        let all_raw = self.segments.iter().all(|s| matches!(s, Cow::Borrowed(_)));
+        let joined = self.segments.iter().map(|s| s.len() + 1).sum::<usize>().max(1);
+        if all_raw && self.raw.len() == joined {
+            return Cow::Borrowed(self.raw);
+        }
+        if self.segments.is_empty() { Cow::Borrowed("/") } else { Cow::Owned(format!("/{}", self.segments.join("/"))) }
     }
 }
 
@@ -79,7 +91,7 @@ pub fn normalise(target: &str) -> Result<NormalPath<'_>, PathError> {
         }
         segments.push(decoded);
     }
-    Ok(NormalPath { segments, query })
+    Ok(NormalPath { segments, query, raw: path })
 }
 
 /// `.` or `..`, alone or before a path parameter (`..;x`, `.;`): servlet
@@ -125,6 +137,27 @@ mod tests {
         }
         assert_eq!(normalise("/").unwrap().canonical(), "/");
         assert_eq!(normalise("/a?x=1&y=2").unwrap().query, Some("x=1&y=2"));
+        for t in ["/v1/accounts/42", "//v1//accounts/42/", "/v1/accounts/42?view=full", "/v1/acc%6Funts/%34%32#frag"] {
+            assert_eq!(normalise(t).unwrap().canonical(), "/v1/accounts/42", "{t}");
+        }
+    }
+
+    #[test]
+    fn a_canonical_path_is_borrowed_and_any_other_is_rebuilt() {
+        for (t, want, borrowed) in [
+            ("/", "/", true),
+            ("/a/b", "/a/b", true),
+            ("/a/b?q=1", "/a/b", true),
+            ("//", "/", true),
+            ("/a/b/", "/a/b", false),
+            ("//a/b", "/a/b", false),
+            ("/a//b", "/a/b", false),
+            ("/a/%62", "/a/b", false),
+        ] {
+            let c = normalise(t).unwrap().canonical();
+            assert_eq!(c, want, "{t}");
+            assert_eq!(matches!(c, Cow::Borrowed(_)), borrowed, "{t}");
+        }
     }
 
     #[test]

@@ -1,20 +1,23 @@
 //! A verified-token cache in front of a [`TokenVerifier`]: a repeated token costs a
-//! hash and a lookup, not a signature check. Keyed by the SHA-256 of the token and
-//! the issuers asked about (never the token itself); bounded in entries and in
-//! bytes (an estimate of each entry's claims), evicting the least recently used
-//! entry in constant time; an entry is never used at or after the token's `exp`
-//! (plus the issuer's leeway, which the inner verifier already allowed for when
-//! it accepted it). When the inner verifier's keys change (a refetched JWKS),
-//! every entry is forgotten, so a token signed by a retired key is not accepted
-//! from the cache.
+//! hash, a lookup and a comparison, not a signature check. Keyed by a randomly
+//! seeded 64-bit hash (foldhash) of the token and the issuers asked about, and
+//! an entry is used only when its token and issuers are exactly the ones asked
+//! about (the hash only finds the entry; it never stands for the token). Bounded
+//! in entries and in bytes (an estimate of each entry's token and claims),
+//! evicting the least recently used entry in constant time; an entry is never
+//! used at or after the token's `exp` (plus the issuer's leeway, which the inner
+//! verifier already allowed for when it accepted it). When the inner verifier's
+//! keys change (a refetched JWKS), every entry is forgotten, so a token signed by
+//! a retired key is not accepted from the cache.
 
 use std::sync::Mutex;
 
+use std::hash::{BuildHasher, Hasher};
+
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use warden_language::reason::Reason;
 
-use super::limits::Lru;
+use super::limits::{Lru, Prehashed};
 use super::run::{TokenVerifier, VerifiedToken};
 
 /// The default byte budget of the cache: 64 MiB.
@@ -25,19 +28,26 @@ pub struct CachingVerifier<V> {
     inner: V,
     capacity: usize,
     max_bytes: usize,
+    /// Seeds the entries' hashes: random per cache, so nobody can aim two
+    /// tokens at one slot (and only verified tokens are ever held).
+    seed: foldhash::fast::RandomState,
     entries: Mutex<Entries>,
 }
 
 /// The cached tokens and the key generation they were verified under.
 struct Entries {
     generation: u64,
-    map: Lru<[u8; 32], Entry>,
+    map: Lru<u64, Entry, Prehashed>,
     /// The sum of the entries' estimated sizes.
     bytes: usize,
 }
 
 /// One verified token.
 struct Entry {
+    /// The token itself, compared in full before the entry is used.
+    token: Box<str>,
+    /// The issuers it was verified against.
+    issuers: Box<[u32]>,
     verified: VerifiedToken,
     /// Not used at or after this instant (the token's `exp`).
     until_ms: u64,
@@ -46,7 +56,7 @@ struct Entry {
 }
 
 impl Entries {
-    fn remove(&mut self, key: &[u8; 32]) {
+    fn remove(&mut self, key: &u64) {
         if let Some(e) = self.map.remove(key) {
             self.bytes = self.bytes.saturating_sub(e.bytes);
         }
@@ -73,7 +83,8 @@ impl<V: TokenVerifier> CachingVerifier<V> {
             inner,
             capacity: capacity.max(1),
             max_bytes,
-            entries: Mutex::new(Entries { generation: 0, map: Lru::new(), bytes: 0 }),
+            seed: foldhash::fast::RandomState::default(),
+            entries: Mutex::new(Entries { generation: 0, map: Lru::with_hasher(Prehashed), bytes: 0 }),
         }
     }
 
@@ -93,23 +104,28 @@ impl<V: TokenVerifier> CachingVerifier<V> {
     }
 }
 
-fn key(token: &str, issuers: &[u32]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(token.as_bytes());
-    for i in issuers {
-        h.update(i.to_le_bytes());
+impl<V> CachingVerifier<V> {
+    /// Where the entry for `token` and `issuers` lives (not proof that it is theirs).
+    fn key(&self, token: &str, issuers: &[u32]) -> u64 {
+        let mut h = self.seed.build_hasher();
+        h.write(token.as_bytes());
+        h.write_usize(issuers.len());
+        for &i in issuers {
+            h.write_u32(i);
+        }
+        h.finish()
     }
-    h.finalize().into()
 }
 
-/// Per entry beyond its claims: the key, the index and list slots, the shared
-/// map's allocation.
+/// Per entry beyond its token and claims: the key, the index and list slots,
+/// the shared map's allocation.
 const ENTRY_OVERHEAD: usize = 160;
 
-/// An estimate of the memory an entry holds: its fixed cost and its claims,
-/// walked (strings at their length, every value and map entry at its in-memory
-/// size). Near enough to bound the cache; not an allocator's exact count.
-fn entry_bytes(claims: &serde_json::Map<String, Value>) -> usize {
+/// An estimate of the memory an entry holds: its fixed cost, its token and
+/// issuers, and its claims, walked (strings at their length, every value and
+/// map entry at its in-memory size). Near enough to bound the cache; not an
+/// allocator's exact count.
+fn entry_bytes(token: &str, issuers: &[u32], claims: &serde_json::Map<String, Value>) -> usize {
     fn value(v: &Value) -> usize {
         let own = std::mem::size_of::<Value>();
         match v {
@@ -123,20 +139,21 @@ fn entry_bytes(claims: &serde_json::Map<String, Value>) -> usize {
         // A map entry: its key string, its value, and the tree's per-entry share.
         map.iter().map(|(k, v)| std::mem::size_of::<String>() + k.len() + 16 + value(v)).sum()
     }
-    ENTRY_OVERHEAD + object(claims)
+    ENTRY_OVERHEAD + token.len() + std::mem::size_of_val(issuers) + object(claims)
 }
 
 impl<V: TokenVerifier> TokenVerifier for CachingVerifier<V> {
     fn verify(&self, token: &str, issuers: &[u32], now_ms: u64) -> Result<VerifiedToken, (Reason, String)> {
-        let k = key(token, issuers);
+        let k = self.key(token, issuers);
         let generation = self.inner.keys_generation();
         if let Ok(mut entries) = self.entries.lock() {
             if entries.generation != generation {
                 entries.clear();
                 entries.generation = generation;
             }
-            // An expired entry is not used, nor made more recent: it goes first.
-            if entries.map.peek(&k).is_some_and(|e| now_ms < e.until_ms)
+            // Only this very token for these very issuers; an expired entry is
+            // not used, nor made more recent: it goes first.
+            if entries.map.peek(&k).is_some_and(|e| now_ms < e.until_ms && *e.token == *token && *e.issuers == *issuers)
                 && let Some(entry) = entries.map.get_mut(&k)
             {
                 return Ok(entry.verified.clone());
@@ -147,7 +164,7 @@ impl<V: TokenVerifier> TokenVerifier for CachingVerifier<V> {
         let verified = self.inner.verify(token, issuers, now_ms)?;
         let exp_ms =
             verified.claims.get("exp").and_then(serde_json::Value::as_f64).map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
-        let bytes = entry_bytes(&verified.claims);
+        let bytes = entry_bytes(token, issuers, &verified.claims);
         // Keys replaced while verifying: the answer is right for this request,
         // but not worth keeping.
         if exp_ms > now_ms
@@ -156,7 +173,8 @@ impl<V: TokenVerifier> TokenVerifier for CachingVerifier<V> {
             && let Ok(mut entries) = self.entries.lock()
             && entries.generation == generation
         {
-            // Another request may have cached the same token meanwhile.
+            // Another request may have cached the same token meanwhile, or another
+            // token may hold the slot (the new one takes it).
             entries.remove(&k);
             while entries.map.len() >= self.capacity || entries.bytes + bytes > self.max_bytes {
                 match entries.map.pop_lru() {
@@ -166,7 +184,14 @@ impl<V: TokenVerifier> TokenVerifier for CachingVerifier<V> {
             }
             if entries.bytes + bytes <= self.max_bytes {
                 entries.bytes += bytes;
-                entries.map.insert(k, Entry { verified: verified.clone(), until_ms: exp_ms, bytes });
+                let entry = Entry {
+                    token: token.into(),
+                    issuers: issuers.into(),
+                    verified: verified.clone(),
+                    until_ms: exp_ms,
+                    bytes,
+                };
+                entries.map.insert(k, entry);
             }
         }
         Ok(verified)
@@ -179,6 +204,8 @@ impl<V: TokenVerifier> TokenVerifier for CachingVerifier<V> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "test assertions")]
+
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use serde_json::{Map, json};
@@ -345,6 +372,35 @@ mod tests {
         assert_eq!(c.inner.calls.load(Ordering::Relaxed), 4);
         assert_eq!(c.len(), 2);
         assert_eq!(c.bytes(), two);
+    }
+
+    #[test]
+    fn an_entry_is_used_only_for_its_own_token_and_issuers() {
+        let c = CachingVerifier::new(Counting(AtomicUsize::new(0)), 10);
+        assert!(c.verify("2000", &[0], 0).is_ok());
+        // Plant the cached claims of `2000` in the slot of `3000` (as if the two
+        // hashed alike): `3000` is verified itself, and gets its own claims.
+        let planted = {
+            let mut entries = c.entries.lock().unwrap();
+            let k = c.key("2000", &[0]);
+            let entry = entries.map.remove(&k).unwrap();
+            let planted = entry.verified.clone();
+            entries.map.insert(c.key("3000", &[0]), entry);
+            planted
+        };
+        let got = c.verify("3000", &[0], 0).unwrap();
+        assert_eq!(c.inner.0.load(Ordering::Relaxed), 2);
+        assert_eq!(got.claims.get("exp"), Some(&json!(3000)));
+        assert_ne!(got, planted);
+        // The same holds for the issuers: a token verified for issuer 0 and
+        // planted under issuer 1's slot is verified again for issuer 1.
+        {
+            let mut entries = c.entries.lock().unwrap();
+            let entry = entries.map.remove(&c.key("3000", &[0])).unwrap();
+            entries.map.insert(c.key("3000", &[1]), entry);
+        }
+        assert!(c.verify("3000", &[1], 0).is_ok());
+        assert_eq!(c.inner.0.load(Ordering::Relaxed), 3);
     }
 
     #[test]

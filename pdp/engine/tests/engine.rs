@@ -108,6 +108,51 @@ fn lookup_rows() {
     let mut other_host = login();
     other_host.host = "evil.example".to_owned();
     assert_eq!(outcome(&e.check_http(&other_host)).2, Reason::RouteNotFound);
+    // The method is matched whatever its case, as before.
+    assert!(e.check_http(&json_body(request("post", "/v1/login"), json!({"login": "ada", "password": "x"}))).allow);
+}
+
+/// 300 apis on hosts of their own and one on any host: each request reaches its
+/// own host's route (whatever the case of the name, a port, a trailing dot),
+/// then the any-host route, then nothing.
+#[test]
+fn each_host_reaches_its_own_routes_among_many() {
+    let mut text = String::from("zone z {\n  require tls\n}\n\n");
+    for h in 0..300 {
+        text.push_str(&format!(
+            "api a{h} in zone z {{\n  host \"H{h}.Example\"\n  auth none\n  route GET \"/own/{{id}}\" {{\n    allow\n  }}\n}}\n\n"
+        ));
+    }
+    text.push_str("api anywhere in zone z {\n  auth none\n  route GET \"/shared\" {\n    allow\n  }\n}\n");
+    let (graph, _) = compile(&PolicySet { files: vec![SourceFile::new("h.warden", text)] }, &DirLoader(PathBuf::new()))
+        .unwrap_or_else(|d| panic!("{d:#?}"));
+    let e = Engine::new(Prepared::new(graph.clone()).unwrap(), Arc::new(Memory::new(10)), Arc::new(TestTokens));
+    let at = |host: &str, target: &str| {
+        let mut r = request("GET", target);
+        r.host = host.to_owned();
+        let d = e.check_http(&r);
+        (d.reason, d.rule.as_deref().unwrap_or_default().to_owned())
+    };
+    for h in [0, 1, 17, 150, 299] {
+        for host in [format!("h{h}.example"), format!("H{h}.EXAMPLE:8443"), format!("h{h}.example.")] {
+            assert_eq!(at(&host, "/own/7"), (Reason::Allowed, format!("a{h}.GET /own/{{id}}#1")), "{host}");
+            assert_eq!(at(&host, "/shared"), (Reason::Allowed, "anywhere.GET /shared#1".to_owned()), "{host}");
+        }
+    }
+    assert_eq!(at("h300.example", "/own/7").0, Reason::RouteNotFound);
+    assert_eq!(at("h300.example", "/shared").0, Reason::Allowed);
+    assert_eq!(at("", "/own/7").0, Reason::RouteNotFound);
+
+    // Lookup relies on the order the compiler writes: a graph with its hosts
+    // out of order (written by another tool) is refused, not searched wrongly.
+    let mut swapped = graph;
+    swapped.routes.hosts.swap(0, 1);
+    assert_eq!(Prepared::new(swapped.clone()).err(), Some(warden_engine::eval::GraphError::HostOrder));
+    swapped.routes.hosts.swap(0, 1);
+    if let Some(h) = swapped.routes.hosts.first_mut() {
+        h.host = h.host.as_ref().map(|n| n.to_ascii_uppercase());
+    }
+    assert_eq!(Prepared::new(swapped).err(), Some(warden_engine::eval::GraphError::HostOrder));
 }
 
 #[test]

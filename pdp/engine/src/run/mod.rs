@@ -4,6 +4,7 @@
 mod request;
 mod steps;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,8 +12,9 @@ use serde_json::Value;
 use warden_compiler::graph::{Endpoint, EndpointKind, Method, RouteMatch};
 use warden_language::reason::Reason;
 
-use super::decision::Decision;
+use super::decision::{Decision, DecisionId};
 use super::eval::{Facts, Prepared};
+use super::inline::InlineStr;
 use super::json::JsonLimits;
 use super::limits::Limiter;
 use super::path::normalise;
@@ -41,9 +43,26 @@ static DECISIONS: AtomicU64 = AtomicU64::new(0);
 /// The process id, read once (`getpid` is a system call).
 static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
 
-fn decision_id(now_ms: u64) -> String {
+/// `{now_ms:012x}-{pid:08x}-{counter:08x}`, written inline (at most 42 bytes).
+fn decision_id(now_ms: u64) -> DecisionId {
     let pid = *PID.get_or_init(std::process::id);
-    format!("{now_ms:012x}-{pid:08x}-{:08x}", DECISIONS.fetch_add(1, Ordering::Relaxed))
+    let n = DECISIONS.fetch_add(1, Ordering::Relaxed);
+    let mut id = DecisionId::new();
+    // 16 + 1 + 8 + 1 + 16 bytes at most: always fits.
+    let _ = id.push_hex(now_ms, 12);
+    let _ = id.write_str("-");
+    let _ = id.push_hex(u64::from(pid), 8);
+    let _ = id.write_str("-");
+    let _ = id.push_hex(n, 8);
+    id
+}
+
+/// An IP address as text, inline: the `source.ip` fact of every decision
+/// without a heap allocation (the longest address is 45 bytes).
+fn ip_text(ip: std::net::IpAddr) -> InlineStr<48> {
+    let mut t = InlineStr::new();
+    let _ = write!(t, "{ip}");
+    t
 }
 
 impl Engine {
@@ -73,7 +92,7 @@ impl Engine {
     /// Decides one HTTP request.
     pub fn check_http(&self, req: &HttpRequest) -> Decision {
         let mut d = self.http(req);
-        d.revision = self.prepared.graph.revision.clone();
+        d.revision = self.prepared.revision.clone();
         d.decision_id = decision_id(req.now_ms);
         d
     }
@@ -81,7 +100,7 @@ impl Engine {
     /// Decides one resource check.
     pub fn check_resource(&self, req: &ResourceRequest) -> Decision {
         let mut d = self.resource(req);
-        d.revision = self.prepared.graph.revision.clone();
+        d.revision = self.prepared.revision.clone();
         d.decision_id = decision_id(req.now_ms);
         d
     }
@@ -123,12 +142,12 @@ impl Engine {
             resource: Some(Value::Object(properties)),
             context: r.context.clone(),
         };
-        let source = req.source_ip.map(|ip| ip.to_string());
+        let source = req.source_ip.map(ip_text);
         let facts = Facts {
             resource: req.resource.as_ref(),
             context: req.context.as_ref(),
             peer: req.peer.as_deref(),
-            source_ip: source.as_deref(),
+            source_ip: source.as_ref().map(InlineStr::as_str),
             method: &r.action,
             ..Facts::default()
         };
@@ -146,10 +165,17 @@ impl Engine {
             .rsplit_once(':')
             .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
             .map_or(req.host.as_str(), |(h, _)| h);
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let host = host.trim_end_matches('.');
+        // Lower case, copied only when it is not already.
+        let host: std::borrow::Cow<'_, str> =
+            if host.bytes().any(|b| b.is_ascii_uppercase()) { host.to_ascii_lowercase().into() } else { host.into() };
         let segments: Vec<&str> = path.segments.iter().map(|s| &**s).collect();
         // A method no route can name never matches, but its path may still (405).
-        let method = Method::parse(&req.method.to_ascii_uppercase()).filter(|m| *m != Method::Any);
+        let method = Method::ALL
+            .iter()
+            .copied()
+            .find(|m| m.as_str().eq_ignore_ascii_case(&req.method))
+            .filter(|m| *m != Method::Any);
         let found = match method {
             Some(m) => g.routes.lookup(&host, m, &segments),
             None => match g.routes.lookup(&host, Method::Get, &segments) {
@@ -174,14 +200,14 @@ impl Engine {
         let query: Vec<(String, String)> =
             path.query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
         let canonical = path.canonical();
-        let source = req.source_ip.map(|ip| ip.to_string());
+        let source = req.source_ip.map(ip_text);
         let facts = Facts {
             params: &params,
             param_names: &ep.params,
             query: &query,
             headers: &req.headers,
             peer: req.peer.as_deref(),
-            source_ip: source.as_deref(),
+            source_ip: source.as_ref().map(InlineStr::as_str),
             method: &req.method,
             path: &canonical,
             host: &host,

@@ -37,6 +37,8 @@ impl Engine {
         let realm = g.zones.get(ep.zone as usize).map_or("warden", |z| z.name.as_str());
         let mut parsed_body: Option<Value> = None;
         let mut allowed: Option<Decision> = None;
+        // The limits' keys, one after the other in one buffer.
+        let mut key = String::new();
         for step in &ep.steps {
             // The rule id is copied only into the decision that names it.
             let rule = || Some(step.rule.clone());
@@ -51,7 +53,8 @@ impl Engine {
                 StepKind::Limit { limit, stage } => {
                     let Some(l) = g.limits.get(*limit as usize) else { continue };
                     // Keys: each evaluated value as JSON; a missing one counts in a shared bucket.
-                    let mut key = String::with_capacity(64);
+                    key.clear();
+                    key.reserve(64);
                     // Post-auth keys read the identity established by then.
                     let facts = Facts { claims: identity.as_ref().map(|i| &*i.claims), ..facts };
                     for &k in &l.keys {
@@ -170,7 +173,8 @@ impl Engine {
                 }
             }
         }
-        allowed.unwrap_or_else(|| Decision::new(Reason::NoAllowRule, "no allow rule holds", Some(ep.id.clone())))
+        allowed
+            .unwrap_or_else(|| Decision::new(Reason::NoAllowRule, "no allow rule holds", Some(ep.id.as_str().into())))
     }
 
     fn authenticate(&self, auth: &Auth, req: &HttpRequest) -> Result<Identity, (Reason, String)> {
@@ -298,21 +302,21 @@ fn scope_step(granted: Option<&Scopes<'_>>, all: &[String], any_of: &[Vec<String
 }
 
 /// Step 8, one `deny` rule: the denial when it holds or errors.
-fn deny_step(p: &Prepared, facts: &Facts<'_>, e: ExprId, rule: &str) -> Option<Decision> {
+fn deny_step(p: &Prepared, facts: &Facts<'_>, e: ExprId, rule: &Arc<str>) -> Option<Decision> {
     match eval_bool(p, facts, e) {
         Ok(false) => None,
-        Ok(true) => Some(Decision::new(Reason::DeniedByRule, "a deny rule holds", Some(rule.to_owned()))),
+        Ok(true) => Some(Decision::new(Reason::DeniedByRule, "a deny rule holds", Some(rule.clone()))),
         Err(err) => Some(Decision::new(
             Reason::DeniedByRule,
             format!("a deny rule could not be evaluated ({err}), so it denies"),
-            Some(rule.to_owned()),
+            Some(rule.clone()),
         )),
     }
 }
 
 /// Step 8, the `allow` rules: the allowing decision of the first that holds
 /// (an erroring one does not), or the denial (`allow` tells which).
-fn allow_step(p: &Prepared, facts: &Facts<'_>, rules: &[AllowRule], rule: &str) -> Decision {
+fn allow_step(p: &Prepared, facts: &Facts<'_>, rules: &[AllowRule], rule: &Arc<str>) -> Decision {
     let mut errors = Vec::new();
     let hit = rules.iter().find(|r| match r.when {
         None => true,
@@ -332,7 +336,7 @@ fn allow_step(p: &Prepared, facts: &Facts<'_>, rules: &[AllowRule], rule: &str) 
                 Some(EvalError::Type(what)) => format!("no allow rule holds ({what})"),
                 None => "no allow rule holds".to_owned(),
             };
-            Decision::new(Reason::NoAllowRule, detail, Some(rule.to_owned()))
+            Decision::new(Reason::NoAllowRule, detail, Some(rule.clone()))
         }
     }
 }
@@ -368,7 +372,7 @@ pub fn rule_layer(p: &Prepared, ep: &Endpoint, facts: &Facts<'_>, scopes: Option
             _ => {}
         }
     }
-    allowed.unwrap_or_else(|| Decision::new(Reason::NoAllowRule, "no allow rule holds", Some(ep.id.clone())))
+    allowed.unwrap_or_else(|| Decision::new(Reason::NoAllowRule, "no allow rule holds", Some(ep.id.as_str().into())))
 }
 
 /// The scopes a caller holds: a space-separated string or a list of strings.

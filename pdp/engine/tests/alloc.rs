@@ -1,0 +1,66 @@
+//! Heap allocations of one cached-token allow on `policies/bank`, counted by a
+//! counting global allocator (`stats_alloc`): a ceiling that only goes down (the
+//! goal is none).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
+
+#[path = "common/bank.rs"]
+mod bank;
+
+use std::alloc::System;
+use std::sync::Arc;
+
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use warden_engine::eval::Prepared;
+use warden_engine::jwt::JwksVerifier;
+use warden_engine::limits::Memory;
+use warden_engine::run::Engine;
+use warden_engine::token_cache::CachingVerifier;
+use warden_language::reason::Reason;
+
+// Counts every allocation of the process; this file holds one test, so the
+// harness is idle while it counts.
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Allocations and reallocations per call of `f`, over `n` calls.
+fn allocations_per_call(n: usize, mut f: impl FnMut()) -> f64 {
+    let region = Region::new(GLOBAL);
+    for _ in 0..n {
+        f();
+    }
+    let change = region.change();
+    (change.allocations + change.reallocations) as f64 / n as f64
+}
+
+/// What a cached-token allow on the bank's `GET /v1/accounts/{id}` allocates
+/// (29 before this test existed): the path's segments (twice), the route's
+/// parameter and its list, the limits' key buffer, the rules' two reads of
+/// `path.account_id` as JSON strings, the decision's headers. Lower it when the
+/// path gets cheaper; it must never rise.
+const CEILING: f64 = 8.0;
+
+#[test]
+fn a_cached_token_allow_allocates_at_most_the_ceiling() {
+    let (graph, key) = bank::bank();
+    let engine = Engine::new(
+        Prepared::new(graph.clone()).unwrap(),
+        Arc::new(Memory::new(1_000)),
+        Arc::new(CachingVerifier::new(JwksVerifier::new(&graph, &|_| None), 1_000)),
+    );
+    let token = bank::token(&key, "u-1");
+    let mut req = bank::request(&token, "/v1/accounts/42");
+    // The first call verifies and caches the token and creates the buckets.
+    let first = engine.check_http(&req);
+    assert!(first.allow, "{first:?}");
+    let mut decisions = Vec::with_capacity(100);
+    let per_allow = allocations_per_call(100, || {
+        req.now_ms += 1_000;
+        decisions.push(engine.check_http(&req));
+    });
+    for d in &decisions {
+        assert!(d.allow && d.reason == Reason::Allowed, "{d:?}");
+    }
+    println!("allocations per cached-token allow: {per_allow}");
+    assert!(per_allow <= CEILING, "a cached-token allow makes {per_allow} allocations, more than {CEILING}");
+}
