@@ -73,8 +73,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     own_policy_rc=1
     trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # apt and dpkg write a line per package; keep them in a log, shown on failure.
+  apt_log=$(mktemp -t warden-apt.XXXXXX)
+  if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
+    cat "$apt_log" >&2
+    fail "apt-get could not install ${missing[*]} (above)."
+  fi
+  say "installed ${missing[*]} (apt-get's output: $apt_log)"
   if [ -n "$own_policy_rc" ]; then
     "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
     trap - EXIT
@@ -92,6 +97,12 @@ if [ ${#missing[@]} -gt 0 ]; then
         ;;
     esac
   done
+fi
+
+# --- The machine's own names ---------------------------------------------------
+# The TLS tests reach their servers as `localhost` (their certificates name it).
+if ! getent hosts localhost >/dev/null; then
+  fail "the name localhost does not resolve on this machine (the TLS tests use it): add '127.0.0.1 localhost' to /etc/hosts, then run ./test.sh again."
 fi
 
 # --- npm packages (from their lock files; node_modules is never committed) ----

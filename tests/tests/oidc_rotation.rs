@@ -58,7 +58,7 @@ impl Provider {
             .unwrap_or_else(|e| {
                 panic!(
                     "cannot start `node` ({e}): this test runs a real OpenID provider (oidc-provider) \
-                     under Node.js; install Node.js 20 or later and npm, and run `npm ci` in `{}`",
+                     under Node.js; install Node.js 18 or later and npm, and run `npm ci` in `{}`",
                     dir.display()
                 )
             });

@@ -69,7 +69,7 @@ impl RouteIndex {
     /// the number of segments, not the number of routes, and with the
     /// logarithm of the number of hosts (a binary search of the sorted,
     /// lower-case host names).
-    pub fn lookup(&self, host: &str, method: Method, segments: &[&str]) -> RouteMatch {
+    pub fn lookup<S: AsRef<str>>(&self, host: &str, method: Method, segments: &[S]) -> RouteMatch {
         let named = self.hosts.partition_point(|h| h.host.is_some());
         let (own, any) = self.hosts.split_at(named);
         let mine = own
@@ -91,7 +91,7 @@ impl RouteIndex {
         if path_matched { RouteMatch::MethodNotAllowed } else { RouteMatch::NotFound }
     }
 
-    fn walk(&self, root: u32, method: Method, segments: &[&str]) -> RouteMatch {
+    fn walk<S: AsRef<str>>(&self, root: u32, method: Method, segments: &[S]) -> RouteMatch {
         // Depth-first, most specific child first; the stack holds (node, depth,
         // next alternative to try: 0 literal, 1 param, 2 tail, 3 done), at most
         // one entry per depth: on the stack itself for the usual path lengths.
@@ -124,7 +124,7 @@ impl RouteIndex {
                     }
                 }
                 0 => {
-                    let seg = segments.get(depth).copied().unwrap_or("");
+                    let seg = segments.get(depth).map_or("", AsRef::as_ref);
                     if let Ok(i) = node.literals.binary_search_by(|(l, _)| l.as_str().cmp(seg))
                         && let Some(&(_, child)) = node.literals.get(i)
                     {
@@ -132,19 +132,19 @@ impl RouteIndex {
                     }
                 }
                 // A parameter never matches an empty segment.
-                1 if segments.get(depth).is_some_and(|s| !s.is_empty()) => {
+                1 if segments.get(depth).is_some_and(|s| !s.as_ref().is_empty()) => {
                     if let Some(child) = node.param {
-                        params.push(segments.get(depth).map(|s| (*s).to_owned()).unwrap_or_default());
+                        params.push(segments.get(depth).map(|s| s.as_ref().to_owned()).unwrap_or_default());
                         stack.push((child, depth + 1, 0));
                     }
                 }
                 2 if depth < segments.len()
                     && !node.tail.is_empty()
-                    && segments.get(depth..).is_some_and(|r| r.iter().any(|s| !s.is_empty())) =>
+                    && segments.get(depth..).is_some_and(|r| r.iter().any(|s| !s.as_ref().is_empty())) =>
                 {
                     path_matched = true;
                     if let Some(endpoint) = pick(&node.tail) {
-                        params.push(segments.get(depth..).map(|rest| rest.join("/")).unwrap_or_default());
+                        params.push(segments.get(depth..).map(join).unwrap_or_default());
                         return RouteMatch::Found { endpoint, params };
                     }
                 }
@@ -163,6 +163,18 @@ impl RouteIndex {
         }
         if path_matched { RouteMatch::MethodNotAllowed } else { RouteMatch::NotFound }
     }
+}
+
+/// `segments` joined by `/` (a tail parameter's value).
+fn join<S: AsRef<str>>(segments: &[S]) -> String {
+    let mut out = String::new();
+    for (i, s) in segments.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(s.as_ref());
+    }
+    out
 }
 
 /// Paths of fewer segments than this are walked with a stack on the stack.

@@ -353,8 +353,7 @@ impl Runner<'_> {
 
     fn endpoint(&self, req: &HttpRequest, host: &str) -> Option<u32> {
         let path = normalise(&req.target).ok()?;
-        let segments: Vec<&str> = path.segments.iter().map(|s| &**s).collect();
-        match self.graph.routes.lookup(host, Method::parse(&req.method)?, &segments) {
+        match self.graph.routes.lookup(host, Method::parse(&req.method)?, &path.segments) {
             RouteMatch::Found { endpoint, .. } => Some(endpoint),
             _ => None,
         }

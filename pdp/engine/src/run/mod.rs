@@ -169,7 +169,7 @@ impl Engine {
         // Lower case, copied only when it is not already.
         let host: std::borrow::Cow<'_, str> =
             if host.bytes().any(|b| b.is_ascii_uppercase()) { host.to_ascii_lowercase().into() } else { host.into() };
-        let segments: Vec<&str> = path.segments.iter().map(|s| &**s).collect();
+        let segments = &path.segments;
         // A method no route can name never matches, but its path may still (405).
         let method = Method::ALL
             .iter()
@@ -177,8 +177,8 @@ impl Engine {
             .find(|m| m.as_str().eq_ignore_ascii_case(&req.method))
             .filter(|m| *m != Method::Any);
         let found = match method {
-            Some(m) => g.routes.lookup(&host, m, &segments),
-            None => match g.routes.lookup(&host, Method::Get, &segments) {
+            Some(m) => g.routes.lookup(&host, m, segments),
+            None => match g.routes.lookup(&host, Method::Get, segments) {
                 RouteMatch::NotFound => RouteMatch::NotFound,
                 _ => RouteMatch::MethodNotAllowed,
             },
