@@ -28,7 +28,7 @@ use warden_engine::run::{Engine, HttpRequest, TokenVerifier, VerifiedToken};
 use warden_engine::token_cache::CachingVerifier;
 use warden_language::reason::Reason;
 
-use self::bank::{DirLoader, NOW_MS, bank, request, token};
+use self::bank::{DirLoader, NOW_MS, bank, cached_engine, request, token};
 
 /// The limiter's default size in the service (`max_keys`).
 const LIMITER_KEYS: usize = 1_000_000;
@@ -37,11 +37,7 @@ const TOKEN_CACHE: usize = 100_000;
 
 fn decisions(c: &mut Criterion) {
     let (graph, key) = bank();
-    let cached = Engine::new(
-        Prepared::new(graph.clone()).unwrap(),
-        Arc::new(Memory::new(LIMITER_KEYS)),
-        Arc::new(CachingVerifier::new(JwksVerifier::new(&graph, &|_| None), TOKEN_CACHE)),
-    );
+    let cached = cached_engine(&graph, LIMITER_KEYS, TOKEN_CACHE);
     let uncached = Engine::new(
         Prepared::new(graph.clone()).unwrap(),
         Arc::new(Memory::new(LIMITER_KEYS)),

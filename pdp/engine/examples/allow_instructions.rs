@@ -8,13 +8,7 @@
 #[path = "../tests/common/bank.rs"]
 mod bank;
 
-use std::sync::Arc;
-
-use warden_engine::eval::Prepared;
-use warden_engine::jwt::JwksVerifier;
-use warden_engine::limits::Memory;
 use warden_engine::run::{Engine, HttpRequest};
-use warden_engine::token_cache::CachingVerifier;
 
 /// `n` allows, one second apart (the bank's limits never trip); how many were allowed.
 #[inline(never)]
@@ -30,11 +24,7 @@ fn cached_allows(engine: &Engine, req: &mut HttpRequest, n: u64) -> u64 {
 fn main() {
     let n: u64 = std::env::args().nth(1).map_or(10_000, |a| a.parse().expect("N: a number of allows"));
     let (graph, key) = bank::bank();
-    let engine = Engine::new(
-        Prepared::new(graph.clone()).unwrap(),
-        Arc::new(Memory::new(1_000_000)),
-        Arc::new(CachingVerifier::new(JwksVerifier::new(&graph, &|_| None), 100_000)),
-    );
+    let engine = bank::cached_engine(&graph, 1_000_000, 100_000);
     let token = bank::token(&key, "u-1");
     let mut req = bank::request(&token, "/v1/accounts/42");
     // Verifies and caches the token, creates the buckets: not counted.

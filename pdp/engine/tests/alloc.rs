@@ -8,14 +8,8 @@
 mod bank;
 
 use std::alloc::System;
-use std::sync::Arc;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use warden_engine::eval::Prepared;
-use warden_engine::jwt::JwksVerifier;
-use warden_engine::limits::Memory;
-use warden_engine::run::Engine;
-use warden_engine::token_cache::CachingVerifier;
 use warden_language::reason::Reason;
 
 // Counts every allocation of the process; this file holds one test, so the
@@ -43,11 +37,7 @@ const CEILING: f64 = 7.0;
 #[test]
 fn a_cached_token_allow_allocates_at_most_the_ceiling() {
     let (graph, key) = bank::bank();
-    let engine = Engine::new(
-        Prepared::new(graph.clone()).unwrap(),
-        Arc::new(Memory::new(1_000)),
-        Arc::new(CachingVerifier::new(JwksVerifier::new(&graph, &|_| None), 1_000)),
-    );
+    let engine = bank::cached_engine(&graph, 1_000, 1_000);
     let token = bank::token(&key, "u-1");
     let mut req = bank::request(&token, "/v1/accounts/42");
     // The first call verifies and caches the token and creates the buckets.

@@ -11,9 +11,15 @@ use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use serde_json::json;
+use std::sync::Arc;
 use warden_compiler::graph::{Graph, KeySource};
 use warden_compiler::{Loader, PolicySet, SourceFile, compile};
-use warden_engine::run::HttpRequest;
+
+use warden_engine::eval::Prepared;
+use warden_engine::jwt::JwksVerifier;
+use warden_engine::limits::Memory;
+use warden_engine::run::{Engine, HttpRequest};
+use warden_engine::token_cache::CachingVerifier;
 
 /// The instant the requests are made at (ms); tokens are valid from before it
 /// until long after (a benchmark may move its clock on by hours).
@@ -66,6 +72,16 @@ pub fn bank() -> (Graph, KeyPair) {
         issuer.keys = Some(KeySource::File { path: "bench".into(), jwks: json!({"keys": [jwk.clone()]}) });
     }
     (graph, key)
+}
+
+/// An engine over `graph` as the service builds one: an in-process limiter of
+/// `keys` keys and a cache of `tokens` verified tokens in front of the JWKS verifier.
+pub fn cached_engine(graph: &Graph, keys: usize, tokens: usize) -> Engine {
+    Engine::new(
+        Prepared::new(graph.clone()).unwrap(),
+        Arc::new(Memory::new(keys)),
+        Arc::new(CachingVerifier::new(JwksVerifier::new(graph, &|_| None), tokens)),
+    )
 }
 
 /// An RS256 access token of the bank's edge issuer for customer 42, `accounts:read`.
