@@ -1,0 +1,110 @@
+//! `POST /v1/check` through Warden's own HTTP router, in process (no socket),
+//! beside the floor: an axum router whose handler parses the same body as JSON
+//! and answers a fixed JSON object. Same runtime, same request, one run; the
+//! ratio is what Warden's door adds on top of axum (parsing the check,
+//! the decision, the decision log line and metrics, the answer). Every case
+//! checks its answer before it is timed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmark setup")]
+#![allow(missing_docs, reason = "criterion macros generate undocumented items")]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, to_bytes};
+use axum::http::{Request, StatusCode};
+use axum::routing::post;
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+use warden_e2e::idp::TestIdp;
+use warden_server::http::{Http, router};
+use warden_server::state::Service;
+
+/// One bearer route with a scope, a claims rule and an upstream header, no
+/// rate limit (the load script's policy, `tests/examples/load_setup.rs`).
+const POLICY: &str = r#"zone edge {
+  issuer "https://idp.bench.example" {
+    jwks file "keys/idp.jwks.json"
+    audience "https://api.bench.example"
+    algorithms RS256
+  }
+}
+
+api accounts in zone edge {
+  host "api.bench.example"
+  prefix "/v1"
+  auth bearer
+
+  route GET "/accounts/{account_id}" {
+    scope "accounts:read"
+    allow when claim.customer_id == path.account_id
+    upstream header "x-customer-id" = claim.customer_id
+  }
+}
+"#;
+
+fn request(body: &str) -> Request<Body> {
+    Request::post("/v1/check").header("content-type", "application/json").body(Body::from(body.to_owned())).unwrap()
+}
+
+/// Status and JSON body of one request through `app`.
+async fn call(app: axum::Router, body: &str) -> (StatusCode, Value) {
+    let r = app.oneshot(request(body)).await.unwrap();
+    let status = r.status();
+    let bytes = to_bytes(r.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+    let idp = TestIdp::new("https://idp.bench.example", "https://api.bench.example", "bench-1").unwrap();
+    std::fs::write(dir.path().join("bench.warden"), POLICY).unwrap();
+    std::fs::write(dir.path().join("keys/idp.jwks.json"), idp.jwks().to_string()).unwrap();
+    let token = idp.mint(&json!({"sub": "u-42", "customer_id": "42", "scope": "accounts:read"}));
+    let check = json!({"request": {"method": "GET", "scheme": "https", "host": "api.bench.example",
+        "path": "/v1/accounts/42", "headers": {"authorization": format!("Bearer {token}")}}})
+    .to_string();
+
+    let service = Arc::new(Service::new(dir.path().to_path_buf(), 1_000, None));
+    service.reload().unwrap();
+    let warden = router(Http { service, tls: false, authzen_base_url: None }, 1 << 20, Duration::from_secs(5));
+    let floor = axum::Router::new().route(
+        "/v1/check",
+        post(|body: Bytes| async move {
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            axum::Json(json!({"allow": v.is_object(), "status": 200, "reason": "allowed"}))
+        }),
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // Before timing: Warden allows (the first call verifies and caches the
+    // token), with its upstream header; the floor answers.
+    let (status, answer) = rt.block_on(call(warden.clone(), &check));
+    assert_eq!(
+        (status, &answer["allow"], &answer["reason"]),
+        (StatusCode::OK, &json!(true), &json!("allowed")),
+        "{answer}"
+    );
+    assert_eq!(answer["headers"]["x-customer-id"], "42", "{answer}");
+    let (status, answer) = rt.block_on(call(floor.clone(), &check));
+    assert_eq!((status, &answer["allow"]), (StatusCode::OK, &json!(true)));
+
+    let mut g = c.benchmark_group("POST /v1/check in process");
+    g.bench_function("warden, cached-token allow", |b| {
+        b.iter(|| black_box(rt.block_on(warden.clone().oneshot(request(&check))).unwrap().status()))
+    });
+    g.bench_function("axum floor, parse and answer JSON", |b| {
+        b.iter(|| black_box(rt.block_on(floor.clone().oneshot(request(&check))).unwrap().status()))
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);
