@@ -61,9 +61,9 @@ impl ReloadError {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DecisionLabels {
     /// `allow` or `deny`.
-    pub result: String,
+    pub result: &'static str,
     /// The reason code.
-    pub reason: String,
+    pub reason: &'static str,
 }
 
 /// Reload counter labels.
@@ -346,10 +346,7 @@ impl Service {
     fn count(&self, allow: bool, reason: warden_language::reason::Reason, seconds: f64) {
         self.decisions.fetch_add(1, Ordering::Relaxed);
         let result = if allow { "allow" } else { "deny" };
-        self.metrics
-            .decisions
-            .get_or_create(&DecisionLabels { result: result.to_owned(), reason: reason.as_str().to_owned() })
-            .inc();
+        self.metrics.decisions.get_or_create(&DecisionLabels { result, reason: reason.as_str() }).inc();
         self.metrics.latency.observe(seconds);
     }
 
