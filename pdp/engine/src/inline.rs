@@ -17,6 +17,11 @@ impl<const N: usize> InlineStr<N> {
         InlineStr { buf: [0; N], len: 0 }
     }
 
+    /// Empties it (the bytes stay; only whole `&str`s are copied in).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         // Only whole `&str`s are ever copied in, so this is always UTF-8.

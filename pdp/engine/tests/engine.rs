@@ -186,6 +186,67 @@ fn five_logins_per_minute_then_retry_after() {
     assert!(e.check_http(&other).allow);
 }
 
+/// Admits everything and records the bucket keys it is asked about.
+struct Recording(std::sync::Mutex<Vec<String>>);
+
+impl warden_engine::limits::Limiter for Recording {
+    fn consume(
+        &self,
+        _: u64,
+        key: &str,
+        rate: warden_engine::limits::Rate,
+        _: u64,
+    ) -> Result<warden_engine::limits::Outcome, warden_engine::limits::BackendError> {
+        self.0.lock().unwrap().push(key.to_owned());
+        Ok(warden_engine::limits::Outcome {
+            allowed: true,
+            limit: rate.burst,
+            remaining: rate.burst,
+            reset_ms: 0,
+            retry_after_ms: 0,
+        })
+    }
+
+    fn keys(&self) -> usize {
+        0
+    }
+
+    fn clear(&self) {}
+}
+
+/// A limit's bucket key is each key value as JSON, then U+001F: `source.ip` as
+/// its JSON string (an IPv4-mapped IPv6 client as its IPv4 address, another
+/// IPv6 client as its /64), and a claim of any length (a long one leaves the
+/// stack buffer for the heap, with the same text). Stored buckets (Redis)
+/// depend on this text staying the same.
+#[test]
+fn limit_keys_are_the_json_of_their_values() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/identity");
+    let files = walk(&dir)
+        .into_iter()
+        .map(|p| SourceFile::new(p.display().to_string(), std::fs::read_to_string(&p).unwrap()))
+        .collect();
+    let (graph, _) = compile(&PolicySet { files }, &DirLoader(dir)).unwrap();
+    let keys = Arc::new(Recording(std::sync::Mutex::new(Vec::new())));
+    let e = Engine::new(Prepared::new(graph).unwrap(), keys.clone(), Arc::new(TestTokens));
+    let taken = || std::mem::take(&mut *keys.0.lock().unwrap());
+    for (source, key) in [
+        ("203.0.113.9", "\"203.0.113.9\""),
+        ("::ffff:203.0.113.9", "\"203.0.113.9\""),
+        ("2001:db8:1:2:3:4:5:6", "\"2001:db8:1:2::/64\""),
+    ] {
+        let mut r = login();
+        r.source_ip = source.parse().ok();
+        assert!(e.check_http(&r).allow, "{source}");
+        assert_eq!(taken(), vec![format!("{key}\u{1f}")], "{source}");
+    }
+    for sub in ["u-1".to_owned(), "u".repeat(300), "é".repeat(200)] {
+        let me = bearer(request("GET", "/v1/me"), json!({"sub": sub, "scope": "profile:read"}));
+        assert!(e.check_http(&me).allow);
+        assert_eq!(taken(), vec![format!("{}\u{1f}", json!(sub))]);
+    }
+}
+
 #[test]
 fn body_rows() {
     let e = engine();

@@ -14,6 +14,7 @@ use super::{BACKEND_ERROR_RETRY_MS, Engine, HttpRequest};
 use crate::credentials;
 use crate::decision::Decision;
 use crate::eval::{EvalError, Facts, Prepared, eval, eval_bool};
+use crate::inline::InlineStr;
 use crate::json;
 use crate::limits::{BackendError, Rate};
 use crate::schema;
@@ -38,7 +39,7 @@ impl Engine {
         let mut parsed_body: Option<Value> = None;
         let mut allowed: Option<Decision> = None;
         // The limits' keys, one after the other in one buffer.
-        let mut key = String::new();
+        let mut key = KeyBuf::default();
         for step in &ep.steps {
             // The rule id is copied only into the decision that names it.
             let rule = || Some(step.rule.clone());
@@ -54,41 +55,48 @@ impl Engine {
                     let Some(l) = g.limits.get(*limit as usize) else { continue };
                     // Keys: each evaluated value as JSON; a missing one counts in a shared bucket.
                     key.clear();
-                    key.reserve(64);
                     // Post-auth keys read the identity established by then.
                     let facts = Facts { claims: identity.as_ref().map(|i| &*i.claims), ..facts };
                     for &k in &l.keys {
-                        // `source.ip` from an IPv6 client: its network of `ipv6_prefix`
-                        // bits, so one subscriber's /64 is one bucket, not 2^64.
+                        // `source.ip`, written as the JSON string it evaluates to. From
+                        // an IPv6 client: its network of `ipv6_prefix` bits, so one
+                        // subscriber's /64 is one bucket, not 2^64.
                         if let Some(warden_compiler::graph::Expr::SourceIp) = g.exprs.get(k as usize)
-                            && let Some(IpAddr::V6(v6)) = req.source_ip
+                            && let Some(ip) = req.source_ip
                         {
-                            match v6.to_ipv4_mapped() {
+                            match ip {
+                                // The address as the facts already hold it in text.
+                                IpAddr::V4(v4) => {
+                                    let _ = match facts.source_ip {
+                                        Some(text) => write!(key, "\"{text}\""),
+                                        None => write!(key, "\"{v4}\""),
+                                    };
+                                }
                                 // Keyed whole, as the same client over IPv4 is.
-                                Some(v4) => {
-                                    let _ = write!(key, "\"{v4}\"");
-                                }
-                                None => {
-                                    let bits = u32::from(l.ipv6_prefix.min(128));
-                                    let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-                                    let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
-                                    let _ = write!(key, "\"{net}/{bits}\"");
-                                }
+                                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                                    Some(v4) => {
+                                        let _ = write!(key, "\"{v4}\"");
+                                    }
+                                    None => {
+                                        let bits = u32::from(l.ipv6_prefix.min(128));
+                                        let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                                        let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+                                        let _ = write!(key, "\"{net}/{bits}\"");
+                                    }
+                                },
                             }
-                            key.push('\u{1f}');
+                            let _ = key.write_char('\u{1f}');
                             continue;
                         }
-                        match eval(&self.prepared, &facts, k) {
-                            Ok(v) => {
-                                let _ = write!(key, "{v}");
-                            }
-                            Err(_) => key.push_str("\u{0}missing"),
-                        }
-                        key.push('\u{1f}');
+                        let _ = match eval(&self.prepared, &facts, k) {
+                            Ok(v) => write!(key, "{v}"),
+                            Err(_) => key.write_str("\u{0}missing"),
+                        };
+                        let _ = key.write_char('\u{1f}');
                     }
                     let rate = Rate { count: l.count, period_ms: l.period_ms, burst: l.burst };
                     let id = self.prepared.limit_ids.get(*limit as usize).copied().unwrap_or(u64::from(*limit));
-                    let outcome = match self.limiter.consume(id, &key, rate, req.now_ms) {
+                    let outcome = match self.limiter.consume(id, key.as_str(), rate, req.now_ms) {
                         Ok(outcome) => outcome,
                         Err(BackendError) => match l.on_backend_error {
                             BackendErrorPolicy::Allow => continue,
@@ -283,6 +291,42 @@ impl Engine {
                 .map_err(|v| (Reason::BodyInvalid, format!("`{}`: {}", v.pointer, v.message)))?;
         }
         Ok(Some(value))
+    }
+}
+
+/// A limit's key text: on the stack while it fits (the usual address or
+/// client id), on the heap beyond.
+#[derive(Default)]
+struct KeyBuf {
+    inline: InlineStr<256>,
+    heap: Option<String>,
+}
+
+impl KeyBuf {
+    fn as_str(&self) -> &str {
+        self.heap.as_deref().unwrap_or(self.inline.as_str())
+    }
+
+    fn clear(&mut self) {
+        self.inline.clear();
+        if let Some(h) = &mut self.heap {
+            h.clear();
+        }
+    }
+}
+
+impl std::fmt::Write for KeyBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if let Some(h) = &mut self.heap {
+            h.push_str(s);
+        } else if self.inline.write_str(s).is_err() {
+            // Too long for the stack: move what is there to the heap.
+            let mut h = String::with_capacity(self.inline.len() + s.len() + 256);
+            h.push_str(self.inline.as_str());
+            h.push_str(s);
+            self.heap = Some(h);
+        }
+        Ok(())
     }
 }
 
