@@ -18,32 +18,8 @@ use axum::routing::post;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
-use warden_e2e::idp::TestIdp;
 use warden_server::http::{Http, router};
 use warden_server::state::Service;
-
-/// One bearer route with a scope, a claims rule and an upstream header, no
-/// rate limit (the load script's policy, `tests/examples/load_setup.rs`).
-const POLICY: &str = r#"zone edge {
-  issuer "https://idp.bench.example" {
-    jwks file "keys/idp.jwks.json"
-    audience "https://api.bench.example"
-    algorithms RS256
-  }
-}
-
-api accounts in zone edge {
-  host "api.bench.example"
-  prefix "/v1"
-  auth bearer
-
-  route GET "/accounts/{account_id}" {
-    scope "accounts:read"
-    allow when claim.customer_id == path.account_id
-    upstream header "x-customer-id" = claim.customer_id
-  }
-}
-"#;
 
 fn request(body: &str) -> Request<Body> {
     Request::post("/v1/check").header("content-type", "application/json").body(Body::from(body.to_owned())).unwrap()
@@ -58,12 +34,9 @@ async fn call(app: axum::Router, body: &str) -> (StatusCode, Value) {
 }
 
 fn bench(c: &mut Criterion) {
+    // The load benchmark's policy (`warden_e2e::bench`), with a key of this run.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("keys")).unwrap();
-    let idp = TestIdp::new("https://idp.bench.example", "https://api.bench.example", "bench-1").unwrap();
-    std::fs::write(dir.path().join("bench.warden"), POLICY).unwrap();
-    std::fs::write(dir.path().join("keys/idp.jwks.json"), idp.jwks().to_string()).unwrap();
-    let token = idp.mint(&json!({"sub": "u-42", "customer_id": "42", "scope": "accounts:read"}));
+    let token = warden_e2e::bench::write_policy(dir.path()).unwrap();
     let check = json!({"request": {"method": "GET", "scheme": "https", "host": "api.bench.example",
         "path": "/v1/accounts/42", "headers": {"authorization": format!("Bearer {token}")}}})
     .to_string();

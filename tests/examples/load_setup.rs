@@ -11,40 +11,10 @@ use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, 
 use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, CheckRequest};
 use prost::Message as _;
 use serde_json::json;
-use warden_e2e::idp::TestIdp;
-
-const POLICY: &str = r#"/// The load benchmark's zone: bearer tokens from one IdP, no rate limit, so
-/// every request is judged in full and allowed.
-zone edge {
-  issuer "https://idp.bench.example" {
-    jwks file "keys/idp.jwks.json"
-    audience "https://api.bench.example"
-    algorithms RS256
-  }
-}
-
-/// One account route with a scope, a claims rule and an upstream header.
-api accounts in zone edge {
-  host "api.bench.example"
-  prefix "/v1"
-  auth bearer
-
-  route GET "/accounts/{account_id}" {
-    scope "accounts:read"
-    allow when claim.customer_id == path.account_id
-    upstream header "x-customer-id" = claim.customer_id
-  }
-}
-"#;
 
 fn main() -> Result<(), String> {
     let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: load_setup DIR")?);
-    let policy = dir.join("policy");
-    std::fs::create_dir_all(policy.join("keys")).map_err(|e| e.to_string())?;
-    let idp = TestIdp::new("https://idp.bench.example", "https://api.bench.example", "bench-1")?;
-    std::fs::write(policy.join("bench.warden"), POLICY).map_err(|e| e.to_string())?;
-    std::fs::write(policy.join("keys/idp.jwks.json"), idp.jwks().to_string()).map_err(|e| e.to_string())?;
-    let token = idp.mint(&json!({"sub": "u-42", "customer_id": "42", "scope": "accounts:read"}));
+    let token = warden_e2e::bench::write_policy(&dir.join("policy"))?;
 
     let check = json!({"request": {"method": "GET", "scheme": "https", "host": "api.bench.example",
         "path": "/v1/accounts/42", "headers": {"authorization": format!("Bearer {token}")}},

@@ -3,6 +3,7 @@
 //! tests speak to the server exactly as a gateway does.
 
 #[cfg(unix)]
+pub mod bench;
 pub mod gateway;
 pub mod idp;
 pub mod pki;
