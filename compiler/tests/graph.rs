@@ -189,6 +189,67 @@ fn route_lookup_is_the_same_for_short_and_very_long_paths() {
     }
 }
 
+/// A node with many literal children is looked up through its hash index;
+/// the same graph read back from JSON (no index) and indexed again finds the
+/// same routes.
+#[test]
+fn wide_nodes_find_the_same_routes_hashed_or_not() {
+    let mut text = String::from("api a in zone z {\n  auth none\n");
+    for i in 0..100 {
+        text.push_str(&format!("  route GET \"/r{i}/{{id}}\" {{\n    allow\n  }}\n"));
+    }
+    text.push_str("  route GET \"/{name}/x\" {\n    allow\n  }\n}\n");
+    let hashed = compile_one(&text);
+    let mut plain: Graph = serde_json::from_str(&serde_json::to_string(&hashed).unwrap()).unwrap();
+    let mut reindexed = plain.clone();
+    reindexed.routes.index_wide_nodes();
+    for g in [&hashed, &plain, &reindexed] {
+        for i in [0, 1, 42, 99] {
+            let seg = format!("r{i}");
+            match g.routes.lookup("h", Method::Get, &[seg.as_str(), "7"]) {
+                RouteMatch::Found { endpoint, params } => {
+                    assert_eq!(g.endpoints[endpoint as usize].id, format!("a.GET /r{i}/{{id}}"));
+                    assert_eq!(params, vec!["7".to_owned()]);
+                }
+                other => panic!("{i}: {other:?}"),
+            }
+        }
+        // Not a literal: the parameter branch.
+        match g.routes.lookup("h", Method::Get, &["r100", "x"]) {
+            RouteMatch::Found { endpoint, .. } => assert_eq!(g.endpoints[endpoint as usize].id, "a.GET /{name}/x"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(g.routes.lookup("h", Method::Get, &["r100", "7"]), RouteMatch::NotFound);
+    }
+    plain.routes.index_wide_nodes();
+    assert_eq!(plain, hashed);
+}
+
+/// Many hosts are looked up through a hash of their names; a host asked in
+/// upper case still finds its own (the hash holds lower-case names, so that
+/// lookup binary-searches), as does the graph read back from JSON.
+#[test]
+fn many_hosts_find_their_own_routes_hashed_or_not() {
+    let text: String = (0..40)
+        .map(|h| format!("api a{h} in zone z {{\n  host \"h{h}.example\"\n  auth none\n  route GET \"/x\" {{\n    allow\n  }}\n}}\n\n"))
+        .collect();
+    let hashed = compile_one(&text);
+    let plain: Graph = serde_json::from_str(&serde_json::to_string(&hashed).unwrap()).unwrap();
+    for g in [&hashed, &plain] {
+        for h in [0, 7, 39] {
+            for host in [format!("h{h}.example"), format!("H{h}.EXAMPLE")] {
+                match g.routes.lookup(&host, Method::Get, &["x"]) {
+                    RouteMatch::Found { endpoint, .. } => {
+                        assert_eq!(g.endpoints[endpoint as usize].id, format!("a{h}.GET /x"), "{host}");
+                    }
+                    other => panic!("{host}: {other:?}"),
+                }
+            }
+        }
+        assert_eq!(g.routes.lookup("h40.example", Method::Get, &["x"]), RouteMatch::NotFound);
+    }
+}
+
 #[test]
 fn a_set_with_errors_produces_no_graph() {
     let set = PolicySet {

@@ -12,6 +12,10 @@ pub struct RouteIndex {
     pub hosts: Vec<HostRoutes>,
     /// Trie nodes; `HostRoutes::root` and children index here.
     pub nodes: Vec<TrieNode>,
+    /// The named hosts hashed, when there are many (see
+    /// [`RouteIndex::index_wide_nodes`]). Derived, so never written out.
+    #[serde(skip)]
+    pub wide_hosts: WideIndex,
 }
 
 /// The trie of one host.
@@ -29,6 +33,11 @@ pub struct HostRoutes {
 pub struct TrieNode {
     /// Literal segments, sorted, for binary search.
     pub literals: Vec<(String, u32)>,
+    /// The same literals hashed, at nodes with many of them (see
+    /// [`RouteIndex::index_wide_nodes`]): lookup cost stays flat however many
+    /// routes fan out here. Derived, so never written out.
+    #[serde(skip)]
+    pub wide: WideIndex,
     /// `{param}` child.
     pub param: Option<u32>,
     /// Routes ending here.
@@ -62,7 +71,40 @@ pub enum RouteMatch {
     NotFound,
 }
 
+/// Literal children (or named hosts) by name, when there are at least [`WIDE`] of them. Equal
+/// to any other: it is derived from `literals`, which the comparison covers.
+#[derive(Clone, Debug, Default)]
+pub struct WideIndex(Option<std::collections::HashMap<Box<str>, u32>>);
+
+impl PartialEq for WideIndex {
+    fn eq(&self, _: &WideIndex) -> bool {
+        true
+    }
+}
+
+impl Eq for WideIndex {}
+
+/// Nodes with this many literal children or more (and this many named hosts
+/// or more) are hashed: below it, a binary search is as fast.
+const WIDE: usize = 16;
+
 impl RouteIndex {
+    /// Hashes the literal children of every node with at least [`WIDE`] of
+    /// them (the compiler does it; a graph read back from JSON needs it done
+    /// again, as the engine does when it prepares one).
+    pub fn index_wide_nodes(&mut self) {
+        let named = self.hosts.iter().filter(|h| h.host.is_some()).count();
+        self.wide_hosts = WideIndex((named >= WIDE).then(|| {
+            (0u32..).zip(&self.hosts).filter_map(|(i, h)| h.host.as_deref().map(|name| (name.into(), i))).collect()
+        }));
+        for n in &mut self.nodes {
+            n.wide = WideIndex(
+                (n.literals.len() >= WIDE)
+                    .then(|| n.literals.iter().map(|(name, child)| (name.as_str().into(), *child)).collect()),
+            );
+        }
+    }
+
     /// Finds the route for a host, method and decoded path segments. The
     /// host's own routes are tried before those of apis without a host;
     /// within a trie, literal beats parameter beats tail. Cost grows with
@@ -72,14 +114,19 @@ impl RouteIndex {
     pub fn lookup<S: AsRef<str>>(&self, host: &str, method: Method, segments: &[S]) -> RouteMatch {
         let named = self.hosts.partition_point(|h| h.host.is_some());
         let (own, any) = self.hosts.split_at(named);
-        let mine = own
-            .binary_search_by(|h| {
-                // Stored names are lower case; the asked host is compared as if it were.
-                let name = h.host.as_deref().unwrap_or("");
-                name.bytes().cmp(host.bytes().map(|b| b.to_ascii_lowercase()))
-            })
-            .ok()
-            .and_then(|i| own.get(i));
+        let lower = !host.bytes().any(|b| b.is_ascii_uppercase());
+        let found = match &self.wide_hosts.0 {
+            // Stored names are lower case: the hash holds them as they are.
+            Some(index) if lower => index.get(host).map(|&i| i as usize),
+            _ => own
+                .binary_search_by(|h| {
+                    // The asked host is compared as if it were lower case.
+                    let name = h.host.as_deref().unwrap_or("");
+                    name.bytes().cmp(host.bytes().map(|b| b.to_ascii_lowercase()))
+                })
+                .ok(),
+        };
+        let mine = found.and_then(|i| own.get(i));
         let mut path_matched = false;
         for h in mine.into_iter().chain(any) {
             match self.walk(h.root, method, segments) {
@@ -125,9 +172,16 @@ impl RouteIndex {
                 }
                 0 => {
                     let seg = segments.get(depth).map_or("", AsRef::as_ref);
-                    if let Ok(i) = node.literals.binary_search_by(|(l, _)| l.as_str().cmp(seg))
-                        && let Some(&(_, child)) = node.literals.get(i)
-                    {
+                    let child = match &node.wide.0 {
+                        Some(index) => index.get(seg).copied(),
+                        None => node
+                            .literals
+                            .binary_search_by(|(l, _)| l.as_str().cmp(seg))
+                            .ok()
+                            .and_then(|i| node.literals.get(i))
+                            .map(|&(_, child)| child),
+                    };
+                    if let Some(child) = child {
                         stack.push((child, depth + 1, 0));
                     }
                 }

@@ -72,6 +72,7 @@ impl Lowerer<'_> {
         if let Some(&r) = roots.get(&None) {
             hosts.push(HostRoutes { host: None, root: r });
         }
-        self.g.routes = RouteIndex { hosts, nodes };
+        self.g.routes = RouteIndex { hosts, nodes, ..RouteIndex::default() };
+        self.g.routes.index_wide_nodes();
     }
 }

@@ -100,7 +100,9 @@ fn hosts_in_order(g: &Graph) -> bool {
 impl Prepared {
     /// Compiles the graph's regexes and ranges. The compiler has checked them;
     /// a graph from elsewhere that holds a bad one is refused.
-    pub fn new(graph: Graph) -> Result<Prepared, GraphError> {
+    pub fn new(mut graph: Graph) -> Result<Prepared, GraphError> {
+        // A graph read back from JSON has no hashed wide nodes: hash them again.
+        graph.routes.index_wide_nodes();
         let regexes = graph
             .regexes
             .iter()
