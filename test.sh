@@ -6,7 +6,7 @@
 # the whole of `.ci/run`: CI runs exactly what a newcomer runs.
 #
 #   ./test.sh              everything
-#   ./test.sh -- ARGS      passes ARGS to `cargo test --workspace --locked` (a filter, say)
+#   ./test.sh -- ARGS      passes ARGS to `cargo test --workspace --locked --no-fail-fast` (a filter, say)
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -3,23 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use warden_language::format::format_source;
 use warden_language::parse;
 
-fn warden_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            warden_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "warden") {
-            out.push(path);
-        }
-    }
-}
+use self::common::warden_files;
 
 /// Every file that parses: format fixtures and the example policies.
 fn corpus() -> Vec<PathBuf> {

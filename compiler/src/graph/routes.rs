@@ -114,10 +114,9 @@ impl RouteIndex {
     pub fn lookup<S: AsRef<str>>(&self, host: &str, method: Method, segments: &[S]) -> RouteMatch {
         let named = self.hosts.partition_point(|h| h.host.is_some());
         let (own, any) = self.hosts.split_at(named);
-        let lower = !host.bytes().any(|b| b.is_ascii_uppercase());
         let found = match &self.wide_hosts.0 {
             // Stored names are lower case: the hash holds them as they are.
-            Some(index) if lower => index.get(host).map(|&i| i as usize),
+            Some(index) if !host.bytes().any(|b| b.is_ascii_uppercase()) => index.get(host).map(|&i| i as usize),
             _ => own
                 .binary_search_by(|h| {
                     // The asked host is compared as if it were lower case.
