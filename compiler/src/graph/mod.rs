@@ -22,7 +22,9 @@ pub use warden_language::ast::{Algorithm, BackendErrorPolicy, CmpOp, Format, Met
 
 pub use self::endpoint::{AllowRule, Auth, BodyAccept, Endpoint, EndpointKind, ResourceType, Step, StepKind};
 pub use self::expr::{Expr, Key};
-pub use self::routes::{HostRoutes, MethodEndpoint, RouteIndex, RouteMatch, TrieNode, WideIndex};
+pub use self::routes::{
+    HostRoutes, MethodEndpoint, ParamSpans, RouteIndex, RouteMatch, TrieNode, WideIndex, param_value,
+};
 pub use self::tables::{
     CredentialTable, DEFAULT_IPV6_PREFIX, DataDoc, Issuer, KeySource, Limit, LimitStage, Schema, SchemaField,
     SchemaType, SecretSource, Zone,

@@ -1,7 +1,11 @@
 //! The route index: a trie per host of path segments, then methods, and the
 //! lookup that finds a request's endpoint in it.
 
+use std::borrow::Cow;
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use super::Method;
 
@@ -62,13 +66,29 @@ pub enum RouteMatch {
     Found {
         /// Endpoint index.
         endpoint: u32,
-        /// Parameter values (a tail parameter holds the rest, `/`-joined).
-        params: Vec<String>,
+        /// Where each parameter's value lies among the asked segments: one
+        /// segment for `{name}`, the rest of the path for a tail. See
+        /// [`param_value`].
+        params: ParamSpans,
     },
     /// Some route has this path, none this method (405).
     MethodNotAllowed,
     /// No route has this path (404).
     NotFound,
+}
+
+/// Where a lookup's path parameters lie among the segments it was asked
+/// (inline for routes of up to six parameters: a lookup copies no text).
+pub type ParamSpans = SmallVec<[Range<usize>; 6]>;
+
+/// A parameter's value: its one segment, borrowed, or a tail's segments
+/// joined by `/` (empty for a span outside `segments`).
+pub fn param_value<S: AsRef<str>>(segments: &[S], span: Range<usize>) -> Cow<'_, str> {
+    match segments.get(span) {
+        Some([one]) => Cow::Borrowed(one.as_ref()),
+        Some(many) => Cow::Owned(join(many)),
+        None => Cow::Borrowed(""),
+    }
 }
 
 /// Literal children (or named hosts) by name, when there are at least [`WIDE`] of them. Equal
@@ -151,7 +171,7 @@ impl RouteIndex {
         };
         let mut stack = Stack { buf, len: 0 };
         stack.push((root, 0, 0));
-        let mut params: Vec<String> = Vec::new();
+        let mut params = ParamSpans::new();
         let mut path_matched = false;
         let pick = |list: &[MethodEndpoint]| {
             list.iter().find(|m| m.method == method || m.method == Method::Any).map(|m| m.endpoint)
@@ -187,7 +207,7 @@ impl RouteIndex {
                 // A parameter never matches an empty segment.
                 1 if segments.get(depth).is_some_and(|s| !s.as_ref().is_empty()) => {
                     if let Some(child) = node.param {
-                        params.push(segments.get(depth).map(|s| s.as_ref().to_owned()).unwrap_or_default());
+                        params.push(depth..depth + 1);
                         stack.push((child, depth + 1, 0));
                     }
                 }
@@ -197,7 +217,7 @@ impl RouteIndex {
                 {
                     path_matched = true;
                     if let Some(endpoint) = pick(&node.tail) {
-                        params.push(segments.get(depth..).map(join).unwrap_or_default());
+                        params.push(depth..segments.len());
                         return RouteMatch::Found { endpoint, params };
                     }
                 }

@@ -354,9 +354,10 @@ fn differential(g: &Graph, what: &str, rng: &mut Rng, cases: usize) -> (usize, u
         }
         for _ in 0..cases {
             let case = case(rng, &c, ep, &strs, &nums);
+            let params: Vec<&str> = case.params.iter().map(String::as_str).collect();
             let facts = Facts {
                 claims: Some(&case.claims),
-                params: &case.params,
+                params: &params,
                 param_names: &ep.params,
                 query: &case.query,
                 headers: &case.headers,

@@ -148,7 +148,7 @@ pub struct Facts<'a> {
     /// Claims of the authenticated identity (an object), if any.
     pub claims: Option<&'a serde_json::Map<String, Value>>,
     /// Route parameter values, in the endpoint's order.
-    pub params: &'a [String],
+    pub params: &'a [&'a str],
     /// Route parameter names, in the same order.
     pub param_names: &'a [String],
     /// Query parameters (first value wins).
@@ -175,7 +175,85 @@ pub struct Facts<'a> {
     pub scheme: &'a str,
 }
 
-type Out<'v> = Result<Cow<'v, Value>, EvalError>;
+/// What an expression evaluates to: JSON (borrowed from the request or the
+/// graph, or computed), or text borrowed from the request (a path parameter,
+/// a header, the host), so that reading one copies nothing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val<'v> {
+    /// A JSON value.
+    Json(Cow<'v, Value>),
+    /// A string, borrowed.
+    Str(&'v str),
+}
+
+impl Val<'_> {
+    /// The value as JSON (a borrowed string is copied).
+    pub fn into_value(self) -> Value {
+        match self {
+            Val::Json(v) => v.into_owned(),
+            Val::Str(s) => Value::String(s.to_owned()),
+        }
+    }
+
+    /// The text of a string value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self.view() {
+            View::Str(s) => Some(s),
+            View::Json(_) => None,
+        }
+    }
+
+    fn view(&self) -> View<'_> {
+        match self {
+            Val::Str(s) => View::Str(s),
+            Val::Json(v) => View::of(v),
+        }
+    }
+}
+
+/// Compact JSON, as `serde_json` writes it (strings quoted and escaped).
+impl std::fmt::Display for Val<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Val::Json(v) => write!(f, "{v}"),
+            Val::Str(s) => serde_json::to_writer(FmtWriter(f), s).map_err(|_| std::fmt::Error),
+        }
+    }
+}
+
+/// `serde_json`'s writer over a formatter: it writes whole characters, so
+/// every chunk is UTF-8.
+struct FmtWriter<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
+
+impl std::io::Write for FmtWriter<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
+        self.0.write_str(text).map_err(std::io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A value seen for an operator: every string as `&str`, whichever way it is held.
+#[derive(Clone, Copy)]
+enum View<'a> {
+    Str(&'a str),
+    Json(&'a Value),
+}
+
+impl<'a> View<'a> {
+    fn of(v: &'a Value) -> View<'a> {
+        match v {
+            Value::String(s) => View::Str(s),
+            other => View::Json(other),
+        }
+    }
+}
+
+type Out<'v> = Result<Val<'v>, EvalError>;
 
 /// Evaluates one expression. Recursion is bounded by the expression depth the
 /// parser allows (64 brackets); the guard below only protects against a
@@ -186,29 +264,33 @@ pub fn eval<'v>(p: &'v Prepared, facts: &'v Facts<'v>, id: ExprId) -> Out<'v> {
 
 /// Evaluates a rule condition to a boolean.
 pub fn eval_bool(p: &Prepared, facts: &Facts<'_>, id: ExprId) -> Result<bool, EvalError> {
-    match eval(p, facts, id)?.as_ref() {
-        Value::Bool(b) => Ok(*b),
+    match eval(p, facts, id)?.view() {
+        View::Json(Value::Bool(b)) => Ok(*b),
         other => Err(EvalError::Type(format!("a condition is {}, not a boolean", kind(other)))),
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+fn kind(v: View<'_>) -> &'static str {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
+        View::Str(_) | View::Json(Value::String(_)) => "a string",
+        View::Json(Value::Null) => "null",
+        View::Json(Value::Bool(_)) => "a boolean",
+        View::Json(Value::Number(_)) => "a number",
+        View::Json(Value::Array(_)) => "a list",
+        View::Json(Value::Object(_)) => "an object",
     }
 }
 
 fn owned<'v>(v: Value) -> Out<'v> {
-    Ok(Cow::Owned(v))
+    Ok(Val::Json(Cow::Owned(v)))
+}
+
+fn boolean<'v>(b: bool) -> Out<'v> {
+    owned(Value::Bool(b))
 }
 
 fn string(s: &str) -> Out<'_> {
-    Ok(Cow::Owned(Value::String(s.to_owned())))
+    Ok(Val::Str(s))
 }
 
 /// Follows `path` into `at`; `what` names the value read, for the error only
@@ -222,7 +304,7 @@ fn follow<'v>(mut at: &'v Value, path: &[Key], what: &dyn Fn() -> String) -> Out
         };
         at = next.ok_or_else(|| EvalError::Missing(what()))?;
     }
-    Ok(Cow::Borrowed(at))
+    Ok(Val::Json(Cow::Borrowed(at)))
 }
 
 fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> Out<'v> {
@@ -236,7 +318,7 @@ fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> O
     let sub = |i: ExprId| eval_at(p, f, i, depth + 1);
     let name = |table: &'v [String], slot: u32| table.get(slot as usize).map_or("?", String::as_str);
     match expr {
-        Expr::Const(v) => Ok(Cow::Borrowed(v)),
+        Expr::Const(v) => Ok(Val::Json(Cow::Borrowed(v))),
         Expr::Claim { slot, path } => {
             let claim = name(&g.names.claims, *slot);
             let what = || format!("`claim.{claim}`");
@@ -289,31 +371,33 @@ fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> O
         Expr::RequestPath => string(f.path),
         Expr::RequestHost => string(f.host),
         Expr::RequestScheme => string(f.scheme),
-        Expr::Root(root) => match root.as_str() {
-            "claim" => f
-                .claims
-                .map_or_else(|| Err(EvalError::Missing("the claims".to_owned())), |c| owned(Value::Object(c.clone()))),
-            "body" => f.body.map_or_else(|| Err(EvalError::Missing("the body".to_owned())), |b| Ok(Cow::Borrowed(b))),
-            "resource" => {
-                f.resource.map_or_else(|| Err(EvalError::Missing("the resource".to_owned())), |b| Ok(Cow::Borrowed(b)))
+        Expr::Root(root) => {
+            let whole = |v: Option<&'v Value>, what: &str| {
+                v.map_or_else(|| Err(EvalError::Missing(format!("the {what}"))), |v| Ok(Val::Json(Cow::Borrowed(v))))
+            };
+            match root.as_str() {
+                "claim" => f.claims.map_or_else(
+                    || Err(EvalError::Missing("the claims".to_owned())),
+                    |c| owned(Value::Object(c.clone())),
+                ),
+                "body" => whole(f.body, "body"),
+                "resource" => whole(f.resource, "resource"),
+                "context" => whole(f.context, "context"),
+                "query" => {
+                    owned(Value::Object(f.query.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))
+                }
+                "header" => {
+                    owned(Value::Object(f.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))
+                }
+                other => Err(EvalError::Type(format!("`{other}` cannot be used as a whole"))),
             }
-            "context" => {
-                f.context.map_or_else(|| Err(EvalError::Missing("the context".to_owned())), |b| Ok(Cow::Borrowed(b)))
-            }
-            "query" => {
-                owned(Value::Object(f.query.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))
-            }
-            "header" => {
-                owned(Value::Object(f.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))
-            }
-            other => Err(EvalError::Type(format!("`{other}` cannot be used as a whole"))),
-        },
+        }
         Expr::Index { base, key } => {
             let base = sub(*base)?;
             let key = sub(*key)?;
-            let found = match (base.as_ref(), key.as_ref()) {
-                (Value::Object(map), Value::String(k)) => map.get(k).cloned(),
-                (Value::Array(items), Value::Number(n)) => {
+            let found = match (base.view(), key.view()) {
+                (View::Json(Value::Object(map)), View::Str(k)) => map.get(k).cloned(),
+                (View::Json(Value::Array(items)), View::Json(Value::Number(n))) => {
                     n.as_u64().and_then(|i| usize::try_from(i).ok()).and_then(|i| items.get(i)).cloned()
                 }
                 (b, k) => return Err(EvalError::Type(format!("cannot index {} with {}", kind(b), kind(k)))),
@@ -321,18 +405,18 @@ fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> O
             found.map_or_else(|| Err(EvalError::Missing("an indexed value".to_owned())), owned)
         }
         Expr::List(items) => {
-            owned(Value::Array(items.iter().map(|i| sub(*i).map(Cow::into_owned)).collect::<Result<_, _>>()?))
+            owned(Value::Array(items.iter().map(|i| sub(*i).map(Val::into_value)).collect::<Result<_, _>>()?))
         }
-        Expr::Not(i) => match sub(*i)?.as_ref() {
-            Value::Bool(b) => owned(Value::Bool(!b)),
+        Expr::Not(i) => match sub(*i)?.view() {
+            View::Json(Value::Bool(b)) => boolean(!b),
             other => Err(EvalError::Type(format!("`not` needs a boolean, found {}", kind(other)))),
         },
         Expr::And(items) | Expr::Or(items) => {
             let is_and = matches!(expr, Expr::And(_));
             for i in items {
-                match sub(*i)?.as_ref() {
-                    Value::Bool(b) if *b != is_and => return owned(Value::Bool(*b)),
-                    Value::Bool(_) => {}
+                match sub(*i)?.view() {
+                    View::Json(Value::Bool(b)) if *b != is_and => return boolean(*b),
+                    View::Json(Value::Bool(_)) => {}
                     other => {
                         return Err(EvalError::Type(format!(
                             "`{}` needs booleans, found {}",
@@ -342,26 +426,24 @@ fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> O
                     }
                 }
             }
-            owned(Value::Bool(is_and))
+            boolean(is_and)
         }
         Expr::Cmp { op, lhs, rhs } => {
             let a = sub(*lhs)?;
             let b = sub(*rhs)?;
-            compare(*op, &a, &b).map(|v| Cow::Owned(Value::Bool(v)))
+            compare(*op, a.view(), b.view()).map(Value::Bool).map(|v| Val::Json(Cow::Owned(v)))
         }
         Expr::Has(i) => match sub(*i) {
-            Ok(_) => owned(Value::Bool(true)),
-            Err(EvalError::Missing(_)) => owned(Value::Bool(false)),
+            Ok(_) => boolean(true),
+            Err(EvalError::Missing(_)) => boolean(false),
             Err(e) => Err(e),
         },
         Expr::StartsWith(a, b) | Expr::EndsWith(a, b) => {
             let (a, b) = (sub(*a)?, sub(*b)?);
-            match (a.as_ref(), b.as_ref()) {
-                (Value::String(s), Value::String(x)) => owned(Value::Bool(if matches!(expr, Expr::StartsWith(..)) {
-                    s.starts_with(x.as_str())
-                } else {
-                    s.ends_with(x.as_str())
-                })),
+            match (a.view(), b.view()) {
+                (View::Str(s), View::Str(x)) => {
+                    boolean(if matches!(expr, Expr::StartsWith(..)) { s.starts_with(x) } else { s.ends_with(x) })
+                }
                 (x, y) => Err(EvalError::Type(format!(
                     "starts_with/ends_with need strings, found {} and {}",
                     kind(x),
@@ -369,29 +451,29 @@ fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> O
                 ))),
             }
         }
-        Expr::Lower(a) => match sub(*a)?.as_ref() {
-            Value::String(s) => owned(Value::String(s.to_lowercase())),
+        Expr::Lower(a) => match sub(*a)?.view() {
+            View::Str(s) => owned(Value::String(s.to_lowercase())),
             other => Err(EvalError::Type(format!("`lower` needs a string, found {}", kind(other)))),
         },
-        Expr::Len(a) => match sub(*a)?.as_ref() {
-            Value::String(s) => owned(Value::from(s.chars().count())),
-            Value::Array(v) => owned(Value::from(v.len())),
-            Value::Object(m) => owned(Value::from(m.len())),
+        Expr::Len(a) => match sub(*a)?.view() {
+            View::Str(s) => owned(Value::from(s.chars().count())),
+            View::Json(Value::Array(v)) => owned(Value::from(v.len())),
+            View::Json(Value::Object(m)) => owned(Value::from(m.len())),
             other => Err(EvalError::Type(format!("`len` needs a string, list or object, found {}", kind(other)))),
         },
-        Expr::Matches(a, re) => match sub(*a)?.as_ref() {
-            Value::String(s) => {
+        Expr::Matches(a, re) => match sub(*a)?.view() {
+            View::Str(s) => {
                 let re = p.regexes.get(*re as usize).ok_or_else(|| EvalError::Type("unknown regex".to_owned()))?;
-                owned(Value::Bool(re.is_match(s)))
+                boolean(re.is_match(s))
             }
             other => Err(EvalError::Type(format!("`matches` needs a string, found {}", kind(other)))),
         },
-        Expr::InCidr(a, c) => match sub(*a)?.as_ref() {
-            Value::String(s) => {
+        Expr::InCidr(a, c) => match sub(*a)?.view() {
+            View::Str(s) => {
                 let net = p.cidrs.get(*c as usize).ok_or_else(|| EvalError::Type("unknown range".to_owned()))?;
                 let ip =
                     IpAddr::from_str(s.trim()).map_err(|_| EvalError::Type(format!("`{s}` is not an IP address")))?;
-                owned(Value::Bool(net.contains(&ip)))
+                boolean(net.contains(&ip))
             }
             other => Err(EvalError::Type(format!("`in_cidr` needs a string, found {}", kind(other)))),
         },
@@ -399,14 +481,16 @@ fn eval_at<'v>(p: &'v Prepared, f: &'v Facts<'v>, id: ExprId, depth: usize) -> O
 }
 
 /// Equality where `1` and `1.0` are the same number.
-fn equal(a: &Value, b: &Value) -> bool {
+fn equal(a: View<'_>, b: View<'_>) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        _ => a == b,
+        (View::Str(x), View::Str(y)) => x == y,
+        (View::Json(Value::Number(x)), View::Json(Value::Number(y))) => x.as_f64() == y.as_f64(),
+        (View::Json(x), View::Json(y)) => x == y,
+        _ => false,
     }
 }
 
-fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
+fn compare(op: CmpOp, a: View<'_>, b: View<'_>) -> Result<bool, EvalError> {
     match op {
         // Values of different kinds are a type mismatch, which errors (LANGUAGE.md):
         // `claim.banned == true` with `"banned": "yes"` is neither true nor false,
@@ -418,8 +502,10 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
         CmpOp::Ne => Ok(!equal(a, b)),
         CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {
             let ord = match (a, b) {
-                (Value::Number(x), Value::Number(y)) => x.as_f64().zip(y.as_f64()).and_then(|(x, y)| x.partial_cmp(&y)),
-                (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+                (View::Json(Value::Number(x)), View::Json(Value::Number(y))) => {
+                    x.as_f64().zip(y.as_f64()).and_then(|(x, y)| x.partial_cmp(&y))
+                }
+                (View::Str(x), View::Str(y)) => Some(x.cmp(y)),
                 _ => None,
             };
             let ord = ord.ok_or_else(|| {
@@ -434,9 +520,9 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
         }
         CmpOp::In | CmpOp::NotIn => {
             let found = match (a, b) {
-                (_, Value::Array(items)) => items.iter().any(|i| equal(a, i)),
-                (Value::String(k), Value::Object(map)) => map.contains_key(k),
-                (Value::String(sub), Value::String(s)) => s.contains(sub.as_str()),
+                (_, View::Json(Value::Array(items))) => items.iter().any(|i| equal(a, View::of(i))),
+                (View::Str(k), View::Json(Value::Object(map))) => map.contains_key(k),
+                (View::Str(sub), View::Str(s)) => s.contains(sub),
                 _ => {
                     return Err(EvalError::Type(format!(
                         "`{}` cannot look for {} in {}",
@@ -488,7 +574,7 @@ mod tests {
             "query.view == \"full\" and header[\"x-tier\"] == \"gold\"",
         ]);
         let headers = vec![("x-tier".to_owned(), "gold".to_owned())];
-        let params = vec!["2".to_owned()];
+        let params = ["2"];
         let facts = Facts {
             headers: &headers,
             params: &params,
@@ -528,9 +614,9 @@ mod tests {
         let id = u32::try_from(g.exprs.len() - 1).unwrap();
         let p = Prepared::new(g).unwrap();
         let names = vec!["account_id".to_owned()];
-        let values = vec!["42".to_owned()];
+        let values = ["42"];
         let with = Facts { params: &values, param_names: &names, ..Facts::default() };
-        assert_eq!(eval(&p, &with, id).unwrap().as_ref(), &json!("42"));
+        assert_eq!(eval(&p, &with, id).unwrap(), Val::Str("42"));
         let without = Facts::default();
         assert_eq!(eval(&p, &without, id), Err(EvalError::Missing("`path.account_id`".to_owned())));
     }
@@ -551,10 +637,38 @@ mod tests {
 
     #[test]
     fn numbers_compare_by_value() {
-        assert!(compare(CmpOp::Eq, &json!(1), &json!(1.0)).unwrap());
-        assert!(compare(CmpOp::In, &json!(2), &json!([1.0, 2.0])).unwrap());
-        assert!(compare(CmpOp::In, &json!("ell"), &json!("hello")).unwrap());
-        assert!(compare(CmpOp::NotIn, &json!("k"), &json!({"a": 1})).unwrap());
-        assert!(compare(CmpOp::Lt, &json!(true), &json!(1)).is_err());
+        let cmp = |op, a: Value, b: Value| compare(op, View::of(&a), View::of(&b));
+        assert!(cmp(CmpOp::Eq, json!(1), json!(1.0)).unwrap());
+        assert!(cmp(CmpOp::In, json!(2), json!([1.0, 2.0])).unwrap());
+        assert!(cmp(CmpOp::In, json!("ell"), json!("hello")).unwrap());
+        assert!(cmp(CmpOp::NotIn, json!("k"), json!({"a": 1})).unwrap());
+        assert!(cmp(CmpOp::Lt, json!(true), json!(1)).is_err());
+    }
+
+    /// A string borrowed from the request and the same string as JSON are one
+    /// value to every operator, and print as the same JSON text.
+    #[test]
+    fn borrowed_strings_are_json_strings() {
+        let json = json!("gold");
+        let views = [View::Str("gold"), View::of(&json)];
+        for a in views {
+            for b in views {
+                assert!(compare(CmpOp::Eq, a, b).unwrap());
+                assert!(compare(CmpOp::Le, a, b).unwrap());
+                assert!(compare(CmpOp::In, a, b).unwrap());
+            }
+        }
+        let list = json!(["silver", "gold"]);
+        assert!(compare(CmpOp::In, View::Str("gold"), View::of(&list)).unwrap());
+        assert!(compare(CmpOp::Eq, View::Str("1"), View::of(&json!(1))).is_err());
+        assert!(!compare(CmpOp::In, View::Str("1"), View::of(&json!([1]))).unwrap());
+        // Quotes, backslashes, control characters and non-ASCII text: the
+        // text of a limit key must not depend on how the value was held.
+        let tricky: String = (0u8..0x80).map(char::from).chain("é€😀\u{2028}".chars()).collect();
+        for text in [tricky.as_str(), "", "plain", "a\"b\\c"] {
+            let borrowed = Val::Str(text).to_string();
+            assert_eq!(borrowed, Value::String(text.to_owned()).to_string(), "{text:?}");
+            assert_eq!(Val::Str(text).into_value(), json!(text));
+        }
     }
 }

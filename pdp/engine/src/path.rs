@@ -18,6 +18,10 @@
 use std::borrow::Cow;
 
 use percent_encoding::percent_decode_str;
+use smallvec::SmallVec;
+
+/// A path's segments: inline up to 16, which covers every usual path.
+pub type Segments<'a> = SmallVec<[Cow<'a, str>; 16]>;
 
 /// Why a path cannot be matched against routes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,7 +50,7 @@ impl PathError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NormalPath<'a> {
     /// Decoded, non-empty segments (borrowed when nothing needed decoding).
-    pub segments: Vec<Cow<'a, str>>,
+    pub segments: Segments<'a>,
     /// The text after `?` (without the fragment), if any.
     pub query: Option<&'a str>,
     /// The path as received (before `?`).
@@ -80,7 +84,7 @@ pub fn normalise(target: &str) -> Result<NormalPath<'_>, PathError> {
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
-    let mut segments = Vec::new();
+    let mut segments = Segments::new();
     for raw in path.split('/').filter(|s| !s.is_empty()) {
         if !valid_escapes(raw) {
             return Err(PathError::BadEncoding);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
-use warden_compiler::graph::{Endpoint, EndpointKind, Method, RouteMatch};
+use warden_compiler::graph::{Endpoint, EndpointKind, Method, RouteMatch, param_value};
 use warden_language::reason::Reason;
 
 use super::decision::{Decision, DecisionId};
@@ -197,6 +197,10 @@ impl Engine {
         let Some(ep) = g.endpoints.get(endpoint as usize) else {
             return Decision::new(Reason::RouteNotFound, "no route matches the request", None);
         };
+        // Each parameter's text: its segment, borrowed (a tail of several is joined).
+        let values: smallvec::SmallVec<[std::borrow::Cow<'_, str>; 6]> =
+            params.into_iter().map(|span| param_value(segments, span)).collect();
+        let params: smallvec::SmallVec<[&str; 6]> = values.iter().map(AsRef::as_ref).collect();
         let query: Vec<(String, String)> =
             path.query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
         let canonical = path.canonical();

@@ -169,10 +169,7 @@ impl Engine {
                     if let Some(d) = allowed.as_mut() {
                         match eval(&self.prepared, &facts, *value) {
                             Ok(v) => {
-                                let text = match v.as_ref() {
-                                    Value::String(s) => s.clone(),
-                                    other => other.to_string(),
-                                };
+                                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
                                 d.headers.push((name.clone(), text));
                             }
                             Err(_) => d.unset_headers.push(name.clone()),
