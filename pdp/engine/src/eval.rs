@@ -211,21 +211,36 @@ impl Val<'_> {
     }
 }
 
-/// Compact JSON, as `serde_json` writes it (strings quoted and escaped).
-impl std::fmt::Display for Val<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Val::Json(v) => write!(f, "{v}"),
-            Val::Str(s) => serde_json::to_writer(FmtWriter(f), s).map_err(|_| std::fmt::Error),
+impl Val<'_> {
+    /// Writes the value as compact JSON, as `serde_json` writes it (strings
+    /// quoted and escaped): a limit key's text, the same however the value
+    /// is held.
+    pub fn write_json<W: std::fmt::Write>(&self, out: &mut W) -> std::fmt::Result {
+        match self.view() {
+            // Nothing to escape (the usual case): the text between quotes.
+            View::Str(s) if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => {
+                out.write_char('"')?;
+                out.write_str(s)?;
+                out.write_char('"')
+            }
+            View::Str(s) => serde_json::to_writer(FmtWriter(out), s).map_err(|_| std::fmt::Error),
+            View::Json(v) => write!(out, "{v}"),
         }
     }
 }
 
-/// `serde_json`'s writer over a formatter: it writes whole characters, so
-/// every chunk is UTF-8.
-struct FmtWriter<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
+/// See [`Val::write_json`].
+impl std::fmt::Display for Val<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.write_json(f)
+    }
+}
 
-impl std::io::Write for FmtWriter<'_, '_> {
+/// `serde_json`'s writer over a `fmt::Write`: it writes whole characters, so
+/// every chunk is UTF-8.
+struct FmtWriter<'a, W>(&'a mut W);
+
+impl<W: std::fmt::Write> std::io::Write for FmtWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
         self.0.write_str(text).map_err(std::io::Error::other)?;
@@ -668,6 +683,7 @@ mod tests {
         for text in [tricky.as_str(), "", "plain", "a\"b\\c"] {
             let borrowed = Val::Str(text).to_string();
             assert_eq!(borrowed, Value::String(text.to_owned()).to_string(), "{text:?}");
+            assert_eq!(Val::Json(Cow::Owned(json!(text))).to_string(), borrowed, "{text:?}");
             assert_eq!(Val::Str(text).into_value(), json!(text));
         }
     }

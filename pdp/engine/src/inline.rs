@@ -39,8 +39,47 @@ impl<const N: usize> InlineStr<N> {
             let shift = 4 * (n - 1 - i);
             *d = DIGITS.get(((v >> shift) & 0xf) as usize).copied().unwrap_or(b'0');
         }
-        // ASCII digits: valid UTF-8.
-        fmt::Write::write_str(self, std::str::from_utf8(digits.get(..n).unwrap_or_default()).map_err(|_| fmt::Error)?)
+        self.push_ascii(digits.get(..n).unwrap_or_default())
+    }
+
+    /// Copies ASCII bytes in (anything else is an error): no UTF-8 check needed.
+    fn push_ascii(&mut self, bytes: &[u8]) -> fmt::Result {
+        if !bytes.is_ascii() {
+            return Err(fmt::Error);
+        }
+        let end = self.len.checked_add(bytes.len()).ok_or(fmt::Error)?;
+        self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl<const N: usize> InlineStr<N> {
+    /// An address as its `Display` writes it; an IPv4 address (the usual
+    /// source) without the formatting machinery.
+    pub fn push_ip(&mut self, ip: std::net::IpAddr) -> fmt::Result {
+        let std::net::IpAddr::V4(v4) = ip else { return fmt::Write::write_fmt(self, format_args!("{ip}")) };
+        let mut text = [0u8; 15];
+        let mut len = 0;
+        let mut put = |b: u8| {
+            if let Some(slot) = text.get_mut(len) {
+                *slot = b;
+                len += 1;
+            }
+        };
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                put(b'.');
+            }
+            if octet >= 100 {
+                put(b'0' + octet / 100);
+            }
+            if octet >= 10 {
+                put(b'0' + octet / 10 % 10);
+            }
+            put(b'0' + octet % 10);
+        }
+        self.push_ascii(text.get(..len).unwrap_or_default())
     }
 }
 
@@ -115,11 +154,18 @@ mod tests {
 
     #[test]
     fn addresses_are_what_display_writes() {
-        for ip in ["198.51.100.7", "::", "2001:db8::1", "::ffff:192.0.2.1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] {
-            let ip: std::net::IpAddr = ip.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+        let named =
+            ["198.51.100.7", "::", "2001:db8::1", "::ffff:192.0.2.1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"];
+        // Every octet value in every position of an IPv4 address.
+        let octets = (0..=255u8).map(|o| std::net::IpAddr::from([o, 255 - o, o / 2, o.wrapping_mul(7)]));
+        let all = named.iter().map(|t| t.parse::<std::net::IpAddr>().unwrap_or(std::net::IpAddr::from([0; 4])));
+        for ip in all.chain(octets) {
             let mut s = InlineStr::<48>::new();
             assert!(write!(s, "{ip}").is_ok());
             assert_eq!(s.as_str(), ip.to_string());
+            let mut fast = InlineStr::<48>::new();
+            assert!(fast.push_ip(ip).is_ok());
+            assert_eq!(fast.as_str(), ip.to_string());
         }
     }
 

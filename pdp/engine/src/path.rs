@@ -20,8 +20,9 @@ use std::borrow::Cow;
 use percent_encoding::percent_decode_str;
 use smallvec::SmallVec;
 
-/// A path's segments: inline up to 16, which covers every usual path.
-pub type Segments<'a> = SmallVec<[Cow<'a, str>; 16]>;
+/// A path's segments: inline up to 8, which covers the usual paths (and
+/// keeps the value small to move).
+pub type Segments<'a> = SmallVec<[Cow<'a, str>; 8]>;
 
 /// Why a path cannot be matched against routes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,26 +77,62 @@ impl<'a> NormalPath<'a> {
 
 /// Normalises a request target (`/path?query#fragment`).
 pub fn normalise(target: &str) -> Result<NormalPath<'_>, PathError> {
-    let target = target.split_once('#').map_or(target, |(before, _)| before);
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
+    // One pass over the bytes: where the path ends, then each segment and what
+    // it holds, so a segment with nothing to decode or refuse is borrowed as is.
+    let (path, query) = match target.bytes().position(|b| b == b'?' || b == b'#') {
+        Some(i) if target.as_bytes().get(i) == Some(&b'?') => {
+            let after = target.get(i + 1..).unwrap_or("");
+            let query = after.bytes().position(|b| b == b'#').and_then(|j| after.get(..j)).unwrap_or(after);
+            (target.get(..i).unwrap_or(""), Some(query))
+        }
+        Some(i) => (target.get(..i).unwrap_or(""), None),
         None => (target, None),
     };
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
     let mut segments = Segments::new();
-    for raw in path.split('/').filter(|s| !s.is_empty()) {
+    let mut start = 0;
+    let (mut escaped, mut refused, mut wide) = (false, false, false);
+    let bytes = path.as_bytes();
+    for i in 0..=bytes.len() {
+        match bytes.get(i) {
+            Some(b'/') | None => {
+                if i > start {
+                    let raw = path.get(start..i).unwrap_or("");
+                    segments.push(segment(raw, escaped, refused, wide)?);
+                }
+                start = i + 1;
+                (escaped, refused, wide) = (false, false, false);
+            }
+            Some(&b) => {
+                escaped |= b == b'%';
+                refused |= b == b'\\' || b < 0x20 || b == 0x7f;
+                wide |= b >= 0x80;
+            }
+        }
+    }
+    Ok(NormalPath { segments, query, raw: path })
+}
+
+/// One raw segment, decoded and checked; `escaped`, `refused` and `wide` say
+/// whether it holds a `%`, a `\` or an ASCII control character, and non-ASCII text.
+fn segment(raw: &str, escaped: bool, refused: bool, wide: bool) -> Result<Cow<'_, str>, PathError> {
+    if escaped {
         if !valid_escapes(raw) {
             return Err(PathError::BadEncoding);
         }
         let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| PathError::BadEncoding)?;
-        if is_dot_segment(&decoded) || decoded.contains(['/', '\\']) || decoded.chars().any(char::is_control) {
+        if is_dot_segment(&decoded) || forbidden_char(&decoded) {
             return Err(PathError::Forbidden);
         }
-        segments.push(decoded);
+        return Ok(decoded);
     }
-    Ok(NormalPath { segments, query, raw: path })
+    // Nothing to decode, and the text is UTF-8 already.
+    if refused || (wide && raw.chars().any(char::is_control)) || (raw.starts_with('.') && is_dot_segment(raw)) {
+        return Err(PathError::Forbidden);
+    }
+    Ok(Cow::Borrowed(raw))
 }
 
 /// `.` or `..`, alone or before a path parameter (`..;x`, `.;`): servlet
@@ -104,6 +141,13 @@ pub fn normalise(target: &str) -> Result<NormalPath<'_>, PathError> {
 fn is_dot_segment(decoded: &str) -> bool {
     let name = decoded.split_once(';').map_or(decoded, |(before, _)| before);
     name == "." || name == ".."
+}
+
+/// `/`, `\` or a control character (C0, DEL or C1), looked for byte by byte
+/// in ASCII text.
+fn forbidden_char(decoded: &str) -> bool {
+    let ascii_bad = |b: u8| b == b'/' || b == b'\\' || b < 0x20 || b == 0x7f;
+    decoded.bytes().any(ascii_bad) || (!decoded.is_ascii() && decoded.chars().any(char::is_control))
 }
 
 /// Every `%` is followed by two hex digits.
@@ -139,8 +183,16 @@ mod tests {
         for t in ["/v1/accounts/42", "//v1//accounts/42/", "/v1/accounts/42?view=full", "/v1/acc%6Funts/%34%32#frag"] {
             assert_eq!(segs(t), want, "{t}");
         }
+        // Non-ASCII text, raw or encoded, is the same segment.
+        assert_eq!(segs("/v1/café"), segs("/v1/caf%C3%A9"));
+        assert_eq!(segs("/v1/café"), ["v1", "café"]);
         assert_eq!(normalise("/").unwrap().canonical(), "/");
         assert_eq!(normalise("/a?x=1&y=2").unwrap().query, Some("x=1&y=2"));
+        // The query ends at the fragment; a `?` inside the fragment starts none.
+        for (t, query) in [("/a?x#y", Some("x")), ("/a#x?y", None), ("/a?x?y#z?w", Some("x?y")), ("/a?", Some(""))] {
+            let p = normalise(t).unwrap();
+            assert_eq!((p.raw, p.query), ("/a", query), "{t}");
+        }
         for t in ["/v1/accounts/42", "//v1//accounts/42/", "/v1/accounts/42?view=full", "/v1/acc%6Funts/%34%32#frag"] {
             assert_eq!(normalise(t).unwrap().canonical(), "/v1/accounts/42", "{t}");
         }
@@ -177,6 +229,11 @@ mod tests {
             "/v1/a\\b",
             "/v1/a%00",
             "/v1/%0a",
+            "/v1/a\u{7f}",
+            "/v1/a%7F",
+            "/v1/a\u{85}b",
+            "/v1/a%C2%85b",
+            "/v1/\tx",
         ] {
             assert_eq!(normalise(t), Err(PathError::Forbidden), "{t}");
         }

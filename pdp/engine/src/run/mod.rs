@@ -61,7 +61,7 @@ fn decision_id(now_ms: u64) -> DecisionId {
 /// without a heap allocation (the longest address is 45 bytes).
 fn ip_text(ip: std::net::IpAddr) -> InlineStr<48> {
     let mut t = InlineStr::new();
-    let _ = write!(t, "{ip}");
+    let _ = t.push_ip(ip);
     t
 }
 

@@ -68,7 +68,9 @@ impl Engine {
                                 // The address as the facts already hold it in text.
                                 IpAddr::V4(v4) => {
                                     let _ = match facts.source_ip {
-                                        Some(text) => write!(key, "\"{text}\""),
+                                        Some(text) => {
+                                            key.write_char('"').and(key.write_str(text)).and(key.write_char('"'))
+                                        }
                                         None => write!(key, "\"{v4}\""),
                                     };
                                 }
@@ -89,7 +91,7 @@ impl Engine {
                             continue;
                         }
                         let _ = match eval(&self.prepared, &facts, k) {
-                            Ok(v) => write!(key, "{v}"),
+                            Ok(v) => v.write_json(&mut key),
                             Err(_) => key.write_str("\u{0}missing"),
                         };
                         let _ = key.write_char('\u{1f}');
