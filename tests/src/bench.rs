@@ -1,12 +1,17 @@
 //! What the benchmarks judge: the load benchmark's policy set (one bearer route
 //! with a scope, a claims rule and an upstream header, no rate limit), written
-//! with a per-run issuer key, and a token for it that the route allows.
+//! with a per-run issuer key, and a token for it that the route allows; and the
+//! compile benchmark's generated route set, written to disk for reloads.
 
 use std::path::Path;
 
 use serde_json::json;
 
 use crate::idp::TestIdp;
+
+/// The generator of `compiler/benches/compile.rs`, shared so both measure one set.
+#[path = "../../compiler/benches/common/routes.rs"]
+mod routes;
 
 /// The policy: every request is judged in full and allowed.
 pub const POLICY: &str = r#"/// The load benchmark's zone: bearer tokens from one IdP, no rate limit, so
@@ -41,4 +46,18 @@ pub fn write_policy(dir: &Path) -> Result<String, String> {
     std::fs::write(dir.join("bench.warden"), POLICY).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("keys/idp.jwks.json"), idp.jwks().to_string()).map_err(|e| e.to_string())?;
     Ok(idp.mint(&json!({"sub": "u-42", "customer_id": "42", "scope": "accounts:read"})))
+}
+
+/// Writes the compile benchmark's generated set into `dir`: `apis` apis of
+/// `per_api` routes each (one file per api, and `common.warden`), its issuer's
+/// keys in `keys/idp.jwks.json` (a key made for this run), so a reload reads
+/// and checks a referenced file as a real set does and fetches nothing.
+pub fn write_route_set(dir: &Path, apis: usize, per_api: usize) -> Result<(), String> {
+    std::fs::create_dir_all(dir.join("keys")).map_err(|e| e.to_string())?;
+    let idp = TestIdp::new("https://idp.example", "https://api.example", "routes-1")?;
+    std::fs::write(dir.join("keys/idp.jwks.json"), idp.jwks().to_string()).map_err(|e| e.to_string())?;
+    for (name, text) in routes::generated(apis, per_api, "jwks file \"keys/idp.jwks.json\"") {
+        std::fs::write(dir.join(name), text).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
