@@ -94,7 +94,6 @@ pub fn parse(source: &str) -> Parsed {
         return Parsed { file: File { decls: Vec::new() }, comments: Vec::new(), diagnostics };
     }
 
-    pest::set_error_detail(true);
     let scanned = scan::scan(source);
     diagnostics.extend(scanned.diagnostics);
     let builder = Builder::new(source, &scanned.comments);
@@ -106,7 +105,7 @@ pub fn parse(source: &str) -> Parsed {
         let Some(text) = source.get(chunk.start..chunk.end) else {
             continue;
         };
-        match Grammar::parse(Rule::file, text) {
+        match parse_chunk(text) {
             Ok(pairs) => {
                 builder.base.replace(chunk.start);
                 decls.extend(builder.file(pairs));
@@ -117,6 +116,26 @@ pub fn parse(source: &str) -> Parsed {
     diagnostics.extend(builder.diags.into_inner());
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
     Parsed { file: File { decls }, comments: scanned.comments, diagnostics }
+}
+
+/// Serialises the parses that turn on pest's error detail; see [`parse_chunk`].
+static ERROR_DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// One chunk through the grammar. pest's error detail (which rules were
+/// tried where, for a precise message) costs on every parse, about 40 % of
+/// a large set's parsing, so a chunk is parsed without it and only a chunk
+/// that fails is parsed again with it. The flag is process-wide and read
+/// when a parse starts: it is turned on only under [`ERROR_DETAIL`], so a
+/// detailed parse always runs with it, and a parse that starts meanwhile in
+/// another thread only tracks what it does not need (its result is the same).
+fn parse_chunk(text: &str) -> Result<pest::iterators::Pairs<'_, Rule>, pest::error::Error<Rule>> {
+    Grammar::parse(Rule::file, text).or_else(|_| {
+        let _only_one = ERROR_DETAIL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pest::set_error_detail(true);
+        let detailed = Grammar::parse(Rule::file, text);
+        pest::set_error_detail(false);
+        detailed
+    })
 }
 
 fn is_keyword(rule: Rule) -> bool {
