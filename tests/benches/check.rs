@@ -63,8 +63,11 @@ fn bench(c: &mut Criterion) {
     // The same check as the engine's request, as the door builds it.
     let AnyCheck::Http(parsed) = parse_check(check.as_bytes()).unwrap() else { panic!("not an HTTP check") };
     let engine_request = parsed.into_engine((None, None), now_ms(), &service.bounds).unwrap();
-    let warden =
-        router(Http { service: service.clone(), tls: false, authzen_base_url: None }, 1 << 20, Duration::from_secs(5));
+    let warden = router(
+        Http { service: service.clone(), tls: false, authzen_base_url: None, issuer: None },
+        1 << 20,
+        Duration::from_secs(5),
+    );
     let batch = format!("[{}]", vec![check.as_str(); BATCH].join(","));
     let floor = axum::Router::new().route(
         "/v1/check",

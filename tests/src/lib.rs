@@ -76,7 +76,15 @@ impl Warden {
 
     /// Starts `warden serve` and waits (at most 30 s) until `probe` says it is up.
     pub fn start_with(policies: &Path, extra: &[&str], probe: Probe) -> Result<Warden, String> {
-        let [http_port, grpc_port] = free_ports::<2>()?;
+        let [http_port] = free_ports::<1>()?;
+        Warden::start_on(policies, http_port, extra, probe)
+    }
+
+    /// Starts `warden serve` with its HTTP listener on `http_port` (a port the
+    /// caller must know first, say for a URL in its configuration).
+    pub fn start_on(policies: &Path, http_port: u16, extra: &[&str], probe: Probe) -> Result<Warden, String> {
+        // Two at once, so that one of them differs from `http_port`.
+        let grpc_port = free_ports::<2>()?.into_iter().find(|&p| p != http_port).unwrap_or_default();
         let http: SocketAddr = ([127, 0, 0, 1], http_port).into();
         let grpc: SocketAddr = ([127, 0, 0, 1], grpc_port).into();
         let child = Command::new(warden_bin()?)

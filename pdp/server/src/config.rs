@@ -34,6 +34,9 @@ pub struct Config {
 
     /// Fetching `jwks url` key sets.
     pub jwks: Jwks,
+    /// This Warden as a token issuer: its URL and signing keys, published at
+    /// `/.well-known/jwks.json` and `/.well-known/openid-configuration`.
+    pub issuer: Option<crate::signing::IssuerConfig>,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             reload: Reload::default(),
 
             jwks: Jwks::default(),
+            issuer: None,
         }
     }
 }

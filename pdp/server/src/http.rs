@@ -27,6 +27,8 @@ pub struct Http {
     pub tls: bool,
     /// The base URL AuthZEN metadata gives (else the caller's `Host`).
     pub authzen_base_url: Option<String>,
+    /// This Warden as a token issuer (`[issuer]`), whose keys it publishes.
+    pub issuer: Option<Arc<crate::signing::Issuer>>,
 }
 
 /// The body of a JSON API call: `application/json` only (415 otherwise), at
@@ -96,6 +98,8 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
         .route("/access/v1/evaluation", post(super::authzen::evaluation))
         .route("/access/v1/evaluations", post(super::authzen::evaluations))
         .route("/.well-known/authzen-configuration", get(super::authzen::configuration))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/openid-configuration", get(openid_configuration))
         .route("/v1/policy", get(policy))
         .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
@@ -112,6 +116,27 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
             }
         }))
         .with_state(http)
+}
+
+/// How long verifiers may keep the published documents: a `next` key is
+/// published for longer than this before it signs.
+const PUBLISHED_MAX_AGE: &str = "public, max-age=300";
+
+/// This Warden's public signing keys; 404 when it issues no tokens.
+async fn jwks(State(h): State<Http>) -> Response {
+    published(h.issuer.as_deref().map(crate::signing::Issuer::jwks))
+}
+
+/// The discovery document of this Warden as an issuer; 404 when it issues no tokens.
+async fn openid_configuration(State(h): State<Http>) -> Response {
+    published(h.issuer.as_deref().map(crate::signing::Issuer::discovery))
+}
+
+fn published(document: Option<serde_json::Value>) -> Response {
+    match document {
+        Some(doc) => ([(axum::http::header::CACHE_CONTROL, PUBLISHED_MAX_AGE)], axum::Json(doc)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "this Warden issues no tokens (`[issuer]` is not configured)"),
+    }
 }
 
 /// A JSON error answer.

@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod http;
 pub mod jwks;
 pub mod limits_redis;
+pub mod signing;
 pub mod state;
 pub mod tls;
 
@@ -66,6 +67,9 @@ pub enum ServeError {
     /// The `[jwks]` client.
     #[error("{0}")]
     Jwks(String),
+    /// `[issuer]`: its URL or a signing key (the message names the file at fault).
+    #[error("{0}")]
+    Issuer(String),
     /// The policy directory cannot be watched.
     #[error(transparent)]
     Watch(#[from] WatchError),
@@ -82,6 +86,7 @@ async fn serve(config: Config) -> Result<(), ServeError> {
     // is an error at start-up, not a listener that never comes.
     let http_tls = config.http.tls.as_ref().map(tls::acceptor).transpose().map_err(ServeError::Tls)?;
     let grpc_tls = config.grpc.tls.as_ref().map(tls::acceptor).transpose().map_err(ServeError::Tls)?;
+    let issuer = config.issuer.as_ref().map(signing::Issuer::load).transpose().map_err(ServeError::Issuer)?;
     let log = start_log(&config).await?;
     let callers =
         caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies).map_err(ServeError::Callers)?;
@@ -114,6 +119,7 @@ async fn serve(config: Config) -> Result<(), ServeError> {
             service: service.clone(),
             tls: http_tls.is_some(),
             authzen_base_url: config.authzen.base_url.clone(),
+            issuer: issuer.map(Arc::new),
         },
         config.http.max_body_bytes,
         Duration::from_millis(config.http.request_timeout_ms),

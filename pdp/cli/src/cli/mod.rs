@@ -9,6 +9,7 @@ mod compile;
 mod eval;
 mod files;
 mod fmt;
+mod keys;
 mod lint;
 mod lsp;
 mod out;
@@ -57,6 +58,8 @@ enum Command {
     /// Run the language server on stdio: diagnostics, formatting, hover, completion, go to definition,
     /// references and the outline, for editors.
     Lsp(lsp::Args),
+    /// Signing keys for `[issuer]` (the tokens this Warden issues).
+    Keys(keys::Args),
 }
 
 /// Output format for diagnostics.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Lsp(args) => lsp::run(&args),
+        Command::Keys(args) => keys::run(&args),
     };
     if ok && !out::failed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
