@@ -10,11 +10,12 @@ use aws_lc_rs::rsa::KeyPair as RsaKeyPair;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
-use warden_compiler::PolicySet;
 use warden_compiler::graph::{Algorithm, Graph, KeySource, Method, RouteMatch};
+use warden_compiler::{PolicySet, SourceFile};
 use warden_language::ast::{
     self, CheckItem, Decl, Expectation, RequestItem, StepKind, TokenSpec, TokenVariant, ValueKind,
 };
+use warden_language::span::LineIndex;
 
 use warden_engine::decision::Decision;
 use warden_engine::eval::Prepared;
@@ -33,8 +34,26 @@ pub struct TestResult {
     pub name: String,
     /// File it is in.
     pub file: String,
-    /// Failed expectations, in order (empty: passed).
+    /// Failed expectations and steps, in order, each starting with the
+    /// `file:line:col` of the step at fault (empty: passed).
     pub failures: Vec<String>,
+    /// How long it ran.
+    pub duration: std::time::Duration,
+}
+
+/// Where a test's steps are, for its failures.
+struct Place<'a> {
+    path: &'a str,
+    text: &'a str,
+    lines: LineIndex,
+}
+
+impl Place<'_> {
+    /// `file:line:col` of a byte offset.
+    fn at(&self, offset: u32) -> String {
+        let lc = self.lines.line_col(self.text, offset as usize);
+        format!("{}:{}:{}", self.path, lc.line, lc.column)
+    }
 }
 
 /// Every test's result and which endpoints were exercised.
@@ -217,17 +236,25 @@ impl Runner<'_> {
         Ok(signer.sign(&header, &Value::Object(claims)))
     }
 
-    fn run_test(&self, test: &ast::Test, file: &str, report: &mut Report) -> TestResult {
-        let mut result = TestResult { name: test.name.value.clone(), file: file.to_owned(), failures: Vec::new() };
-        let engine = match self.engine() {
-            Ok(e) => e,
-            Err(err) => {
-                result.failures.push(format!("the graph cannot be loaded: {err}"));
-                return result;
-            }
+    fn run_test(&self, test: &ast::Test, file: &SourceFile, report: &mut Report) -> TestResult {
+        let started = std::time::Instant::now();
+        let place = Place { path: &file.path, text: &file.text, lines: LineIndex::new(&file.text) };
+        let mut result = TestResult {
+            name: test.name.value.clone(),
+            file: file.path.clone(),
+            failures: Vec::new(),
+            duration: std::time::Duration::ZERO,
         };
-        let mut state = State { now_ms: START_MS, last: None, step: 0 };
-        self.steps(&test.steps, &engine, &mut state, &mut result, report);
+        match self.engine() {
+            Ok(engine) => {
+                let mut state = State { now_ms: START_MS, last: None, step: 0 };
+                self.steps(&test.steps, &engine, &mut state, &mut result, report, &place);
+            }
+            Err(err) => {
+                result.failures.push(format!("{}: the graph cannot be loaded: {err}", place.at(test.span.start)));
+            }
+        }
+        result.duration = started.elapsed();
         result
     }
 
@@ -238,13 +265,15 @@ impl Runner<'_> {
         state: &mut State,
         result: &mut TestResult,
         report: &mut Report,
+        place: &Place<'_>,
     ) {
         for step in steps {
+            let at = || place.at(step.span.start);
             match &step.node {
                 StepKind::Wait(d) => state.now_ms = state.now_ms.saturating_add(d.millis()),
                 StepKind::Repeat { count, steps, .. } => {
                     for _ in 0..count.node {
-                        self.steps(steps, engine, state, result, report);
+                        self.steps(steps, engine, state, result, report, place);
                     }
                 }
                 StepKind::Request(r) => {
@@ -256,7 +285,7 @@ impl Runner<'_> {
                             state.last = Some(d);
                         }
                         Err(e) => {
-                            result.failures.push(format!("request {}: {e}", state.step));
+                            result.failures.push(format!("{}: request {}: {e}", at(), state.step));
                             state.last = None;
                         }
                     }
@@ -270,7 +299,7 @@ impl Runner<'_> {
                             state.last = Some(d);
                         }
                         Err(e) => {
-                            result.failures.push(format!("check {}: {e}", state.step));
+                            result.failures.push(format!("{}: check {}: {e}", at(), state.step));
                             state.last = None;
                         }
                     }
@@ -278,7 +307,7 @@ impl Runner<'_> {
                 StepKind::Expect(e) => {
                     let Some(d) = &state.last else { continue };
                     if let Some(failure) = expectation(e, d) {
-                        result.failures.push(format!("step {}: {failure}", state.step));
+                        result.failures.push(format!("{}: step {}: {failure}", at(), state.step));
                     }
                 }
             }
@@ -474,7 +503,7 @@ pub fn run(set: &PolicySet, graph: &Graph, filter: Option<&str>) -> Report {
             if filter.is_some_and(|s| !test.name.value.contains(s)) {
                 continue;
             }
-            let result = runner.run_test(test, &f.path, &mut report);
+            let result = runner.run_test(test, f, &mut report);
             report.results.push(result);
         }
     }

@@ -422,10 +422,53 @@ fn a_failing_policy_test_names_expected_and_actual() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("FAIL  second call is limited"), "{stdout}");
     assert!(stdout.contains("step 2: expected allow, got deny 429 rate_limited (rule `a.GET /x`"), "{stdout}");
+    // The failure names the failing `expect` by file, line and column.
+    let at = format!("{}:23:3: step 2: expected allow", dir.path().join("a.warden").display());
+    assert!(stdout.contains(&at), "{stdout}");
     assert!(stdout.contains("ok    plain http"), "{stdout}");
     assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
     let out = warden(&["test", dir.path().to_str().unwrap(), "--filter", "plain"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+/// In CI, testing nothing is a failure (1) unless asked for, and a set that
+/// cannot be tested (it does not compile) is told apart from a failed test (2).
+#[test]
+fn warden_test_fails_when_nothing_runs_and_tells_failures_from_broken_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().to_str().unwrap();
+    std::fs::write(
+        dir.path().join("a.warden"),
+        "zone z {\n  require tls\n}\n\napi a in zone z {\n  auth none\n  route GET \"/x\" {\n    allow\n  }\n}\n",
+    )
+    .unwrap();
+    let out = warden(&["test", set]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr).trim_end(), format!("error: `{set}` has no tests (`--allow-empty` accepts that)"));
+    assert_eq!(warden(&["test", set, "--allow-empty"]).status.code(), Some(0));
+
+    std::fs::write(
+        dir.path().join("t.warden"),
+        "test \"plain http is refused\" {\n  request GET \"http://h/x\"\n  expect deny 403 tls_required\n}\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let out = warden(&["test", set, "--junit", junit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    // Times in seconds on the suite and on each case.
+    assert!(xml.contains("tests=\"1\" failures=\"0\" time=\""), "{xml}");
+    assert!(xml.contains("<testcase name=\"plain http is refused\"") && xml.contains("\" time=\"0."), "{xml}");
+    let out = warden(&["test", set, "--filter", "nothing like it"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no test name contains `nothing like it`"), "{}", text(&out.stderr));
+    assert_eq!(warden(&["test", set, "--filter", "nothing like it", "--allow-empty"]).status.code(), Some(0));
+
+    // A set that does not compile: its tests cannot run.
+    std::fs::write(dir.path().join("broken.warden"), "api b in zone nowhere {\n}\n").unwrap();
+    let out = warden(&["test", set]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("nowhere"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -552,7 +595,9 @@ fn commands_on_one_set_name_the_sets_of_a_directory_that_holds_several() {
         (&["eval", "policies", check.path().to_str().unwrap()], "evaluate the check against one of them"),
     ] {
         let out = warden(args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        // `warden test` exits 2 when its tests cannot run.
+        let code = if args[0] == "test" { 2 } else { 1 };
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
         let stderr = text(&out.stderr);
         assert_eq!(stderr.trim_end(), format!("error: {sets}; {advice}"), "{args:?}");
         assert!(out.stdout.is_empty(), "{args:?}");

@@ -75,12 +75,16 @@ pub enum OutputFormat {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let ok = match cli.command {
+        // `warden test` tells a failed test (1) from tests that could not run (2).
+        Command::Test(args) => {
+            let code = test::run(&args);
+            return if out::failed() && code == 0 { ExitCode::FAILURE } else { ExitCode::from(code) };
+        }
         Command::Check(args) => check::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Eval(args) => eval::run(&args),
-        Command::Test(args) => test::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Lsp(args) => lsp::run(&args),
         Command::Keys(args) => keys::run(&args),
