@@ -359,9 +359,10 @@ fn referenced_files_cannot_leave_the_policy_set_through_links() {
 #[test]
 fn eval_prints_one_decision_for_a_check() {
     use std::io::Write as _;
-    let run = |set: &str, check: &str| {
+    let run_with = |set: &str, check: &str, flags: &[&str]| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
             .args(["eval", set])
+            .args(flags)
             .current_dir(repo())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -371,6 +372,7 @@ fn eval_prints_one_decision_for_a_check() {
         child.stdin.take().unwrap().write_all(check.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     };
+    let run = |set: &str, check: &str| run_with(set, check, &[]);
     let login = r#"{"request": {"method": "POST", "scheme": "https", "host": "id.example.com", "path": "/v1/login", "headers": {"Content-Type": "application/json"}, "body": "{\"login\": \"ada\", \"password\": \"pw\"}"}, "source": {"ip": "203.0.113.9"}}"#;
     let out = run("policies/identity", login);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -381,8 +383,15 @@ fn eval_prints_one_decision_for_a_check() {
     );
     assert_eq!(d["rule"], "auth.POST /v1/login#1");
     let me = r#"{"request": {"method": "GET", "scheme": "https", "host": "id.example.com", "path": "/v1/me"}}"#;
-    let d: serde_json::Value = serde_json::from_slice(&run("policies/identity", me).stdout).unwrap();
+    let out = run("policies/identity", me);
+    assert_eq!(out.status.code(), Some(0), "a denial is a decision");
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(d["reason"], "credentials_missing");
+    // `--fail-on-deny`: the same decision printed, and status 3; an allow is still 0.
+    let out = run_with("policies/identity", me, &["--fail-on-deny"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["reason"], "credentials_missing");
+    assert_eq!(run_with("policies/identity", login, &["--fail-on-deny"]).status.code(), Some(0));
     assert_eq!(d["headers"]["www-authenticate"], "Bearer realm=\"public\"");
     let resource = r#"{"resource": {"type": "todo", "id": "t-1", "properties": {"owner": "u-1", "tenant": "acme"}}, "action": "read", "subject": {"id": "u-1", "properties": {"tenant": "acme"}}, "source": {"principal": "spiffe://todo.example/ns/todo/api"}}"#;
     let d: serde_json::Value = serde_json::from_slice(&run("policies/todo", resource).stdout).unwrap();
@@ -637,4 +646,26 @@ fn serve_refuses_a_directory_of_several_sets_before_listening() {
         "{stderr}"
     );
     assert!(!stderr.contains("HTTP on"), "{stderr}");
+}
+
+#[test]
+fn version_and_completions() {
+    let out = warden(&["version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let version = text(&out.stdout);
+    let flag = text(&warden(&["--version"]).stdout);
+    assert_eq!(version, flag, "`warden version` says what `--version` does");
+    assert!(version.contains(&format!("graph format {}", warden_compiler::graph::GRAPH_VERSION)), "{version}");
+    for (shell, marker) in [("bash", "_warden()"), ("zsh", "#compdef warden"), ("fish", "complete -c warden")] {
+        let out = warden(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = text(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        // Every subcommand is offered.
+        for sub in ["check", "lint", "test", "eval", "serve", "keys", "completions"] {
+            assert!(script.contains(sub), "{shell} lacks {sub}");
+        }
+    }
+    let out = warden(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses an unknown shell");
 }

@@ -1,4 +1,6 @@
-//! `warden eval DIR [REQUEST.json]`: one decision for a check in SERVICE.md's JSON format.
+//! `warden eval DIR [REQUEST.json] [--fail-on-deny]`: one decision for a check in
+//! SERVICE.md's JSON format. Exit status: 0 a decision was made (either way), 1 no
+//! decision (the set or the check is broken), 3 a denial with `--fail-on-deny`.
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -17,16 +19,28 @@ pub struct Args {
     pub dir: PathBuf,
     /// The check (`/v1/check` or `/v1/check/resource` JSON); stdin when absent.
     pub request: Option<PathBuf>,
+    /// Exit with status 3 when the decision is a denial (the decision is
+    /// printed all the same), so a script or CI step can assert an allow.
+    #[arg(long)]
+    pub fail_on_deny: bool,
 }
+
+/// No decision was made.
+const NO_DECISION: u8 = 1;
+/// Denied, with `--fail-on-deny`.
+pub const DENIED: u8 = 3;
 
 /// Largest check read (bodies are part of it).
 const MAX_CHECK_BYTES: u64 = 16 << 20;
 
-pub fn run(args: &Args) -> bool {
+/// The exit status (see the module's documentation).
+pub fn run(args: &Args) -> u8 {
     if files::several_sets(&args.dir, "evaluate the check against one of them") {
-        return false;
+        return NO_DECISION;
     }
-    let Some(warden_project::Compiled { loader, graph, .. }) = files::compile_set(&args.dir) else { return false };
+    let Some(warden_project::Compiled { loader, graph, .. }) = files::compile_set(&args.dir) else {
+        return NO_DECISION;
+    };
     let mut bytes = Vec::new();
     let read = match &args.request {
         Some(path) => std::fs::File::open(path).and_then(|f| f.take(MAX_CHECK_BYTES).read_to_end(&mut bytes)),
@@ -34,13 +48,13 @@ pub fn run(args: &Args) -> bool {
     };
     if let Err(err) = read {
         errln!("error: cannot read the check: {err}");
-        return false;
+        return NO_DECISION;
     }
     let check = match parse_check(&bytes) {
         Ok(check) => check,
         Err(message) => {
             errln!("error: {message}");
-            return false;
+            return NO_DECISION;
         }
     };
     // `warden eval` stays offline and repeatable: `jwks url` keys are not fetched,
@@ -61,7 +75,7 @@ pub fn run(args: &Args) -> bool {
         Ok(e) => e,
         Err(err) => {
             errln!("error: {err}");
-            return false;
+            return NO_DECISION;
         }
     };
     let now_ms = std::time::SystemTime::now()
@@ -82,18 +96,16 @@ pub fn run(args: &Args) -> bool {
     let decision = match decision {
         Ok(d) => d,
         Err(message) => {
-            eprintln!("error: {message}");
-            return false;
+            errln!("error: {message}");
+            return NO_DECISION;
         }
     };
     match serde_json::to_string_pretty(&decision) {
-        Ok(text) => {
-            outln!("{text}");
-            true
-        }
+        Ok(text) => outln!("{text}"),
         Err(err) => {
             errln!("error: {err}");
-            false
+            return NO_DECISION;
         }
     }
+    if args.fail_on_deny && !decision.allow { DENIED } else { 0 }
 }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use out::{out, outln};
 
 mod check;
 mod compile;
@@ -60,6 +61,13 @@ enum Command {
     Lsp(lsp::Args),
     /// Signing keys for `[issuer]` (the tokens this Warden issues).
     Keys(keys::Args),
+    /// The release, the graph format it writes and reads, and how it was built (as `--version`).
+    Version,
+    /// A completion script for a shell, on stdout (bash: `warden completions bash > /etc/bash_completion.d/warden`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Output format for diagnostics.
@@ -75,19 +83,32 @@ pub enum OutputFormat {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let ok = match cli.command {
-        // `warden test` tells a failed test (1) from tests that could not run (2).
-        Command::Test(args) => {
-            let code = test::run(&args);
-            return if out::failed() && code == 0 { ExitCode::FAILURE } else { ExitCode::from(code) };
-        }
+        // `warden test` tells a failed test (1) from tests that could not run
+        // (2); `warden eval --fail-on-deny` a denial (3) from no decision (1).
+        Command::Test(args) => return exit(test::run(&args)),
+        Command::Eval(args) => return exit(eval::run(&args)),
         Command::Check(args) => check::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Lint(args) => lint::run(&args),
-        Command::Eval(args) => eval::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Lsp(args) => lsp::run(&args),
         Command::Keys(args) => keys::run(&args),
+        Command::Version => {
+            outln!("warden {}", VERSION.as_str());
+            true
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "warden", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
+            true
+        }
     };
     if ok && !out::failed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// A command's own exit status; a failed write of its output is a failure too.
+fn exit(code: u8) -> ExitCode {
+    if out::failed() && code == 0 { ExitCode::FAILURE } else { ExitCode::from(code) }
 }
