@@ -35,14 +35,44 @@ fn check_accepts_every_example_policy_set() {
     }
 }
 
+/// As a pre-commit hook calls them: the changed files, each checked as its
+/// whole set, each set once.
+#[test]
+fn check_and_lint_take_files_and_check_each_set_once() {
+    let files = ["policies/bank/tests/transfers.warden", "policies/bank/accounts.warden", "policies/todo"];
+    for command in ["check", "lint"] {
+        let mut args = vec![command];
+        args.extend(files);
+        let out = warden(&args);
+        assert_eq!(out.status.code(), Some(0), "{command}: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let summaries: Vec<&str> = stdout.lines().filter(|l| l.contains(" files checked")).collect();
+        assert_eq!(summaries.len(), 2, "{command}: {stdout}");
+        assert!(summaries[0].starts_with("policies/bank: ") && summaries[1].starts_with("policies/todo: "), "{stdout}");
+    }
+    // A file of a set with an error fails, and the error is in another file of its set.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("zones.warden"), "zone z {\n  require tls\n}\n").unwrap();
+    std::fs::write(dir.path().join("api.warden"), "api a in zone y {\n  auth none\n}\n").unwrap();
+    let out = warden(&["check", dir.path().join("zones.warden").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("api.warden:1:"), "{}", text(&out.stderr));
+    // No path at all is a usage error.
+    assert_eq!(warden(&["check"]).status.code(), Some(2));
+}
+
 #[test]
 fn check_prints_each_broken_fixture_as_the_library_renders_it() {
     let dir = repo().join("language/tests/fixtures/broken");
     let mut fixtures: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     fixtures.sort();
     assert!(fixtures.len() >= 25);
-    for path in fixtures {
-        let shown = path.strip_prefix(repo()).unwrap().to_string_lossy().into_owned();
+    for fixture in fixtures {
+        // A file is checked as the set it belongs to: each fixture alone in a directory.
+        let alone = tempfile::tempdir().unwrap();
+        let path = alone.path().join(fixture.file_name().unwrap());
+        std::fs::copy(&fixture, &path).unwrap();
+        let shown = path.to_string_lossy().into_owned();
         let out = warden(&["check", &shown]);
         assert_eq!(out.status.code(), Some(1), "{shown} should fail");
         let source = std::fs::read_to_string(&path).unwrap();
@@ -59,7 +89,10 @@ fn check_prints_each_broken_fixture_as_the_library_renders_it() {
 
 #[test]
 fn check_json_output_is_machine_readable() {
-    let out = warden(&["check", "language/tests/fixtures/broken/bad_duration.warden", "--format", "json"]);
+    let alone = tempfile::tempdir().unwrap();
+    let file = alone.path().join("bad_duration.warden");
+    std::fs::copy(repo().join("language/tests/fixtures/broken/bad_duration.warden"), &file).unwrap();
+    let out = warden(&["check", file.to_str().unwrap(), "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let diag = &json["diagnostics"][0];
@@ -668,4 +701,43 @@ fn version_and_completions() {
     }
     let out = warden(&["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2), "clap refuses an unknown shell");
+}
+
+/// Each hook of `.pre-commit-hooks.yaml` is a `warden` command that passes on
+/// a good policy file and fails on a badly formatted or broken one, as
+/// pre-commit runs it (the changed files appended).
+#[test]
+fn the_pre_commit_hooks_run_and_judge_files() {
+    let hooks = std::fs::read_to_string(repo().join(".pre-commit-hooks.yaml")).unwrap();
+    let entries: Vec<Vec<&str>> = hooks
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("entry: "))
+        .map(|e| e.split_whitespace().collect())
+        .collect();
+    assert_eq!(entries.len(), 3, "{hooks}");
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good/a.warden");
+    let ugly = dir.path().join("ugly/a.warden");
+    let broken = dir.path().join("broken/a.warden");
+    let set =
+        "zone z {\n  require tls\n}\n\napi a in zone z {\n  auth none\n\n  route GET \"/x\" {\n    allow\n  }\n}\n";
+    let misaligned = set.replace("  auth none", "      auth none");
+    let unknown_zone = set.replace("api a in zone z", "api a in zone nowhere");
+    for (path, text) in [(&good, set), (&ugly, misaligned.as_str()), (&broken, unknown_zone.as_str())] {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    for entry in &entries {
+        assert_eq!(entry[0], "warden", "{entry:?}");
+        let run = |file: &Path| {
+            let mut args: Vec<&str> = entry[1..].to_vec();
+            args.push(file.to_str().unwrap());
+            warden(&args).status.code()
+        };
+        assert_eq!(run(&good), Some(0), "{entry:?} on a good file");
+        // `fmt` judges the layout only; `check` and `lint` the meaning only.
+        let layout = entry[1] == "fmt";
+        assert_eq!(run(&ugly), Some(if layout { 1 } else { 0 }), "{entry:?} on a badly formatted file");
+        assert_eq!(run(&broken), Some(if layout { 0 } else { 1 }), "{entry:?} on a broken set");
+    }
 }

@@ -70,21 +70,7 @@ pub(crate) struct LoadedSet {
     pub(crate) unreadable: Vec<(usize, Diagnostic)>,
 }
 
-/// The root of the policy set holding `path`: its directory, or the highest
-/// ancestor reached through directories that directly hold `.warden` files
-/// (so a file in `bank/tests/` belongs to the `bank` set).
+/// The root of the policy set holding `path` (see [`warden_project::set_of`]).
 pub(crate) fn set_root(path: &Path) -> PathBuf {
-    let holds_policies = |dir: &Path| {
-        std::fs::read_dir(dir).is_ok_and(|entries| {
-            entries.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "warden"))
-        })
-    };
-    let mut root = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    for _ in 0..32 {
-        match root.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() && holds_policies(parent) => root = parent.to_path_buf(),
-            _ => break,
-        }
-    }
-    root
+    warden_project::set_of(path)
 }

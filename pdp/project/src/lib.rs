@@ -14,6 +14,6 @@ mod watch;
 pub use engine::{TOKEN_CACHE_ENTRIES, engine};
 pub use error::{LoadError, ProblemFile, Problems};
 pub use load::{Compiled, compile_dir, compile_set, load_set, problems};
-pub use sets::{policy_sets, several_sets};
+pub use sets::{policy_sets, set_of, sets_of, several_sets};
 pub use source::{FsLoader, SourceFile, collect, read};
 pub use watch::{Reloader, Trigger, WatchError, WatchOptions};

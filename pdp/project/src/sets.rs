@@ -46,6 +46,52 @@ pub fn several_sets(dir: &Path) -> Option<Vec<PathBuf>> {
     (sets.len() > 1).then_some(sets)
 }
 
+/// The root of the policy set holding the file `path`: its directory, or the
+/// highest ancestor reached through directories that directly hold `.warden`
+/// files (so a file in `bank/tests/` belongs to the `bank` set). The language
+/// server and `warden check`/`lint FILE…` find a file's set this way.
+pub fn set_of(path: &Path) -> PathBuf {
+    let holds_policies = |dir: &Path| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "warden"))
+        })
+    };
+    let mut root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    for _ in 0..32 {
+        match root.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() && holds_policies(parent) => root = parent.to_path_buf(),
+            _ => break,
+        }
+    }
+    root
+}
+
+/// The sets `paths` name, each once, in order: a directory is
+/// [`policy_sets`] of it, a file the set it belongs to ([`set_of`]). This
+/// is what `warden check` and `warden lint` take, so a pre-commit hook can
+/// pass the changed files.
+pub fn sets_of(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut sets: Vec<PathBuf> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        let found = if path.is_file() && path.extension().is_some_and(|x| x == "warden") {
+            let root = set_of(path);
+            vec![if root.as_os_str().is_empty() { PathBuf::from(".") } else { root }]
+        } else {
+            policy_sets(path)
+        };
+        for set in found {
+            // One set named twice (`a.warden b.warden`, or `bank bank/a.warden`) is checked once.
+            let key = std::fs::canonicalize(&set).unwrap_or_else(|_| set.clone());
+            if !seen.contains(&key) {
+                seen.push(key);
+                sets.push(set);
+            }
+        }
+    }
+    sets
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +112,27 @@ mod tests {
         // A file beside the subdirectories makes the directory one set.
         write(&tmp.path().join("top.warden"));
         assert_eq!(policy_sets(tmp.path()), vec![tmp.path().to_path_buf()]);
+    }
+
+    #[test]
+    fn files_are_checked_as_the_set_they_belong_to() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tmp.path();
+        write(&t.join("sets/bank/main.warden"));
+        write(&t.join("sets/bank/tests/login.warden"));
+        write(&t.join("sets/todo/todo.warden"));
+        // A file in a subdirectory belongs to the set above it.
+        assert_eq!(set_of(&t.join("sets/bank/tests/login.warden")), t.join("sets/bank"));
+        assert_eq!(set_of(&t.join("sets/bank/main.warden")), t.join("sets/bank"));
+        // Files of one set are one set; a directory of sets is its sets; each once.
+        let named = [
+            t.join("sets/bank/tests/login.warden"),
+            t.join("sets/bank/main.warden"),
+            t.join("sets/todo/todo.warden"),
+            t.join("sets"),
+        ];
+        assert_eq!(sets_of(&named), vec![t.join("sets/bank"), t.join("sets/todo")]);
+        // Something that is neither is kept, so that its error is reported.
+        assert_eq!(sets_of(&[t.join("missing")]), vec![t.join("missing")]);
     }
 }

@@ -1,4 +1,5 @@
-//! `warden check DIR`: parse and check every policy file; exit 1 when any has errors.
+//! `warden check PATH…`: parse and check policy sets (a directory's sets, a file's
+//! set); exit 1 when any has errors.
 
 use std::path::PathBuf;
 
@@ -8,14 +9,16 @@ use super::report;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The policy set: a directory of `*.warden` files (or one file).
-    pub dir: PathBuf,
+    /// Policy sets: a set's directory, a directory of sets, or a `.warden`
+    /// file (its whole set is checked; each set once however often named).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
 }
 
 pub fn run(args: &Args) -> bool {
-    let (sets, unloadable) = files::load_sets(&args.dir, |set, loader| warden_compiler::diagnostics(set, loader));
+    let (sets, unloadable) = files::load_sets(&args.paths, |set, loader| warden_compiler::diagnostics(set, loader));
     report::print_sets(sets, args.format) && !unloadable
 }

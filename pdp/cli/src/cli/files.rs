@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-pub use warden_project::{FsLoader, collect, policy_sets, read};
+pub use warden_project::{FsLoader, collect, read, sets_of};
 use warden_project::{LoadError, Problems};
 
 use super::out::errln;
@@ -32,16 +32,17 @@ pub fn several_sets(dir: &Path, advice: &str) -> bool {
     true
 }
 
-/// Loads every policy set under `dir` (see [`policy_sets`]) and runs
-/// `diagnose` on each that loaded. The flag is true when a set could not be
-/// read at all (already reported); the other sets are still returned.
+/// Loads every policy set `paths` name (see [`sets_of`]: a directory's sets,
+/// a file's set) and runs `diagnose` on each that loaded. The flag is true
+/// when a set could not be read at all (already reported); the other sets
+/// are still returned.
 pub fn load_sets(
-    dir: &Path,
+    paths: &[std::path::PathBuf],
     diagnose: impl Fn(&warden_compiler::PolicySet, &FsLoader) -> Vec<warden_compiler::FileDiagnostic>,
 ) -> (Vec<super::report::SetResult>, bool) {
     let mut sets = Vec::new();
     let mut unloadable = false;
-    for dir in policy_sets(dir) {
+    for dir in sets_of(paths) {
         let Some(loaded) = load_set(&dir) else {
             unloadable = true;
             continue;

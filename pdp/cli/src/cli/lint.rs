@@ -1,4 +1,5 @@
-//! `warden lint DIR [--format human|json|sarif] [--deny-warnings]`: errors and lints, SARIF 2.1.0 for code scanning.
+//! `warden lint PATH… [--format human|json|sarif] [--deny-warnings]`: errors and lints of
+//! policy sets (a directory's sets, a file's set), SARIF 2.1.0 for code scanning.
 
 use std::path::PathBuf;
 
@@ -25,8 +26,10 @@ pub enum LintFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The policy set directory.
-    pub dir: PathBuf,
+    /// Policy sets: a set's directory, a directory of sets, or a `.warden`
+    /// file (its whole set is linted; each set once however often named).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t)]
     pub format: LintFormat,
@@ -36,7 +39,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let (sets, unloadable) = files::load_sets(&args.dir, |set, loader| match warden_compiler::compile(set, loader) {
+    let (sets, unloadable) = files::load_sets(&args.paths, |set, loader| match warden_compiler::compile(set, loader) {
         Ok((graph, mut diags)) => {
             diags.extend(lints::lint(set, &graph));
             diags
