@@ -510,22 +510,59 @@ pub fn run(set: &PolicySet, graph: &Graph, filter: Option<&str>) -> Report {
     report
 }
 
-/// Endpoint ids of `graph` that no test reached.
-pub fn uncovered(graph: &Graph, report: &Report) -> Vec<String> {
-    graph.endpoints.iter().filter(|e| !report.covered.contains(&e.id)).map(|e| e.id.clone()).collect()
+/// What a coverage item is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Covers {
+    /// A route or an action (an endpoint): some request or check reached it.
+    Endpoint,
+    /// An `allow` or `deny` rule: it decided some request.
+    Rule,
 }
 
-/// Rule ids (`…#N`) of `graph` that never decided a test.
-pub fn unused_rules(graph: &Graph, report: &Report) -> Vec<String> {
+/// One route, action or rule, where it is written, and whether a test covered it.
+#[derive(Clone, Debug)]
+pub struct Covered {
+    /// Endpoint or rule.
+    pub kind: Covers,
+    /// Its id (`api.GET /p`, `api.GET /p#2`).
+    pub id: String,
+    /// The file it is written in.
+    pub file: String,
+    /// Its 1-based line.
+    pub line: u32,
+    /// Whether a test covered it.
+    pub covered: bool,
+}
+
+/// Every endpoint and rule of `graph`, in graph order, with whether `report`'s
+/// tests covered it.
+pub fn coverage(graph: &Graph, report: &Report) -> Vec<Covered> {
+    let file = |o: &warden_compiler::graph::Origin| graph.sources.get(o.source as usize).cloned().unwrap_or_default();
     let mut out = Vec::new();
     for e in &graph.endpoints {
+        let covered = report.covered.contains(&e.id);
+        out.push(Covered {
+            kind: Covers::Endpoint,
+            id: e.id.clone(),
+            file: file(&e.origin),
+            line: e.origin.line,
+            covered,
+        });
         for step in &e.steps {
-            let ids: Vec<&str> = match &step.kind {
-                warden_compiler::graph::StepKind::Deny(_) => vec![&*step.rule],
-                warden_compiler::graph::StepKind::Allow(rules) => rules.iter().map(|r| &*r.rule).collect(),
+            let rules: Vec<(&str, &warden_compiler::graph::Origin)> = match &step.kind {
+                warden_compiler::graph::StepKind::Deny(_) => vec![(&*step.rule, &step.origin)],
+                warden_compiler::graph::StepKind::Allow(rules) => rules.iter().map(|r| (&*r.rule, &r.origin)).collect(),
                 _ => Vec::new(),
             };
-            out.extend(ids.into_iter().filter(|id| !report.rules.contains(*id)).map(str::to_owned));
+            for (id, origin) in rules {
+                out.push(Covered {
+                    kind: Covers::Rule,
+                    id: id.to_owned(),
+                    file: file(origin),
+                    line: origin.line,
+                    covered: report.rules.contains(id),
+                });
+            }
         }
     }
     out

@@ -741,3 +741,63 @@ fn the_pre_commit_hooks_run_and_judge_files() {
         assert_eq!(run(&broken), Some(if layout { 0 } else { 1 }), "{entry:?} on a broken set");
     }
 }
+
+/// Coverage as JSON and LCOV text, and a threshold that fails the run: one
+/// route of two exercised, one rule of three decided.
+#[test]
+fn coverage_is_written_as_json_and_lcov_and_can_gate_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.warden");
+    std::fs::write(
+        &file,
+        "zone z {\n  require tls\n}\n\napi a in zone z {\n  auth none\n\n  route GET \"/x\" {\n    deny when header[\"x-block\"] == \"yes\"\n    allow\n  }\n\n  route GET \"/y\" {\n    allow\n  }\n}\n\ntest \"x\" {\n  request GET \"https://h/x\" {\n    header \"x-block\" = \"no\"\n  }\n  expect allow\n}\n",
+    )
+    .unwrap();
+    let set = dir.path().to_str().unwrap();
+    let json = dir.path().join("coverage.json");
+    let lcov = dir.path().join("coverage.lcov");
+    let out = warden(&[
+        "test",
+        set,
+        "--coverage-json",
+        json.to_str().unwrap(),
+        "--lcov",
+        lcov.to_str().unwrap(),
+        "--coverage-min",
+        "50",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "one rule of three is under 50 %: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("coverage is below --coverage-min 50%: 50.0% of routes and actions, 33.3% of rules"),
+        "{}",
+        text(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        (&doc["endpoints"]["covered"], &doc["endpoints"]["total"]),
+        (&serde_json::json!(1), &serde_json::json!(2)),
+        "{doc}"
+    );
+    assert_eq!(
+        (&doc["rules"]["covered"], &doc["rules"]["total"]),
+        (&serde_json::json!(1), &serde_json::json!(3)),
+        "{doc}"
+    );
+    let never: Vec<(&str, u64)> = doc["rules"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["covered"] == false)
+        .map(|i| (i["id"].as_str().unwrap(), i["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(never, [("a.GET /x#1", 9), ("a.GET /y#1", 14)], "{doc}");
+    // LCOV: the routes at lines 8 and 13, the rules at 9, 10 and 14.
+    let shown = file.to_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&lcov).unwrap(),
+        format!("TN:warden\nSF:{shown}\nDA:8,1\nDA:9,0\nDA:10,1\nDA:13,0\nDA:14,0\nLF:5\nLH:2\nend_of_record\n")
+    );
+    // A lower threshold passes; a percentage over 100 is a usage error.
+    assert_eq!(warden(&["test", set, "--coverage-min", "33"]).status.code(), Some(0));
+    assert_eq!(warden(&["test", set, "--coverage-min", "101"]).status.code(), Some(2));
+}

@@ -1,5 +1,5 @@
-//! `warden test DIR [--filter S] [--allow-empty] [--junit FILE] [--coverage]`: run the
-//! policy set's tests. Exit status: 0 every test passed; 1 a test failed, or no
+//! `warden test DIR [--filter S] [--allow-empty] [--junit FILE] [--coverage]
+//! [--coverage-json FILE] [--lcov FILE] [--coverage-min PCT]`: run the policy set's tests. Exit status: 0 every test passed; 1 a test failed, or no
 //! test ran (none in the set, or none matching `--filter`) without
 //! `--allow-empty`; 2 the tests could not run (the set does not compile, or
 //! the directory holds several sets).
@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use warden_cli::testing;
+use warden_cli::testing::{self, Covered, Covers};
 
 use super::files;
 use super::out::{errln, outln};
@@ -29,6 +29,25 @@ pub struct Args {
     /// List the routes, actions and rules no test exercised.
     #[arg(long)]
     pub coverage: bool,
+    /// Write the coverage of routes, actions and rules as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub coverage_json: Option<PathBuf>,
+    /// Write the coverage as LCOV tracefile text here (a line per route,
+    /// action and rule; hit once when a test covered it).
+    #[arg(long, value_name = "FILE")]
+    pub lcov: Option<PathBuf>,
+    /// Fail (exit 1) when fewer than this percentage of the routes and
+    /// actions, or of the rules, were covered.
+    #[arg(long, value_name = "PCT", value_parser = percent)]
+    pub coverage_min: Option<f64>,
+}
+
+/// A percentage from 0 to 100.
+fn percent(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a percentage from 0 to 100")),
+    }
 }
 
 /// Some test failed, or none ran.
@@ -64,19 +83,38 @@ pub fn run(args: &Args) -> u8 {
     }
     let passed = report.results.len() - failed;
     outln!("{passed} passed, {failed} failed");
+    let items = testing::coverage(&graph, &report);
+    let (endpoints, rules) = shares(&items);
     if args.coverage {
-        let routes = testing::uncovered(&graph, &report);
-        let rules = testing::unused_rules(&graph, &report);
         outln!(
-            "coverage: {} of {} routes and actions exercised",
-            graph.endpoints.len() - routes.len(),
-            graph.endpoints.len()
+            "coverage: {} of {} routes and actions exercised, {} of {} rules decided",
+            endpoints.0,
+            endpoints.1,
+            rules.0,
+            rules.1
         );
-        for r in &routes {
-            outln!("  never exercised: {r}");
+        for i in items.iter().filter(|i| !i.covered) {
+            match i.kind {
+                Covers::Endpoint => outln!("  never exercised: {} ({}:{})", i.id, i.file, i.line),
+                Covers::Rule => outln!("  rule never decided: {} ({}:{})", i.id, i.file, i.line),
+            }
         }
-        for r in &rules {
-            outln!("  rule never decided: {r}");
+    }
+    let mut status = if failed == 0 { 0 } else { FAILED };
+    let written = [(&args.coverage_json, coverage_json(&items, endpoints, rules)), (&args.lcov, lcov(&items))];
+    for (path, text) in written {
+        if let Some(path) = path
+            && let Err(err) = std::fs::write(path, text)
+        {
+            errln!("error: cannot write `{}`: {err}", path.display());
+            status = FAILED;
+        }
+    }
+    if let Some(min) = args.coverage_min {
+        let (e, r) = (pct(endpoints), pct(rules));
+        if e < min || r < min {
+            errln!("error: coverage is below --coverage-min {min}%: {e:.1}% of routes and actions, {r:.1}% of rules");
+            status = FAILED;
         }
     }
     if let Some(path) = &args.junit {
@@ -114,7 +152,64 @@ pub fn run(args: &Args) -> u8 {
             return FAILED;
         }
     }
-    if failed == 0 { 0 } else { FAILED }
+    status
+}
+
+/// (covered, total) of the endpoints and of the rules.
+fn shares(items: &[Covered]) -> ((usize, usize), (usize, usize)) {
+    let share = |kind| {
+        let of: Vec<&Covered> = items.iter().filter(|i| i.kind == kind).collect();
+        (of.iter().filter(|i| i.covered).count(), of.len())
+    };
+    (share(Covers::Endpoint), share(Covers::Rule))
+}
+
+/// A share as a percentage; nothing to cover is all of it covered.
+fn pct((covered, total): (usize, usize)) -> f64 {
+    if total == 0 { 100.0 } else { covered as f64 * 100.0 / total as f64 }
+}
+
+/// `--coverage-json`: the totals and every item with where it is written.
+fn coverage_json(items: &[Covered], endpoints: (usize, usize), rules: (usize, usize)) -> String {
+    let list = |kind| -> Vec<serde_json::Value> {
+        items
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| serde_json::json!({"id": i.id, "file": i.file, "line": i.line, "covered": i.covered}))
+            .collect()
+    };
+    let part = |(covered, total): (usize, usize), kind| serde_json::json!({"covered": covered, "total": total, "percent": pct((covered, total)), "items": list(kind)});
+    let doc = serde_json::json!({"endpoints": part(endpoints, Covers::Endpoint), "rules": part(rules, Covers::Rule)});
+    format!("{doc:#}\n")
+}
+
+/// `--lcov`: one record per file, a `DA` line per route, action and rule
+/// (hit 1 when covered), so LCOV tools can show the policy files covered.
+fn lcov(items: &[Covered]) -> String {
+    let mut files: Vec<&str> = items.iter().map(|i| i.file.as_str()).collect();
+    files.sort_unstable();
+    files.dedup();
+    let mut out = String::new();
+    for file in files {
+        let mut lines: Vec<(u32, bool)> =
+            items.iter().filter(|i| i.file == file).map(|i| (i.line, i.covered)).collect();
+        // One line holding several items is covered when all of them are.
+        lines.sort_unstable();
+        let mut merged: Vec<(u32, bool)> = Vec::new();
+        for (line, covered) in lines {
+            match merged.last_mut() {
+                Some(last) if last.0 == line => last.1 &= covered,
+                _ => merged.push((line, covered)),
+            }
+        }
+        let _ = writeln!(out, "TN:warden\nSF:{file}");
+        for (line, covered) in &merged {
+            let _ = writeln!(out, "DA:{line},{}", u8::from(*covered));
+        }
+        let hit = merged.iter().filter(|(_, c)| *c).count();
+        let _ = writeln!(out, "LF:{}\nLH:{hit}\nend_of_record", merged.len());
+    }
+    out
 }
 
 fn escape(s: &str) -> String {
