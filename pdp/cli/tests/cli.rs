@@ -801,3 +801,59 @@ fn coverage_is_written_as_json_and_lcov_and_can_gate_the_run() {
     assert_eq!(warden(&["test", set, "--coverage-min", "33"]).status.code(), Some(0));
     assert_eq!(warden(&["test", set, "--coverage-min", "101"]).status.code(), Some(2));
 }
+
+/// `warden test --watch` runs the tests, then again after each change, and
+/// keeps watching through a change that breaks the set.
+#[test]
+fn warden_test_watch_runs_again_after_each_change() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.warden");
+    let passing = "zone z {\n  require tls\n}\n\napi a in zone z {\n  auth none\n\n  route GET \"/x\" {\n    allow\n  }\n}\n\ntest \"plain http\" {\n  request GET \"http://h/x\"\n  expect deny 403 tls_required\n}\n";
+    std::fs::write(&file, passing).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["test", "--watch"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Lines until one contains `want` (at most 20 s).
+    let until = |want: &str| -> Vec<String> {
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains(want) => {
+                    seen.push(line);
+                    return seen;
+                }
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no line with `{want}` in {seen:?}");
+    };
+    until("1 passed, 0 failed");
+    until("watching");
+    // The expectation no longer holds: the next run fails.
+    std::fs::write(&file, passing.replace("expect deny 403 tls_required", "expect allow")).unwrap();
+    let lines = until("0 passed, 1 failed");
+    assert!(lines.iter().any(|l| l.contains("changed: running the tests again")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("FAIL  plain http")), "{lines:?}");
+    // Fixed again: it passes again.
+    std::fs::write(&file, passing).unwrap();
+    until("1 passed, 0 failed");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Report files and --watch do not go together.
+    let out = warden(&["test", "--watch", "--junit", "j.xml", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}

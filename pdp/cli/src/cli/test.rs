@@ -1,5 +1,6 @@
 //! `warden test DIR [--filter S] [--allow-empty] [--junit FILE] [--coverage]
-//! [--coverage-json FILE] [--lcov FILE] [--coverage-min PCT]`: run the policy set's tests. Exit status: 0 every test passed; 1 a test failed, or no
+//! [--coverage-json FILE] [--lcov FILE] [--coverage-min PCT] [--watch]`: run the policy
+//! set's tests (with `--watch`, again after every change, until interrupted). Exit status: 0 every test passed; 1 a test failed, or no
 //! test ran (none in the set, or none matching `--filter`) without
 //! `--allow-empty`; 2 the tests could not run (the set does not compile, or
 //! the directory holds several sets).
@@ -40,7 +41,14 @@ pub struct Args {
     /// actions, or of the rules, were covered.
     #[arg(long, value_name = "PCT", value_parser = percent)]
     pub coverage_min: Option<f64>,
+    /// Run the tests again after every change under DIR, until interrupted
+    /// (no report files: writing them would be a change).
+    #[arg(long, conflicts_with_all = ["junit", "coverage_json", "lcov"])]
+    pub watch: bool,
 }
+
+/// How long the directory must be quiet before `--watch` runs the tests again.
+const WATCH_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// A percentage from 0 to 100.
 fn percent(text: &str) -> Result<f64, String> {
@@ -55,8 +63,36 @@ pub const FAILED: u8 = 1;
 /// The tests could not run.
 pub const CANNOT_RUN: u8 = 2;
 
-/// The exit status (see the module's documentation).
+/// The exit status (see the module's documentation); with `--watch`, that of
+/// the first run when the directory cannot be watched, else it runs until
+/// the process is interrupted.
 pub fn run(args: &Args) -> u8 {
+    let first = run_once(args);
+    // A directory of several sets is refused (already said), not watched.
+    if !args.watch || warden_project::several_sets(&args.dir).is_some() {
+        return first;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let options = warden_project::WatchOptions { watch: true, debounce: WATCH_DEBOUNCE, ignore: None };
+    let _reloader = match warden_project::Reloader::start(&args.dir, options, move || {
+        let _ = tx.send(());
+    }) {
+        Ok(r) => r,
+        Err(err) => {
+            errln!("error: {err}");
+            return CANNOT_RUN;
+        }
+    };
+    outln!("watching `{}` for changes (Ctrl-C stops)", args.dir.display());
+    while rx.recv().is_ok() {
+        outln!("\n--- `{}` changed: running the tests again", args.dir.display());
+        run_once(args);
+    }
+    first
+}
+
+/// One run of the tests.
+fn run_once(args: &Args) -> u8 {
     if files::several_sets(&args.dir, "test one of them") {
         return CANNOT_RUN;
     }
