@@ -41,6 +41,8 @@ common::fixture_tests! {
     W0309_unused_declaration,
     W0310_constant_rule,
     W0311_shadowed_route,
+    W0312_unused_suppression,
+    W0313_malformed_suppression,
 }
 
 /// The fixture `name` compiles without errors, fires lints exactly where it

@@ -6,6 +6,8 @@
 //! every statement and route with what surrounds it) and reports in a stable
 //! order. Helpers more than one lint needs live beside them: `paths` (routes
 //! grouped by host and path shape) and `used` (names referred to anywhere).
+//! Then `suppressions` applies the inline `// warden: allow CODE "reason"`
+//! comments to what the checks found.
 
 mod context;
 mod paths;
@@ -21,6 +23,7 @@ mod interchangeable_zones;
 mod jwks_over_plain_http;
 mod mixed_auth_on_path;
 mod shadowed_route;
+mod suppressions;
 mod unused_declaration;
 
 use warden_language::{Code, Diagnostic, Span};
@@ -50,11 +53,12 @@ type Check = fn(&Context<'_>, &mut Vec<FileDiagnostic>);
 /// The registry: each lint's module and its [`LintInfo`], in code order. One
 /// list makes [`ALL`] and the checks [`lint`] runs, so they cannot disagree.
 macro_rules! registry {
-    ($($module:ident::$id:ident,)*) => {
+    ($($module:ident::$id:ident,)* ; $($pass:ident::$pass_id:ident,)*) => {
         $(pub use self::$module::$id;)*
+        $(pub use self::$pass::$pass_id;)*
 
-        /// Every lint, in code order.
-        pub const ALL: &[LintInfo] = &[$($id),*];
+        /// Every lint, in code order (those of the passes after the checks last).
+        pub const ALL: &[LintInfo] = &[$($id,)* $($pass_id,)*];
 
         /// Every lint's check, in the order of [`ALL`].
         const CHECKS: &[Check] = &[$($module::check),*];
@@ -73,6 +77,10 @@ registry! {
     unused_declaration::UNUSED_DECLARATION,
     constant_rule::CONSTANT_RULE,
     shadowed_route::SHADOWED_ROUTE,
+    ;
+    // Reported by the pass that runs after every check (`suppressions::apply`).
+    suppressions::UNUSED_SUPPRESSION,
+    suppressions::MALFORMED_SUPPRESSION,
 }
 
 /// Looks up a lint by code.
@@ -92,6 +100,8 @@ pub fn lint(set: &PolicySet, graph: &Graph) -> Vec<FileDiagnostic> {
     for check in CHECKS {
         check(&cx, &mut out);
     }
+    // `// warden: allow CODE "reason"` silences what the checks found.
+    suppressions::apply(set, &mut out);
     // The same endpoint-level rule is lowered once per route of an api; report it once.
     out.sort_by(|a, b| {
         (a.file, a.diagnostic.span.start, a.diagnostic.code).cmp(&(b.file, b.diagnostic.span.start, b.diagnostic.code))
