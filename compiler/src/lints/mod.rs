@@ -10,8 +10,11 @@
 //! comments to what the checks found.
 
 mod context;
+mod levels;
 mod paths;
 mod used;
+
+pub use self::levels::{Level, Levels};
 
 mod auth_overridden_in_route;
 mod body_without_schema;
@@ -93,15 +96,25 @@ fn warn(out: &mut Vec<FileDiagnostic>, file: usize, lint: &LintInfo, span: Span,
     out.push(FileDiagnostic { file, diagnostic: Diagnostic::warning(lint.code, span, message).with_help(lint.fix) });
 }
 
-/// Runs every lint over a policy set that compiled to `graph`.
+/// Runs every lint over a policy set that compiled to `graph`, each at its
+/// default level.
 pub fn lint(set: &PolicySet, graph: &Graph) -> Vec<FileDiagnostic> {
+    lint_at(set, graph, &Levels::default())
+}
+
+/// Runs every lint over a policy set that compiled to `graph`, at the levels
+/// the set chose (`[lints]` of its `warden.toml`).
+pub fn lint_at(set: &PolicySet, graph: &Graph, levels: &Levels) -> Vec<FileDiagnostic> {
     let cx = Context::new(set, graph);
     let mut out = Vec::new();
     for check in CHECKS {
         check(&cx, &mut out);
     }
+    // A lint that is off is not there to be silenced.
+    levels.drop_off(&mut out);
     // `// warden: allow CODE "reason"` silences what the checks found.
     suppressions::apply(set, &mut out);
+    levels.apply(&mut out);
     // The same endpoint-level rule is lowered once per route of an api; report it once.
     out.sort_by(|a, b| {
         (a.file, a.diagnostic.span.start, a.diagnostic.code).cmp(&(b.file, b.diagnostic.span.start, b.diagnostic.code))

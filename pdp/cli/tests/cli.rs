@@ -857,3 +857,36 @@ fn warden_test_watch_runs_again_after_each_change() {
     let out = warden(&["test", "--watch", "--junit", "j.xml", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A set's `warden.toml` sets its lints' levels: off, warn or error.
+#[test]
+fn lint_levels_come_from_the_sets_warden_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().to_str().unwrap();
+    std::fs::write(
+        dir.path().join("a.warden"),
+        "zone z {\n  require tls\n}\n\nzone spare {\n  require tls\n}\n\napi a in zone z {\n  auth none\n\n  route GET \"/x\" {\n    allow\n  }\n}\n",
+    )
+    .unwrap();
+    let settings = dir.path().join("warden.toml");
+    // By default the unused zone is a warning.
+    let out = warden(&["lint", set]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("warning[W0309]"), "{}", text(&out.stderr));
+    // An error: the run fails.
+    std::fs::write(&settings, "[lints]\nunused-declaration = \"error\"\n").unwrap();
+    let out = warden(&["lint", set]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[W0309]: zone `spare` is never used"), "{}", text(&out.stderr));
+    // Off: nothing to say, even with --deny-warnings.
+    std::fs::write(&settings, "[lints]\nW0309 = \"off\"\n").unwrap();
+    let out = warden(&["lint", set, "--deny-warnings"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("no problems"), "{}", text(&out.stdout));
+    // A settings file that cannot be read fails the run and says where.
+    std::fs::write(&settings, "[lints]\nW0309 = \"silent\"\n").unwrap();
+    let out = warden(&["lint", set]);
+    assert_eq!(out.status.code(), Some(1));
+    let want = format!("error: {}:2:9: `silent` is no lint level (`off`, `warn` or `error`)", settings.display());
+    assert!(text(&out.stderr).contains(&want), "{}", text(&out.stderr));
+}

@@ -192,6 +192,28 @@ fn an_error_in_an_open_buffer_is_published_with_its_code_and_utf16_range() {
     client.shut_down();
 }
 
+/// The editor shows lints at the levels of the set's `warden.toml`, and
+/// honours an inline suppression.
+#[test]
+fn lint_levels_and_suppressions_apply_in_the_editor() {
+    let dir = policy_set();
+    std::fs::write(dir.path().join("warden.toml"), "[lints]\nunused-declaration = \"error\"\n").unwrap();
+    let bad = dir.path().join("bad.warden");
+    let mut client = Client::start();
+    client.initialize(dir.path());
+    client.open(&bad, "limit y = 5 per 1m by source.ip\n");
+    let diagnostics = client.diagnostics_for(&uri(&bad));
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+    assert_eq!((&diagnostics[0]["code"], &diagnostics[0]["severity"]), (&json!("W0309"), &json!(1)));
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri(&bad), "version": 2},
+               "contentChanges": [{"text": "limit y = 5 per 1m by source.ip  // warden: allow W0309 \"next release\"\n"}]}),
+    );
+    assert_eq!(client.diagnostics_for(&uri(&bad)), Vec::<Value>::new());
+    client.shut_down();
+}
+
 #[test]
 fn a_duplicate_across_files_is_published_as_an_error() {
     let dir = policy_set();

@@ -28,7 +28,10 @@ pub(crate) fn check(set: &LoadedSet) -> Vec<(usize, Diagnostic)> {
     let loader = FsLoader::for_set(&set.root);
     let diags: Vec<FileDiagnostic> = match warden_compiler::compile(&policy, &loader) {
         Ok((graph, mut diags)) => {
-            diags.extend(lints::lint(&policy, &graph));
+            // The set's `[lints]` levels; a `warden.toml` that cannot be read
+            // leaves the defaults (`warden lint` says what is wrong with it).
+            let levels = warden_project::lint_levels(&set.root).unwrap_or_default();
+            diags.extend(lints::lint_at(&policy, &graph, &levels));
             diags
         }
         Err(diags) => diags,

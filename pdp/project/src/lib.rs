@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod load;
 mod sets;
+mod settings;
 mod source;
 mod watch;
 
@@ -15,5 +16,6 @@ pub use engine::{TOKEN_CACHE_ENTRIES, engine};
 pub use error::{LoadError, ProblemFile, Problems};
 pub use load::{Compiled, compile_dir, compile_set, load_set, problems};
 pub use sets::{policy_sets, set_of, sets_of, several_sets};
+pub use settings::{SETTINGS_FILE, lint_levels};
 pub use source::{FsLoader, SourceFile, collect, read};
 pub use watch::{Reloader, Trigger, WatchError, WatchOptions};

@@ -19,6 +19,6 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let (sets, unloadable) = files::load_sets(&args.paths, |set, loader| warden_compiler::diagnostics(set, loader));
+    let (sets, unloadable) = files::load_sets(&args.paths, |_, set, loader| warden_compiler::diagnostics(set, loader));
     report::print_sets(sets, args.format) && !unloadable
 }

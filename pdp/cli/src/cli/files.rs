@@ -33,12 +33,12 @@ pub fn several_sets(dir: &Path, advice: &str) -> bool {
 }
 
 /// Loads every policy set `paths` name (see [`sets_of`]: a directory's sets,
-/// a file's set) and runs `diagnose` on each that loaded. The flag is true
+/// a file's set) and runs `diagnose` on each that loaded (with its directory). The flag is true
 /// when a set could not be read at all (already reported); the other sets
 /// are still returned.
 pub fn load_sets(
     paths: &[std::path::PathBuf],
-    diagnose: impl Fn(&warden_compiler::PolicySet, &FsLoader) -> Vec<warden_compiler::FileDiagnostic>,
+    diagnose: impl Fn(&Path, &warden_compiler::PolicySet, &FsLoader) -> Vec<warden_compiler::FileDiagnostic>,
 ) -> (Vec<super::report::SetResult>, bool) {
     let mut sets = Vec::new();
     let mut unloadable = false;
@@ -48,7 +48,7 @@ pub fn load_sets(
             continue;
         };
         let diags = match &loaded {
-            Ok(set) => diagnose(set, &FsLoader::for_set(&dir)),
+            Ok(set) => diagnose(&dir, set, &FsLoader::for_set(&dir)),
             Err(_) => Vec::new(),
         };
         sets.push((dir, loaded, diags));

@@ -39,12 +39,21 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let (sets, unloadable) = files::load_sets(&args.paths, |set, loader| match warden_compiler::compile(set, loader) {
-        Ok((graph, mut diags)) => {
-            diags.extend(lints::lint(set, &graph));
-            diags
+    // A set's `warden.toml` that cannot be read fails the run (after saying why).
+    let bad_settings = std::cell::Cell::new(false);
+    let (sets, unloadable) = files::load_sets(&args.paths, |dir, set, loader| {
+        let levels = warden_project::lint_levels(dir).unwrap_or_else(|why| {
+            errln!("error: {why}");
+            bad_settings.set(true);
+            lints::Levels::default()
+        });
+        match warden_compiler::compile(set, loader) {
+            Ok((graph, mut diags)) => {
+                diags.extend(lints::lint_at(set, &graph, &levels));
+                diags
+            }
+            Err(diags) => diags,
         }
-        Err(diags) => diags,
     });
     let warnings = sets.iter().flat_map(|(_, _, d)| d).any(|d| !d.diagnostic.is_error());
     let ok = match args.format {
@@ -60,7 +69,7 @@ pub fn run(args: &Args) -> bool {
             report::totals(&reports).errors == 0
         }
     };
-    ok && !unloadable && !(args.deny_warnings && warnings)
+    ok && !unloadable && !bad_settings.get() && !(args.deny_warnings && warnings)
 }
 
 /// A SARIF 2.1.0 log: one run, the rules that fired (lints with their full
