@@ -69,7 +69,9 @@ pub fn run(args: &Args) -> bool {
             report::totals(&reports).errors == 0
         }
     };
-    ok && !unloadable && !bad_settings.get() && !(args.deny_warnings && warnings)
+    let refused_warnings = args.deny_warnings && warnings;
+    let failed = unloadable || bad_settings.get() || refused_warnings;
+    ok && !failed
 }
 
 /// A SARIF 2.1.0 log: one run, the rules that fired (lints with their full
