@@ -21,6 +21,19 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A zone and one allowed route, `GET /x`: a set that lints clean.
+const ONE_ROUTE: &str =
+    "zone z {\n  require tls\n}\n\napi a in zone z {\n  auth none\n\n  route GET \"/x\" {\n    allow\n  }\n}\n";
+
+/// A temporary policy set of `files` (name, text).
+fn temp_set(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -477,13 +490,8 @@ fn a_failing_policy_test_names_expected_and_actual() {
 /// cannot be tested (it does not compile) is told apart from a failed test (2).
 #[test]
 fn warden_test_fails_when_nothing_runs_and_tells_failures_from_broken_sets() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = temp_set(&[("a.warden", ONE_ROUTE)]);
     let set = dir.path().to_str().unwrap();
-    std::fs::write(
-        dir.path().join("a.warden"),
-        "zone z {\n  require tls\n}\n\napi a in zone z {\n  auth none\n  route GET \"/x\" {\n    allow\n  }\n}\n",
-    )
-    .unwrap();
     let out = warden(&["test", set]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stderr).trim_end(), format!("error: `{set}` has no tests (`--allow-empty` accepts that)"));
@@ -719,8 +727,7 @@ fn the_pre_commit_hooks_run_and_judge_files() {
     let good = dir.path().join("good/a.warden");
     let ugly = dir.path().join("ugly/a.warden");
     let broken = dir.path().join("broken/a.warden");
-    let set =
-        "zone z {\n  require tls\n}\n\napi a in zone z {\n  auth none\n\n  route GET \"/x\" {\n    allow\n  }\n}\n";
+    let set = ONE_ROUTE;
     let misaligned = set.replace("  auth none", "      auth none");
     let unknown_zone = set.replace("api a in zone z", "api a in zone nowhere");
     for (path, text) in [(&good, set), (&ugly, misaligned.as_str()), (&broken, unknown_zone.as_str())] {
@@ -809,8 +816,10 @@ fn warden_test_watch_runs_again_after_each_change() {
     use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a.warden");
-    let passing = "zone z {\n  require tls\n}\n\napi a in zone z {\n  auth none\n\n  route GET \"/x\" {\n    allow\n  }\n}\n\ntest \"plain http\" {\n  request GET \"http://h/x\"\n  expect deny 403 tls_required\n}\n";
-    std::fs::write(&file, passing).unwrap();
+    let passing = format!(
+        "{ONE_ROUTE}\ntest \"plain http\" {{\n  request GET \"http://h/x\"\n  expect deny 403 tls_required\n}}\n"
+    );
+    std::fs::write(&file, &passing).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(["test", "--watch"])
         .arg(dir.path())
@@ -849,7 +858,7 @@ fn warden_test_watch_runs_again_after_each_change() {
     assert!(lines.iter().any(|l| l.contains("changed: running the tests again")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("FAIL  plain http")), "{lines:?}");
     // Fixed again: it passes again.
-    std::fs::write(&file, passing).unwrap();
+    std::fs::write(&file, &passing).unwrap();
     until("1 passed, 0 failed");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -861,13 +870,8 @@ fn warden_test_watch_runs_again_after_each_change() {
 /// A set's `warden.toml` sets its lints' levels: off, warn or error.
 #[test]
 fn lint_levels_come_from_the_sets_warden_toml() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = temp_set(&[("a.warden", ONE_ROUTE), ("spare.warden", "zone spare {\n  require tls\n}\n")]);
     let set = dir.path().to_str().unwrap();
-    std::fs::write(
-        dir.path().join("a.warden"),
-        "zone z {\n  require tls\n}\n\nzone spare {\n  require tls\n}\n\napi a in zone z {\n  auth none\n\n  route GET \"/x\" {\n    allow\n  }\n}\n",
-    )
-    .unwrap();
     let settings = dir.path().join("warden.toml");
     // By default the unused zone is a warning.
     let out = warden(&["lint", set]);
