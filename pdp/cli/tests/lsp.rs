@@ -370,6 +370,60 @@ fn hover_definition_references_and_outline_follow_names_across_files() {
     client.shut_down();
 }
 
+/// Renaming a limit from one of its uses renames its declaration in the
+/// other file too; a name the language refuses, or one declared already, is
+/// refused with the reason.
+#[test]
+fn rename_changes_every_occurrence_across_the_set() {
+    let (dir, edge) = navigation_set();
+    let edge_uri = uri(&dir.path().join("edge.warden"));
+    let decls_uri = uri(&dir.path().join("decls.warden"));
+    let mut client = Client::start();
+    let init = client.initialize(dir.path());
+    assert_eq!(init["result"]["capabilities"]["renameProvider"], json!({"prepareProvider": true}));
+    client.open(&dir.path().join("edge.warden"), &edge);
+
+    // `limit per_ip` on line 10, `per_ip` from character 8.
+    let prepared = client.request("textDocument/prepareRename", at(&edge_uri, 10, 10));
+    assert_eq!(
+        prepared["result"],
+        json!({"range": {"start": {"line": 10, "character": 8}, "end": {"line": 10, "character": 14}}, "placeholder": "per_ip"})
+    );
+    let mut params = at(&edge_uri, 10, 10);
+    params["newName"] = json!("per_client_ip");
+    let edit = client.request("textDocument/rename", params.clone());
+    let changes = edit["result"]["documentChanges"].as_array().unwrap();
+    let new_text = |uri: &str| -> Vec<(u64, u64, String)> {
+        let file = changes.iter().find(|c| c["textDocument"]["uri"] == json!(uri)).unwrap();
+        file["edits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let start = &e["range"]["start"];
+                (
+                    start["line"].as_u64().unwrap(),
+                    start["character"].as_u64().unwrap(),
+                    e["newText"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(new_text(&edge_uri), [(10, 8, "per_client_ip".to_owned())], "{edit}");
+    assert_eq!(new_text(&decls_uri), [(4, 6, "per_client_ip".to_owned())], "{edit}");
+    assert_eq!(changes.len(), 2, "{edit}");
+
+    for (bad, why) in [("2fast", "is not a name"), ("and", "is not a name"), ("tellers", "is declared already")] {
+        params["newName"] = json!(bad);
+        let refused = client.request("textDocument/rename", params.clone());
+        assert_eq!(refused["error"]["code"], json!(-32602), "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains(why), "{refused}");
+    }
+    // Nothing renameable under the cursor.
+    assert_eq!(client.request("textDocument/prepareRename", at(&edge_uri, 8, 3))["result"], Value::Null);
+    client.shut_down();
+}
+
 #[test]
 fn hover_on_a_lint_explains_it_and_completion_offers_names_and_keywords() {
     let (dir, edge) = navigation_set();

@@ -67,6 +67,12 @@ impl Server {
             "textDocument/references" => params(&request).map(|p| handlers::references(docs, &p)).and_then(encode),
             "textDocument/completion" => params(&request).map(|p| handlers::completion(docs, &p)).and_then(encode),
             "textDocument/documentSymbol" => params(&request).map(|p| handlers::symbols(docs, &p)).and_then(encode),
+            "textDocument/prepareRename" => {
+                params(&request).map(|p| handlers::prepare_rename(docs, &p)).and_then(encode)
+            }
+            "textDocument/rename" => params(&request)
+                .and_then(|p| handlers::rename(docs, &p).map_err(|why| (ErrorCode::InvalidParams, why)))
+                .and_then(encode),
             _ => Err((ErrorCode::MethodNotFound, format!("`{}` is not supported", request.method))),
         };
         respond(id, result)

@@ -10,7 +10,7 @@ mod symbols;
 pub(crate) use completion::completion;
 pub(crate) use formatting::formatting;
 pub(crate) use hover::hover;
-pub(crate) use navigation::{definition, references};
+pub(crate) use navigation::{definition, prepare_rename, references, rename};
 pub(crate) use symbols::symbols;
 
 /// The dotted names before a trailing `.` (`… body.payee.` → `["body", "payee"]`).
