@@ -424,6 +424,55 @@ fn rename_changes_every_occurrence_across_the_set() {
     client.shut_down();
 }
 
+/// Quick fixes for the lints with a mechanical fix, on the diagnostics the
+/// editor was sent: an unused suppression is removed (its line when alone,
+/// else the comment and the blanks before it); a key set over http gets https.
+#[test]
+fn quick_fixes_remove_unused_suppressions_and_fetch_keys_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.warden");
+    let text = "zone edge {\n  issuer \"https://idp.example\" {\n    jwks url \"http://idp.example/jwks.json\"\n    audience \"a\"\n  }\n}\n\n// warden: allow W0305 \"no body here\"\napi a in zone edge {\n  auth bearer  // warden: allow W0303 \"not on a route\"\n\n  route GET \"/x\" {\n    allow\n  }\n}\n";
+    std::fs::write(&file, text).unwrap();
+    let file_uri = uri(&file);
+    let mut client = Client::start();
+    let init = client.initialize(dir.path());
+    assert_eq!(init["result"]["capabilities"]["codeActionProvider"], json!({"codeActionKinds": ["quickfix"]}));
+    client.open(&file, text);
+    let diagnostics = client.diagnostics_for(&file_uri);
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["W0307", "W0312", "W0312"], "{diagnostics:#?}");
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": file_uri},
+               "range": {"start": {"line": 0, "character": 0}, "end": {"line": 14, "character": 0}},
+               "context": {"diagnostics": diagnostics}}),
+    );
+    let fixes: Vec<(String, Value, String)> = actions["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let edit = &a["edit"]["documentChanges"][0]["edits"][0];
+            (
+                a["title"].as_str().unwrap().to_owned(),
+                edit["range"].clone(),
+                edit["newText"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let range = |l0: u32, c0: u32, l1: u32, c1: u32| json!({"start": {"line": l0, "character": c0}, "end": {"line": l1, "character": c1}});
+    assert_eq!(
+        fixes,
+        [
+            ("fetch the key set over https://".to_owned(), range(2, 14, 2, 21), "https://".to_owned()),
+            ("remove the unused suppression".to_owned(), range(7, 0, 8, 0), String::new()),
+            ("remove the unused suppression".to_owned(), range(9, 13, 9, 54), String::new()),
+        ],
+        "{actions}"
+    );
+    client.shut_down();
+}
+
 #[test]
 fn hover_on_a_lint_explains_it_and_completion_offers_names_and_keywords() {
     let (dir, edge) = navigation_set();

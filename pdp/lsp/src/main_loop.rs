@@ -67,6 +67,7 @@ impl Server {
             "textDocument/references" => params(&request).map(|p| handlers::references(docs, &p)).and_then(encode),
             "textDocument/completion" => params(&request).map(|p| handlers::completion(docs, &p)).and_then(encode),
             "textDocument/documentSymbol" => params(&request).map(|p| handlers::symbols(docs, &p)).and_then(encode),
+            "textDocument/codeAction" => params(&request).map(|p| handlers::code_actions(docs, &p)).and_then(encode),
             "textDocument/prepareRename" => {
                 params(&request).map(|p| handlers::prepare_rename(docs, &p)).and_then(encode)
             }

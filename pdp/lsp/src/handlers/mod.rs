@@ -1,12 +1,14 @@
 //! The request handlers of `warden lsp`, one file per feature; each takes the open
 //! documents and the request's parameters and returns the answer (`None` for nothing).
 
+mod code_actions;
 mod completion;
 mod formatting;
 mod hover;
 mod navigation;
 mod symbols;
 
+pub(crate) use code_actions::code_actions;
 pub(crate) use completion::completion;
 pub(crate) use formatting::formatting;
 pub(crate) use hover::hover;
