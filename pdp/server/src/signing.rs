@@ -177,7 +177,6 @@ impl Issuer {
             "issuer": self.url,
             "jwks_uri": format!("{}/.well-known/jwks.json", self.url),
             "id_token_signing_alg_values_supported": algs,
-            "token_endpoint_auth_signing_alg_values_supported": algs,
         })
     }
 }

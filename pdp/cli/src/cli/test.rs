@@ -137,10 +137,12 @@ fn run_once(args: &Args) -> u8 {
         }
     }
     let mut status = if failed == 0 { 0 } else { FAILED };
-    let written = [(&args.coverage_json, coverage_json(&items, endpoints, rules)), (&args.lcov, lcov(&items))];
+    // Each report is written only when asked for.
+    let written: [(&Option<PathBuf>, &dyn Fn() -> String); 2] =
+        [(&args.coverage_json, &|| coverage_json(&items, endpoints, rules)), (&args.lcov, &|| lcov(&items))];
     for (path, text) in written {
         if let Some(path) = path
-            && let Err(err) = std::fs::write(path, text)
+            && let Err(err) = std::fs::write(path, text())
         {
             errln!("error: cannot write `{}`: {err}", path.display());
             status = FAILED;
