@@ -39,6 +39,10 @@ pub const UNKNOWN_ATTRIBUTE: Code = Code("E0216");
 pub const AUTH_MISMATCH: Code = Code("E0217");
 /// A schema that contains itself without an optional field in between.
 pub const RECURSIVE_SCHEMA: Code = Code("E0218");
+/// A `mint` that could not issue a token its zone can trust: a target zone
+/// with other issuers, the request's own zone, no verified caller, or a claim
+/// copied from what the caller wrote.
+pub const MINT_UNTRUSTED: Code = Code("E0219");
 
 /// Every code with a one-line summary.
 pub const ALL: &[(Code, &str)] = &[
@@ -60,4 +64,5 @@ pub const ALL: &[(Code, &str)] = &[
     (UNKNOWN_ATTRIBUTE, "an attribute that cannot exist where it is used"),
     (AUTH_MISMATCH, "an authentication method missing or unusable in its zone"),
     (RECURSIVE_SCHEMA, "a schema that contains itself"),
+    (MINT_UNTRUSTED, "a minted token its zone could not trust"),
 ];

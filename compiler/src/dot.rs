@@ -152,6 +152,17 @@ fn step_label(g: &Graph, step: &StepKind) -> String {
             lines.join("\n")
         }
         StepKind::UpstreamHeader { name, value } => format!("upstream {name} = {}", render_expr(g, *value)),
+        StepKind::Mint(m) => {
+            let claims: Vec<String> = m.claims.iter().map(|(n, e)| format!("{n} = {}", render_expr(g, *e))).collect();
+            format!(
+                "mint for {} (aud {}, {}s{}{})",
+                m.zone,
+                m.audience,
+                m.lifetime_s,
+                if m.scopes.is_empty() { String::new() } else { format!(", scope {}", m.scopes.join(" ")) },
+                if claims.is_empty() { String::new() } else { format!("; {}", claims.join(", ")) }
+            )
+        }
     }
 }
 

@@ -43,6 +43,7 @@ common::fixture_tests! {
     duplicate_zone_across_files,
     invalid_regex_cidr_glob_url,
     malformed_files,
+    mint_untrusted,
     missing_auth,
     missing_files,
     never_allows,

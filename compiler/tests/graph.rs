@@ -116,12 +116,37 @@ fn steps_follow_the_decision_table() {
             StepKind::Deny(_) => "deny".to_owned(),
             StepKind::Allow(_) => "allow".to_owned(),
             StepKind::UpstreamHeader { .. } => "header".to_owned(),
+            StepKind::Mint(m) => format!("mint {}", m.zone),
         })
         .collect();
     assert_eq!(kinds, ["pre-limit", "auth", "scopes", "post-limit", "body 1024", "deny", "allow", "header"]);
     // Rule ids number the rules in source order.
     assert_eq!(g.endpoints[0].id, "a.POST /x");
     assert_eq!(&*g.endpoints[0].steps[5].rule, "a.POST /x#2");
+}
+
+#[test]
+fn a_mint_is_the_last_step_with_the_target_zone_issuer_and_audience() {
+    let text = "zone edge {\n  issuer \"https://idp.example\" {\n    jwks url \"https://idp.example/jwks\"\n    audience \"https://api.example\"\n  }\n}\n\nzone internal {\n  issuer \"https://edge.example\" {\n    jwks url \"https://edge.example/.well-known/jwks.json\"\n    audience \"internal\", \"internal-2\"\n  }\n}\n\napi a in zone edge {\n  auth bearer\n  mint for zone internal {\n    claim tenant = \"acme\"\n  }\n  route GET \"/x/{id}\" {\n    scope \"x:read\"\n    scope any \"y:a\", \"y:b\"\n    allow\n    upstream header \"x-sub\" = claim.sub\n    mint for zone internal {\n      claim account = path.id\n      lifetime 90s\n      header \"x-internal-token\"\n    }\n  }\n  route GET \"/y\" {\n    allow\n  }\n}\n";
+    let g = compile_one(text);
+    let mint = |ep: usize| match g.endpoints[ep].steps.last().map(|s| &s.kind) {
+        Some(StepKind::Mint(m)) => m.clone(),
+        other => panic!("endpoint {ep} ends with {other:?}"),
+    };
+    // The route's own mint replaces the api's; its scopes are the route's.
+    let x = mint(0);
+    assert_eq!(
+        (x.zone.as_str(), x.issuer.as_str(), x.audience.as_str()),
+        ("internal", "https://edge.example", "internal")
+    );
+    assert_eq!((x.lifetime_s, x.header.as_deref()), (90, Some("x-internal-token")));
+    assert_eq!(x.claims.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["account"]);
+    assert_eq!(g.exprs[x.claims[0].1 as usize], Expr::PathParam(0));
+    assert_eq!(x.scopes, ["x:read", "y:a", "y:b"]);
+    // The api's mint applies to a route without its own, with the defaults.
+    let y = mint(1);
+    assert_eq!((y.lifetime_s, y.header.as_deref(), y.scopes.len()), (60, None, 0));
+    assert_eq!(y.claims.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["tenant"]);
 }
 
 /// The parameters' values of a lookup of `segs`.

@@ -43,6 +43,8 @@ common::fixture_tests! {
     W0311_shadowed_route,
     W0312_unused_suppression,
     W0313_malformed_suppression,
+    W0314_long_lived_minted_token,
+    W0315_sensitive_claim_minted,
 }
 
 /// The fixture `name` compiles without errors, fires lints exactly where it

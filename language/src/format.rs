@@ -265,7 +265,7 @@ impl Printer<'_> {
                         let head = format!("route {} {}", route.method.node.as_str(), quote(&route.path.value));
                         p.stmt_block(route.span, &head, route.body, &route.stmts);
                     }
-                    ApiItem::Stmt(stmt) => p.simple(stmt.span, &stmt_text(stmt)),
+                    ApiItem::Stmt(stmt) => p.stmt(stmt),
                 }
             }
         });
@@ -275,7 +275,25 @@ impl Printer<'_> {
         let first = stmts.first().map(|s| s.span.start());
         self.block(span, head, body, first, |p| {
             for stmt in stmts {
-                p.simple(stmt.span, &stmt_text(stmt));
+                p.stmt(stmt);
+            }
+        });
+    }
+
+    /// A statement: one line, or a `mint` with its block.
+    fn stmt(&mut self, stmt: &Stmt) {
+        let StmtKind::Mint(mint) = &stmt.node else { return self.simple(stmt.span, &stmt_text(stmt)) };
+        let Some(body) = mint.body else { return self.simple(stmt.span, &stmt_text(stmt)) };
+        let first = mint.items.first().map(|i| i.span.start());
+        self.block(stmt.span, &stmt_text(stmt), body, first, |p| {
+            for item in &mint.items {
+                let text = match &item.node {
+                    MintItem::Claim { name, value } => format!("claim {} = {}", key(name), expr(value)),
+                    MintItem::Scope(scopes) => format!("scope {}", strs(scopes)),
+                    MintItem::Lifetime(d) => format!("lifetime {}", duration(d)),
+                    MintItem::Header(name) => format!("header {}", quote(&name.value)),
+                };
+                p.simple(item.span, &text);
             }
         });
     }
@@ -290,7 +308,7 @@ impl Printer<'_> {
                         let head = format!("action {}", action.name.name);
                         p.stmt_block(action.span, &head, action.body, &action.stmts);
                     }
-                    ResourceItem::Stmt(stmt) => p.simple(stmt.span, &stmt_text(stmt)),
+                    ResourceItem::Stmt(stmt) => p.stmt(stmt),
                 }
             }
         });
@@ -487,6 +505,8 @@ fn stmt_text(stmt: &Stmt) -> String {
         StmtKind::Allow(Some(e)) => format!("allow when {}", expr(e)),
         StmtKind::Deny(e) => format!("deny when {}", expr(e)),
         StmtKind::UpstreamHeader { name, value } => format!("upstream header {} = {}", quote(&name.value), expr(value)),
+        // The head only: the block is printed by the caller.
+        StmtKind::Mint(mint) => format!("mint for zone {}", mint.zone.name),
     }
 }
 

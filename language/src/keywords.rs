@@ -80,6 +80,10 @@ pub const KEYWORDS: &[&str] = &[
     "content_type",
     "subject",
     "context",
+    "mint",
+    "for",
+    "claim",
+    "lifetime",
 ];
 
 /// The word operators of expressions (`op_…` rules), which completion offers

@@ -71,6 +71,8 @@ reasons! {
     BodyInvalid = "body_invalid" => 400,
     DeniedByRule = "denied_by_rule" => 403,
     NoAllowRule = "no_allow_rule" => 403,
+    MintClaimMissing = "mint_claim_missing" => 403,
+    MintFailed = "mint_failed" => 503,
     Allowed = "allowed" => 200,
 }
 

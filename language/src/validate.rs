@@ -34,6 +34,11 @@ struct Validator {
 }
 
 /// Remembers the first occurrence of each kind of setting in one block.
+/// The claims of a minted token that Warden writes itself (RFC 9068 and RFC
+/// 8693's `act`, `cnf`), which a `mint` block cannot set.
+pub const RESERVED_CLAIMS: &[&str] =
+    &["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "client_id", "act", "cnf", "typ"];
+
 struct Seen<'a> {
     first: Vec<(&'a str, Span)>,
 }
@@ -365,6 +370,7 @@ impl Validator {
             let single = match &stmt.node {
                 StmtKind::Auth(_) => Some("auth"),
                 StmtKind::Body(_) => Some("body"),
+                StmtKind::Mint(_) => Some("mint"),
                 _ => None,
             };
             if let Some(what) = single
@@ -392,7 +398,68 @@ impl Validator {
                     self.visit_expr(value);
                 }
                 StmtKind::Auth(AuthMethod::ApiKey { header, .. }) => self.header_name(header),
+                StmtKind::Mint(mint) => self.mint(mint),
                 _ => {}
+            }
+        }
+    }
+
+    /// A `mint` block: each setting once, claim names distinct and not the
+    /// ones Warden writes itself, a lifetime of 1 s to 1 d, a valid header.
+    fn mint(&mut self, mint: &Mint) {
+        let mut seen = Seen::new();
+        let mut claims: Vec<(&str, Span)> = Vec::new();
+        for item in &mint.items {
+            let what = item.node.keyword();
+            if what != "claim"
+                && let Some(first) = seen.add(what, item.span)
+            {
+                self.duplicate(what, "mint", item.span, first);
+            }
+            match &item.node {
+                MintItem::Claim { name, value } => {
+                    if RESERVED_CLAIMS.contains(&name.name.as_str()) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                codes::OUT_OF_RANGE,
+                                name.span,
+                                format!("`{}` is a claim Warden writes itself", name.name),
+                            )
+                            .with_label("cannot be set by the policy")
+                            .with_help(format!(
+                                "Warden sets {} from its issuer, the target zone, the caller and the clock; \
+                                 name the claim differently",
+                                RESERVED_CLAIMS.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                            )),
+                        );
+                    } else if name.name.is_empty() {
+                        self.diags.push(Diagnostic::error(codes::OUT_OF_RANGE, name.span, "empty claim name"));
+                    }
+                    if let Some(&(_, first)) = claims.iter().find(|(n, _)| *n == name.name) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                codes::DUPLICATE_KEY,
+                                name.span,
+                                format!("claim `{}` is minted twice", name.name),
+                            )
+                            .with_label("second time")
+                            .with_related(first, "first here"),
+                        );
+                    } else {
+                        claims.push((&name.name, name.span));
+                    }
+                    self.visit_expr(value);
+                }
+                MintItem::Scope(scopes) => self.non_empty_strings(scopes, "scope"),
+                MintItem::Lifetime(d) => {
+                    if !(1_000..=86_400_000).contains(&d.millis()) {
+                        self.diags.push(
+                            Diagnostic::error(codes::OUT_OF_RANGE, d.span, "a minted token lives from 1s to 1d")
+                                .with_help("tokens for the next zone are short-lived: the default is `60s`"),
+                        );
+                    }
+                }
+                MintItem::Header(name) => self.header_name(name),
             }
         }
     }

@@ -204,6 +204,11 @@ pub fn to_cedar(g: &Graph) -> CedarExport {
                         }
                     }
                 }
+                // Cedar answers yes or no; it has no obligations to carry out on an allow.
+                StepKind::Mint(m) => items.push(Item::Comment(format!(
+                    "warden mints a token for zone `{}` (aud `{}`) on allow; Cedar only decides, so this export mints nothing",
+                    m.zone, m.audience
+                ))),
                 _ => {}
             }
         }

@@ -116,6 +116,7 @@ impl<'a> Checker<'a> {
                 StmtKind::UpstreamHeader { value, .. } => {
                     self.expr(value, place);
                 }
+                StmtKind::Mint(mint) => self.mint(mint, stmt.span, place, zone),
                 _ => {}
             }
         }

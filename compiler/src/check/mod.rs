@@ -4,7 +4,7 @@
 //! concern lives in its own module: declarations and references
 //! (`symbols`), referenced files (`files`), regexes, CIDRs, globs and URLs
 //! (`literals`), zones and issuers (`zones`), schemas (`schemas`), apis
-//! and resources (`apis`), endpoints that can never allow or lack `auth`
+//! and resources (`apis`), minted tokens (`mint`), endpoints that can never allow or lack `auth`
 //! (`reach`), attribute and type checks of expressions (`exprs`), and
 //! route conflicts across apis (`routes`). Diagnostics come out in the
 //! order the walk meets them.
@@ -13,6 +13,7 @@ mod apis;
 mod exprs;
 mod files;
 mod literals;
+mod mint;
 mod reach;
 pub(crate) mod routes;
 mod schemas;

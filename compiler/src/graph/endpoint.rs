@@ -106,6 +106,27 @@ pub enum StepKind {
         /// Its value.
         value: ExprId,
     },
+    /// Step 9: a token for the zone behind this one, signed by this Warden.
+    Mint(Mint),
+}
+
+/// `mint for zone …`: what the engine computes for the signer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mint {
+    /// The zone the token is for.
+    pub zone: String,
+    /// Its `iss`: the target zone's one issuer, which must be this Warden.
+    pub issuer: String,
+    /// Its `aud`: that issuer's first audience in the target zone.
+    pub audience: String,
+    /// The claims the policy copies, in the order written.
+    pub claims: Vec<(String, ExprId)>,
+    /// The scopes the token may carry: those of these the caller has.
+    pub scopes: Vec<String>,
+    /// Seconds from `iat` to `exp`.
+    pub lifetime_s: u64,
+    /// The header that carries the token bare; `None`: `authorization: Bearer …`.
+    pub header: Option<String>,
 }
 
 /// One `allow` rule: unconditional when `when` is `None`.

@@ -20,7 +20,7 @@ mod tables;
 use serde::{Deserialize, Serialize};
 pub use warden_language::ast::{Algorithm, BackendErrorPolicy, CmpOp, Format, Method};
 
-pub use self::endpoint::{AllowRule, Auth, BodyAccept, Endpoint, EndpointKind, ResourceType, Step, StepKind};
+pub use self::endpoint::{AllowRule, Auth, BodyAccept, Endpoint, EndpointKind, Mint, ResourceType, Step, StepKind};
 pub use self::expr::{Expr, Key};
 pub use self::routes::{
     HostRoutes, MethodEndpoint, ParamSpans, RouteIndex, RouteMatch, TrieNode, WideIndex, param_value,

@@ -24,6 +24,7 @@ mod credential_route_without_pre_auth_limit;
 mod hmac_without_mtls;
 mod interchangeable_zones;
 mod jwks_over_plain_http;
+mod minted_token;
 mod mixed_auth_on_path;
 mod shadowed_route;
 mod suppressions;
@@ -56,30 +57,36 @@ type Check = fn(&Context<'_>, &mut Vec<FileDiagnostic>);
 /// The registry: each lint's module and its [`LintInfo`], in code order. One
 /// list makes [`ALL`] and the checks [`lint`] runs, so they cannot disagree.
 macro_rules! registry {
-    ($($module:ident::$id:ident,)* ; $($pass:ident::$pass_id:ident,)*) => {
+    ($($module:ident::$id:ident => $check:ident,)* ; $($pass:ident::$pass_id:ident,)*) => {
         $(pub use self::$module::$id;)*
         $(pub use self::$pass::$pass_id;)*
 
-        /// Every lint, in code order (those of the passes after the checks last).
+        /// Every lint: the checks in code order, then those of the passes.
         pub const ALL: &[LintInfo] = &[$($id,)* $($pass_id,)*];
 
         /// Every lint's check, in the order of [`ALL`].
-        const CHECKS: &[Check] = &[$($module::check),*];
+        const CHECKS: &[Check] = &[$($module::$check),*];
+
+        /// How many of [`ALL`] are checks (the rest come from the passes).
+        #[cfg(test)]
+        const CHECK_COUNT: usize = [$(stringify!($id)),*].len();
     };
 }
 
 registry! {
-    client_credential_without_channel::CLIENT_CREDENTIAL_WITHOUT_CHANNEL,
-    mixed_auth_on_path::MIXED_AUTH_ON_PATH,
-    auth_overridden_in_route::AUTH_OVERRIDDEN_IN_ROUTE,
-    credential_route_without_pre_auth_limit::CREDENTIAL_ROUTE_WITHOUT_LIMIT,
-    body_without_schema::BODY_WITHOUT_SCHEMA,
-    hmac_without_mtls::HMAC_WITHOUT_MTLS,
-    jwks_over_plain_http::JWKS_OVER_HTTP,
-    interchangeable_zones::INTERCHANGEABLE_ZONES,
-    unused_declaration::UNUSED_DECLARATION,
-    constant_rule::CONSTANT_RULE,
-    shadowed_route::SHADOWED_ROUTE,
+    client_credential_without_channel::CLIENT_CREDENTIAL_WITHOUT_CHANNEL => check,
+    mixed_auth_on_path::MIXED_AUTH_ON_PATH => check,
+    auth_overridden_in_route::AUTH_OVERRIDDEN_IN_ROUTE => check,
+    credential_route_without_pre_auth_limit::CREDENTIAL_ROUTE_WITHOUT_LIMIT => check,
+    body_without_schema::BODY_WITHOUT_SCHEMA => check,
+    hmac_without_mtls::HMAC_WITHOUT_MTLS => check,
+    jwks_over_plain_http::JWKS_OVER_HTTP => check,
+    interchangeable_zones::INTERCHANGEABLE_ZONES => check,
+    unused_declaration::UNUSED_DECLARATION => check,
+    constant_rule::CONSTANT_RULE => check,
+    shadowed_route::SHADOWED_ROUTE => check,
+    minted_token::LONG_LIVED_MINTED_TOKEN => check,
+    minted_token::SENSITIVE_CLAIM_MINTED => check_sensitive,
     ;
     // Reported by the pass that runs after every check (`suppressions::apply`).
     suppressions::UNUSED_SUPPRESSION,
@@ -132,9 +139,15 @@ mod tests {
     #[test]
     fn the_registry_is_in_code_order() {
         let codes: Vec<&str> = ALL.iter().map(|l| l.code.as_str()).collect();
-        let mut sorted = codes.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(codes, sorted);
+        let (checks, passes) = codes.split_at(super::CHECK_COUNT);
+        for part in [checks, passes] {
+            let mut sorted = part.to_vec();
+            sorted.sort_unstable();
+            assert_eq!(part, sorted);
+        }
+        let mut distinct = codes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), codes.len(), "{codes:?}");
     }
 }

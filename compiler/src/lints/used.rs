@@ -47,6 +47,9 @@ impl<'a> Visit<'a> for Used<'a> {
             StmtKind::Body(BodySpec::Json { schema: Some(n), .. }) => {
                 self.schemas.insert(&n.name);
             }
+            StmtKind::Mint(m) => {
+                self.zones.insert(&m.zone.name);
+            }
             _ => {}
         }
         walk_stmt(self, s);

@@ -1,17 +1,20 @@
 //! Endpoints: each route and resource action becomes a flat list of steps in
 //! decision-table order (transport, pre-auth limits, authentication, scopes,
-//! post-auth limits, body, rules, upstream headers).
+//! post-auth limits, body, rules, upstream headers, the token minted).
 
 use warden_language::Span;
 use warden_language::ast::{
-    self, Api, ApiItem, AuthMethod, BodySpec, PathSegment, Resource, ResourceItem, Stmt, StmtKind,
+    self, Api, ApiItem, AuthMethod, BodySpec, MintItem, PathSegment, Resource, ResourceItem, Stmt, StmtKind,
 };
 
 use super::{DEFAULT_MAX_BODY, Lowerer, Scope, len_u32};
 use crate::graph::{
-    AllowRule, Auth, BodyAccept, CredentialTable, Endpoint, EndpointKind, Expr, Graph, LimitStage, Origin,
+    AllowRule, Auth, BodyAccept, CredentialTable, Endpoint, EndpointKind, Expr, Graph, LimitStage, Mint, Origin,
     ResourceType, Step, StepKind,
 };
+
+/// A minted token's lifetime when the policy names none.
+pub const DEFAULT_MINT_LIFETIME_S: u64 = 60;
 
 impl<'a> Lowerer<'a> {
     /// Every route of an api, as an endpoint queued for the route index.
@@ -146,7 +149,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         if let Some(o) = scope_origin {
-            steps.push(step(StepKind::Scopes { all, any_of }, &id, o));
+            steps.push(step(StepKind::Scopes { all: all.clone(), any_of: any_of.clone() }, &id, o));
         }
 
         for &(l, o) in &limits {
@@ -206,7 +209,55 @@ impl<'a> Lowerer<'a> {
                 ));
             }
         }
+        // The last `mint` wins (a route's own comes after the api's).
+        if let Some((mint, span)) =
+            stmts.iter().rev().find_map(|s| if let StmtKind::Mint(m) = &s.node { Some((m, s.span)) } else { None })
+            && let Some(kind) = self.mint(mint, scope, &all, &any_of)
+        {
+            steps.push(step(StepKind::Mint(kind), &id, self.origin(span)));
+        }
         self.g.endpoints.push(Endpoint { id, kind, zone, params, steps, origin });
+    }
+
+    /// A `mint`: the target zone's issuer and audience, the claims as
+    /// expressions, the scopes it may carry (the endpoint's own when the
+    /// block names none), its lifetime and header.
+    fn mint(&mut self, mint: &ast::Mint, scope: Scope<'_>, all: &[String], any_of: &[Vec<String>]) -> Option<Mint> {
+        let &target = self.zones.get(mint.zone.name.as_str())?;
+        let issuer =
+            self.g.zones.get(target as usize)?.issuers.first().and_then(|&i| self.g.issuers.get(i as usize))?;
+        let (iss, audience) = (issuer.iss.clone(), issuer.audiences.first().cloned().unwrap_or_default());
+        let mut out = Mint {
+            zone: mint.zone.name.clone(),
+            issuer: iss,
+            audience,
+            claims: Vec::new(),
+            scopes: Vec::new(),
+            lifetime_s: DEFAULT_MINT_LIFETIME_S,
+            header: None,
+        };
+        let mut scopes = None;
+        for item in &mint.items {
+            match &item.node {
+                MintItem::Claim { name, value } => {
+                    let value = self.expr(value, scope);
+                    out.claims.push((name.name.clone(), value));
+                }
+                MintItem::Scope(list) => scopes = Some(list.iter().map(|s| s.value.clone()).collect()),
+                MintItem::Lifetime(d) => out.lifetime_s = d.millis().div_ceil(1_000),
+                MintItem::Header(name) => out.header = Some(name.value.to_ascii_lowercase()),
+            }
+        }
+        out.scopes = scopes.unwrap_or_else(|| {
+            let mut s: Vec<String> = all.to_vec();
+            for v in any_of.iter().flatten() {
+                if !s.contains(v) {
+                    s.push(v.clone());
+                }
+            }
+            s
+        });
+        Some(out)
     }
 
     fn default_auth(&self, zone: u32) -> Auth {

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Expr, Ident, Size, Spanned, Str};
+use super::{Duration, Expr, Ident, Key, Size, Spanned, Str};
 
 /// A statement of a route, action, api or resource.
 pub type Stmt = Spanned<StmtKind>;
@@ -34,6 +34,51 @@ pub enum StmtKind {
         /// Its value.
         value: Expr,
     },
+    /// `mint for zone NAME [{ … }]`
+    Mint(Mint),
+}
+
+/// `mint for zone NAME { claim …; scope …; lifetime …; header … }`: after an
+/// allow, a token this Warden signs for the zone behind it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Mint {
+    /// The zone the token is for.
+    pub zone: Ident,
+    /// The `{ … }` block, when written.
+    pub body: Option<crate::Span>,
+    /// What the block says, in order.
+    pub items: Vec<Spanned<MintItem>>,
+}
+
+/// One line of a `mint` block.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum MintItem {
+    /// `claim NAME = EXPR`: a claim copied into the token.
+    Claim {
+        /// The claim's name in the token.
+        name: Key,
+        /// Where its value comes from.
+        value: Expr,
+    },
+    /// `scope "a", …`: the scopes the token may carry (those the caller has).
+    Scope(Vec<Str>),
+    /// `lifetime DURATION` (60 s when not written).
+    Lifetime(Duration),
+    /// `header "NAME"`: the upstream header that carries the token, bare
+    /// (`authorization: Bearer …` when not written).
+    Header(Str),
+}
+
+impl MintItem {
+    /// The item's keyword, for messages.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            MintItem::Claim { .. } => "claim",
+            MintItem::Scope(_) => "scope",
+            MintItem::Lifetime(_) => "lifetime",
+            MintItem::Header(_) => "header",
+        }
+    }
 }
 
 impl StmtKind {
@@ -47,6 +92,7 @@ impl StmtKind {
             StmtKind::Allow(_) => "allow",
             StmtKind::Deny(_) => "deny",
             StmtKind::UpstreamHeader { .. } => "upstream header",
+            StmtKind::Mint(_) => "mint",
         }
     }
 }

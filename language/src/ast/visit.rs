@@ -26,9 +26,9 @@
 
 use super::{
     Action, Api, ApiItem, AuthMethod, BodySpec, Check, CheckItem, Constraint, Data, Decl, Doc, Duration, Expectation,
-    Expr, ExprKind, Field, File, Ident, Issuer, IssuerItem, Key, Limit, Number, Request, RequestItem, Resource,
-    ResourceItem, Route, Schema, Segment, SegmentKind, Size, Spanned, Step, StepKind, Stmt, StmtKind, Str, Test,
-    TokenSpec, TokenVariant, TypeExpr, TypeKind, Value, ValueKind, Zone, ZoneItem,
+    Expr, ExprKind, Field, File, Ident, Issuer, IssuerItem, Key, Limit, MintItem, Number, Request, RequestItem,
+    Resource, ResourceItem, Route, Schema, Segment, SegmentKind, Size, Spanned, Step, StepKind, Stmt, StmtKind, Str,
+    Test, TokenSpec, TokenVariant, TypeExpr, TypeKind, Value, ValueKind, Zone, ZoneItem,
 };
 
 /// A read-only walk over the AST. Every method's default visits the node's
@@ -438,6 +438,20 @@ pub fn walk_stmt<'a, V: Visit<'a> + ?Sized>(v: &mut V, stmt: &'a Stmt) {
         StmtKind::UpstreamHeader { name, value } => {
             v.visit_str(name);
             v.visit_expr(value);
+        }
+        StmtKind::Mint(mint) => {
+            v.visit_ident(&mint.zone);
+            for item in &mint.items {
+                match &item.node {
+                    MintItem::Claim { name, value } => {
+                        v.visit_key(name);
+                        v.visit_expr(value);
+                    }
+                    MintItem::Scope(scopes) => walk_strs(v, scopes),
+                    MintItem::Lifetime(d) => v.visit_duration(d),
+                    MintItem::Header(name) => v.visit_str(name),
+                }
+            }
         }
     }
 }

@@ -121,6 +121,14 @@ fn apis_routes_and_statements() {
     accepts(Rule::deny, "deny when claim.account_state == \"frozen\"");
     rejects(Rule::deny, "deny claim.x");
     accepts(Rule::upstream_header, "upstream header \"x-customer-id\" = claim.customer_id");
+    accepts(Rule::mint, "mint for zone internal");
+    accepts(Rule::mint, "mint for zone internal {}");
+    accepts(
+        Rule::mint,
+        "mint for zone internal {\n  claim account = path.id\n  claim \"x-y\" = claim.sub\n  scope \"a\", \"b\"\n  lifetime 30s\n  header \"x-token\"\n}",
+    );
+    rejects(Rule::mint, "mint zone internal");
+    rejects(Rule::mint, "mint for internal");
     accepts(Rule::api, "api accounts in zone edge {\n  host \"api.bank.example\"\n  prefix \"/v1\"\n  auth bearer\n}");
     accepts(
         Rule::resource,

@@ -217,6 +217,10 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_content_type
             | kw_subject
             | kw_context
+            | kw_mint
+            | kw_for
+            | kw_claim
+            | kw_lifetime
     )
 }
 

@@ -1,4 +1,4 @@
-//! The builder's rules for statements: `auth`, `scope`, `limit`, `body`, `allow`, `deny`, `upstream header`.
+//! The builder's rules for statements: `auth`, `scope`, `limit`, `body`, `allow`, `deny`, `upstream header`, `mint`.
 
 use pest::iterators::Pair;
 
@@ -68,8 +68,32 @@ impl Builder<'_> {
                 let name = self.next_string(&mut parts, span);
                 StmtKind::UpstreamHeader { name, value: self.expr(parts.next()?) }
             }
+            Rule::mint => {
+                let zone = self.ident(parts.next()?);
+                let body = parts.next();
+                let body_span = body.as_ref().map(|b| self.span(b));
+                let items = body.map(|b| kids(b).filter_map(|p| self.mint_item(p)).collect());
+                StmtKind::Mint(Mint { zone, body: body_span, items: items.unwrap_or_default() })
+            }
             _ => return None,
         };
         Some(Spanned::new(kind, span))
+    }
+
+    fn mint_item(&self, pair: Pair<'_, Rule>) -> Option<Spanned<MintItem>> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut parts = kids(pair);
+        let item = match rule {
+            Rule::mint_claim => {
+                let name = self.key(parts.next()?);
+                MintItem::Claim { name, value: self.expr(parts.next()?) }
+            }
+            Rule::mint_scope => MintItem::Scope(self.strings(parts.next()?)),
+            Rule::mint_lifetime => MintItem::Lifetime(self.duration(parts.next()?)),
+            Rule::mint_header => MintItem::Header(self.next_string(&mut parts, span)),
+            _ => return None,
+        };
+        Some(Spanned::new(item, span))
     }
 }

@@ -45,6 +45,39 @@ pub struct Decision {
     /// (a missing claim): a gateway must remove the client's own copy.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unset_headers: Vec<String>,
+    /// On an allow with `mint`: the token to sign for the zone behind. The
+    /// engine does no signing; the server signs and sets the header.
+    #[serde(skip)]
+    pub mint: Option<Box<MintRequest>>,
+}
+
+/// A token the policy mints, computed and checked by the engine: everything
+/// but what the signer adds (`iat`, `exp`, `jti`, the key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MintRequest {
+    /// The zone it is for.
+    pub zone: String,
+    /// `iss`: the target zone's issuer, which must be the signer's own URL.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Every other claim: `sub`, `client_id`, `scope` (when any), `act`
+    /// (when a peer called), and the policy's own, in that order.
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Seconds from `iat` to `exp`.
+    pub lifetime_s: u64,
+    /// The header that carries it bare; `None`: `authorization: Bearer …`.
+    pub header: Option<String>,
+}
+
+impl MintRequest {
+    /// The header the token goes in, and its value for `token`.
+    pub fn header_for(&self, token: &str) -> (String, String) {
+        match &self.header {
+            Some(name) => (name.clone(), token.to_owned()),
+            None => ("authorization".to_owned(), format!("Bearer {token}")),
+        }
+    }
 }
 
 /// Headers serialise as one JSON object, as SERVICE.md shows them.
@@ -71,6 +104,7 @@ impl Decision {
             headers: Vec::new(),
             claims: None,
             unset_headers: Vec::new(),
+            mint: None,
         }
     }
 

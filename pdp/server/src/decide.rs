@@ -144,13 +144,15 @@ pub fn decide_now(service: &Service, loaded: &Loaded, check: &Check, door: Door)
     let start = Instant::now();
     match check {
         Check::Http(req) => {
-            let d = loaded.engine.check_http(req);
+            let mut d = loaded.engine.check_http(req);
+            service.mint(&mut d);
             let judged = Judged::Http { method: &req.method, host: &req.host, path: &req.target };
             service.finish(&d, door, judged, req.source_ip, start);
             d
         }
         Check::Resource(req) => {
-            let d = loaded.engine.check_resource(req);
+            let mut d = loaded.engine.check_resource(req);
+            service.mint(&mut d);
             let judged = Judged::Resource {
                 resource_type: &req.resource_type,
                 resource_id: &req.resource_id,

@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod http;
 pub mod jwks;
 pub mod limits_redis;
+pub mod mint;
 pub mod signing;
 pub mod state;
 pub mod tls;
@@ -90,8 +91,11 @@ async fn serve(config: Config) -> Result<(), ServeError> {
     let log = start_log(&config).await?;
     let callers =
         caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies).map_err(ServeError::Callers)?;
-    let service =
+    let mut service =
         Service::with_limits(config.policies.clone(), &config.limits, log)?.with_doors(callers, config.check_limits);
+    if let Some(issuer) = &issuer {
+        service = service.with_minter(Arc::new(mint::Minter::new(issuer).map_err(ServeError::Issuer)?));
+    }
     let fetcher = jwks::HttpFetcher::new(&config.jwks, tokio::runtime::Handle::current(), service.jwks_counters())
         .map_err(ServeError::Jwks)?;
     let service = Arc::new(service.with_jwks(Arc::new(fetcher)));

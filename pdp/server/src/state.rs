@@ -73,6 +73,15 @@ pub struct ReloadLabels {
     pub result: String,
 }
 
+/// Minted-token counter labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MintLabels {
+    /// The zone the token is for.
+    pub zone: String,
+    /// `signed` (a new signature) or `cached` (a kept token reused).
+    pub result: &'static str,
+}
+
 /// Revision gauge labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RevisionLabels {
@@ -91,6 +100,7 @@ pub struct Metrics {
     limit_backend_errors: Counter,
     log_drops: Counter,
     jwks: super::jwks::FetchCounters,
+    minted: Family<MintLabels, Counter>,
 }
 
 impl Metrics {
@@ -121,7 +131,24 @@ impl Metrics {
             "JWKS fetches that failed (old keys kept)",
             jwks.failed.clone(),
         );
-        Metrics { registry, decisions, latency, reloads, revision, limit_keys, limit_backend_errors, log_drops, jwks }
+        let minted = Family::<MintLabels, Counter>::default();
+        registry.register(
+            "warden_tokens_minted",
+            "Tokens handed to allowed requests by `mint`, by zone: newly signed or reused",
+            minted.clone(),
+        );
+        Metrics {
+            registry,
+            decisions,
+            latency,
+            reloads,
+            revision,
+            limit_keys,
+            limit_backend_errors,
+            log_drops,
+            jwks,
+            minted,
+        }
     }
 }
 
@@ -203,6 +230,8 @@ pub struct Service {
     pub callers: super::caller::CallerRules,
     /// What one judged request may carry, at every door.
     pub bounds: crate::api::Bounds,
+    /// Signs what policies mint (`[issuer]`); none: a set that mints is refused.
+    minter: Option<Arc<super::mint::Minter>>,
 }
 
 /// Now as Unix milliseconds.
@@ -263,6 +292,47 @@ impl Service {
             jwks: None,
             callers: super::caller::CallerRules::new(&super::config::Callers::default(), &[]).unwrap_or_default(),
             bounds: crate::api::Bounds::default(),
+            minter: None,
+        }
+    }
+
+    /// Signs the tokens policies mint with `minter` (this Warden's `[issuer]`).
+    #[must_use]
+    pub fn with_minter(mut self, minter: Arc<super::mint::Minter>) -> Service {
+        self.minter = Some(minter);
+        self
+    }
+
+    /// On an allow that mints: signs (or reuses) the token and adds its
+    /// header. A token that cannot be signed turns the allow into a denial.
+    pub fn mint(&self, d: &mut Decision) {
+        let Some(request) = d.mint.take() else { return };
+        if !d.allow {
+            return;
+        }
+        let signed = match &self.minter {
+            Some(m) => m.token(&request, now_ms()),
+            None => Err("this Warden has no `[issuer]` to sign with".to_owned()),
+        };
+        match signed {
+            Ok((token, how)) => {
+                let result = match how {
+                    super::mint::Minted::Signed => "signed",
+                    super::mint::Minted::Cached => "cached",
+                };
+                self.metrics.minted.get_or_create(&MintLabels { zone: request.zone.clone(), result }).inc();
+                let (name, value) = request.header_for(&token);
+                // The minted token replaces whatever the client sent under that name.
+                d.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+                d.headers.push((name, value));
+            }
+            Err(why) => {
+                let rule = d.rule.clone();
+                let kept = std::mem::replace(d, Decision::new(warden_language::reason::Reason::MintFailed, why, rule));
+                d.revision = kept.revision;
+                d.decision_id = kept.decision_id;
+                d.claims = kept.claims;
+            }
         }
     }
 
@@ -322,6 +392,9 @@ impl Service {
         let files = compiled.set.files.iter().map(|f| f.path.clone()).collect();
         let limiter = self.limiter.clone();
         let fetcher = self.jwks.clone().map(|f| f as Arc<dyn warden_engine::jwt::JwksFetcher>);
+        for warning in self.cannot_mint(&compiled.graph) {
+            eprintln!("warden: warning: {warning}");
+        }
         let engine = warden_project::engine(compiled.graph, &compiled.loader, limiter, fetcher)?;
         // URL keys are fetched before the revision is published (this runs on the
         // reload thread): those the fetcher's cache held fresh are not fetched again,
@@ -330,6 +403,44 @@ impl Service {
             super::jwks::report(&verifier.refresh_due(now_ms()));
         }
         Ok(Loaded { engine, revision, loaded_at_ms: now_ms(), files })
+    }
+
+    /// What a set mints that this server cannot sign: no `[issuer]`, or a
+    /// target zone that trusts another issuer URL. Such a set still loads (one
+    /// set is often served by every tier, and only the edge signs), and those
+    /// routes deny with `mint_failed`; the reload says so.
+    fn cannot_mint(&self, graph: &warden_compiler::graph::Graph) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for ep in &graph.endpoints {
+            for step in &ep.steps {
+                let warden_compiler::graph::StepKind::Mint(m) = &step.kind else { continue };
+                // Once per target zone: an api's `mint` is lowered into each of its routes.
+                if seen.contains(&m.zone.as_str()) {
+                    continue;
+                }
+                seen.push(&m.zone);
+                let at = graph.sources.get(step.origin.source as usize).map_or("?", String::as_str);
+                let at = format!("{at}:{}:{}", step.origin.line, step.origin.column);
+                match &self.minter {
+                    None => out.push(format!(
+                        "{at}: `{}` mints tokens for zone `{}`, and this server has no `[issuer]` to sign them: \
+                         it will deny with `mint_failed`",
+                        ep.id, m.zone
+                    )),
+                    Some(minter) if minter.url() != m.issuer => out.push(format!(
+                        "{at}: `{}` mints tokens for zone `{}`, which trusts the issuer `{}`; this server signs \
+                         as `{}` (`[issuer] url`): it will deny with `mint_failed`",
+                        ep.id,
+                        m.zone,
+                        m.issuer,
+                        minter.url()
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        out
     }
 
     /// Counts a decision and sends its log line.

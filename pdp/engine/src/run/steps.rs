@@ -7,12 +7,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use warden_compiler::graph::{AllowRule, Auth, BackendErrorPolicy, BodyAccept, Endpoint, ExprId, LimitStage, StepKind};
+use warden_compiler::graph::{
+    AllowRule, Auth, BackendErrorPolicy, BodyAccept, Endpoint, ExprId, LimitStage, Mint, StepKind,
+};
 use warden_language::reason::Reason;
 
 use super::{BACKEND_ERROR_RETRY_MS, Engine, HttpRequest};
 use crate::credentials;
-use crate::decision::Decision;
+use crate::decision::{Decision, MintRequest};
 use crate::eval::{EvalError, Facts, Prepared, eval, eval_bool};
 use crate::inline::InlineStr;
 use crate::json;
@@ -178,6 +180,20 @@ impl Engine {
                         }
                     }
                 }
+                StepKind::Mint(m) => {
+                    let Some(d) = allowed.as_mut() else { continue };
+                    let claims = identity.as_ref().map(|i| &*i.claims);
+                    let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
+                    let granted = identity.as_ref().map(|i| {
+                        let claim =
+                            i.issuer.and_then(|n| g.issuers.get(n as usize)).map_or("scope", |n| &n.scopes_claim);
+                        Scopes(i.claims.get(claim))
+                    });
+                    match mint_request(&self.prepared, &facts, m, granted.as_ref(), req.peer.as_deref()) {
+                        Ok(request) => d.mint = Some(Box::new(request)),
+                        Err(detail) => return Decision::new(Reason::MintClaimMissing, detail, rule()),
+                    }
+                }
             }
         }
         allowed
@@ -327,6 +343,59 @@ impl std::fmt::Write for KeyBuf {
         }
         Ok(())
     }
+}
+
+/// Step 9, `mint`: the claims of the token for the zone behind, or why it
+/// cannot be minted (a claim the policy copies is missing: never a partial token).
+fn mint_request(
+    p: &Prepared,
+    facts: &Facts<'_>,
+    m: &Mint,
+    granted: Option<&Scopes<'_>>,
+    peer: Option<&str>,
+) -> Result<MintRequest, String> {
+    let incoming = facts.claims;
+    let text = |name: &str| incoming.and_then(|c| c.get(name)).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let Some(sub) = text("sub") else {
+        return Err(format!("the caller has no `sub` to mint a token for zone `{}` with", m.zone));
+    };
+    let mut claims = Map::new();
+    claims.insert("sub".to_owned(), Value::String(sub.to_owned()));
+    let client = text("client_id").or_else(|| text("azp")).unwrap_or(sub);
+    claims.insert("client_id".to_owned(), Value::String(client.to_owned()));
+    let scopes: Vec<&str> =
+        m.scopes.iter().map(String::as_str).filter(|s| granted.is_some_and(|g| g.contains(s))).collect();
+    if !scopes.is_empty() {
+        claims.insert("scope".to_owned(), Value::String(scopes.join(" ")));
+    }
+    // RFC 8693 §4.1: the service that called over mTLS acts for the subject;
+    // a chain the incoming token already carried is kept inside.
+    if let Some(peer) = peer.filter(|p| !p.is_empty() && *p != sub) {
+        let mut act = Map::new();
+        act.insert("sub".to_owned(), Value::String(peer.to_owned()));
+        if let Some(prior) = incoming.and_then(|c| c.get("act")).filter(|a| a.is_object()) {
+            act.insert("act".to_owned(), prior.clone());
+        }
+        claims.insert("act".to_owned(), Value::Object(act));
+    }
+    for (name, expr) in &m.claims {
+        match eval(p, facts, *expr) {
+            Ok(v) => {
+                claims.insert(name.clone(), v.into_value());
+            }
+            Err(e) => {
+                return Err(format!("claim `{name}` of the token for zone `{}` cannot be computed ({e})", m.zone));
+            }
+        }
+    }
+    Ok(MintRequest {
+        zone: m.zone.clone(),
+        issuer: m.issuer.clone(),
+        audience: m.audience.clone(),
+        claims,
+        lifetime_s: m.lifetime_s,
+        header: m.header.clone(),
+    })
 }
 
 /// Step 5: `Err` with the scopes to ask for when `granted` lacks one.

@@ -1,0 +1,113 @@
+//! `mint`: the zone a token is minted for exists, trusts exactly one issuer
+//! (this Warden) and is not the zone the request is in; the endpoint has an
+//! authenticated caller; and every claim copies something Warden verified.
+
+use warden_language::ast::*;
+use warden_language::{Diagnostic, Span};
+
+use super::Checker;
+use super::exprs::Place;
+use crate::codes;
+
+/// The first part of `e` that reads what nobody verified (a header, the
+/// query, the body, the network source, a resource check's attributes), with
+/// its root.
+fn unverified(e: &Expr) -> Option<(Root, Span)> {
+    match &e.kind {
+        ExprKind::Str(_) | ExprKind::Number { .. } | ExprKind::Bool(_) => None,
+        ExprKind::Attr { root, path } => match root.node {
+            Root::Claim | Root::Path | Root::Peer | Root::Data => {
+                path.iter().find_map(|s| if let SegmentKind::Index(i) = &s.kind { unverified(i) } else { None })
+            }
+            _ => Some((root.node, e.span)),
+        },
+        ExprKind::Access { base, path } => unverified(base).or_else(|| {
+            path.iter().find_map(|s| if let SegmentKind::Index(i) = &s.kind { unverified(i) } else { None })
+        }),
+        ExprKind::List(items) | ExprKind::And(items) | ExprKind::Or(items) | ExprKind::Call { args: items, .. } => {
+            items.iter().find_map(unverified)
+        }
+        ExprKind::Not(inner) | ExprKind::Paren(inner) => unverified(inner),
+        ExprKind::Compare { lhs, rhs, .. } => unverified(lhs).or_else(|| unverified(rhs)),
+    }
+}
+
+impl<'a> Checker<'a> {
+    /// A `mint` statement of an endpoint in `zone`.
+    pub(super) fn mint(&mut self, mint: &Mint, span: Span, place: Place<'a>, zone: Option<&'a Zone>) {
+        if let Some(target) = self.zone_ref(&mint.zone) {
+            self.mint_target(mint, target, zone);
+        }
+        let auth = match place {
+            Place::Api { auth } | Place::Route { auth, .. } | Place::Action { auth } => auth,
+            Place::LimitKey => None,
+        };
+        if matches!(auth, Some(AuthMethod::None)) {
+            self.push(
+                Diagnostic::error(codes::MINT_UNTRUSTED, span, "`mint` on an endpoint with `auth none`")
+                    .with_label("there is no verified caller to mint a token for")
+                    .with_help("authenticate the caller first: a minted token carries its subject"),
+            );
+        }
+        for item in &mint.items {
+            let MintItem::Claim { name, value } = &item.node else { continue };
+            self.expr(value, place);
+            if let Some((root, at)) = unverified(value) {
+                self.push(
+                    Diagnostic::error(
+                        codes::MINT_UNTRUSTED,
+                        at,
+                        format!("claim `{}` copies `{}`, which nobody verified", name.name, root.as_str()),
+                    )
+                    .with_label("the caller wrote this")
+                    .with_help(
+                        "a minted token carries only what Warden verified: `claim.*`, `path.*`, `peer.*`, \
+                         `data.*` and constants",
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The zone a token is minted for: one issuer, not the request's own zone.
+    fn mint_target(&mut self, mint: &Mint, target: &'a Zone, zone: Option<&'a Zone>) {
+        let issuers: Vec<&Issuer> = target
+            .items
+            .iter()
+            .filter_map(|i| if let ZoneItem::Issuer(issuer) = &i.node { Some(issuer) } else { None })
+            .collect();
+        if zone.is_some_and(|z| z.name.name == target.name.name) {
+            self.push(
+                Diagnostic::error(
+                    codes::MINT_UNTRUSTED,
+                    mint.zone.span,
+                    format!("`mint` for zone `{}`, the zone the request is already in", target.name.name),
+                )
+                .with_label("a minted token would be accepted where it was minted")
+                .with_help("mint for the zone behind this one, which trusts this Warden as its only issuer"),
+            );
+        } else if issuers.len() != 1 {
+            let found = if issuers.is_empty() {
+                "no issuer".to_owned()
+            } else {
+                format!(
+                    "{} issuers ({})",
+                    issuers.len(),
+                    issuers.iter().map(|i| format!("`{}`", i.url.value)).collect::<Vec<_>>().join(", ")
+                )
+            };
+            self.push(
+                Diagnostic::error(
+                    codes::MINT_UNTRUSTED,
+                    mint.zone.span,
+                    format!("`mint` for zone `{}`, which trusts {found}", target.name.name),
+                )
+                .with_label("must trust this Warden alone")
+                .with_help(
+                    "give the zone one issuer, this Warden: its `[issuer] url`, with `jwks url \
+                     \"<that url>/.well-known/jwks.json\"`",
+                ),
+            );
+        }
+    }
+}

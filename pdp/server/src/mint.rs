@@ -1,0 +1,172 @@
+//! Signing the tokens policies mint (`mint for zone …`): a JWT access token
+//! (RFC 9068, `typ: at+jwt`) signed with `[issuer]`'s active key, kept and
+//! reused for the first half of its lifetime, so a hot route signs once per
+//! caller and claims rather than once per request.
+//!
+//! The JWS compact form (RFC 7515 §7.1) is written here over an aws-lc-rs key
+//! pair parsed once at start-up: `jsonwebtoken::encode` would parse the
+//! PKCS#8 key again for every signature (and takes RSA keys only as PKCS#1).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+use warden_engine::decision::MintRequest;
+
+use crate::signing::{Algorithm, Issuer};
+
+/// Tokens kept for reuse at most.
+pub const CACHE_ENTRIES: usize = 10_000;
+
+/// A token larger than this is signed each time, never kept.
+const CACHE_TOKEN_BYTES: usize = 8 << 10;
+
+/// The parsed private half of the active key.
+enum KeyPair {
+    Es256(EcdsaKeyPair),
+    EdDsa(Ed25519KeyPair),
+    Rs256(RsaKeyPair),
+}
+
+/// One kept token.
+struct Kept {
+    token: std::sync::Arc<str>,
+    /// Unix ms after which it is not handed out again.
+    reuse_until_ms: u64,
+}
+
+/// Whether a token was signed now or reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Minted {
+    /// Signed for this request.
+    Signed,
+    /// Reused from the cache.
+    Cached,
+}
+
+/// Signs minted tokens with this Warden's active key.
+pub struct Minter {
+    url: String,
+    kid: String,
+    alg: Algorithm,
+    key: KeyPair,
+    rng: SystemRandom,
+    cache: Mutex<HashMap<Vec<u8>, Kept>>,
+}
+
+impl std::fmt::Debug for Minter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minter").field("url", &self.url).field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl Minter {
+    /// The signer of `issuer`'s active key.
+    pub fn new(issuer: &Issuer) -> Result<Minter, String> {
+        let active = issuer.active().ok_or("`[issuer]` has no active key")?;
+        let der = active.pkcs8_der();
+        let bad = || format!("the active signing key `{}` cannot sign", active.kid);
+        let key = match active.algorithm {
+            Algorithm::ES256 => {
+                KeyPair::Es256(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|_| bad())?)
+            }
+            Algorithm::EdDSA => KeyPair::EdDsa(Ed25519KeyPair::from_pkcs8(der).map_err(|_| bad())?),
+            Algorithm::RS256 => KeyPair::Rs256(RsaKeyPair::from_pkcs8(der).map_err(|_| bad())?),
+        };
+        Ok(Minter {
+            url: issuer.url.clone(),
+            kid: active.kid.clone(),
+            alg: active.algorithm,
+            key,
+            rng: SystemRandom::new(),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The `iss` this Warden writes.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The token for `request` at `now_ms`: a kept one while it has more than
+    /// half its lifetime left, else a new one. `Err` says why it cannot be
+    /// signed (never with key material in it).
+    pub fn token(&self, request: &MintRequest, now_ms: u64) -> Result<(std::sync::Arc<str>, Minted), String> {
+        if request.issuer != self.url {
+            return Err(format!(
+                "the token for zone `{}` would be issued by `{}`, and this Warden is `{}`",
+                request.zone, request.issuer, self.url
+            ));
+        }
+        // The cache key is the whole request, compared exactly: two callers
+        // never share a token, whatever their claims hash to.
+        let key = serde_json::to_vec(request).map_err(|e| format!("cannot write the claims: {e}"))?;
+        if let Some(kept) = self.lock().get(&key)
+            && now_ms < kept.reuse_until_ms
+        {
+            return Ok((kept.token.clone(), Minted::Cached));
+        }
+        let token: std::sync::Arc<str> = self.sign(request, now_ms)?.into();
+        if token.len() <= CACHE_TOKEN_BYTES {
+            let half = request.lifetime_s.saturating_mul(500);
+            let mut cache = self.lock();
+            if cache.len() >= CACHE_ENTRIES {
+                cache.retain(|_, k| now_ms < k.reuse_until_ms);
+                if cache.len() >= CACHE_ENTRIES {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, Kept { token: token.clone(), reuse_until_ms: now_ms.saturating_add(half) });
+        }
+        Ok((token, Minted::Signed))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Kept>> {
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A new signed token: header, the registered claims, then the request's.
+    fn sign(&self, request: &MintRequest, now_ms: u64) -> Result<String, String> {
+        let failed = |what: &str| format!("cannot sign the token for zone `{}`: {what}", request.zone);
+        let header = serde_json::json!({ "alg": self.alg.as_str(), "typ": "at+jwt", "kid": self.kid });
+        let iat = now_ms / 1_000;
+        let mut jti = [0u8; 16];
+        self.rng.fill(&mut jti).map_err(|_| failed("no randomness"))?;
+        let mut claims = Map::new();
+        claims.insert("iss".to_owned(), Value::String(self.url.clone()));
+        claims.insert("aud".to_owned(), Value::String(request.audience.clone()));
+        claims.insert("iat".to_owned(), Value::from(iat));
+        claims.insert("exp".to_owned(), Value::from(iat.saturating_add(request.lifetime_s)));
+        claims.insert("jti".to_owned(), Value::String(URL_SAFE_NO_PAD.encode(jti)));
+        for (name, value) in &request.claims {
+            claims.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+        let b64 = |v: &Value| serde_json::to_vec(v).map(|bytes| URL_SAFE_NO_PAD.encode(bytes));
+        let mut input = b64(&header).map_err(|_| failed("header"))?;
+        input.push('.');
+        input.push_str(&b64(&Value::Object(claims)).map_err(|_| failed("claims"))?);
+        let signature = match &self.key {
+            KeyPair::Es256(k) => k.sign(&self.rng, input.as_bytes()).map_err(|_| failed("ES256"))?.as_ref().to_vec(),
+            KeyPair::EdDsa(k) => k.sign(input.as_bytes()).as_ref().to_vec(),
+            KeyPair::Rs256(k) => {
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(&RSA_PKCS1_SHA256, &self.rng, input.as_bytes(), &mut sig).map_err(|_| failed("RS256"))?;
+                sig
+            }
+        };
+        input.push('.');
+        input.push_str(&URL_SAFE_NO_PAD.encode(signature));
+        Ok(input)
+    }
+
+    /// Tokens kept now.
+    pub fn kept(&self) -> usize {
+        self.lock().len()
+    }
+}
