@@ -32,6 +32,10 @@ rustc --version
 #   redis-server  tests/tests/limits_redis.rs starts its own on a loopback port.
 #   node, npm     the editor grammar tests and the real OpenID provider of
 #                 tests/tests/oidc_rotation.rs.
+# And python3-jwt, python3-cryptography (PyJWT, for Debian's /usr/bin/python3):
+# tests/tests/mint_nginx.rs runs tests/upstream/verify_jwt.py behind nginx to
+# verify the tokens Warden mints. They are modules, not commands: checked by
+# importing them below.
 NEEDS=(
   "cc gcc libc6-dev"
   "dot graphviz"
@@ -49,6 +53,9 @@ for need in "${NEEDS[@]}"; do
     missing+=("${more[@]}")
   fi
 done
+if ! /usr/bin/python3 -I -c 'import jwt, cryptography' >/dev/null 2>&1; then
+  missing+=(python3-jwt python3-cryptography)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
