@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod gateway;
 pub mod idp;
+pub mod oidc;
 pub mod pki;
 
 use std::io::{Read as _, Write as _};

@@ -356,7 +356,8 @@ fn mint_request(
 ) -> Result<MintRequest, String> {
     let incoming = facts.claims;
     let text = |name: &str| incoming.and_then(|c| c.get(name)).and_then(Value::as_str).filter(|s| !s.is_empty());
-    let Some(sub) = text("sub") else {
+    // A client-credentials token names no user: its subject is the client (RFC 9068 §2.2).
+    let Some(sub) = text("sub").or_else(|| text("client_id")).or_else(|| text("azp")) else {
         return Err(format!("the caller has no `sub` to mint a token for zone `{}` with", m.zone));
     };
     let mut claims = Map::new();

@@ -1,0 +1,136 @@
+//! A real OpenID provider for the end-to-end tests: `node tests/idp/provider.mjs
+//! PORT` (oidc-provider) on a loopback port, issuing JWT access tokens by the
+//! `client_credentials` grant, with a key rotation on demand.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::{free_port, request};
+
+/// The audience (resource) of the provider's access tokens.
+pub const AUD: &str = "https://api.example";
+
+/// The provider's folder (`tests/idp`).
+pub fn idp_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("idp")
+}
+
+/// Base64url without padding.
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `node tests/idp/provider.mjs PORT`, killed when dropped. Its standard input is
+/// a pipe held here: should the test process die without dropping it, the
+/// provider sees the pipe close and exits too.
+pub struct Provider {
+    child: Child,
+    _stdin: Option<ChildStdin>,
+    addr: SocketAddr,
+}
+
+impl Provider {
+    /// Starts the provider on a free loopback port and waits (at most 30 s) for its
+    /// discovery document. Panics with what to install when it cannot run.
+    pub fn start(log: &Path) -> Provider {
+        let dir = idp_dir();
+        assert!(
+            dir.join("node_modules/oidc-provider/package.json").is_file(),
+            "the packages of the test OpenID provider are not installed: run `npm ci` in `{}` \
+             (`./test.sh` does; it needs Node.js and npm)",
+            dir.display()
+        );
+        let port = free_port().unwrap();
+        let mut child = Command::new("node")
+            .arg(dir.join("provider.mjs"))
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start `node` ({e}): this test runs a real OpenID provider (oidc-provider) \
+                     under Node.js; install Node.js 18 or later and npm, and run `npm ci` in `{}`",
+                    dir.display()
+                )
+            });
+        let stdin = child.stdin.take();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut provider = Provider { child, _stdin: stdin, addr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = provider.get("/.well-known/openid-configuration")
+                && r["issuer"] == provider.issuer()
+            {
+                return provider;
+            }
+            if let Ok(Some(status)) = provider.child.try_wait() {
+                panic!("the OpenID provider exited at start ({status}): {}", std::fs::read_to_string(log).unwrap());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the OpenID provider did not answer in 30 s: {}",
+                std::fs::read_to_string(log).unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Its issuer URL (`http://127.0.0.1:PORT`).
+    pub fn issuer(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `GET path` as JSON; an error unless it answers 200.
+    pub fn get(&self, path: &str) -> Result<Value, String> {
+        let r = request(self.addr, "GET", path, &[], None)?;
+        if r.status != 200 {
+            return Err(format!("`GET {path}` answered {}", r.status));
+        }
+        r.json()
+    }
+
+    /// An access token (a JWT for [`AUD`]) by the `client_credentials` grant.
+    pub fn token(&self) -> String {
+        let basic = base64::engine::general_purpose::STANDARD.encode("warden-test:warden-test-secret");
+        let body = "grant_type=client_credentials&scope=read&resource=https%3A%2F%2Fapi.example";
+        let r = request(
+            self.addr,
+            "POST",
+            "/token",
+            &[("authorization", &format!("Basic {basic}")), ("content-type", "application/x-www-form-urlencoded")],
+            Some(body.as_bytes()),
+        )
+        .unwrap();
+        let answer = r.json().unwrap();
+        assert_eq!(r.status, 200, "{answer}");
+        answer["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Publishes a new key next to the old one and signs with it from now on;
+    /// the new `kid`.
+    pub fn rotate(&self) -> String {
+        let r = request(self.addr, "POST", "/admin/rotate", &[], None).unwrap();
+        r.json().unwrap()["signing"].as_str().unwrap().to_owned()
+    }
+
+    /// How many times the key set (`GET /jwks`) was fetched.
+    pub fn jwks_hits(&self) -> u64 {
+        self.get("/admin/jwks-hits").unwrap()["hits"].as_u64().unwrap()
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
