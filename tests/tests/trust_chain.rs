@@ -13,7 +13,8 @@
 //! the policy copies that the caller lacks denies (`mint_claim_missing`) and
 //! mints nothing; a second request reuses the token (the metric says so); and
 //! a key rotation at the edge (next key published, then signing) costs the
-//! internal tier no refusal.
+//! internal tier no refusal. A second test: every door (`/v1/check`, the batch,
+//! forward auth, warden.v1, Envoy ext_authz) hands on the same minted token.
 //!
 //! Needs `node` and the provider's packages (`cd tests/idp && npm ci`, which
 //! `./test.sh` does).
@@ -292,4 +293,107 @@ fn the_edge_mints_for_the_internal_zone_and_only_there() {
     }
     assert!(refused.is_empty(), "refused after the rotation: {refused:?}");
     assert!(allowed >= 20, "{allowed}");
+}
+
+/// Every door hands on the same minted token (the edge reuses it): `/v1/check`,
+/// `/v1/check/batch`, forward auth, `warden.v1.Decision/Check` and Envoy
+/// ext_authz (as a header that overwrites the client's `authorization`).
+#[test]
+fn every_door_carries_the_minted_token() {
+    use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;
+    use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest as EnvoyHttp, Request};
+    use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+    use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
+    use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, CheckRequest as EnvoyCheck};
+    use warden_server::grpc::pb;
+    use warden_server::grpc::pb::decision_client::DecisionClient;
+
+    let dir = tempfile::tempdir().unwrap();
+    let idp = warden_e2e::idp::TestIdp::new("https://idp.example", AUD, "idp-1").unwrap();
+    let key = dir.path().join("edge.pem");
+    generate(&key);
+    let edge_port = free_port().unwrap();
+    let edge_url = format!("http://127.0.0.1:{edge_port}");
+    let set = dir.path().join("edge");
+    std::fs::create_dir(&set).unwrap();
+    std::fs::write(set.join("idp.jwks.json"), idp.jwks().to_string()).unwrap();
+    let policy = edge_policy("https://idp.example", &edge_url)
+        .replace("jwks url \"https://idp.example/jwks\" refresh 5m", "jwks file \"idp.jwks.json\"");
+    std::fs::write(set.join("edge.warden"), policy).unwrap();
+    let config = edge_config(dir.path(), &edge_url, &[(&key, "active")]);
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[forward_auth]\ntrusted_proxies = [\"127.0.0.1/32\"]\n",
+            std::fs::read_to_string(&config).unwrap()
+        ),
+    )
+    .unwrap();
+    let edge = start_edge(&set, edge_port, &config);
+    let user = idp.mint(&json!({"sub": "u-1", "client_id": "app", "scope": "read"}));
+    let bearer = format!("Bearer {user}");
+
+    let first = minted(&check(&edge, "api.example", "/orders/42", &user));
+    let (_, claims) = parts(&first);
+    assert_eq!((&claims["sub"], &claims["order"], &claims["aud"]), (&json!("u-1"), &json!("42"), &json!(INTERNAL_AUD)));
+
+    let batch = json!([{"request": {"method": "GET", "scheme": "https", "host": "api.example", "path": "/orders/42",
+        "headers": {"authorization": bearer}}}]);
+    let answers = edge.post_json("/v1/check/batch", &batch).unwrap().json().unwrap();
+    assert_eq!(minted(&answers[0]), first, "batch: {answers}");
+
+    let forward = [
+        ("x-forwarded-method", "GET"),
+        ("x-forwarded-uri", "/orders/42"),
+        ("x-forwarded-host", "api.example"),
+        ("x-forwarded-proto", "https"),
+        ("authorization", bearer.as_str()),
+    ];
+    let r = warden_e2e::request(edge.http, "GET", "/v1/forward-auth", &forward, None).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("authorization"), Some(format!("Bearer {first}").as_str()), "forward auth");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let endpoint = format!("http://{}", edge.grpc);
+    let mut grpc = rt.block_on(DecisionClient::connect(endpoint.clone())).unwrap();
+    let answer = rt
+        .block_on(grpc.check(pb::CheckRequest {
+            request: Some(pb::HttpRequest {
+                method: "GET".to_owned(),
+                scheme: "https".to_owned(),
+                host: "api.example".to_owned(),
+                path: "/orders/42".to_owned(),
+                headers: [("authorization".to_owned(), bearer.clone())].into_iter().collect(),
+                body: None,
+            }),
+            source: None,
+        }))
+        .unwrap()
+        .into_inner();
+    assert!(answer.allow, "{answer:?}");
+    assert_eq!(answer.headers.get("authorization"), Some(&format!("Bearer {first}")), "warden.v1");
+
+    let mut envoy = rt.block_on(AuthorizationClient::connect(endpoint)).unwrap();
+    let check = EnvoyCheck {
+        attributes: Some(AttributeContext {
+            request: Some(Request {
+                time: None,
+                http: Some(EnvoyHttp {
+                    method: "GET".to_owned(),
+                    path: "/orders/42".to_owned(),
+                    host: "api.example".to_owned(),
+                    scheme: "https".to_owned(),
+                    headers: [("authorization".to_owned(), bearer.clone())].into_iter().collect(),
+                    protocol: "HTTP/2".to_owned(),
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        }),
+    };
+    let answer = rt.block_on(envoy.check(check)).unwrap().into_inner();
+    let Some(HttpResponse::OkResponse(ok)) = answer.http_response else { panic!("not allowed: {answer:?}") };
+    let auth = ok.headers.iter().find(|o| o.header.as_ref().is_some_and(|h| h.key == "authorization")).unwrap();
+    assert_eq!(auth.header.as_ref().unwrap().value, format!("Bearer {first}"), "ext_authz");
+    assert_eq!(auth.append_action, HeaderAppendAction::OverwriteIfExistsOrAdd as i32);
 }
