@@ -38,6 +38,7 @@ pub fn to_dot(g: &Graph) -> String {
         let (group, label) = match &ep.kind {
             EndpointKind::Route { api, method, path } => (format!("api {api}"), format!("{} {path}", method.as_str())),
             EndpointKind::Action { resource, action } => (format!("resource {resource}"), format!("action {action}")),
+            EndpointKind::Exchange { name } => ("token exchange".to_owned(), format!("exchange {name}")),
         };
         let gi = match groups.iter().position(|(name, _)| *name == group) {
             Some(i) => i,
@@ -84,6 +85,11 @@ fn quote(s: &str) -> String {
 
 fn step_label(g: &Graph, step: &StepKind) -> String {
     match step {
+        StepKind::Subject { issuers } => {
+            let names: Vec<&str> =
+                issuers.iter().filter_map(|&i| g.issuers.get(i as usize)).map(|i| i.iss.as_str()).collect();
+            format!("subject token of {}", names.join(", "))
+        }
         StepKind::Transport { require_tls, mtls_peers, networks } => {
             let mut parts = Vec::new();
             if *require_tls {

@@ -41,6 +41,7 @@ common::fixture_tests! {
     attributes_out_of_place,
     auth_mismatch,
     duplicate_zone_across_files,
+    exchange_invalid,
     invalid_regex_cidr_glob_url,
     malformed_files,
     mint_untrusted,

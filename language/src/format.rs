@@ -196,6 +196,10 @@ impl Printer<'_> {
             Decl::Data(d) => self.simple(d.span, &format!("data {} = file {}", d.name.name, quote(&d.path.value))),
             Decl::Api(a) => self.api(a),
             Decl::Resource(r) => self.resource(r),
+            Decl::Exchange(x) => {
+                let head = format!("exchange {} from zone {}", x.name.name, x.zone.name);
+                self.stmt_block(x.span, &head, x.body, &x.stmts);
+            }
             Decl::Test(t) => self.test(t),
         }
     }

@@ -84,6 +84,7 @@ pub const KEYWORDS: &[&str] = &[
     "for",
     "claim",
     "lifetime",
+    "exchange",
 ];
 
 /// The word operators of expressions (`op_…` rules), which completion offers

@@ -21,6 +21,7 @@ pub fn file(file: &File) -> Vec<Diagnostic> {
             Decl::Data(_) => {}
             Decl::Api(a) => v.api(a),
             Decl::Resource(r) => v.resource(r),
+            Decl::Exchange(x) => v.exchange(x),
             Decl::Test(t) => v.visit_test(t),
         }
     }
@@ -511,6 +512,21 @@ impl Validator {
             _ => None,
         });
         self.stmts(api_stmts, "api");
+    }
+
+    /// An exchange: its statements, without those that speak of an HTTP
+    /// request it does not have (a body, upstream headers).
+    fn exchange(&mut self, exchange: &Exchange) {
+        self.stmts(exchange.stmts.iter(), "exchange");
+        for stmt in &exchange.stmts {
+            if matches!(stmt.node, StmtKind::Body(_) | StmtKind::UpstreamHeader { .. }) {
+                self.diags.push(
+                    Diagnostic::error(codes::MISPLACED, stmt.span, format!("`{}` in an exchange", stmt.node.keyword()))
+                        .with_label("a token exchange has no request body or upstream")
+                        .with_help("an exchange holds `auth`, `scope`, `limit`, `allow`, `deny` and one `mint`"),
+                );
+            }
+        }
     }
 
     fn resource(&mut self, resource: &Resource) {

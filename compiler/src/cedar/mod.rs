@@ -133,6 +133,7 @@ fn endpoint_entity(ep: &Endpoint) -> String {
     match &ep.kind {
         EndpointKind::Route { .. } => "Route".to_owned(),
         EndpointKind::Action { resource, .. } => resource_entity(resource),
+        EndpointKind::Exchange { .. } => "Exchange".to_owned(),
     }
 }
 
@@ -150,6 +151,8 @@ pub fn to_cedar(g: &Graph) -> CedarExport {
         let resource_type = match &ep.kind {
             EndpointKind::Action { resource, .. } => Some(resource.clone()),
             EndpointKind::Route { .. } => None,
+            // A token exchange issues a token: Cedar has nothing to decide it with.
+            EndpointKind::Exchange { .. } => continue,
         };
         let mut cx = Cx { g, ep, names: std::mem::take(&mut names), resource_type };
         for p in &ep.params {

@@ -69,7 +69,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A block of statements: referenced limits and schemas, rule conditions and header values.
-    fn stmts<'s>(&mut self, stmts: impl Iterator<Item = &'s Stmt>, place: Place<'a>, zone: Option<&'a Zone>)
+    pub(super) fn stmts<'s>(&mut self, stmts: impl Iterator<Item = &'s Stmt>, place: Place<'a>, zone: Option<&'a Zone>)
     where
         'a: 's,
     {

@@ -111,3 +111,103 @@ impl<'a> Checker<'a> {
         }
     }
 }
+
+impl<'a> Checker<'a> {
+    /// `exchange NAME from zone Z { … }`: Z verifies the subject tokens, the
+    /// calling service authenticates itself (`mtls`, `client_secret` or
+    /// `api_key`), and exactly one `mint` says what is issued.
+    pub(super) fn exchange(&mut self, x: &'a Exchange) {
+        let zone = self.zone_ref(&x.zone);
+        if let Some(z) = zone
+            && !z.items.iter().any(|i| matches!(i.node, ZoneItem::Issuer(_)))
+        {
+            self.push(
+                Diagnostic::error(
+                    codes::AUTH_MISMATCH,
+                    x.zone.span,
+                    format!("exchange from zone `{}`, which trusts no issuer", z.name.name),
+                )
+                .with_label("no subject token could ever be verified")
+                .with_help("exchange the tokens of a zone that has an `issuer`"),
+            );
+        }
+        let auth = x
+            .stmts
+            .iter()
+            .filter_map(|s| if let StmtKind::Auth(m) = &s.node { Some((m, s.span)) } else { None })
+            .last();
+        match auth {
+            None => self.push(
+                Diagnostic::error(codes::AUTH_MISMATCH, x.name.span, format!("exchange `{}` has no `auth`", x.name.name))
+                    .with_label("who may exchange is never left to a default")
+                    .with_help("say how the calling service authenticates: `auth mtls`, `auth client_secret file \"…\"` or `auth api_key …`"),
+            ),
+            Some((AuthMethod::ClientSecret { file }, _)) => self.client_file(file),
+            Some((AuthMethod::ApiKey { file, .. }, _)) => self.api_key_file(file),
+            Some((AuthMethod::Mtls, _)) => {}
+            Some((other, span)) => self.push(
+                Diagnostic::error(
+                    codes::AUTH_MISMATCH,
+                    span,
+                    format!("`auth {}` in an exchange", other.keyword()),
+                )
+                .with_label("the calling service must authenticate itself")
+                .with_help("the subject token is what is exchanged; the caller uses `auth mtls`, `auth client_secret …` or `auth api_key …`"),
+            ),
+        }
+        // The rules read the subject token's claims and the caller's certificate.
+        let place = Place::Action { auth: Some(&AuthMethod::Bearer) };
+        self.stmts(x.stmts.iter().filter(|s| !matches!(s.node, StmtKind::Auth(_))), place, zone);
+        if !super::reach::any_allow(x.stmts.iter()) {
+            self.push(
+                Diagnostic::error(
+                    codes::NEVER_ALLOWS,
+                    x.name.span,
+                    format!("exchange `{}` has no `allow`", x.name.name),
+                )
+                .with_label("it could never issue a token")
+                .with_help("say who may exchange: `allow when context.client == \"…\"`, or `allow`"),
+            );
+        }
+        if !x.stmts.iter().any(|s| matches!(s.node, StmtKind::Mint(_))) {
+            self.push(
+                Diagnostic::error(
+                    codes::MINT_UNTRUSTED,
+                    x.name.span,
+                    format!("exchange `{}` mints nothing", x.name.name),
+                )
+                .with_label("an exchange answers with the token its `mint` describes")
+                .with_help("add `mint for zone NAME { … }` for the zone the new token is for"),
+            );
+        }
+    }
+
+    /// Two exchanges that mint for one zone: a request names the zone (by its
+    /// audience), so it must find one exchange.
+    pub(super) fn exchange_targets(&mut self) {
+        let mut seen: Vec<(&str, usize, Span)> = Vec::new();
+        for (file, f) in self.set.files.iter().enumerate() {
+            for decl in &f.parsed.file.decls {
+                let Decl::Exchange(x) = decl else { continue };
+                for stmt in &x.stmts {
+                    let StmtKind::Mint(m) = &stmt.node else { continue };
+                    if let Some(&(_, first_file, first)) = seen.iter().find(|(z, ..)| *z == m.zone.name) {
+                        let at = self.set.location(first_file, first.start());
+                        self.file = file;
+                        self.push(
+                            Diagnostic::error(
+                                codes::DUPLICATE_DECLARATION,
+                                m.zone.span,
+                                format!("a second exchange mints for zone `{}` (the first is at {at})", m.zone.name),
+                            )
+                            .with_label("a token request names its zone by audience, and must find one exchange")
+                            .with_help("merge the two exchanges; tell callers apart with `allow when` rules"),
+                        );
+                    } else {
+                        seen.push((&m.zone.name, file, m.zone.span));
+                    }
+                }
+            }
+        }
+    }
+}

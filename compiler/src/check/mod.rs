@@ -41,6 +41,7 @@ pub fn check(set: &PolicySet, loader: &dyn Loader) -> Vec<FileDiagnostic> {
         }
     }
     c.route_conflicts();
+    c.exchange_targets();
     c.out
 }
 
@@ -75,6 +76,7 @@ impl<'a> Checker<'a> {
             Decl::Data(d) => self.json_file(&d.path, "data", |_| Ok(())),
             Decl::Api(a) => self.api(a),
             Decl::Resource(r) => self.resource(r),
+            Decl::Exchange(x) => self.exchange(x),
             Decl::Test(t) => self.test(t),
         }
     }

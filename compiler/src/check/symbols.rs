@@ -21,6 +21,7 @@ pub(super) struct Symbols<'a> {
     pub(super) data: BTreeMap<&'a str, Decl2<'a, Data>>,
     pub(super) apis: BTreeMap<&'a str, Decl2<'a, Api>>,
     pub(super) resources: BTreeMap<&'a str, Decl2<'a, Resource>>,
+    pub(super) exchanges: BTreeMap<&'a str, Decl2<'a, Exchange>>,
     pub(super) tests: BTreeMap<&'a str, Decl2<'a, Test>>,
 }
 
@@ -67,6 +68,12 @@ impl<'a> Checker<'a> {
                         d.name.name.as_str(),
                         d.name.span,
                         insert(&mut self.symbols.resources, &d.name.name, file, d),
+                    ),
+                    Decl::Exchange(d) => (
+                        "exchange",
+                        d.name.name.as_str(),
+                        d.name.span,
+                        insert(&mut self.symbols.exchanges, &d.name.name, file, d),
                     ),
                     Decl::Test(d) => (
                         "test",
@@ -212,4 +219,6 @@ macro_rules! spanning {
         })*
     };
 }
-spanning!(Zone => name, Limit => name, Schema => name, Data => name, Api => name, Resource => name, Test => name);
+spanning!(
+    Zone => name, Limit => name, Schema => name, Data => name, Api => name, Resource => name, Exchange => name, Test => name
+);

@@ -45,6 +45,11 @@ pub enum EndpointKind {
         /// Action name.
         action: String,
     },
+    /// A token exchange (`POST /oauth/token`).
+    Exchange {
+        /// Its name.
+        name: String,
+    },
 }
 
 /// One step, with the rule id and source it came from.
@@ -81,6 +86,12 @@ pub enum StepKind {
     },
     /// Step 4: establish the identity.
     Authenticate(Auth),
+    /// Step 4 of an exchange: the subject token, verified against these
+    /// issuers, becomes the identity; who authenticated before is the actor.
+    Subject {
+        /// Issuer indexes.
+        issuers: Vec<u32>,
+    },
     /// Step 5: scopes.
     Scopes {
         /// Every one is required.

@@ -3,7 +3,7 @@
 //! the zone that verified it.
 
 use warden_language::Code;
-use warden_language::ast::{ExprKind, MintItem, Root, SegmentKind, StmtKind};
+use warden_language::ast::{Decl, ExprKind, Mint, MintItem, Root, SegmentKind, StmtKind};
 
 use super::context::Context;
 use super::{LintInfo, warn};
@@ -61,16 +61,33 @@ fn sensitive(name: &str) -> bool {
     SENSITIVE.contains(&name.as_str())
 }
 
+/// Every `mint` of the set (in apis, resources and exchanges) with its file.
+fn mints<'a>(cx: &Context<'a>) -> Vec<(usize, &'a Mint)> {
+    let mut out: Vec<(usize, &'a Mint)> = Vec::new();
+    for s in &cx.statements {
+        if let StmtKind::Mint(m) = &s.stmt.node {
+            out.push((s.file, m));
+        }
+    }
+    for &(file, decl) in &cx.decls {
+        if let Decl::Exchange(x) = decl {
+            out.extend(
+                x.stmts.iter().filter_map(|s| if let StmtKind::Mint(m) = &s.node { Some((file, m)) } else { None }),
+            );
+        }
+    }
+    out
+}
+
 /// Every `mint` lifetime over 5 minutes.
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<FileDiagnostic>) {
-    for s in &cx.statements {
-        let StmtKind::Mint(mint) = &s.stmt.node else { continue };
+    for (file, mint) in mints(cx) {
         for item in &mint.items {
             if let MintItem::Lifetime(d) = &item.node
                 && d.millis() > LONGEST_MS
             {
                 let message = format!("the token minted for zone `{}` lives longer than 5 minutes", mint.zone.name);
-                warn(out, s.file, &LONG_LIVED_MINTED_TOKEN, d.span, message);
+                warn(out, file, &LONG_LIVED_MINTED_TOKEN, d.span, message);
             }
         }
     }
@@ -78,8 +95,7 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<FileDiagnostic>) {
 
 /// Every minted claim named like personal data, or copied from one.
 pub(super) fn check_sensitive(cx: &Context<'_>, out: &mut Vec<FileDiagnostic>) {
-    for s in &cx.statements {
-        let StmtKind::Mint(mint) = &s.stmt.node else { continue };
+    for (file, mint) in mints(cx) {
         for item in &mint.items {
             let MintItem::Claim { name, value } = &item.node else { continue };
             let source = match &value.kind {
@@ -94,7 +110,7 @@ pub(super) fn check_sensitive(cx: &Context<'_>, out: &mut Vec<FileDiagnostic>) {
             let hit = if sensitive(&name.name) { Some(name.name.as_str()) } else { source.filter(|s| sensitive(s)) };
             if let Some(what) = hit {
                 let message = format!("the token minted for zone `{}` carries `{what}`, personal data", mint.zone.name);
-                warn(out, s.file, &SENSITIVE_CLAIM_MINTED, item.span, message);
+                warn(out, file, &SENSITIVE_CLAIM_MINTED, item.span, message);
             }
         }
     }

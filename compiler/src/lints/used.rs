@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use warden_language::ast::visit::{walk_api, walk_expr, walk_resource, walk_stmt, walk_type_expr};
+use warden_language::ast::visit::{walk_api, walk_exchange, walk_expr, walk_resource, walk_stmt, walk_type_expr};
 use warden_language::ast::*;
 
 /// Names referred to anywhere in the set.
@@ -29,6 +29,11 @@ impl<'a> Visit<'a> for Used<'a> {
     fn visit_api(&mut self, api: &'a Api) {
         self.zones.insert(&api.zone.name);
         walk_api(self, api);
+    }
+
+    fn visit_exchange(&mut self, exchange: &'a Exchange) {
+        self.zones.insert(&exchange.zone.name);
+        walk_exchange(self, exchange);
     }
 
     fn visit_resource(&mut self, resource: &'a Resource) {

@@ -169,6 +169,7 @@ impl<'a> Lowerer<'a> {
             match decl {
                 Decl::Api(api) => self.api(api),
                 Decl::Resource(resource) => self.resource(resource),
+                Decl::Exchange(exchange) => self.exchange(exchange),
                 _ => {}
             }
         }

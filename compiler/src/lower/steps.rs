@@ -56,6 +56,16 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// An exchange, as an endpoint of its subject tokens' zone: the calling
+    /// service authenticates, then the subject token is verified, then the
+    /// rules and the `mint`.
+    pub(super) fn exchange(&mut self, x: &'a ast::Exchange) {
+        let Some(&zone) = self.zones.get(x.zone.name.as_str()) else { return };
+        let id = format!("exchange.{}", x.name.name);
+        let kind = EndpointKind::Exchange { name: x.name.name.clone() };
+        self.endpoint(id, kind, zone, Vec::new(), &[], &x.stmts, x.name.span);
+    }
+
     /// Every action of a resource, as an endpoint, and the resource type.
     pub(super) fn resource(&mut self, resource: &'a Resource) {
         let Some(&zone) = self.zones.get(resource.zone.name.as_str()) else { return };
@@ -90,7 +100,11 @@ impl<'a> Lowerer<'a> {
         let step = |kind: StepKind, rule: &str, origin: Origin| Step { kind, rule: rule.into(), origin };
         let mut steps = Vec::new();
 
+        // An exchange is asked of Warden itself: its subject zone's transport
+        // rules speak of the zone's own requests, not of this one.
+        let exchange = matches!(kind, EndpointKind::Exchange { .. });
         if let Some(z) = self.g.zones.get(zone as usize)
+            && !exchange
             && (z.require_tls || z.mtls_peers.is_some() || !z.networks.is_empty())
         {
             let kind = StepKind::Transport {
@@ -129,6 +143,10 @@ impl<'a> Lowerer<'a> {
             None => (self.default_auth(zone), origin),
         };
         steps.push(step(StepKind::Authenticate(auth), &id, auth_origin));
+        if exchange {
+            let issuers = self.g.zones.get(zone as usize).map(|z| z.issuers.clone()).unwrap_or_default();
+            steps.push(step(StepKind::Subject { issuers }, &id, origin));
+        }
 
         let mut all: Vec<String> = Vec::new();
         let mut any_of: Vec<Vec<String>> = Vec::new();

@@ -358,6 +358,24 @@ pub struct Resource {
     pub body: Span,
 }
 
+/// `exchange NAME from zone Z { … }`: who may exchange a token that zone Z
+/// accepts for one this Warden mints (RFC 8693, `POST /oauth/token`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Exchange {
+    /// Doc comment.
+    pub doc: Option<Doc>,
+    /// Its name.
+    pub name: Ident,
+    /// The zone whose tokens are exchanged (the subject tokens).
+    pub zone: Ident,
+    /// Its statements: how the calling service authenticates, the rules, the `mint`.
+    pub stmts: Vec<Stmt>,
+    /// The whole declaration.
+    pub span: Span,
+    /// From `{` to `}`.
+    pub body: Span,
+}
+
 /// What a resource block holds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum ResourceItem {

@@ -74,6 +74,8 @@ pub enum Decl {
     Api(Api),
     /// `resource TYPE in zone Z { … }`
     Resource(Resource),
+    /// `exchange NAME from zone Z { … }`
+    Exchange(Exchange),
     /// `test "NAME" { … }`
     Test(Test),
 }
@@ -88,6 +90,7 @@ impl Decl {
             Decl::Data(d) => d.span,
             Decl::Api(d) => d.span,
             Decl::Resource(d) => d.span,
+            Decl::Exchange(d) => d.span,
             Decl::Test(d) => d.span,
         }
     }
@@ -101,6 +104,7 @@ impl Decl {
             Decl::Data(d) => d.doc.as_ref(),
             Decl::Api(d) => d.doc.as_ref(),
             Decl::Resource(d) => d.doc.as_ref(),
+            Decl::Exchange(d) => d.doc.as_ref(),
             Decl::Test(d) => d.doc.as_ref(),
         }
     }
@@ -115,6 +119,7 @@ impl Decl {
             Decl::Data(d) => Some(&d.name),
             Decl::Api(d) => Some(&d.name),
             Decl::Resource(d) => Some(&d.name),
+            Decl::Exchange(d) => Some(&d.name),
             Decl::Test(_) => None,
         }
     }
@@ -144,6 +149,7 @@ impl Decl {
             Decl::Data(_) => "data",
             Decl::Api(_) => "api",
             Decl::Resource(_) => "resource",
+            Decl::Exchange(_) => "exchange",
             Decl::Test(_) => "test",
         }
     }

@@ -25,10 +25,10 @@
 //! ```
 
 use super::{
-    Action, Api, ApiItem, AuthMethod, BodySpec, Check, CheckItem, Constraint, Data, Decl, Doc, Duration, Expectation,
-    Expr, ExprKind, Field, File, Ident, Issuer, IssuerItem, Key, Limit, MintItem, Number, Request, RequestItem,
-    Resource, ResourceItem, Route, Schema, Segment, SegmentKind, Size, Spanned, Step, StepKind, Stmt, StmtKind, Str,
-    Test, TokenSpec, TokenVariant, TypeExpr, TypeKind, Value, ValueKind, Zone, ZoneItem,
+    Action, Api, ApiItem, AuthMethod, BodySpec, Check, CheckItem, Constraint, Data, Decl, Doc, Duration, Exchange,
+    Expectation, Expr, ExprKind, Field, File, Ident, Issuer, IssuerItem, Key, Limit, MintItem, Number, Request,
+    RequestItem, Resource, ResourceItem, Route, Schema, Segment, SegmentKind, Size, Spanned, Step, StepKind, Stmt,
+    StmtKind, Str, Test, TokenSpec, TokenVariant, TypeExpr, TypeKind, Value, ValueKind, Zone, ZoneItem,
 };
 
 /// A read-only walk over the AST. Every method's default visits the node's
@@ -113,6 +113,11 @@ pub trait Visit<'a> {
     /// `resource TYPE in zone Z { … }`.
     fn visit_resource(&mut self, resource: &'a Resource) {
         walk_resource(self, resource);
+    }
+
+    /// `exchange NAME from zone Z { … }`.
+    fn visit_exchange(&mut self, exchange: &'a Exchange) {
+        walk_exchange(self, exchange);
     }
 
     /// One item of a resource block.
@@ -223,6 +228,7 @@ pub fn walk_decl<'a, V: Visit<'a> + ?Sized>(v: &mut V, decl: &'a Decl) {
         Decl::Data(d) => v.visit_data(d),
         Decl::Api(d) => v.visit_api(d),
         Decl::Resource(d) => v.visit_resource(d),
+        Decl::Exchange(d) => v.visit_exchange(d),
         Decl::Test(d) => v.visit_test(d),
     }
 }
@@ -402,6 +408,14 @@ pub fn walk_action<'a, V: Visit<'a> + ?Sized>(v: &mut V, action: &'a Action) {
     walk_doc(v, &action.doc);
     v.visit_ident(&action.name);
     walk_stmts(v, &action.stmts);
+}
+
+/// Doc, name, zone, then the statements.
+pub fn walk_exchange<'a, V: Visit<'a> + ?Sized>(v: &mut V, exchange: &'a Exchange) {
+    walk_doc(v, &exchange.doc);
+    v.visit_ident(&exchange.name);
+    v.visit_ident(&exchange.zone);
+    walk_stmts(v, &exchange.stmts);
 }
 
 /// The strings, names, sizes and expressions of a statement.

@@ -20,6 +20,7 @@ impl Builder<'_> {
                 Rule::data_decl => Decl::Data(self.data(p)),
                 Rule::api => Decl::Api(self.api(p)),
                 Rule::resource => Decl::Resource(self.resource(p)),
+                Rule::exchange => Decl::Exchange(self.exchange(p)),
                 Rule::test => Decl::Test(self.test(p)),
                 _ => continue,
             };
@@ -529,6 +530,32 @@ impl Builder<'_> {
             name: idents.next().unwrap_or_else(|| missing_ident(span)),
             zone: idents.next().unwrap_or_else(|| missing_ident(span)),
             items,
+            span,
+            body,
+        }
+    }
+
+    pub(super) fn exchange(&self, pair: Pair<'_, Rule>) -> Exchange {
+        let span = self.span(&pair);
+        let mut idents = Vec::new();
+        let mut stmts = Vec::new();
+        let mut body = span;
+        for p in kids(pair) {
+            match p.as_rule() {
+                Rule::ident => idents.push(self.ident(p)),
+                Rule::block => {
+                    body = self.span(&p);
+                    stmts = self.block(p);
+                }
+                _ => {}
+            }
+        }
+        let mut idents = idents.into_iter();
+        Exchange {
+            doc: self.doc_before(span.start()),
+            name: idents.next().unwrap_or_else(|| missing_ident(span)),
+            zone: idents.next().unwrap_or_else(|| missing_ident(span)),
+            stmts,
             span,
             body,
         }

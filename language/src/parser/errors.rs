@@ -32,6 +32,7 @@ fn describe(rule: Rule) -> Option<(&'static str, Option<&'static str>)> {
         data_decl => ("`data`", DECL),
         api => ("`api`", DECL),
         resource => ("`resource`", DECL),
+        exchange => ("`exchange`", DECL),
         test => ("`test`", DECL),
         issuer => ("`issuer`", ZONE),
         require_tls | require_mtls => ("`require`", ZONE),

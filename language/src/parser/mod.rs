@@ -221,6 +221,7 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_for
             | kw_claim
             | kw_lifetime
+            | kw_exchange
     )
 }
 

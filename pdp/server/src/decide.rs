@@ -30,6 +30,8 @@ pub enum Door {
     GrpcBatch,
     /// Envoy ext_authz.
     ExtAuthz,
+    /// `POST /oauth/token` (RFC 8693 token exchange).
+    TokenExchange,
 }
 
 impl Door {
@@ -43,6 +45,7 @@ impl Door {
             Door::Grpc => "grpc",
             Door::GrpcBatch => "grpc_batch",
             Door::ExtAuthz => "ext_authz",
+            Door::TokenExchange => "token_exchange",
         }
     }
 }
@@ -145,14 +148,14 @@ pub fn decide_now(service: &Service, loaded: &Loaded, check: &Check, door: Door)
     match check {
         Check::Http(req) => {
             let mut d = loaded.engine.check_http(req);
-            service.mint(&mut d);
+            let _ = service.mint(&mut d);
             let judged = Judged::Http { method: &req.method, host: &req.host, path: &req.target };
             service.finish(&d, door, judged, req.source_ip, start);
             d
         }
         Check::Resource(req) => {
             let mut d = loaded.engine.check_resource(req);
-            service.mint(&mut d);
+            let _ = service.mint(&mut d);
             let judged = Judged::Resource {
                 resource_type: &req.resource_type,
                 resource_id: &req.resource_id,

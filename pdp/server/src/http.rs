@@ -100,6 +100,7 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
         .route("/.well-known/authzen-configuration", get(super::authzen::configuration))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(openid_configuration))
+        .route("/oauth/token", post(super::exchange::token))
         .route("/v1/policy", get(policy))
         .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))

@@ -10,6 +10,7 @@ pub mod authzen;
 pub mod caller;
 pub mod config;
 pub mod decide;
+pub mod exchange;
 pub mod grpc;
 pub mod http;
 pub mod jwks;

@@ -37,9 +37,15 @@ enum KeyPair {
 /// One kept token.
 struct Kept {
     token: std::sync::Arc<str>,
+    /// Its `exp` (Unix seconds).
+    exp: u64,
     /// Unix ms after which it is not handed out again.
     reuse_until_ms: u64,
 }
+
+/// A token handed out: the compact JWS, its `exp` (Unix seconds), and
+/// whether it was signed now or reused.
+pub type Token = (std::sync::Arc<str>, u64, Minted);
 
 /// Whether a token was signed now or reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +103,7 @@ impl Minter {
     /// The token for `request` at `now_ms`: a kept one while it has more than
     /// half its lifetime left, else a new one. `Err` says why it cannot be
     /// signed (never with key material in it).
-    pub fn token(&self, request: &MintRequest, now_ms: u64) -> Result<(std::sync::Arc<str>, Minted), String> {
+    pub fn token(&self, request: &MintRequest, now_ms: u64) -> Result<Token, String> {
         if request.issuer != self.url {
             return Err(format!(
                 "the token for zone `{}` would be issued by `{}`, and this Warden is `{}`",
@@ -110,8 +116,9 @@ impl Minter {
         if let Some(kept) = self.lock().get(&key)
             && now_ms < kept.reuse_until_ms
         {
-            return Ok((kept.token.clone(), Minted::Cached));
+            return Ok((kept.token.clone(), kept.exp, Minted::Cached));
         }
+        let exp = (now_ms / 1_000).saturating_add(request.lifetime_s);
         let token: std::sync::Arc<str> = self.sign(request, now_ms)?.into();
         if token.len() <= CACHE_TOKEN_BYTES {
             let half = request.lifetime_s.saturating_mul(500);
@@ -122,9 +129,9 @@ impl Minter {
                     cache.clear();
                 }
             }
-            cache.insert(key, Kept { token: token.clone(), reuse_until_ms: now_ms.saturating_add(half) });
+            cache.insert(key, Kept { token: token.clone(), exp, reuse_until_ms: now_ms.saturating_add(half) });
         }
-        Ok((token, Minted::Signed))
+        Ok((token, exp, Minted::Signed))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Kept>> {

@@ -176,6 +176,9 @@ impl Issuer {
         json!({
             "issuer": self.url,
             "jwks_uri": format!("{}/.well-known/jwks.json", self.url),
+            "token_endpoint": format!("{}/oauth/token", self.url),
+            "grant_types_supported": [crate::exchange::GRANT],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "tls_client_auth"],
             "id_token_signing_alg_values_supported": algs,
         })
     }

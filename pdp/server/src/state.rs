@@ -209,6 +209,13 @@ pub enum Judged<'a> {
         /// The action.
         action: &'a str,
     },
+    /// A token exchange (`POST /oauth/token`).
+    Exchange {
+        /// The audience (or resource) the new token is for.
+        audience: &'a str,
+        /// `token_exchange`: what was asked for.
+        grant: &'static str,
+    },
 }
 
 /// The service.
@@ -305,17 +312,18 @@ impl Service {
 
     /// On an allow that mints: signs (or reuses) the token and adds its
     /// header. A token that cannot be signed turns the allow into a denial.
-    pub fn mint(&self, d: &mut Decision) {
-        let Some(request) = d.mint.take() else { return };
+    /// The token and its `exp`, when one was handed out.
+    pub fn mint(&self, d: &mut Decision) -> Option<(Arc<str>, u64)> {
+        let request = d.mint.take()?;
         if !d.allow {
-            return;
+            return None;
         }
         let signed = match &self.minter {
             Some(m) => m.token(&request, now_ms()),
             None => Err("this Warden has no `[issuer]` to sign with".to_owned()),
         };
         match signed {
-            Ok((token, how)) => {
+            Ok((token, exp, how)) => {
                 let result = match how {
                     super::mint::Minted::Signed => "signed",
                     super::mint::Minted::Cached => "cached",
@@ -325,6 +333,7 @@ impl Service {
                 // The minted token replaces whatever the client sent under that name.
                 d.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
                 d.headers.push((name, value));
+                Some((token, exp))
             }
             Err(why) => {
                 let rule = d.rule.clone();
@@ -332,6 +341,7 @@ impl Service {
                 d.revision = kept.revision;
                 d.decision_id = kept.decision_id;
                 d.claims = kept.claims;
+                None
             }
         }
     }
@@ -473,7 +483,7 @@ impl Service {
             Judged::Http { method, host, path } => {
                 Judged::Http { method, host, path: path.split(['?', '#']).next().unwrap_or("") }
             }
-            resource @ Judged::Resource { .. } => resource,
+            other @ (Judged::Resource { .. } | Judged::Exchange { .. }) => other,
         };
         let claim = |name: &str| d.claims.as_ref().and_then(|c| c.get(name)).and_then(serde_json::Value::as_str);
         let line = LogLine {

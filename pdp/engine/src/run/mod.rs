@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
-use warden_compiler::graph::{Endpoint, EndpointKind, Method, RouteMatch, param_value};
+use warden_compiler::graph::{Endpoint, EndpointKind, Method, RouteMatch, StepKind, param_value};
 use warden_language::reason::Reason;
 
 use super::decision::{Decision, DecisionId};
@@ -23,7 +23,7 @@ use super::path::normalise;
 /// (`on_backend_error deny`): about the limiter's back-off before it tries again.
 const BACKEND_ERROR_RETRY_MS: u64 = 1_000;
 
-pub use self::request::{HttpRequest, ResourceRequest, TokenVerifier, VerifiedToken};
+pub use self::request::{ExchangeRequest, HttpRequest, ResourceRequest, TokenVerifier, VerifiedToken};
 use self::steps::Identity;
 pub use self::steps::rule_layer;
 
@@ -103,6 +103,70 @@ impl Engine {
         d.revision = self.prepared.revision.clone();
         d.decision_id = decision_id(req.now_ms);
         d
+    }
+
+    /// Decides one token exchange: the exchange whose `mint` is for the zone
+    /// `req.audience` names, run as an endpoint (the caller, the subject
+    /// token, the rules, the claims of the new token). `RouteNotFound` when no
+    /// exchange mints for that audience.
+    pub fn check_exchange(&self, req: &ExchangeRequest) -> Decision {
+        let mut d = self.exchange(req);
+        d.revision = self.prepared.revision.clone();
+        d.decision_id = decision_id(req.now_ms);
+        if let (Some(m), Some(asked)) = (d.mint.as_mut(), &req.scope) {
+            // RFC 8693 §2.1: `scope` narrows what is issued, never widens it.
+            let kept: Vec<&str> = m
+                .claims
+                .get("scope")
+                .and_then(Value::as_str)
+                .map(|s| s.split(' ').filter(|s| asked.iter().any(|a| a == s)).collect())
+                .unwrap_or_default();
+            if kept.is_empty() {
+                m.claims.remove("scope");
+            } else {
+                let kept = kept.join(" ");
+                m.claims.insert("scope".to_owned(), Value::String(kept));
+            }
+        }
+        d
+    }
+
+    fn exchange(&self, r: &ExchangeRequest) -> Decision {
+        let g = &self.prepared.graph;
+        let found = g.endpoints.iter().find(|ep| {
+            matches!(ep.kind, EndpointKind::Exchange { .. })
+                && ep.steps.iter().any(|s| matches!(&s.kind, StepKind::Mint(m) if m.audience == r.audience))
+        });
+        let Some(ep) = found else {
+            return Decision::new(Reason::RouteNotFound, "no exchange issues tokens for this audience", None);
+        };
+        let mut headers = r.headers.clone();
+        if let Some(a) = &r.authorization {
+            headers.push(("authorization".to_owned(), a.clone()));
+        }
+        let req = HttpRequest {
+            method: "POST".to_owned(),
+            scheme: r.scheme.clone(),
+            host: String::new(),
+            target: String::new(),
+            headers,
+            bearer: Some(r.subject_token.clone()),
+            body: None,
+            source_ip: r.source_ip,
+            peer: r.peer.clone(),
+            now_ms: r.now_ms,
+            asserted: None,
+            resource: None,
+            context: None,
+        };
+        let source = req.source_ip.map(ip_text);
+        let facts = Facts {
+            peer: req.peer.as_deref(),
+            source_ip: source.as_ref().map(InlineStr::as_str),
+            method: "POST",
+            ..Facts::default()
+        };
+        self.steps(ep, facts, &req)
     }
 
     fn resource(&self, r: &ResourceRequest) -> Decision {

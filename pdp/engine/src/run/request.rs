@@ -66,6 +66,30 @@ pub struct ResourceRequest {
     pub now_ms: u64,
 }
 
+/// A token exchange (RFC 8693): who asks, the token to exchange, and the zone
+/// (named by its audience, or a resource URI equal to it) the new token is for.
+#[derive(Clone, Debug, Default)]
+pub struct ExchangeRequest {
+    /// The `audience` or `resource` the caller names.
+    pub audience: String,
+    /// `subject_token`.
+    pub subject_token: String,
+    /// `scope`: the scopes asked for (none: those the exchange's `mint` gives).
+    pub scope: Option<Vec<String>>,
+    /// The caller's `authorization` header (`Basic …` for `client_secret`).
+    pub authorization: Option<String>,
+    /// Other headers the caller sent (an `api_key` header).
+    pub headers: Vec<(String, String)>,
+    /// `https` when the caller used TLS.
+    pub scheme: String,
+    /// The calling service's verified principal (its client certificate).
+    pub peer: Option<String>,
+    /// The calling service's address.
+    pub source_ip: Option<IpAddr>,
+    /// Now, in milliseconds since the Unix epoch.
+    pub now_ms: u64,
+}
+
 /// A verified bearer token: its claims and the issuer (index) that signed it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VerifiedToken {

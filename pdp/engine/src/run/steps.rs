@@ -40,6 +40,10 @@ impl Engine {
         let realm = g.zones.get(ep.zone as usize).map_or("warden", |z| z.name.as_str());
         let mut parsed_body: Option<Value> = None;
         let mut allowed: Option<Decision> = None;
+        // In an exchange: the calling service, once the subject token took its
+        // place, and what the rules read of it (`context.client`).
+        let mut actor: Option<String> = None;
+        let mut exchange: Option<Value> = None;
         // The limits' keys, one after the other in one buffer.
         let mut key = KeyBuf::default();
         for step in &ep.steps {
@@ -133,6 +137,27 @@ impl Engine {
                     Ok(id) => *identity = Some(id),
                     Err((reason, detail)) => return Decision::new(reason, detail, rule()).with_challenge(realm, None),
                 },
+                StepKind::Subject { issuers } => {
+                    match self.authenticate(&Auth::Bearer { issuers: issuers.clone() }, req) {
+                        Ok(subject) => {
+                            let caller = identity.take().and_then(|i| {
+                                let claims = &i.claims;
+                                ["sub", "client_id"]
+                                    .iter()
+                                    .find_map(|c| claims.get(*c).and_then(Value::as_str))
+                                    .map(str::to_owned)
+                            });
+                            actor = caller.or_else(|| req.peer.clone());
+                            let mut context = Map::new();
+                            if let Some(a) = &actor {
+                                context.insert("client".to_owned(), Value::String(a.clone()));
+                            }
+                            exchange = Some(Value::Object(context));
+                            *identity = Some(subject);
+                        }
+                        Err((reason, detail)) => return Decision::new(reason, detail, rule()),
+                    }
+                }
                 StepKind::Scopes { all, any_of } => {
                     let granted = identity.as_ref().map(|i| {
                         let claim =
@@ -151,14 +176,24 @@ impl Engine {
                 },
                 StepKind::Deny(e) => {
                     let claims = identity.as_ref().map(|i| &*i.claims);
-                    let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
+                    let facts = Facts {
+                        claims,
+                        body: parsed_body.as_ref(),
+                        context: exchange.as_ref().or(facts.context),
+                        ..facts
+                    };
                     if let Some(d) = deny_step(&self.prepared, &facts, *e, &step.rule) {
                         return d;
                     }
                 }
                 StepKind::Allow(rules) => {
                     let claims = identity.as_ref().map(|i| &*i.claims);
-                    let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
+                    let facts = Facts {
+                        claims,
+                        body: parsed_body.as_ref(),
+                        context: exchange.as_ref().or(facts.context),
+                        ..facts
+                    };
                     let d = allow_step(&self.prepared, &facts, rules, &step.rule);
                     if !d.allow {
                         return d;
@@ -167,7 +202,12 @@ impl Engine {
                 }
                 StepKind::UpstreamHeader { name, value } => {
                     let claims = identity.as_ref().map(|i| &*i.claims);
-                    let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
+                    let facts = Facts {
+                        claims,
+                        body: parsed_body.as_ref(),
+                        context: exchange.as_ref().or(facts.context),
+                        ..facts
+                    };
                     // A value that cannot be computed is left out, never sent empty;
                     // its name is kept so a door can strip the client's own copy.
                     if let Some(d) = allowed.as_mut() {
@@ -183,13 +223,19 @@ impl Engine {
                 StepKind::Mint(m) => {
                     let Some(d) = allowed.as_mut() else { continue };
                     let claims = identity.as_ref().map(|i| &*i.claims);
-                    let facts = Facts { claims, body: parsed_body.as_ref(), ..facts };
+                    let facts = Facts {
+                        claims,
+                        body: parsed_body.as_ref(),
+                        context: exchange.as_ref().or(facts.context),
+                        ..facts
+                    };
                     let granted = identity.as_ref().map(|i| {
                         let claim =
                             i.issuer.and_then(|n| g.issuers.get(n as usize)).map_or("scope", |n| &n.scopes_claim);
                         Scopes(i.claims.get(claim))
                     });
-                    match mint_request(&self.prepared, &facts, m, granted.as_ref(), req.peer.as_deref()) {
+                    let acting = actor.as_deref().or(req.peer.as_deref());
+                    match mint_request(&self.prepared, &facts, m, granted.as_ref(), acting) {
                         Ok(request) => d.mint = Some(Box::new(request)),
                         Err(detail) => return Decision::new(Reason::MintClaimMissing, detail, rule()),
                     }
@@ -352,7 +398,7 @@ fn mint_request(
     facts: &Facts<'_>,
     m: &Mint,
     granted: Option<&Scopes<'_>>,
-    peer: Option<&str>,
+    actor: Option<&str>,
 ) -> Result<MintRequest, String> {
     let incoming = facts.claims;
     let text = |name: &str| incoming.and_then(|c| c.get(name)).and_then(Value::as_str).filter(|s| !s.is_empty());
@@ -369,11 +415,12 @@ fn mint_request(
     if !scopes.is_empty() {
         claims.insert("scope".to_owned(), Value::String(scopes.join(" ")));
     }
-    // RFC 8693 §4.1: the service that called over mTLS acts for the subject;
-    // a chain the incoming token already carried is kept inside.
-    if let Some(peer) = peer.filter(|p| !p.is_empty() && *p != sub) {
+    // RFC 8693 §4.1: the calling service (its certificate's principal, or in
+    // an exchange the client that authenticated) acts for the subject; a chain
+    // the incoming token already carried is kept inside.
+    if let Some(actor) = actor.filter(|p| !p.is_empty() && *p != sub) {
         let mut act = Map::new();
-        act.insert("sub".to_owned(), Value::String(peer.to_owned()));
+        act.insert("sub".to_owned(), Value::String(actor.to_owned()));
         if let Some(prior) = incoming.and_then(|c| c.get("act")).filter(|a| a.is_object()) {
             act.insert("act".to_owned(), prior.clone());
         }
