@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use common::{DirLoader, example_dir, load};
 use serde_json::json;
-use warden_compiler::graph::{Expr, Graph, LimitStage, Method, ParamSpans, RouteMatch, StepKind, param_value};
+use warden_compiler::graph::{
+    Auth, EndpointKind, Expr, Graph, LimitStage, Method, ParamSpans, RouteMatch, StepKind, param_value,
+};
 use warden_compiler::{PolicySet, SourceFile, compile};
 
 fn example(name: &str) -> Graph {
@@ -117,6 +119,7 @@ fn steps_follow_the_decision_table() {
             StepKind::Allow(_) => "allow".to_owned(),
             StepKind::UpstreamHeader { .. } => "header".to_owned(),
             StepKind::Mint(m) => format!("mint {}", m.zone),
+            StepKind::Subject { .. } => "subject".to_owned(),
         })
         .collect();
     assert_eq!(kinds, ["pre-limit", "auth", "scopes", "post-limit", "body 1024", "deny", "allow", "header"]);
@@ -147,6 +150,32 @@ fn a_mint_is_the_last_step_with_the_target_zone_issuer_and_audience() {
     let y = mint(1);
     assert_eq!((y.lifetime_s, y.header.as_deref(), y.scopes.len()), (60, None, 0));
     assert_eq!(y.claims.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["tenant"]);
+}
+
+#[test]
+fn an_exchange_is_an_endpoint_that_verifies_the_caller_then_the_subject_token() {
+    let text = "zone edge {\n  require tls\n  network \"10.0.0.0/8\"\n  issuer \"https://idp.example\" {\n    jwks url \"https://idp.example/jwks\"\n    audience \"https://api.example\"\n  }\n}\n\nzone internal {\n  issuer \"https://edge.example\" {\n    jwks url \"https://edge.example/.well-known/jwks.json\"\n    audience \"internal\"\n  }\n}\n\nexchange orders from zone edge {\n  auth mtls\n  scope \"orders:read\"\n  deny when claim.blocked == true\n  allow when context.client == \"spiffe://example/orders\"\n  mint for zone internal\n}\n";
+    let g = compile_one(text);
+    let ep = &g.endpoints[0];
+    assert_eq!((ep.id.as_str(), &ep.kind), ("exchange.orders", &EndpointKind::Exchange { name: "orders".to_owned() }));
+    let kinds: Vec<&str> = ep
+        .steps
+        .iter()
+        .map(|s| match &s.kind {
+            StepKind::Authenticate(Auth::Mtls) => "caller",
+            StepKind::Subject { issuers } if g.issuers[issuers[0] as usize].iss == "https://idp.example" => "subject",
+            StepKind::Scopes { .. } => "scopes",
+            StepKind::Body { .. } => "body",
+            StepKind::Deny(_) => "deny",
+            StepKind::Allow(_) => "allow",
+            StepKind::Mint(m) if m.audience == "internal" => "mint",
+            other => panic!("unexpected step {other:?}"),
+        })
+        .collect();
+    // No transport step: the subject zone's `require tls` and `network` speak
+    // of its own requests, not of a service asking Warden for a token; and no
+    // body step: an exchange has no body to judge.
+    assert_eq!(kinds, ["caller", "subject", "scopes", "deny", "allow", "mint"]);
 }
 
 /// The parameters' values of a lookup of `segs`.

@@ -135,7 +135,7 @@ impl<'a> Checker<'a> {
             .stmts
             .iter()
             .filter_map(|s| if let StmtKind::Auth(m) = &s.node { Some((m, s.span)) } else { None })
-            .last();
+            .next_back();
         match auth {
             None => self.push(
                 Diagnostic::error(codes::AUTH_MISMATCH, x.name.span, format!("exchange `{}` has no `auth`", x.name.name))

@@ -190,7 +190,9 @@ impl<'a> Lowerer<'a> {
             Some((BodySpec::None, span)) => (BodyAccept::None, 0, self.origin(span)),
             None => (BodyAccept::Any, DEFAULT_MAX_BODY, origin),
         };
-        steps.push(step(StepKind::Body { accept, max_bytes: max }, &id, body_origin));
+        if !exchange {
+            steps.push(step(StepKind::Body { accept, max_bytes: max }, &id, body_origin));
+        }
 
         // Rules: every deny first (a deny beats any allow), then the allows together.
         let scope = Scope { params: &params };

@@ -155,7 +155,7 @@ fn cedar_request(c: &Cedar, ep: &Endpoint, case: &Case) -> (Request, Entities) {
     }
     let rtype = match &ep.kind {
         EndpointKind::Action { resource, .. } => Some(resource.clone()),
-        EndpointKind::Route { .. } => None,
+        EndpointKind::Route { .. } | EndpointKind::Exchange { .. } => None,
     };
     for read in &c.export.reads {
         let nested = read.path.len() > 1;

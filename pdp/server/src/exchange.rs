@@ -44,9 +44,10 @@ fn no_store(h: &mut HeaderMap) {
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// The form, each parameter once (RFC 6749 §3.2); `Err` is the answer.
-fn form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, Response> {
-    let bad = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why);
+/// The form, each parameter once (RFC 6749 §3.2); `Err` says why not
+/// (an `invalid_request`).
+fn form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let bad = |why: &str| why.to_owned();
     let media = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = media.split(';').next().unwrap_or("").trim();
     if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
@@ -76,7 +77,7 @@ pub async fn token(State(h): State<Http>, CallerOf(caller): CallerOf, headers: H
     }
     let params = match form(&headers, &body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(why) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &why),
     };
     let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     let bad = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why);
