@@ -29,7 +29,7 @@ fn export(rules: &str) -> CedarExport {
 
 #[test]
 fn cedar_export_of_every_example_policy_set() {
-    for name in ["bank", "identity", "todo"] {
+    for name in ["bank", "identity", "todo", "trust"] {
         let out = to_cedar(&example(name));
         let diags: Vec<String> = out
             .diagnostics

@@ -28,7 +28,7 @@ fn rendered(set: &PolicySet, dir: &Path) -> (usize, String) {
 
 #[test]
 fn example_policy_sets_are_clean() {
-    for set in ["bank", "identity", "todo"] {
+    for set in ["bank", "identity", "todo", "trust"] {
         let dir = example_dir(set);
         let (errors, text) = rendered(&load(&dir), &dir);
         assert_eq!(errors, 0, "{set}:\n{text}");

@@ -42,7 +42,7 @@ fn allows(g: &Graph, endpoint: usize) -> Vec<Option<u32>> {
 
 #[test]
 fn graph_of_every_example_policy_set() {
-    for name in ["bank", "identity", "todo"] {
+    for name in ["bank", "identity", "todo", "trust"] {
         let g = example(name);
         assert_eq!(g.version, 1);
         assert_eq!(g.revision.len(), 64);

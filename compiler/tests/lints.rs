@@ -109,7 +109,7 @@ fn every_lint_is_documented() {
 
 #[test]
 fn example_policy_sets_are_lint_clean() {
-    for name in ["bank", "identity", "todo"] {
+    for name in ["bank", "identity", "todo", "trust"] {
         let dir = example_dir(name);
         let set = load(&dir);
         let (graph, _) = compile(&set, &DirLoader(dir)).unwrap();

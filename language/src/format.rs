@@ -339,6 +339,11 @@ impl Printer<'_> {
                 let items: Vec<(Span, String)> = r.items.iter().map(|i| (i.span, self.request_item(&i.node))).collect();
                 self.item_block(step.span, &head, r.body, &items);
             }
+            StepKind::Exchange(x) => {
+                let head = format!("exchange {}", quote(&x.audience.value));
+                let items: Vec<(Span, String)> = x.items.iter().map(|i| (i.span, self.request_item(&i.node))).collect();
+                self.item_block(step.span, &head, x.body, &items);
+            }
             StepKind::Check(c) => {
                 let head = format!("check {} {}", c.resource_type.name, c.action.name);
                 let items: Vec<(Span, String)> = c.items.iter().map(|i| (i.span, self.check_item(&i.node))).collect();

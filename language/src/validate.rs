@@ -599,6 +599,29 @@ impl<'a> Visit<'a> for Validator {
                     }
                 }
             }
+            StepKind::Exchange(x) => {
+                self.asked = true;
+                let mut seen = Seen::new();
+                for item in &x.items {
+                    let what = match &item.node {
+                        RequestItem::Ip(_) => "ip",
+                        RequestItem::Peer(_) => "peer",
+                        RequestItem::Header { .. } => continue,
+                        RequestItem::Basic { .. } => "basic",
+                        RequestItem::Token(_) => "token",
+                        RequestItem::Json(_) | RequestItem::Body { .. } => {
+                            self.diags.push(
+                                Diagnostic::error(codes::MISPLACED, item.span, "a token exchange has no body")
+                                    .with_help("an exchange takes `token` (the subject token), `basic`, `peer`, `header` and `ip`"),
+                            );
+                            continue;
+                        }
+                    };
+                    if let Some(first) = seen.add(what, item.span) {
+                        self.duplicate(what, "exchange", item.span, first);
+                    }
+                }
+            }
             StepKind::Check(check) => {
                 self.asked = true;
                 let mut seen = Seen::new();

@@ -189,7 +189,8 @@ pub(super) fn schema(g: &Graph, names: &Names) -> Schema {
             Field::quoted("request", false, request),
         ]),
     ));
-    for ep in &g.endpoints {
+    // Token exchanges are not exported (see `to_cedar`): no action for them.
+    for ep in g.endpoints.iter().filter(|ep| !matches!(ep.kind, crate::graph::EndpointKind::Exchange { .. })) {
         decls.push(Decl::Action { id: ep.id.clone(), resource: endpoint_entity(ep) });
     }
     Schema { decls }

@@ -31,6 +31,8 @@ pub enum StepKind {
     Request(Request),
     /// `check TYPE ACTION { … }`
     Check(Check),
+    /// `exchange "AUDIENCE" { … }`
+    Exchange(ExchangeCall),
     /// `expect …`
     Expect(Expectation),
     /// `repeat N { … }`
@@ -54,6 +56,18 @@ pub struct Request {
     /// A full URL (`https://host/path?q`) or a path.
     pub url: Str,
     /// Request settings.
+    pub items: Vec<Spanned<RequestItem>>,
+    /// From `{` to `}` when a block was written.
+    pub body: Option<Span>,
+}
+
+/// A token exchange in a test: the audience asked for, and who asks with what
+/// (`peer`, `basic`, `header`, `ip`, and the subject `token`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExchangeCall {
+    /// The `audience` (or `resource`) of the token asked for.
+    pub audience: Str,
+    /// Settings, as a request's.
     pub items: Vec<Spanned<RequestItem>>,
     /// From `{` to `}` when a block was written.
     pub body: Option<Span>,

@@ -517,6 +517,12 @@ pub fn walk_step<'a, V: Visit<'a> + ?Sized>(v: &mut V, step: &'a Step) {
     match &step.node {
         StepKind::Request(request) => v.visit_request(request),
         StepKind::Check(check) => v.visit_check(check),
+        StepKind::Exchange(x) => {
+            v.visit_str(&x.audience);
+            for item in &x.items {
+                v.visit_request_item(item);
+            }
+        }
         StepKind::Expect(expectation) => v.visit_expectation(expectation),
         StepKind::Repeat { steps, .. } => {
             for step in steps {

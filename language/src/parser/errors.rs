@@ -65,6 +65,7 @@ fn describe(rule: Rule) -> Option<(&'static str, Option<&'static str>)> {
         }
         t_request => ("`request`", STEP),
         t_check => ("`check`", STEP),
+        t_exchange => ("`exchange`", STEP),
         t_expect => ("`expect`", STEP),
         t_repeat => ("`repeat`", STEP),
         t_wait => ("`wait`", STEP),

@@ -59,6 +59,16 @@ impl Builder<'_> {
                 }
                 StepKind::Request(Request { method, url, items, body })
             }
+            Rule::t_exchange => {
+                let audience = self.next_string(&mut parts, span);
+                let mut items = Vec::new();
+                let mut body = None;
+                if let Some(block) = parts.next() {
+                    body = Some(self.span(&block));
+                    items = kids(block).filter_map(|i| self.request_item(i)).collect();
+                }
+                StepKind::Exchange(ExchangeCall { audience, items, body })
+            }
             Rule::t_check => {
                 let resource_type = self.ident(parts.next()?);
                 let action = self.ident(parts.next()?);

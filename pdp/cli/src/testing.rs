@@ -22,7 +22,7 @@ use warden_engine::eval::Prepared;
 use warden_engine::jwt::JwksVerifier;
 use warden_engine::limits::Memory;
 use warden_engine::path::normalise;
-use warden_engine::run::{Engine, HttpRequest, ResourceRequest};
+use warden_engine::run::{Engine, ExchangeRequest, HttpRequest, ResourceRequest};
 
 /// Where every test's virtual clock starts (2027-01-15).
 const START_MS: u64 = 1_800_000_000_000;
@@ -290,6 +290,20 @@ impl Runner<'_> {
                         }
                     }
                 }
+                StepKind::Exchange(x) => {
+                    state.step += 1;
+                    match self.exchange(x, state.now_ms) {
+                        Ok(req) => {
+                            let d = engine.check_exchange(&req);
+                            record(&d, report);
+                            state.last = Some(d);
+                        }
+                        Err(e) => {
+                            result.failures.push(format!("{}: exchange {}: {e}", at(), state.step));
+                            state.last = None;
+                        }
+                    }
+                }
                 StepKind::Check(c) => {
                     state.step += 1;
                     match self.resource(c, state.now_ms) {
@@ -386,6 +400,47 @@ impl Runner<'_> {
             RouteMatch::Found { endpoint, .. } => Some(endpoint),
             _ => None,
         }
+    }
+
+    /// A token exchange: the subject `token` is minted for the zone the
+    /// exchange of that audience takes tokens from.
+    fn exchange(&self, x: &ast::ExchangeCall, now_ms: u64) -> Result<ExchangeRequest, String> {
+        let endpoint = self.graph.endpoints.iter().position(|ep| {
+            matches!(ep.kind, warden_compiler::graph::EndpointKind::Exchange { .. })
+                && ep.steps.iter().any(
+                    |s| matches!(&s.kind, warden_compiler::graph::StepKind::Mint(m) if m.audience == x.audience.value),
+                )
+        });
+        let endpoint = endpoint.and_then(|e| u32::try_from(e).ok());
+        let mut req = ExchangeRequest {
+            audience: x.audience.value.clone(),
+            scheme: "https".to_owned(),
+            now_ms,
+            ..ExchangeRequest::default()
+        };
+        for item in &x.items {
+            match &item.node {
+                RequestItem::Ip(ip) => {
+                    req.source_ip = Some(ip.value.parse().map_err(|_| format!("`{}` is not an IP address", ip.value))?)
+                }
+                RequestItem::Peer(p) => req.peer = Some(p.value.clone()),
+                RequestItem::Header { name, value } => {
+                    req.headers.push((name.value.to_ascii_lowercase(), value.value.clone()))
+                }
+                RequestItem::Basic { client, secret } => {
+                    let encoded =
+                        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.value, secret.value));
+                    req.authorization = Some(format!("Basic {encoded}"));
+                }
+                RequestItem::Token(spec) => {
+                    req.subject_token = self.mint(spec, &self.zone_issuers(endpoint), now_ms)?
+                }
+                RequestItem::Json(_) | RequestItem::Body { .. } => {
+                    return Err("a token exchange has no body".to_owned());
+                }
+            }
+        }
+        Ok(req)
     }
 
     fn resource(&self, c: &ast::Check, now_ms: u64) -> Result<ResourceRequest, String> {

@@ -40,7 +40,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn check_accepts_every_example_policy_set() {
-    for set in ["policies/bank", "policies/identity", "policies/todo"] {
+    for set in ["policies/bank", "policies/identity", "policies/todo", "policies/trust"] {
         let out = warden(&["check", set]);
         assert_eq!(out.status.code(), Some(0), "{set}: {}", text(&out.stderr));
         assert!(text(&out.stdout).contains("no problems"), "{}", text(&out.stdout));
@@ -218,7 +218,7 @@ fn compile_emits_a_graph_that_round_trips() {
 
 #[test]
 fn compile_dot_is_accepted_by_graphviz() {
-    for set in ["policies/bank", "policies/identity", "policies/todo"] {
+    for set in ["policies/bank", "policies/identity", "policies/todo", "policies/trust"] {
         let dir = tempfile::tempdir().unwrap();
         let dot_file = dir.path().join("graph.dot");
         let out = warden(&["compile", set, "--emit", "dot", "-o", dot_file.to_str().unwrap()]);
@@ -233,7 +233,7 @@ fn compile_dot_is_accepted_by_graphviz() {
 #[test]
 fn compile_cedar_writes_policies_and_a_schema_that_validate_in_strict_mode() {
     use cedar_policy::{PolicySet, Schema, ValidationMode, Validator};
-    for set in ["policies/bank", "policies/identity", "policies/todo"] {
+    for set in ["policies/bank", "policies/identity", "policies/todo", "policies/trust"] {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("warden.cedar");
         let out = warden(&["compile", set, "--emit", "cedar", "-o", file.to_str().unwrap()]);
@@ -274,10 +274,10 @@ fn compile_refuses_a_set_with_errors_and_writes_nothing() {
 
 #[test]
 fn lint_is_clean_on_the_examples_and_denies_warnings_on_request() {
-    // `policies/` holds three sets; each is linted on its own.
+    // `policies/` holds four sets; each is linted on its own.
     let out = warden(&["lint", "policies", "--deny-warnings"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    for set in ["bank", "identity", "todo"] {
+    for set in ["bank", "identity", "todo", "trust"] {
         assert!(text(&out.stdout).contains(&format!("policies/{set}: ")), "{}", text(&out.stdout));
     }
     let fixture = "compiler/tests/fixtures/lints/W0305_body_without_schema";
@@ -451,7 +451,7 @@ fn eval_prints_one_decision_for_a_check() {
 
 #[test]
 fn the_example_policy_tests_pass_with_full_route_coverage() {
-    for set in ["policies/bank", "policies/identity", "policies/todo"] {
+    for set in ["policies/bank", "policies/identity", "policies/todo", "policies/trust"] {
         let dir = tempfile::tempdir().unwrap();
         let junit = dir.path().join("junit.xml");
         let out = warden(&["test", set, "--coverage", "--junit", junit.to_str().unwrap()]);
@@ -638,7 +638,7 @@ fn any_other_failure_to_write_the_output_fails_the_command() {
 fn commands_on_one_set_name_the_sets_of_a_directory_that_holds_several() {
     let check = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(check.path(), r#"{"request": {"method": "GET", "host": "h", "path": "/"}}"#).unwrap();
-    let sets = "`policies` holds several policy sets (`policies/bank`, `policies/identity`, `policies/todo`)";
+    let sets = "`policies` holds several policy sets (`policies/bank`, `policies/identity`, `policies/todo`, `policies/trust`)";
     for (args, advice) in [
         (&["compile", "policies"][..], "compile one of them"),
         (&["test", "policies"], "test one of them"),
@@ -683,7 +683,7 @@ fn serve_refuses_a_directory_of_several_sets_before_listening() {
     let status = status.unwrap_or_else(|| panic!("`warden serve` was still running after 20 s:\n{stderr}"));
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("error: `policies` holds several policy sets (`policies/bank`, `policies/identity`, `policies/todo`); serve one of them"),
+        stderr.contains("error: `policies` holds several policy sets (`policies/bank`, `policies/identity`, `policies/todo`, `policies/trust`); serve one of them"),
         "{stderr}"
     );
     assert!(!stderr.contains("HTTP on"), "{stderr}");
