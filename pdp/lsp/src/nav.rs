@@ -247,6 +247,27 @@ mod tests {
     }
 
     #[test]
+    fn zones_named_by_mint_and_exchange_are_uses_and_exchanges_are_declarations() {
+        let text = "zone edge {\n  issuer \"https://id.example\" {\n    audience \"a\"\n    jwks file \"k.json\"\n  }\n}\n\
+                    zone inner {\n  issuer \"https://edge.example\" {\n    audience \"i\"\n    jwks file \"k.json\"\n  }\n}\n\
+                    api a in zone edge {\n  auth bearer\n  route GET \"/x\" {\n    allow\n    mint for zone inner\n  }\n}\n\
+                    exchange swap from zone inner {\n  auth mtls\n  allow\n  mint for zone edge\n}\n";
+        let parsed = vec![warden_language::parse(text)];
+        assert!(parsed[0].diagnostics.is_empty(), "{:?}", parsed[0].diagnostics);
+        let declared = declarations(&parsed);
+        let names: Vec<(&str, &str)> = declared.iter().map(|d| (d.keyword, d.name.as_str())).collect();
+        assert_eq!(names, [("zone", "edge"), ("zone", "inner"), ("api", "a"), ("exchange", "swap")]);
+        let found = occurrences(&parsed, &declared);
+        let starts =
+            |name: &str| -> Vec<usize> { found.iter().filter(|o| o.name == name).map(|o| o.span.start()).collect() };
+        let at = |needle: &str| text.find(needle).unwrap_or(0);
+        // Declared, then the api's zone, then the zone the exchange mints for.
+        assert_eq!(starts("edge"), [at("edge {"), at("edge {\n  auth"), at("edge\n}")]);
+        // Declared, the route's mint, the exchange's subject zone.
+        assert_eq!(starts("inner"), [at("inner {"), at("inner\n  }"), at("inner {\n  auth")]);
+    }
+
+    #[test]
     fn schemas_resources_and_test_checks_are_followed_in_source_order() {
         let text = "schema Payee {\n  iban: string\n}\n\
                     schema Transfer {\n  payee: Payee\n  more: [Payee]\n}\n\
