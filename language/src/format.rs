@@ -296,6 +296,7 @@ impl Printer<'_> {
                     MintItem::Scope(scopes) => format!("scope {}", strs(scopes)),
                     MintItem::Lifetime(d) => format!("lifetime {}", duration(d)),
                     MintItem::Header(name) => format!("header {}", quote(&name.value)),
+                    MintItem::Bind(t) => format!("bind certificate {}", quote(&t.value)),
                 };
                 p.simple(item.span, &text);
             }

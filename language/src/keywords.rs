@@ -85,6 +85,8 @@ pub const KEYWORDS: &[&str] = &[
     "claim",
     "lifetime",
     "exchange",
+    "bind",
+    "certificate",
 ];
 
 /// The word operators of expressions (`op_…` rules), which completion offers

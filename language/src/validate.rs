@@ -461,6 +461,23 @@ impl Validator {
                     }
                 }
                 MintItem::Header(name) => self.header_name(name),
+                MintItem::Bind(t) => {
+                    // 32 bytes of SHA-256 are 43 base64url characters, without padding.
+                    let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+                    if t.value.len() != 43 || !t.value.chars().all(b64url) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                codes::OUT_OF_RANGE,
+                                t.span,
+                                format!("`{}` is not a SHA-256 certificate thumbprint", t.value),
+                            )
+                            .with_help(
+                                "write the certificate's `x5t#S256`: 43 base64url characters, as \
+                                 `openssl x509 -in next-hop.pem -outform DER | openssl dgst -sha256 -binary | basenc --base64url | tr -d =` prints",
+                            ),
+                        );
+                    }
+                }
             }
         }
     }

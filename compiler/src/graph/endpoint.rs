@@ -138,6 +138,9 @@ pub struct Mint {
     pub lifetime_s: u64,
     /// The header that carries the token bare; `None`: `authorization: Bearer …`.
     pub header: Option<String>,
+    /// `cnf.x5t#S256`: the thumbprint of the certificate it is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
 }
 
 /// One `allow` rule: unconditional when `when` is `None`.

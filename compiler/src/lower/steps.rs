@@ -255,6 +255,7 @@ impl<'a> Lowerer<'a> {
             scopes: Vec::new(),
             lifetime_s: DEFAULT_MINT_LIFETIME_S,
             header: None,
+            bind: None,
         };
         let mut scopes = None;
         for item in &mint.items {
@@ -266,6 +267,7 @@ impl<'a> Lowerer<'a> {
                 MintItem::Scope(list) => scopes = Some(list.iter().map(|s| s.value.clone()).collect()),
                 MintItem::Lifetime(d) => out.lifetime_s = d.millis().div_ceil(1_000),
                 MintItem::Header(name) => out.header = Some(name.value.to_ascii_lowercase()),
+                MintItem::Bind(t) => out.bind = Some(t.value.clone()),
             }
         }
         out.scopes = scopes.unwrap_or_else(|| {

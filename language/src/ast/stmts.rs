@@ -67,6 +67,9 @@ pub enum MintItem {
     /// `header "NAME"`: the upstream header that carries the token, bare
     /// (`authorization: Bearer …` when not written).
     Header(Str),
+    /// `bind certificate "THUMBPRINT"`: the token is bound (RFC 8705 `cnf`,
+    /// `x5t#S256`) to the certificate with this SHA-256 thumbprint, base64url.
+    Bind(Str),
 }
 
 impl MintItem {
@@ -77,6 +80,7 @@ impl MintItem {
             MintItem::Scope(_) => "scope",
             MintItem::Lifetime(_) => "lifetime",
             MintItem::Header(_) => "header",
+            MintItem::Bind(_) => "bind certificate",
         }
     }
 }

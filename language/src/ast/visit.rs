@@ -463,7 +463,7 @@ pub fn walk_stmt<'a, V: Visit<'a> + ?Sized>(v: &mut V, stmt: &'a Stmt) {
                     }
                     MintItem::Scope(scopes) => walk_strs(v, scopes),
                     MintItem::Lifetime(d) => v.visit_duration(d),
-                    MintItem::Header(name) => v.visit_str(name),
+                    MintItem::Header(name) | MintItem::Bind(name) => v.visit_str(name),
                 }
             }
         }

@@ -17,7 +17,7 @@ fn describe(rule: Rule) -> Option<(&'static str, Option<&'static str>)> {
     const ISSUER: Option<&str> =
         Some("an issuer setting (`jwks`, `audience`, `algorithms`, `leeway`, `scopes from` or `secret`)");
     const ZONE: Option<&str> = Some("a zone setting (`issuer`, `require` or `network`)");
-    const MINT: Option<&str> = Some("a mint setting (`claim`, `scope`, `lifetime` or `header`)");
+    const MINT: Option<&str> = Some("a mint setting (`claim`, `scope`, `lifetime`, `header` or `bind certificate`)");
     const CONSTRAINT: Option<&str> = Some("a constraint such as `max_len` or `pattern`");
     const STEP: Option<&str> = Some("a test step (`request`, `check`, `expect`, `repeat` or `wait`)");
     const REQ: Option<&str> = Some("a request setting such as `ip`, `token`, `header` or `json`");
@@ -55,6 +55,7 @@ fn describe(rule: Rule) -> Option<(&'static str, Option<&'static str>)> {
         mint_scope => ("`scope`", MINT),
         mint_lifetime => ("`lifetime`", MINT),
         mint_header => ("`header`", MINT),
+        mint_bind => ("`bind certificate`", MINT),
         host => ("`host`", STMT),
         prefix => ("`prefix`", STMT),
         route => ("`route`", STMT),

@@ -222,6 +222,8 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_claim
             | kw_lifetime
             | kw_exchange
+            | kw_bind
+            | kw_certificate
     )
 }
 

@@ -92,6 +92,7 @@ impl Builder<'_> {
             Rule::mint_scope => MintItem::Scope(self.strings(parts.next()?)),
             Rule::mint_lifetime => MintItem::Lifetime(self.duration(parts.next()?)),
             Rule::mint_header => MintItem::Header(self.next_string(&mut parts, span)),
+            Rule::mint_bind => MintItem::Bind(self.next_string(&mut parts, span)),
             _ => return None,
         };
         Some(Spanned::new(item, span))

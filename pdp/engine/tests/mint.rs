@@ -64,6 +64,7 @@ api a in zone edge {
       claim tags = ["web", claim.tier]
       lifetime 2m
       header "x-internal-token"
+      bind certificate "c6x9lby-9WMH7aoQPE3aJ2Z9HQja5EJJhz8wDXioo68"
     }
   }
 
@@ -116,7 +117,7 @@ fn the_token_carries_the_subject_the_narrowed_scope_and_the_policys_claims_only(
     assert_eq!(
         minted(&d),
         json!({"sub": "u-1", "client_id": "web-app", "scope": "accounts:read", "account": "42",
-            "customer": "42", "tags": ["web", "gold"]})
+            "customer": "42", "tags": ["web", "gold"], "cnf": {"x5t#S256": "c6x9lby-9WMH7aoQPE3aJ2Z9HQja5EJJhz8wDXioo68"}})
     );
     assert_eq!(m.header_for("t"), ("x-internal-token".to_owned(), "t".to_owned()));
 

@@ -426,6 +426,12 @@ fn mint_request(
         }
         claims.insert("act".to_owned(), Value::Object(act));
     }
+    // RFC 8705 §3.1: only the holder of that certificate may present it.
+    if let Some(thumbprint) = &m.bind {
+        let mut cnf = Map::new();
+        cnf.insert("x5t#S256".to_owned(), Value::String(thumbprint.clone()));
+        claims.insert("cnf".to_owned(), Value::Object(cnf));
+    }
     for (name, expr) in &m.claims {
         match eval(p, facts, *expr) {
             Ok(v) => {
