@@ -36,6 +36,40 @@ pub fn installed(name: &str) -> PathBuf {
     );
 }
 
+/// A whole `nginx.conf` for one test run in `root` (pid, logs and temporary
+/// files all there, one worker): `servers` goes inside `http { … }`.
+pub fn nginx_conf(written_by: &str, root: &Path, servers: &str) -> String {
+    let d = root.display();
+    format!(
+        "# Written by {written_by} for one run.\nuser root;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log notice;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log {d}/access.log;\n  \
+         client_body_temp_path {d}/client_body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
+         uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{servers}}}\n"
+    )
+}
+
+/// The `location = /_warden` block that asks Warden's forward auth at
+/// `warden` for every request (`auth_request /_warden;`), the way docs/serve.md
+/// configures nginx.
+pub fn nginx_forward_auth(warden: SocketAddr) -> String {
+    format!(
+        "    location = /_warden {{\n      internal;\n      proxy_pass http://{warden}/v1/forward-auth;\n      \
+         proxy_pass_request_body off;\n      proxy_set_header Content-Length \"\";\n      \
+         proxy_set_header X-Original-Method $request_method;\n      proxy_set_header X-Original-URI $request_uri;\n      \
+         proxy_set_header X-Forwarded-Host $host;\n      proxy_set_header X-Forwarded-Proto $scheme;\n      \
+         proxy_set_header X-Forwarded-For $remote_addr;\n      proxy_connect_timeout 2s;\n      \
+         proxy_read_timeout 5s;\n    }}\n"
+    )
+}
+
+/// nginx with `conf` (a file in `root`), in the foreground, its errors in
+/// `root/error.log`.
+pub fn nginx_command(root: &Path, conf: &Path) -> Command {
+    let mut cmd = Command::new(installed("nginx"));
+    cmd.arg("-e").arg(root.join("error.log")).arg("-p").arg(root).arg("-c").arg(conf).args(["-g", "daemon off;"]);
+    cmd
+}
+
 /// A gateway process in a process group of its own (nginx forks workers), ended
 /// with the whole group when dropped, also when a test fails.
 pub struct Gateway {

@@ -59,6 +59,28 @@ pub enum Probe {
     Tcp,
 }
 
+/// `warden keys generate FILE` (ES256), as an operator makes a signing key:
+/// whether it succeeded, and what it printed.
+pub fn generate_key(file: &Path) -> Result<(bool, String), String> {
+    let out = Command::new(warden_bin()?)
+        .args(["keys", "generate"])
+        .arg(file)
+        .output()
+        .map_err(|e| format!("cannot run warden: {e}"))?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.success(), text))
+}
+
+/// The `[issuer]` section of a service configuration: `url` and its `keys`,
+/// each a key file and its state (`active`, `next`, `retired`).
+pub fn issuer_section(url: &str, keys: &[(&Path, &str)]) -> String {
+    let mut text = format!("[issuer]\nurl = \"{url}\"\n");
+    for (file, state) in keys {
+        text.push_str(&format!("\n[[issuer.keys]]\nfile = \"{}\"\nstate = \"{state}\"\n", file.display()));
+    }
+    text
+}
+
 /// A running `warden serve`.
 pub struct Warden {
     child: Child,

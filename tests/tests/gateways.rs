@@ -15,7 +15,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use warden_e2e::gateway::{Gateway, HOST, Seen, Tls, Upstream, http, https, installed};
+use warden_e2e::gateway::{
+    Gateway, HOST, Seen, Tls, Upstream, http, https, installed, nginx_command, nginx_conf, nginx_forward_auth,
+};
 use warden_e2e::idp::{TestIdp, bank_with_test_idp};
 use warden_e2e::{Response, Warden, free_ports};
 
@@ -230,6 +232,7 @@ fn warden_down(s: &mut Setup, g: &Gateway, tls_port: u16, status: u16) {
 /// `auth_request` makes of any status but 2xx/401/403 is turned back into
 /// Warden's 429 (docs/serve.md, "Behind nginx and Caddy").
 fn nginx_locations(warden: SocketAddr, upstream: SocketAddr, handle_429: bool) -> String {
+    let forward = nginx_forward_auth(warden);
     let error_page = if handle_429 { "      error_page 500 = @warden_error;\n" } else { "" };
     let named = if handle_429 {
         r#"
@@ -262,49 +265,21 @@ fn nginx_locations(warden: SocketAddr, upstream: SocketAddr, handle_429: bool) -
       proxy_pass http://{upstream};
     }}
 {named}
-    location = /_warden {{
-      internal;
-      proxy_pass http://{warden}/v1/forward-auth;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_connect_timeout 2s;
-      proxy_read_timeout 5s;
-    }}
-"#
+{forward}"#
     )
 }
 
 #[test]
 fn nginx_auth_request_in_front_of_warden() {
-    let nginx = installed("nginx");
     let mut s = Setup::new();
     let root = s.dir.path().join("nginx");
     std::fs::create_dir_all(&root).unwrap();
     let [tls_port, plain_port, bare_port] = free_ports::<3>().unwrap();
-    let d = root.display();
     let (cert, key) = (s.tls.cert.display(), s.tls.key.display());
     let good = nginx_locations(s.warden.http, s.upstream.addr, true);
     let bare = nginx_locations(s.warden.http, s.upstream.addr, false);
-    let conf = format!(
-        r#"# Written by tests/tests/gateways.rs for one run.
-user root;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log notice;
-events {{ worker_connections 64; }}
-http {{
-  access_log {d}/access.log;
-  client_body_temp_path {d}/client_body;
-  proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi;
-  scgi_temp_path {d}/scgi;
-  ssl_certificate {cert};
+    let servers = format!(
+        r#"  ssl_certificate {cert};
   ssl_certificate_key {key};
 
   # The API as documented: https, and plain http (which Warden refuses).
@@ -321,19 +296,11 @@ http {{
     server_name {HOST};
 {bare}
   }}
-}}
 "#
     );
     let conf_file = root.join("nginx.conf");
-    std::fs::write(&conf_file, conf).unwrap();
-    let mut cmd = Command::new(nginx);
-    cmd.arg("-e")
-        .arg(root.join("error.log"))
-        .arg("-p")
-        .arg(&root)
-        .arg("-c")
-        .arg(&conf_file)
-        .args(["-g", "daemon off;"]);
+    std::fs::write(&conf_file, nginx_conf("tests/tests/gateways.rs", &root, &servers)).unwrap();
+    let cmd = nginx_command(&root, &conf_file);
     let g = Gateway::start("nginx", cmd, root.join("error.log"), &[tls_port, plain_port, bare_port]);
 
     common_checks(&s, &g, tls_port, plain_port);

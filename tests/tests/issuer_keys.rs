@@ -20,8 +20,7 @@ use warden_e2e::{Probe, Warden, free_port, warden_bin};
 
 /// `warden keys generate FILE` (ES256); its exit status and output.
 fn generate(file: &Path) -> (bool, String) {
-    let out = Command::new(warden_bin().unwrap()).args(["keys", "generate"]).arg(file).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    warden_e2e::generate_key(file).unwrap()
 }
 
 /// A compact ES256 JWS of `claims` with the PKCS#8 PEM key in `file`, as the
@@ -45,12 +44,8 @@ fn now_s() -> u64 {
 /// The edge's config: `[issuer]` on its own HTTP address, with `keys`
 /// (`(file, state)`).
 fn edge_config(dir: &Path, url: &str, keys: &[(&Path, &str)]) -> std::path::PathBuf {
-    let mut text = format!("[issuer]\nurl = \"{url}\"\n");
-    for (file, state) in keys {
-        text.push_str(&format!("\n[[issuer.keys]]\nfile = \"{}\"\nstate = \"{state}\"\n", file.display()));
-    }
     let path = dir.join("edge.toml");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, warden_e2e::issuer_section(url, keys)).unwrap();
     path
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use warden_e2e::gateway::{Gateway, HOST, Tls, https, installed};
+use warden_e2e::gateway::{Gateway, HOST, Tls, https, installed, nginx_command, nginx_conf, nginx_forward_auth};
 use warden_e2e::idp::TestIdp;
 use warden_e2e::{Probe, Response, Warden, free_ports, request, warden_bin};
 
@@ -109,11 +109,7 @@ api orders in zone edge {{
 /// `[issuer]` on the edge's own HTTP address, with the key in `key`.
 fn edge_config(dir: &Path, edge_url: &str, key: &Path) -> PathBuf {
     let path = dir.join("edge.toml");
-    let text = format!(
-        "[issuer]\nurl = \"{edge_url}\"\n\n[[issuer.keys]]\nfile = \"{}\"\nstate = \"active\"\n",
-        key.display()
-    );
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, warden_e2e::issuer_section(edge_url, &[(key, "active")])).unwrap();
     path
 }
 
@@ -192,25 +188,11 @@ impl Drop for PyUpstream {
 /// nginx in front of the edge: https on `port`, every request asked of
 /// Warden's forward auth, and the minted token (the `authorization` header of
 /// Warden's answer) sent to the service in place of the client's.
-fn nginx_conf(root: &Path, tls: &Tls, port: u16, warden: std::net::SocketAddr, upstream: u16) -> String {
-    let d = root.display();
+fn edge_nginx_conf(root: &Path, tls: &Tls, port: u16, warden: std::net::SocketAddr, upstream: u16) -> String {
     let (cert, key) = (tls.cert.display(), tls.key.display());
-    format!(
-        r#"# Written by tests/tests/mint_nginx.rs for one run.
-user root;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log notice;
-events {{ worker_connections 64; }}
-http {{
-  access_log {d}/access.log;
-  client_body_temp_path {d}/client_body;
-  proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi;
-  scgi_temp_path {d}/scgi;
-
-  server {{
+    let forward = nginx_forward_auth(warden);
+    let servers = format!(
+        r#"  server {{
     listen 127.0.0.1:{port} ssl;
     server_name {HOST};
     ssl_certificate {cert};
@@ -224,23 +206,10 @@ http {{
       proxy_pass http://127.0.0.1:{upstream};
     }}
 
-    location = /_warden {{
-      internal;
-      proxy_pass http://{warden}/v1/forward-auth;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_connect_timeout 2s;
-      proxy_read_timeout 5s;
-    }}
-  }}
-}}
+{forward}  }}
 "#
-    )
+    );
+    nginx_conf("tests/tests/mint_nginx.rs", root, &servers)
 }
 
 /// `token` with its payload's `customer` changed and the signature kept.
@@ -254,7 +223,8 @@ fn tampered(token: &str) -> String {
 
 #[test]
 fn nginx_hands_the_minted_token_to_a_service_that_verifies_it_with_pyjwt() {
-    let nginx = installed("nginx");
+    // Both are needed: fail now, naming what to install.
+    installed("nginx");
     let python = python_with_pyjwt();
     let dir = tempfile::tempdir().unwrap();
     let [edge_port, nginx_port, upstream_port] = free_ports::<3>().unwrap();
@@ -262,8 +232,8 @@ fn nginx_hands_the_minted_token_to_a_service_that_verifies_it_with_pyjwt() {
 
     // The edge's signing key, made as an operator makes it.
     let key = dir.path().join("edge-signing.pem");
-    let out = Command::new(warden_bin().unwrap()).args(["keys", "generate"]).arg(&key).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (ok, out) = warden_e2e::generate_key(&key).unwrap();
+    assert!(ok, "{out}");
 
     let idp = TestIdp::new("https://idp.example", "https://api.example", "idp-1").unwrap();
     let set = edge_set(dir.path(), &idp, &edge_url);
@@ -281,16 +251,8 @@ fn nginx_hands_the_minted_token_to_a_service_that_verifies_it_with_pyjwt() {
     let root = dir.path().join("nginx");
     std::fs::create_dir_all(&root).unwrap();
     let conf_file = root.join("nginx.conf");
-    std::fs::write(&conf_file, nginx_conf(&root, &tls, nginx_port, edge.http, upstream_port)).unwrap();
-    let mut cmd = Command::new(nginx);
-    cmd.arg("-e")
-        .arg(root.join("error.log"))
-        .arg("-p")
-        .arg(&root)
-        .arg("-c")
-        .arg(&conf_file)
-        .args(["-g", "daemon off;"]);
-    let g = Gateway::start("nginx", cmd, root.join("error.log"), &[nginx_port]);
+    std::fs::write(&conf_file, edge_nginx_conf(&root, &tls, nginx_port, edge.http, upstream_port)).unwrap();
+    let g = Gateway::start("nginx", nginx_command(&root, &conf_file), root.join("error.log"), &[nginx_port]);
     let ctx = |what: &str| {
         format!("{what}\n--- nginx log ---\n{}\n--- verify_jwt.py log ---\n{}", g.log_text(), upstream.log_text())
     };

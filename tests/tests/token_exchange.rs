@@ -9,13 +9,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
-use std::process::Command;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use warden_e2e::idp::TestIdp;
-use warden_e2e::{Probe, Response, Warden, free_port, request, warden_bin};
+use warden_e2e::{Probe, Response, Warden, free_port, request};
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -115,8 +113,8 @@ fn internal_policy(edge: &str) -> String {
 fn a_service_exchanges_a_users_token_for_one_of_the_internal_zone() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("edge.pem");
-    let out = Command::new(warden_bin().unwrap()).args(["keys", "generate"]).arg(&key).output().unwrap();
-    assert!(out.status.success());
+    let (ok, out) = warden_e2e::generate_key(&key).unwrap();
+    assert!(ok, "{out}");
     let port = free_port().unwrap();
     let edge = format!("http://127.0.0.1:{port}");
     let set = dir.path().join("edge");
@@ -134,8 +132,8 @@ fn a_service_exchanges_a_users_token_for_one_of_the_internal_zone() {
     std::fs::write(
         &config,
         format!(
-            "[issuer]\nurl = \"{edge}\"\n\n[[issuer.keys]]\nfile = \"{}\"\nstate = \"active\"\n\n[decision_log]\nsink = \"file\"\npath = \"{}\"\n",
-            key.display(),
+            "{}\n[decision_log]\nsink = \"file\"\npath = \"{}\"\n",
+            warden_e2e::issuer_section(&edge, &[(&key, "active")]),
             log.display()
         ),
     )

@@ -22,31 +22,26 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use warden_e2e::oidc::{AUD, Provider};
-use warden_e2e::{Probe, Warden, free_port, warden_bin};
+use warden_e2e::{Probe, Warden, free_port};
 
 const INTERNAL_AUD: &str = "https://internal.example";
 
 /// `warden keys generate FILE`: an ES256 key.
 fn generate(file: &Path) {
-    let out = Command::new(warden_bin().unwrap()).args(["keys", "generate"]).arg(file).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (ok, out) = warden_e2e::generate_key(file).unwrap();
+    assert!(ok, "{out}");
 }
 
 /// The edge's `[issuer]`: its URL and `keys` as `(file, state)`.
 fn edge_config(dir: &Path, url: &str, keys: &[(&Path, &str)]) -> PathBuf {
-    let mut text = format!("[issuer]\nurl = \"{url}\"\n");
-    for (file, state) in keys {
-        text.push_str(&format!("\n[[issuer.keys]]\nfile = \"{}\"\nstate = \"{state}\"\n", file.display()));
-    }
     let path = dir.join("edge.toml");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, warden_e2e::issuer_section(url, keys)).unwrap();
     path
 }
 

@@ -363,9 +363,7 @@ impl Runner<'_> {
         let endpoint = self.endpoint(&req, &req.host.clone());
         for item in &r.items {
             match &item.node {
-                RequestItem::Ip(ip) => {
-                    req.source_ip = Some(ip.value.parse().map_err(|_| format!("`{}` is not an IP address", ip.value))?)
-                }
+                RequestItem::Ip(ip) => req.source_ip = Some(address(ip)?),
                 RequestItem::Peer(p) => req.peer = Some(p.value.clone()),
                 RequestItem::Header { name, value } => {
                     req.headers.push((name.value.to_ascii_lowercase(), value.value.clone()))
@@ -381,9 +379,7 @@ impl Runner<'_> {
                     req.body = Some(text.value.clone().into_bytes());
                 }
                 RequestItem::Basic { client, secret } => {
-                    let encoded =
-                        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.value, secret.value));
-                    req.headers.push(("authorization".to_owned(), format!("Basic {encoded}")));
+                    req.headers.push(("authorization".to_owned(), basic(client, secret)));
                 }
                 RequestItem::Token(spec) => {
                     let token = self.mint(spec, &self.zone_issuers(endpoint), now_ms)?;
@@ -420,18 +416,12 @@ impl Runner<'_> {
         };
         for item in &x.items {
             match &item.node {
-                RequestItem::Ip(ip) => {
-                    req.source_ip = Some(ip.value.parse().map_err(|_| format!("`{}` is not an IP address", ip.value))?)
-                }
+                RequestItem::Ip(ip) => req.source_ip = Some(address(ip)?),
                 RequestItem::Peer(p) => req.peer = Some(p.value.clone()),
                 RequestItem::Header { name, value } => {
                     req.headers.push((name.value.to_ascii_lowercase(), value.value.clone()))
                 }
-                RequestItem::Basic { client, secret } => {
-                    let encoded =
-                        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.value, secret.value));
-                    req.authorization = Some(format!("Basic {encoded}"));
-                }
+                RequestItem::Basic { client, secret } => req.authorization = Some(basic(client, secret)),
                 RequestItem::Token(spec) => {
                     req.subject_token = self.mint(spec, &self.zone_issuers(endpoint), now_ms)?
                 }
@@ -459,9 +449,7 @@ impl Runner<'_> {
         };
         for item in &c.items {
             match &item.node {
-                CheckItem::Ip(ip) => {
-                    req.source_ip = Some(ip.value.parse().map_err(|_| format!("`{}` is not an IP address", ip.value))?)
-                }
+                CheckItem::Ip(ip) => req.source_ip = Some(address(ip)?),
                 CheckItem::Peer(p) => req.peer = Some(p.value.clone()),
                 CheckItem::Subject { id, properties } => {
                     req.subject = Some((id.value.clone(), object(properties.as_ref())))
@@ -476,6 +464,17 @@ impl Runner<'_> {
         }
         Ok(req)
     }
+}
+
+/// A test's `ip "…"`.
+fn address(ip: &ast::Str) -> Result<std::net::IpAddr, String> {
+    ip.value.parse().map_err(|_| format!("`{}` is not an IP address", ip.value))
+}
+
+/// The `authorization` value of a test's `basic "ID", "SECRET"`.
+fn basic(client: &ast::Str, secret: &ast::Str) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.value, secret.value));
+    format!("Basic {encoded}")
 }
 
 struct State {

@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use warden_compiler::{Loader, PolicySet, SourceFile, compile};
 use warden_engine::decision::Decision;
 use warden_engine::eval::Prepared;
 use warden_engine::limits::Memory;
-use warden_engine::run::{Engine, HttpRequest, ResourceRequest, TokenVerifier, VerifiedToken};
+use warden_engine::run::{Engine, HttpRequest, ResourceRequest};
 use warden_language::reason::Reason;
 
 struct DirLoader(PathBuf);
@@ -22,19 +22,10 @@ impl Loader for DirLoader {
     }
 }
 
-/// Test double for the JWT verifier: `test:<claims JSON>` is a valid token of
-/// the step's first issuer; anything else is a bad signature.
-struct TestTokens;
+#[path = "common/test_tokens.rs"]
+mod test_tokens;
 
-impl TokenVerifier for TestTokens {
-    fn verify(&self, token: &str, issuers: &[u32], _now_ms: u64) -> Result<VerifiedToken, (Reason, String)> {
-        let claims: Map<String, Value> = token
-            .strip_prefix("test:")
-            .and_then(|c| serde_json::from_str(c).ok())
-            .ok_or((Reason::SignatureInvalid, "test token rejected".to_owned()))?;
-        Ok(VerifiedToken { claims: claims.into(), issuer: issuers.first().copied().unwrap_or(0) })
-    }
-}
+use test_tokens::TestTokens;
 
 fn engine() -> Engine {
     engine_for("identity")

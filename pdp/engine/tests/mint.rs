@@ -7,26 +7,18 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use warden_compiler::{Loader, PolicySet, SourceFile, compile};
 use warden_engine::decision::Decision;
 use warden_engine::eval::Prepared;
 use warden_engine::limits::Memory;
-use warden_engine::run::{Engine, HttpRequest, TokenVerifier, VerifiedToken};
+use warden_engine::run::{Engine, HttpRequest};
 use warden_language::reason::Reason;
 
-/// `test:<claims JSON>` is a valid token of the step's first issuer.
-struct TestTokens;
+#[path = "common/test_tokens.rs"]
+mod test_tokens;
 
-impl TokenVerifier for TestTokens {
-    fn verify(&self, token: &str, issuers: &[u32], _now_ms: u64) -> Result<VerifiedToken, (Reason, String)> {
-        let claims: Map<String, Value> = token
-            .strip_prefix("test:")
-            .and_then(|c| serde_json::from_str(c).ok())
-            .ok_or((Reason::SignatureInvalid, "test token rejected".to_owned()))?;
-        Ok(VerifiedToken { claims: claims.into(), issuer: issuers.first().copied().unwrap_or(0) })
-    }
-}
+use test_tokens::TestTokens;
 
 /// No file is read: the issuers' keys come from URLs nobody fetches here.
 struct NoFiles;

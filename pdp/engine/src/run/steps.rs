@@ -159,11 +159,7 @@ impl Engine {
                     }
                 }
                 StepKind::Scopes { all, any_of } => {
-                    let granted = identity.as_ref().map(|i| {
-                        let claim =
-                            i.issuer.and_then(|n| g.issuers.get(n as usize)).map_or("scope", |n| &n.scopes_claim);
-                        Scopes(i.claims.get(claim))
-                    });
+                    let granted = identity.as_ref().map(|i| granted(g, i));
                     if let Err(needed) = scope_step(granted.as_ref(), all, any_of) {
                         let detail = format!("the request needs scope `{needed}`");
                         return Decision::new(Reason::InsufficientScope, detail, rule())
@@ -175,25 +171,13 @@ impl Engine {
                     Err((reason, detail)) => return Decision::new(reason, detail, rule()),
                 },
                 StepKind::Deny(e) => {
-                    let claims = identity.as_ref().map(|i| &*i.claims);
-                    let facts = Facts {
-                        claims,
-                        body: parsed_body.as_ref(),
-                        context: exchange.as_ref().or(facts.context),
-                        ..facts
-                    };
+                    let facts = rule_facts(facts, identity.as_ref(), parsed_body.as_ref(), exchange.as_ref());
                     if let Some(d) = deny_step(&self.prepared, &facts, *e, &step.rule) {
                         return d;
                     }
                 }
                 StepKind::Allow(rules) => {
-                    let claims = identity.as_ref().map(|i| &*i.claims);
-                    let facts = Facts {
-                        claims,
-                        body: parsed_body.as_ref(),
-                        context: exchange.as_ref().or(facts.context),
-                        ..facts
-                    };
+                    let facts = rule_facts(facts, identity.as_ref(), parsed_body.as_ref(), exchange.as_ref());
                     let d = allow_step(&self.prepared, &facts, rules, &step.rule);
                     if !d.allow {
                         return d;
@@ -201,13 +185,7 @@ impl Engine {
                     allowed = Some(d);
                 }
                 StepKind::UpstreamHeader { name, value } => {
-                    let claims = identity.as_ref().map(|i| &*i.claims);
-                    let facts = Facts {
-                        claims,
-                        body: parsed_body.as_ref(),
-                        context: exchange.as_ref().or(facts.context),
-                        ..facts
-                    };
+                    let facts = rule_facts(facts, identity.as_ref(), parsed_body.as_ref(), exchange.as_ref());
                     // A value that cannot be computed is left out, never sent empty;
                     // its name is kept so a door can strip the client's own copy.
                     if let Some(d) = allowed.as_mut() {
@@ -222,18 +200,8 @@ impl Engine {
                 }
                 StepKind::Mint(m) => {
                     let Some(d) = allowed.as_mut() else { continue };
-                    let claims = identity.as_ref().map(|i| &*i.claims);
-                    let facts = Facts {
-                        claims,
-                        body: parsed_body.as_ref(),
-                        context: exchange.as_ref().or(facts.context),
-                        ..facts
-                    };
-                    let granted = identity.as_ref().map(|i| {
-                        let claim =
-                            i.issuer.and_then(|n| g.issuers.get(n as usize)).map_or("scope", |n| &n.scopes_claim);
-                        Scopes(i.claims.get(claim))
-                    });
+                    let facts = rule_facts(facts, identity.as_ref(), parsed_body.as_ref(), exchange.as_ref());
+                    let granted = identity.as_ref().map(|i| granted(g, i));
                     let acting = actor.as_deref().or(req.peer.as_deref());
                     match mint_request(&self.prepared, &facts, m, granted.as_ref(), acting) {
                         Ok(request) => d.mint = Some(Box::new(request)),
@@ -450,6 +418,25 @@ fn mint_request(
         lifetime_s: m.lifetime_s,
         header: m.header.clone(),
     })
+}
+
+/// What the rules, upstream headers and `mint` read: the request's facts
+/// with the identity's claims, the parsed body, and in an exchange its
+/// `context` (the calling service).
+fn rule_facts<'f>(
+    facts: Facts<'f>,
+    identity: Option<&'f Identity>,
+    body: Option<&'f Value>,
+    exchange: Option<&'f Value>,
+) -> Facts<'f> {
+    Facts { claims: identity.map(|i| &*i.claims), body, context: exchange.or(facts.context), ..facts }
+}
+
+/// The scopes an identity holds: its issuer's scope claim (`scope` when it
+/// came from no issuer).
+fn granted<'i>(g: &warden_compiler::graph::Graph, i: &'i Identity) -> Scopes<'i> {
+    let claim = i.issuer.and_then(|n| g.issuers.get(n as usize)).map_or("scope", |n| &n.scopes_claim);
+    Scopes(i.claims.get(claim))
 }
 
 /// Step 5: `Err` with the scopes to ask for when `granted` lacks one.
