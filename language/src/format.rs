@@ -211,6 +211,7 @@ impl Printer<'_> {
                 match &item.node {
                     ZoneItem::Issuer(issuer) => p.issuer(issuer),
                     ZoneItem::RequireTls => p.simple(item.span, "require tls"),
+                    ZoneItem::RequireBound => p.simple(item.span, "require bound"),
                     ZoneItem::RequireMtls { peers } if peers.is_empty() => p.simple(item.span, "require mtls"),
                     ZoneItem::RequireMtls { peers } => {
                         p.simple(item.span, &format!("require mtls peer {}", strs(peers)))
@@ -396,6 +397,7 @@ impl Printer<'_> {
         match item {
             RequestItem::Ip(s) => format!("ip {}", quote(&s.value)),
             RequestItem::Peer(s) => format!("peer {}", quote(&s.value)),
+            RequestItem::Certificate(s) => format!("certificate {}", quote(&s.value)),
             RequestItem::Header { name, value } => format!("header {} = {}", quote(&name.value), quote(&value.value)),
             RequestItem::Json(v) => format!("json {}", value(v, depth)),
             RequestItem::Body { text, content_type: None } => format!("body {}", quote(&text.value)),

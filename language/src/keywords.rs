@@ -87,6 +87,7 @@ pub const KEYWORDS: &[&str] = &[
     "exchange",
     "bind",
     "certificate",
+    "bound",
 ];
 
 /// The word operators of expressions (`op_…` rules), which completion offers

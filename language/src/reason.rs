@@ -65,6 +65,7 @@ reasons! {
     KeyUnknown = "key_unknown" => 401,
     ClientUnknown = "client_unknown" => 401,
     SecretInvalid = "secret_invalid" => 401,
+    TokenNotBound = "token_not_bound" => 401,
     InsufficientScope = "insufficient_scope" => 403,
     BodyTooLarge = "body_too_large" => 413,
     UnsupportedMediaType = "unsupported_media_type" => 415,

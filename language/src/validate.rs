@@ -99,6 +99,7 @@ impl Validator {
                     continue;
                 }
                 ZoneItem::RequireTls => "require tls",
+                ZoneItem::RequireBound => "require bound",
                 ZoneItem::RequireMtls { .. } => "require mtls",
                 ZoneItem::Network { cidrs } => {
                     self.non_empty_strings(cidrs, "network address");
@@ -607,6 +608,7 @@ impl<'a> Visit<'a> for Validator {
                     let what = match &item.node {
                         RequestItem::Ip(_) => "ip",
                         RequestItem::Peer(_) => "peer",
+                        RequestItem::Certificate(_) => "certificate",
                         RequestItem::Header { .. } => continue,
                         RequestItem::Json(_) | RequestItem::Body { .. } => "body",
                         RequestItem::Basic { .. } | RequestItem::Token(_) => "credential",
@@ -623,6 +625,7 @@ impl<'a> Visit<'a> for Validator {
                     let what = match &item.node {
                         RequestItem::Ip(_) => "ip",
                         RequestItem::Peer(_) => "peer",
+                        RequestItem::Certificate(_) => "certificate",
                         RequestItem::Header { .. } => continue,
                         RequestItem::Basic { .. } => "basic",
                         RequestItem::Token(_) => "token",

@@ -6,6 +6,13 @@
 // `resource=https://api.example` gives an RS256 JWT access token for that
 // audience (resource indicators, RFC 8707), which is what Warden verifies.
 //
+// A second client (`bound-test`, secret `bound-test-secret`) gets
+// certificate-bound tokens (RFC 8705, the mTLS feature's
+// `certificateBoundAccessTokens`): its token carries `cnf.x5t#S256` of the
+// client certificate it asked with. The TLS is the test's own, on loopback:
+// the certificate arrives URL-encoded in `x-client-cert`, as a TLS-terminating
+// proxy in front of a provider passes it.
+//
 // Two RSA signing keys are generated at start (never written anywhere). The
 // provider first publishes and signs with the first one. `POST /admin/rotate`
 // rotates as an IdP does when it replaces a key at once: a new Provider (its
@@ -47,9 +54,25 @@ function provider(published, signing) {
         redirect_uris: [],
         response_types: [],
       },
+      {
+        client_id: 'bound-test',
+        client_secret: 'bound-test-secret',
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+        tls_client_certificate_bound_access_tokens: true,
+      },
     ],
     features: {
       clientCredentials: { enabled: true },
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        getCertificate(ctx) {
+          const sent = ctx.get('x-client-cert');
+          return sent ? decodeURIComponent(sent) : undefined;
+        },
+      },
       devInteractions: { enabled: false },
       resourceIndicators: {
         enabled: true,

@@ -52,13 +52,18 @@ pub fn nginx_conf(written_by: &str, root: &Path, servers: &str) -> String {
 /// `warden` for every request (`auth_request /_warden;`), the way docs/serve.md
 /// configures nginx.
 pub fn nginx_forward_auth(warden: SocketAddr) -> String {
+    nginx_forward_auth_with(warden, "")
+}
+
+/// [`nginx_forward_auth`] with more directives (`extra`, whole lines) in the block.
+pub fn nginx_forward_auth_with(warden: SocketAddr, extra: &str) -> String {
     format!(
         "    location = /_warden {{\n      internal;\n      proxy_pass http://{warden}/v1/forward-auth;\n      \
          proxy_pass_request_body off;\n      proxy_set_header Content-Length \"\";\n      \
          proxy_set_header X-Original-Method $request_method;\n      proxy_set_header X-Original-URI $request_uri;\n      \
          proxy_set_header X-Forwarded-Host $host;\n      proxy_set_header X-Forwarded-Proto $scheme;\n      \
          proxy_set_header X-Forwarded-For $remote_addr;\n      proxy_connect_timeout 2s;\n      \
-         proxy_read_timeout 5s;\n    }}\n"
+         proxy_read_timeout 5s;\n{extra}    }}\n"
     )
 }
 

@@ -100,16 +100,25 @@ impl Provider {
 
     /// An access token (a JWT for [`AUD`]) by the `client_credentials` grant.
     pub fn token(&self) -> String {
-        let basic = base64::engine::general_purpose::STANDARD.encode("warden-test:warden-test-secret");
+        self.grant("warden-test:warden-test-secret", &[])
+    }
+
+    /// A certificate-bound access token (RFC 8705) for the client certificate
+    /// `cert_pem`, which the client presents (URL-encoded in `x-client-cert`,
+    /// as a TLS-terminating proxy passes it).
+    pub fn bound_token(&self, cert_pem: &str) -> String {
+        let escaped: String =
+            percent_encoding::utf8_percent_encode(cert_pem, percent_encoding::NON_ALPHANUMERIC).collect();
+        self.grant("bound-test:bound-test-secret", &[("x-client-cert", &escaped)])
+    }
+
+    /// A `client_credentials` grant for `client` (`id:secret`) with `headers`.
+    fn grant(&self, client: &str, headers: &[(&str, &str)]) -> String {
+        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(client));
         let body = "grant_type=client_credentials&scope=read&resource=https%3A%2F%2Fapi.example";
-        let r = request(
-            self.addr,
-            "POST",
-            "/token",
-            &[("authorization", &format!("Basic {basic}")), ("content-type", "application/x-www-form-urlencoded")],
-            Some(body.as_bytes()),
-        )
-        .unwrap();
+        let mut all = vec![("authorization", basic.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+        all.extend_from_slice(headers);
+        let r = request(self.addr, "POST", "/token", &all, Some(body.as_bytes())).unwrap();
         let answer = r.json().unwrap();
         assert_eq!(r.status, 200, "{answer}");
         answer["access_token"].as_str().unwrap().to_owned()

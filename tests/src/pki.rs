@@ -130,13 +130,26 @@ pub fn https_request(
     path: &str,
     body: Option<&[u8]>,
 ) -> Result<Response, String> {
+    https_request_with(config, addr, method, path, &[], body)
+}
+
+/// [`https_request`] with more request `headers`.
+pub fn https_request_with(
+    config: rustls::ClientConfig,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Response, String> {
     let name = ServerName::try_from("localhost").map_err(e)?;
     let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(e)?;
     let sock = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(e)?;
     sock.set_read_timeout(Some(Duration::from_secs(10))).map_err(e)?;
     let mut tls = rustls::StreamOwned::new(conn, sock);
+    let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n",
         body.map_or(0, <[u8]>::len)
     );
     tls.write_all(head.as_bytes()).map_err(e)?;

@@ -12,7 +12,7 @@ impl<'a> Checker<'a> {
         for item in &zone.items {
             match &item.node {
                 ZoneItem::Issuer(issuer) => self.issuer(issuer),
-                ZoneItem::RequireTls => {}
+                ZoneItem::RequireTls | ZoneItem::RequireBound => {}
                 ZoneItem::RequireMtls { peers } => {
                     for peer in peers {
                         self.glob(peer);

@@ -19,6 +19,9 @@ pub struct Zone {
     pub networks: Vec<String>,
     /// Trusted issuers.
     pub issuers: Vec<u32>,
+    /// `require bound`: bearer tokens must carry an RFC 8705 binding.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_bound: bool,
     /// The declaration.
     pub origin: Origin,
 }

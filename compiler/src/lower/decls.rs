@@ -20,11 +20,13 @@ impl<'a> Lowerer<'a> {
             mtls_peers: None,
             networks: Vec::new(),
             issuers: Vec::new(),
+            require_bound: false,
             origin: self.origin(zone.name.span),
         };
         for item in &zone.items {
             match &item.node {
                 ZoneItem::RequireTls => out.require_tls = true,
+                ZoneItem::RequireBound => out.require_bound = true,
                 ZoneItem::RequireMtls { peers } => {
                     out.mtls_peers.get_or_insert_with(Vec::new).extend(peers.iter().map(|p| p.value.clone()));
                 }

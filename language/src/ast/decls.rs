@@ -33,6 +33,9 @@ pub enum ZoneItem {
         /// Globs on the peer principal; empty means any client certificate.
         peers: Vec<Str>,
     },
+    /// `require bound`: bearer tokens must be bound to the client's
+    /// certificate (RFC 8705 `cnf`).
+    RequireBound,
     /// `network CIDR, …`
     Network {
         /// Source address ranges.

@@ -105,6 +105,9 @@ pub enum RequestItem {
     },
     /// `token …`: a minted bearer token.
     Token(TokenSpec),
+    /// `certificate "THUMBPRINT"`: the client certificate the gateway saw
+    /// (its SHA-256 thumbprint, base64url).
+    Certificate(Str),
 }
 
 /// `token [variant] [{ claims }]`

@@ -270,7 +270,7 @@ pub fn walk_zone<'a, V: Visit<'a> + ?Sized>(v: &mut V, zone: &'a Zone) {
 pub fn walk_zone_item<'a, V: Visit<'a> + ?Sized>(v: &mut V, item: &'a Spanned<ZoneItem>) {
     match &item.node {
         ZoneItem::Issuer(issuer) => v.visit_issuer(issuer),
-        ZoneItem::RequireTls => {}
+        ZoneItem::RequireTls | ZoneItem::RequireBound => {}
         ZoneItem::RequireMtls { peers } => walk_strs(v, peers),
         ZoneItem::Network { cidrs } => walk_strs(v, cidrs),
     }
@@ -544,7 +544,7 @@ pub fn walk_request<'a, V: Visit<'a> + ?Sized>(v: &mut V, request: &'a Request) 
 /// The strings, values and token of one request setting.
 pub fn walk_request_item<'a, V: Visit<'a> + ?Sized>(v: &mut V, item: &'a Spanned<RequestItem>) {
     match &item.node {
-        RequestItem::Ip(s) | RequestItem::Peer(s) => v.visit_str(s),
+        RequestItem::Ip(s) | RequestItem::Peer(s) | RequestItem::Certificate(s) => v.visit_str(s),
         RequestItem::Header { name, value } => {
             v.visit_str(name);
             v.visit_str(value);

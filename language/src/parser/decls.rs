@@ -44,6 +44,7 @@ impl Builder<'_> {
                         let node = match item.as_rule() {
                             Rule::issuer => ZoneItem::Issuer(self.issuer(item)),
                             Rule::require_tls => ZoneItem::RequireTls,
+                            Rule::require_bound => ZoneItem::RequireBound,
                             Rule::require_mtls => {
                                 ZoneItem::RequireMtls { peers: kids(item).flat_map(|l| self.strings(l)).collect() }
                             }

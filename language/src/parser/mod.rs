@@ -224,6 +224,7 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_exchange
             | kw_bind
             | kw_certificate
+            | kw_bound
     )
 }
 

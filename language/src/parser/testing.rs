@@ -253,6 +253,7 @@ impl Builder<'_> {
                 let client = self.next_string(&mut parts, span);
                 RequestItem::Basic { client, secret: self.next_string(&mut parts, span) }
             }
+            Rule::r_cert => RequestItem::Certificate(self.next_string(&mut parts, span)),
             _ => return None,
         };
         Some(Spanned::new(item, span))

@@ -365,6 +365,7 @@ impl Runner<'_> {
             match &item.node {
                 RequestItem::Ip(ip) => req.source_ip = Some(address(ip)?),
                 RequestItem::Peer(p) => req.peer = Some(p.value.clone()),
+                RequestItem::Certificate(t) => req.certificate = Some(t.value.clone()),
                 RequestItem::Header { name, value } => {
                     req.headers.push((name.value.to_ascii_lowercase(), value.value.clone()))
                 }
@@ -427,6 +428,9 @@ impl Runner<'_> {
                 }
                 RequestItem::Json(_) | RequestItem::Body { .. } => {
                     return Err("a token exchange has no body".to_owned());
+                }
+                RequestItem::Certificate(_) => {
+                    return Err("the caller of a token exchange authenticates with `peer` or `basic`".to_owned());
                 }
             }
         }

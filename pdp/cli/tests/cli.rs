@@ -894,3 +894,19 @@ fn lint_levels_come_from_the_sets_warden_toml() {
     let want = format!("error: {}:2:9: `silent` is no lint level (`off`, `warn` or `error`)", settings.display());
     assert!(text(&out.stderr).contains(&want), "{}", text(&out.stderr));
 }
+
+/// `warden test` presents a client certificate (`certificate "THUMBPRINT"`),
+/// so policies with certificate-bound tokens (RFC 8705) can be tested offline.
+#[test]
+fn policy_tests_present_client_certificates_for_bound_tokens() {
+    let bound = r#"{ sub: "u", cnf: { "x5t#S256": "c6x9lby-9WMH7aoQPE3aJ2Z9HQja5EJJhz8wDXioo68" } }"#;
+    let set = temp_set(&[(
+        "bound.warden",
+        &format!(
+            "zone edge {{\n  issuer \"https://idp.example\" {{\n    jwks url \"https://idp.example/jwks\"\n    audience \"https://api.example\"\n  }}\n  require bound\n}}\n\napi a in zone edge {{\n  host \"api.example\"\n  auth bearer\n\n  route GET \"/x\" {{\n    allow\n  }}\n}}\n\ntest \"bound\" {{\n  request GET \"https://api.example/x\" {{\n    token {bound}\n    certificate \"c6x9lby-9WMH7aoQPE3aJ2Z9HQja5EJJhz8wDXioo68\"\n  }}\n  expect allow\n  request GET \"https://api.example/x\" {{\n    token {bound}\n    certificate \"RLNdH-g68OBv4mZU_HWyU0otDqzP798uOo6_u9_OSYU\"\n  }}\n  expect deny 401 token_not_bound\n  request GET \"https://api.example/x\" {{\n    token {{ sub: \"u\" }}\n  }}\n  expect deny 401 token_not_bound\n}}\n"
+        ),
+    )]);
+    let out = warden(&["test", set.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 passed, 0 failed"), "{}", text(&out.stdout));
+}

@@ -112,7 +112,8 @@ pub struct SourcePart {
     /// Verified peer principal.
     #[serde(default)]
     pub principal: Option<String>,
-    /// Peer certificate (PEM); accepted, not yet used.
+    /// The client certificate (PEM or URL-encoded PEM): its thumbprint is what
+    /// a certificate-bound token (RFC 8705) must name.
     #[serde(default)]
     pub certificate: Option<String>,
 }

@@ -89,6 +89,8 @@ pub struct CallerRules {
     assert_principals: Vec<Pattern>,
     assert_networks: Vec<IpNet>,
     trusted_proxies: Vec<IpNet>,
+    /// Where a trusted proxy passes the client's certificate to forward auth.
+    client_cert_header: Option<String>,
 }
 
 impl CallerRules {
@@ -113,6 +115,7 @@ impl CallerRules {
             assert_principals,
             assert_networks: nets(&callers.assert_networks, "callers.assert_networks")?,
             trusted_proxies,
+            client_cert_header: None,
         })
     }
 
@@ -132,6 +135,32 @@ impl CallerRules {
                 self.assert_networks.iter().any(|n| n.contains(&ip))
             }
         }
+    }
+
+    /// Reads the client certificate forward auth is given from `header`
+    /// (`[forward_auth] client_cert_header`), from trusted proxies only.
+    #[must_use]
+    pub fn with_client_cert_header(mut self, header: Option<String>) -> CallerRules {
+        self.client_cert_header = header;
+        self
+    }
+
+    /// The header in which this forward-auth caller passes the client's
+    /// certificate: the configured one when the caller is a trusted proxy,
+    /// else none (a client that reached Warden itself could write any
+    /// certificate there).
+    pub fn certificate_header(&self, caller: &Caller) -> Option<&str> {
+        let name = self.client_cert_header.as_deref()?;
+        match caller {
+            Caller::Conn { peer, .. } if self.is_trusted_proxy(peer.ip().to_canonical()) => Some(name),
+            Caller::InProcess => Some(name),
+            Caller::Conn { .. } | Caller::Unknown => None,
+        }
+    }
+
+    /// The configured client-certificate header, if any.
+    pub fn client_cert_header(&self) -> Option<&str> {
+        self.client_cert_header.as_deref()
     }
 
     /// The TCP peer is a trusted proxy (its `X-Forwarded-For` is read).

@@ -246,6 +246,10 @@ impl Default for Callers {
 pub struct ForwardAuth {
     /// The older spelling of `callers.trusted_proxies` (both are read).
     pub trusted_proxies: Vec<String>,
+    /// The request header in which a trusted proxy passes the client's
+    /// certificate (PEM or URL-encoded PEM: nginx `$ssl_client_escaped_cert`),
+    /// for certificate-bound tokens (RFC 8705). Read only from trusted proxies.
+    pub client_cert_header: Option<String>,
 }
 
 /// AuthZEN settings.
@@ -381,6 +385,14 @@ impl Config {
         }
         super::caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)
             .map_err(|e| e.to_string())?;
+        if let Some(h) = &config.forward_auth.client_cert_header {
+            let token = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+            if h.is_empty() || !h.chars().all(token) {
+                return Err(format!(
+                    "`forward_auth.client_cert_header` is `{h}`; expected a lower-case header name such as `x-ssl-client-cert`"
+                ));
+            }
+        }
         config.check_limits.validate()?;
 
         if !(1..=60_000).contains(&config.jwks.timeout_ms) {

@@ -113,8 +113,9 @@ fn forwarded_for(metadata: &tonic::metadata::MetadataMap) -> Vec<&str> {
 
 fn http_check(s: &Service, caller: &Caller, c: &pb::CheckRequest) -> Result<Check, Status> {
     let r = c.request.as_ref().ok_or_else(|| Status::invalid_argument("the check has no `request`"))?;
-    let source = s.callers.http_source(caller, asserted(c.source.as_ref())?.as_ref()).map_err(refused)?;
-    http_request(
+    let part = asserted(c.source.as_ref())?;
+    let source = s.callers.http_source(caller, part.as_ref()).map_err(refused)?;
+    let mut req = http_request(
         &r.method,
         &r.scheme,
         &r.host,
@@ -125,8 +126,10 @@ fn http_check(s: &Service, caller: &Caller, c: &pb::CheckRequest) -> Result<Chec
         now_ms(),
         &s.bounds,
     )
-    .map(Check::Http)
-    .map_err(invalid)
+    .map_err(invalid)?;
+    let certificate = part.as_ref().and_then(|p| p.certificate.as_deref());
+    crate::certificate::apply(&mut req, certificate).map_err(Status::invalid_argument)?;
+    Ok(Check::Http(req))
 }
 
 /// A check that cannot be judged: `INVALID_ARGUMENT`, never an allow.
@@ -298,8 +301,12 @@ fn envoy_request(s: &Service, caller: &Caller, c: &authz::CheckRequest) -> Resul
         Refused::NotAllowed(why) => (403, why),
         Refused::Malformed(why) => (400, why),
     })?;
-    http_request(&http.method, &http.scheme, &http.host, &http.path, headers, body, source, now_ms(), &s.bounds)
-        .map_err(|why| (400, why.to_string()))
+    let mut req =
+        http_request(&http.method, &http.scheme, &http.host, &http.path, headers, body, source, now_ms(), &s.bounds)
+            .map_err(|why| (400, why.to_string()))?;
+    // Envoy's `source.certificate`: the client's certificate, URL-encoded PEM.
+    crate::certificate::apply(&mut req, part.certificate.as_deref()).map_err(|why| (400, why))?;
+    Ok(req)
 }
 
 fn header_option(name: &str, value: &str, action: HeaderAppendAction) -> HeaderValueOption {

@@ -194,7 +194,10 @@ pub(crate) fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8], what: &str) -
 /// An HTTP check in the engine's terms, with the source the caller may assert.
 fn http_check(s: &Service, caller: &Caller, c: CheckRequest) -> Result<Check, Bad> {
     let source = s.callers.http_source(caller, c.source.as_ref()).map_err(refused)?;
-    c.into_engine(source, now_ms(), &s.bounds).map(Check::Http).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
+    let certificate = c.source.as_ref().and_then(|p| p.certificate.clone());
+    let mut req = c.into_engine(source, now_ms(), &s.bounds).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    crate::certificate::apply(&mut req, certificate.as_deref()).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    Ok(Check::Http(req))
 }
 
 /// A resource check in the engine's terms: the caller is its source.
@@ -333,16 +336,27 @@ fn forwarded(s: &Service, headers: &HeaderMap, caller: &Caller) -> Result<HttpRe
     // pair per line, so that `http_request` merges and refuses repeated names as
     // every door does. A value that is not text is kept (lossily) rather than
     // dropped, so `has(header…)` sees what the upstream will see.
+    let cert_header = s.callers.client_cert_header();
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (name, value) in headers {
         let n = name.as_str();
-        if n.starts_with("x-forwarded-") || n.starts_with("x-original-") || n == "host" || n == "content-length" {
+        if n.starts_with("x-forwarded-")
+            || n.starts_with("x-original-")
+            || n == "host"
+            || n == "content-length"
+            || Some(n) == cert_header
+        {
             continue;
         }
         pairs.push((n.to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
     }
-    http_request(method, scheme, host, target, pairs, None, (source_ip, None), now_ms(), &s.bounds)
-        .map_err(|e| e.to_string())
+    let mut req = http_request(method, scheme, host, target, pairs, None, (source_ip, None), now_ms(), &s.bounds)
+        .map_err(|e| e.to_string())?;
+    // The client certificate the gateway terminated, from a trusted proxy only.
+    if let Some(name) = s.callers.certificate_header(caller) {
+        crate::certificate::apply(&mut req, one_of(headers, &[name], name)?)?;
+    }
+    Ok(req)
 }
 
 async fn forward_auth(State(h): State<Http>, CallerOf(caller): CallerOf, headers: HeaderMap) -> Response {

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod authzen;
 pub mod caller;
+pub mod certificate;
 pub mod config;
 pub mod decide;
 pub mod exchange;
@@ -90,8 +91,9 @@ async fn serve(config: Config) -> Result<(), ServeError> {
     let grpc_tls = config.grpc.tls.as_ref().map(tls::acceptor).transpose().map_err(ServeError::Tls)?;
     let issuer = config.issuer.as_ref().map(signing::Issuer::load).transpose().map_err(ServeError::Issuer)?;
     let log = start_log(&config).await?;
-    let callers =
-        caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies).map_err(ServeError::Callers)?;
+    let callers = caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)
+        .map_err(ServeError::Callers)?
+        .with_client_cert_header(config.forward_auth.client_cert_header.clone());
     let mut service =
         Service::with_limits(config.policies.clone(), &config.limits, log)?.with_doors(callers, config.check_limits);
     if let Some(issuer) = &issuer {

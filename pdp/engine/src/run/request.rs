@@ -26,6 +26,9 @@ pub struct HttpRequest {
     pub source_ip: Option<IpAddr>,
     /// The verified peer principal, when the gateway terminated mutual TLS.
     pub peer: Option<String>,
+    /// The SHA-256 thumbprint (base64url, RFC 8705 `x5t#S256`) of the client
+    /// certificate the gateway saw, when a trusted door passed it on.
+    pub certificate: Option<String>,
     /// Now, in milliseconds since the Unix epoch (a virtual clock in tests).
     pub now_ms: u64,
     /// A subject asserted by the calling service (`auth asserted`): its claims.

@@ -134,12 +134,25 @@ impl Engine {
                     }
                 }
                 StepKind::Authenticate(auth) => match self.authenticate(auth, req) {
-                    Ok(id) => *identity = Some(id),
+                    Ok(id) => {
+                        // A bearer token bound to a certificate (RFC 8705) is good
+                        // only from that certificate's holder.
+                        if matches!(auth, Auth::Bearer { .. })
+                            && let Err(detail) =
+                                bound(&id.claims, self.require_bound(ep.zone), req.certificate.as_deref())
+                        {
+                            return Decision::new(Reason::TokenNotBound, detail, rule()).with_challenge(realm, None);
+                        }
+                        *identity = Some(id);
+                    }
                     Err((reason, detail)) => return Decision::new(reason, detail, rule()).with_challenge(realm, None),
                 },
                 StepKind::Subject { issuers } => {
                     match self.authenticate(&Auth::Bearer { issuers: issuers.clone() }, req) {
                         Ok(subject) => {
+                            if let Err(detail) = bound(&subject.claims, false, req.certificate.as_deref()) {
+                                return Decision::new(Reason::TokenNotBound, detail, rule());
+                            }
                             let caller = identity.take().and_then(|i| {
                                 let claims = &i.claims;
                                 ["sub", "client_id"]
@@ -212,6 +225,11 @@ impl Engine {
         }
         allowed
             .unwrap_or_else(|| Decision::new(Reason::NoAllowRule, "no allow rule holds", Some(ep.id.as_str().into())))
+    }
+
+    /// The zone's `require bound`.
+    fn require_bound(&self, zone: u32) -> bool {
+        self.prepared.graph.zones.get(zone as usize).is_some_and(|z| z.require_bound)
     }
 
     fn authenticate(&self, auth: &Auth, req: &HttpRequest) -> Result<Identity, (Reason, String)> {
@@ -430,6 +448,30 @@ fn rule_facts<'f>(
     exchange: Option<&'f Value>,
 ) -> Facts<'f> {
     Facts { claims: identity.map(|i| &*i.claims), body, context: exchange.or(facts.context), ..facts }
+}
+
+/// RFC 8705 §3: a token with `cnf` is accepted only with what it is bound
+/// to. `x5t#S256` must equal the thumbprint of the client certificate the
+/// gateway saw; a DPoP binding (`jkt`), or one Warden cannot read, is refused
+/// (it cannot be checked here, so it does not pass). With `require`, a token
+/// without `cnf` is refused too. `Err` says why.
+fn bound(claims: &Map<String, Value>, require: bool, certificate: Option<&str>) -> Result<(), String> {
+    let cnf = match claims.get("cnf") {
+        None if require => return Err("this zone takes only tokens bound to a client certificate".to_owned()),
+        None => return Ok(()),
+        Some(Value::Object(cnf)) => cnf,
+        Some(_) => return Err("the token's `cnf` is not an object".to_owned()),
+    };
+    match (cnf.get("x5t#S256"), cnf.contains_key("jkt")) {
+        (Some(Value::String(want)), _) => match certificate {
+            Some(seen) if seen == want => Ok(()),
+            Some(_) => Err("the token is bound to another client certificate".to_owned()),
+            None => Err("the token is bound to a client certificate, and none was presented".to_owned()),
+        },
+        (Some(_), _) => Err("the token's `cnf.x5t#S256` is not a string".to_owned()),
+        (None, true) => Err("the token is bound to a DPoP key, and DPoP proofs are not checked here".to_owned()),
+        (None, false) => Err("the token's `cnf` names no binding Warden can check".to_owned()),
+    }
 }
 
 /// The scopes an identity holds: its issuer's scope claim (`scope` when it
