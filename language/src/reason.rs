@@ -66,6 +66,7 @@ reasons! {
     ClientUnknown = "client_unknown" => 401,
     SecretInvalid = "secret_invalid" => 401,
     TokenNotBound = "token_not_bound" => 401,
+    DpopProofInvalid = "dpop_proof_invalid" => 401,
     InsufficientScope = "insufficient_scope" => 403,
     BodyTooLarge = "body_too_large" => 413,
     UnsupportedMediaType = "unsupported_media_type" => 415,

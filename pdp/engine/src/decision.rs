@@ -114,6 +114,12 @@ impl Decision {
         let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
         let value = match self.reason {
             Reason::CredentialsMissing => Some(format!("Bearer realm=\"{}\"", escape(realm))),
+            // RFC 9449 §7.1: the DPoP scheme's challenge, with the algorithms a proof may use.
+            Reason::DpopProofInvalid => Some(format!(
+                "DPoP realm=\"{}\", error=\"invalid_dpop_proof\", algs=\"{}\"",
+                escape(realm),
+                super::dpop::ALGORITHMS.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(" ")
+            )),
             r if r.status() == 401 => Some(format!(
                 "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
                 escape(realm),

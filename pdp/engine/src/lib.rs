@@ -7,6 +7,7 @@
 
 pub mod credentials;
 pub mod decision;
+pub mod dpop;
 pub mod eval;
 pub mod inline;
 pub mod json;

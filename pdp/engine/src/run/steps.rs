@@ -133,26 +133,13 @@ impl Engine {
                         .with_rate_limit(&outcome);
                     }
                 }
-                StepKind::Authenticate(auth) => match self.authenticate(auth, req) {
-                    Ok(id) => {
-                        // A bearer token bound to a certificate (RFC 8705) is good
-                        // only from that certificate's holder.
-                        if matches!(auth, Auth::Bearer { .. })
-                            && let Err(detail) =
-                                bound(&id.claims, self.require_bound(ep.zone), req.certificate.as_deref())
-                        {
-                            return Decision::new(Reason::TokenNotBound, detail, rule()).with_challenge(realm, None);
-                        }
-                        *identity = Some(id);
-                    }
+                StepKind::Authenticate(auth) => match self.authenticate(auth, req, Some(ep.zone)) {
+                    Ok(id) => *identity = Some(id),
                     Err((reason, detail)) => return Decision::new(reason, detail, rule()).with_challenge(realm, None),
                 },
                 StepKind::Subject { issuers } => {
-                    match self.authenticate(&Auth::Bearer { issuers: issuers.clone() }, req) {
+                    match self.authenticate(&Auth::Bearer { issuers: issuers.clone() }, req, None) {
                         Ok(subject) => {
-                            if let Err(detail) = bound(&subject.claims, false, req.certificate.as_deref()) {
-                                return Decision::new(Reason::TokenNotBound, detail, rule());
-                            }
                             let caller = identity.take().and_then(|i| {
                                 let claims = &i.claims;
                                 ["sub", "client_id"]
@@ -227,12 +214,81 @@ impl Engine {
             .unwrap_or_else(|| Decision::new(Reason::NoAllowRule, "no allow rule holds", Some(ep.id.as_str().into())))
     }
 
+    /// A token's binding (its `cnf`): `x5t#S256` (RFC 8705) must be the
+    /// thumbprint of the client certificate the gateway saw; `jkt` (RFC 9449)
+    /// needs the `DPoP` scheme and a valid proof by that key, used once. A
+    /// binding Warden cannot read is refused, never ignored; with `require`,
+    /// so is a token without one.
+    fn binding(
+        &self,
+        claims: &Map<String, Value>,
+        token: &str,
+        require: bool,
+        req: &HttpRequest,
+    ) -> Result<(), (Reason, String)> {
+        let not_bound = |why: &str| Err((Reason::TokenNotBound, why.to_owned()));
+        let dpop_scheme = Self::header(req, "authorization")
+            .and_then(|a| a.split_once(' '))
+            .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("dpop"));
+        let cnf = match claims.get("cnf") {
+            None if require => return not_bound("this zone takes only sender-constrained tokens (`cnf`)"),
+            None if dpop_scheme => return not_bound("the `DPoP` scheme with a token bound to no key"),
+            None => return Ok(()),
+            Some(Value::Object(cnf)) => cnf,
+            Some(_) => return not_bound("the token's `cnf` is not an object"),
+        };
+        match (cnf.get("x5t#S256"), cnf.get("jkt")) {
+            (Some(Value::String(want)), _) => match req.certificate.as_deref() {
+                Some(seen) if seen == want => Ok(()),
+                Some(_) => not_bound("the token is bound to another client certificate"),
+                None => not_bound("the token is bound to a client certificate, and none was presented"),
+            },
+            (Some(_), _) => not_bound("the token's `cnf.x5t#S256` is not a string"),
+            (None, Some(Value::String(jkt))) => self.dpop(jkt, token, dpop_scheme, req),
+            (None, Some(_)) => not_bound("the token's `cnf.jkt` is not a string"),
+            (None, None) => not_bound("the token's `cnf` names no binding Warden can check"),
+        }
+    }
+
+    /// RFC 9449 §7: a DPoP-bound token comes with the `DPoP` scheme and a
+    /// proof by the key `jkt` names, for this request and token, not seen
+    /// before (the limiter is the replay store: shared with Redis, and a
+    /// store that cannot answer refuses).
+    fn dpop(&self, jkt: &str, token: &str, dpop_scheme: bool, req: &HttpRequest) -> Result<(), (Reason, String)> {
+        let invalid = |why: String| Err((Reason::DpopProofInvalid, why));
+        if !dpop_scheme {
+            return Err((Reason::TokenNotBound, "a DPoP-bound token is sent with the `DPoP` scheme".to_owned()));
+        }
+        let Some(proof) = Self::header(req, "dpop") else {
+            return invalid("a DPoP-bound token needs a `DPoP` proof".to_owned());
+        };
+        let uri = crate::dpop::htu(&req.scheme, &req.host, &req.target);
+        let target = crate::dpop::Target { method: &req.method, uri: &uri, access_token: token, now_ms: req.now_ms };
+        let proof = match crate::dpop::verify(proof, &target) {
+            Ok(p) => p,
+            Err(why) => return invalid(why),
+        };
+        if proof.jkt != jkt {
+            return Err((Reason::TokenNotBound, "the DPoP proof is signed by another key than the token's".to_owned()));
+        }
+        let rate = Rate { count: 1, period_ms: 2 * crate::dpop::WINDOW_MS, burst: 1 };
+        let key = format!("{jkt}.{}", proof.jti);
+        match self.limiter.consume(DPOP_REPLAY, &key, rate, req.now_ms) {
+            Ok(o) if o.allowed => Ok(()),
+            Ok(_) => invalid("the DPoP proof was used before (its `jti`)".to_owned()),
+            Err(_) => invalid("the DPoP replay store cannot be reached, so the proof is refused".to_owned()),
+        }
+    }
+
     /// The zone's `require bound`.
     fn require_bound(&self, zone: u32) -> bool {
         self.prepared.graph.zones.get(zone as usize).is_some_and(|z| z.require_bound)
     }
 
-    fn authenticate(&self, auth: &Auth, req: &HttpRequest) -> Result<Identity, (Reason, String)> {
+    /// Establishes the identity `auth` says; a bearer token's binding (RFC
+    /// 8705 certificate, RFC 9449 DPoP key) is checked too, with `zone`'s
+    /// `require bound` when given.
+    fn authenticate(&self, auth: &Auth, req: &HttpRequest, zone: Option<u32>) -> Result<Identity, (Reason, String)> {
         let g = &self.prepared.graph;
         let plain = |claims| Ok(Identity { claims: Arc::new(claims), issuer: None });
         match auth {
@@ -273,13 +329,18 @@ impl Engine {
                         return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned()));
                     }
                     (None, Some(value)) => match value.split_once(' ') {
-                        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+                        Some((scheme, token))
+                            if (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop"))
+                                && !token.trim().is_empty() =>
+                        {
                             token.trim()
                         }
                         _ => return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned())),
                     },
                 };
                 let verified = self.verifier.verify(token, issuers, req.now_ms)?;
+                let require = zone.is_some_and(|z| self.require_bound(z));
+                self.binding(&verified.claims, token, require, req)?;
                 Ok(Identity { claims: verified.claims, issuer: Some(verified.issuer) })
             }
         }
@@ -438,6 +499,10 @@ fn mint_request(
     })
 }
 
+/// The replay store's "limit": one use of each proof `jti` per key, for
+/// twice the window a proof's `iat` is accepted in.
+const DPOP_REPLAY: u64 = u64::from_be_bytes(*b"dpop-jti");
+
 /// What the rules, upstream headers and `mint` read: the request's facts
 /// with the identity's claims, the parsed body, and in an exchange its
 /// `context` (the calling service).
@@ -448,30 +513,6 @@ fn rule_facts<'f>(
     exchange: Option<&'f Value>,
 ) -> Facts<'f> {
     Facts { claims: identity.map(|i| &*i.claims), body, context: exchange.or(facts.context), ..facts }
-}
-
-/// RFC 8705 §3: a token with `cnf` is accepted only with what it is bound
-/// to. `x5t#S256` must equal the thumbprint of the client certificate the
-/// gateway saw; a DPoP binding (`jkt`), or one Warden cannot read, is refused
-/// (it cannot be checked here, so it does not pass). With `require`, a token
-/// without `cnf` is refused too. `Err` says why.
-fn bound(claims: &Map<String, Value>, require: bool, certificate: Option<&str>) -> Result<(), String> {
-    let cnf = match claims.get("cnf") {
-        None if require => return Err("this zone takes only tokens bound to a client certificate".to_owned()),
-        None => return Ok(()),
-        Some(Value::Object(cnf)) => cnf,
-        Some(_) => return Err("the token's `cnf` is not an object".to_owned()),
-    };
-    match (cnf.get("x5t#S256"), cnf.contains_key("jkt")) {
-        (Some(Value::String(want)), _) => match certificate {
-            Some(seen) if seen == want => Ok(()),
-            Some(_) => Err("the token is bound to another client certificate".to_owned()),
-            None => Err("the token is bound to a client certificate, and none was presented".to_owned()),
-        },
-        (Some(_), _) => Err("the token's `cnf.x5t#S256` is not a string".to_owned()),
-        (None, true) => Err("the token is bound to a DPoP key, and DPoP proofs are not checked here".to_owned()),
-        (None, false) => Err("the token's `cnf` names no binding Warden can check".to_owned()),
-    }
 }
 
 /// The scopes an identity holds: its issuer's scope claim (`scope` when it
