@@ -398,6 +398,7 @@ impl Printer<'_> {
             RequestItem::Ip(s) => format!("ip {}", quote(&s.value)),
             RequestItem::Peer(s) => format!("peer {}", quote(&s.value)),
             RequestItem::Certificate(s) => format!("certificate {}", quote(&s.value)),
+            RequestItem::Dpop => "dpop".to_owned(),
             RequestItem::Header { name, value } => format!("header {} = {}", quote(&name.value), quote(&value.value)),
             RequestItem::Json(v) => format!("json {}", value(v, depth)),
             RequestItem::Body { text, content_type: None } => format!("body {}", quote(&text.value)),

@@ -88,6 +88,7 @@ pub const KEYWORDS: &[&str] = &[
     "bind",
     "certificate",
     "bound",
+    "dpop",
 ];
 
 /// The word operators of expressions (`op_…` rules), which completion offers

@@ -13,6 +13,9 @@
 // the certificate arrives URL-encoded in `x-client-cert`, as a TLS-terminating
 // proxy in front of a provider passes it.
 //
+// DPoP (RFC 9449) is on: a token request that carries a `DPoP` proof gets a
+// token bound to the proof's key (`cnf.jkt`).
+//
 // Two RSA signing keys are generated at start (never written anywhere). The
 // provider first publishes and signs with the first one. `POST /admin/rotate`
 // rotates as an IdP does when it replaces a key at once: a new Provider (its
@@ -65,6 +68,8 @@ function provider(published, signing) {
     ],
     features: {
       clientCredentials: { enabled: true },
+      // RFC 9449: a token request with a `DPoP` proof gets a token bound to its key (`cnf.jkt`).
+      dPoP: { enabled: true },
       mTLS: {
         enabled: true,
         certificateBoundAccessTokens: true,

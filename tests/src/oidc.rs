@@ -112,6 +112,12 @@ impl Provider {
         self.grant("bound-test:bound-test-secret", &[("x-client-cert", &escaped)])
     }
 
+    /// A DPoP-bound access token (RFC 9449): the token request carries `proof`,
+    /// a DPoP proof for `POST {issuer}/token` by the client's key.
+    pub fn dpop_token(&self, proof: &str) -> String {
+        self.grant("warden-test:warden-test-secret", &[("dpop", proof)])
+    }
+
     /// A `client_credentials` grant for `client` (`id:secret`) with `headers`.
     fn grant(&self, client: &str, headers: &[(&str, &str)]) -> String {
         let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(client));

@@ -108,6 +108,9 @@ pub enum RequestItem {
     /// `certificate "THUMBPRINT"`: the client certificate the gateway saw
     /// (its SHA-256 thumbprint, base64url).
     Certificate(Str),
+    /// `dpop`: the request's token is bound to a DPoP key of the run
+    /// (`cnf.jkt`), sent with the `DPoP` scheme and a fresh proof by that key.
+    Dpop,
 }
 
 /// `token [variant] [{ claims }]`

@@ -561,6 +561,7 @@ pub fn walk_request_item<'a, V: Visit<'a> + ?Sized>(v: &mut V, item: &'a Spanned
             v.visit_str(secret);
         }
         RequestItem::Token(token) => v.visit_token(token),
+        RequestItem::Dpop => {}
     }
 }
 

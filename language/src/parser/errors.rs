@@ -77,6 +77,7 @@ fn describe(rule: Rule) -> Option<(&'static str, Option<&'static str>)> {
         r_body => ("`body`", REQ),
         r_basic => ("`basic`", REQ),
         r_cert => ("`certificate`", REQ),
+        r_dpop => ("`dpop`", REQ),
         r_token => ("`token`", REQ),
         c_subject => ("`subject`", REQ),
         c_resource => ("`resource`", REQ),

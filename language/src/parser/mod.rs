@@ -225,6 +225,7 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_bind
             | kw_certificate
             | kw_bound
+            | kw_dpop
     )
 }
 

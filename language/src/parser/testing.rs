@@ -254,6 +254,7 @@ impl Builder<'_> {
                 RequestItem::Basic { client, secret: self.next_string(&mut parts, span) }
             }
             Rule::r_cert => RequestItem::Certificate(self.next_string(&mut parts, span)),
+            Rule::r_dpop => RequestItem::Dpop,
             _ => return None,
         };
         Some(Spanned::new(item, span))

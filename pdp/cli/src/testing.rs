@@ -152,6 +152,9 @@ struct Runner<'g> {
     engine_graph: Graph,
     signers: Vec<Option<(Signer, Algorithm)>>,
     stranger: Option<Signer>,
+    /// The run's DPoP key (`dpop` in a request), and how many proofs it made.
+    dpop: Option<Signer>,
+    proofs: std::cell::Cell<u64>,
 }
 
 impl Runner<'_> {
@@ -174,11 +177,46 @@ impl Runner<'_> {
         }
     }
 
+    /// The run's DPoP key as a JWK, and its RFC 7638 thumbprint.
+    fn dpop_key(&self) -> Result<(&Signer, Map<String, Value>, String), String> {
+        let key = self.dpop.as_ref().ok_or("no DPoP key could be made")?;
+        let Value::Object(mut jwk) = key.jwk("") else { return Err("no DPoP key could be made".to_owned()) };
+        for extra in ["kid", "use", "alg"] {
+            jwk.remove(extra);
+        }
+        let jkt = warden_engine::dpop::thumbprint(&jwk)?;
+        Ok((key, jwk, jkt))
+    }
+
+    /// A fresh DPoP proof (RFC 9449) by the run's key for `req` and `token`.
+    fn dpop_proof(&self, req: &HttpRequest, token: &str) -> Result<String, String> {
+        let (key, jwk, _) = self.dpop_key()?;
+        let n = self.proofs.get();
+        self.proofs.set(n + 1);
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
+        let claims = json!({
+            "jti": format!("warden-test-{n}"),
+            "htm": req.method,
+            "htu": warden_engine::dpop::htu(&req.scheme, &req.host, &req.target),
+            "iat": req.now_ms / 1_000,
+            "ath": b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref()),
+        });
+        Ok(key.sign(&header, &claims))
+    }
+
     fn mint(&self, spec: &TokenSpec, issuers: &[u32], now_ms: u64) -> Result<String, String> {
+        self.mint_with(spec, issuers, now_ms, None)
+    }
+
+    /// [`Runner::mint`], with `cnf` added to the claims unless they have one.
+    fn mint_with(&self, spec: &TokenSpec, issuers: &[u32], now_ms: u64, cnf: Option<Value>) -> Result<String, String> {
         if let Some(ast::Spanned { node: TokenVariant::Raw(text), .. }) = &spec.variant {
             return Ok(text.value.clone());
         }
         let mut claims = object(spec.claims.as_ref());
+        if let Some(cnf) = cnf {
+            claims.entry("cnf").or_insert(cnf);
+        }
         let issuer = match claims.get("iss").and_then(Value::as_str) {
             Some(iss) => {
                 issuers.iter().copied().find(|&i| self.graph.issuers.get(i as usize).is_some_and(|x| x.iss == iss))
@@ -361,11 +399,14 @@ impl Runner<'_> {
             req.host = h;
         }
         let endpoint = self.endpoint(&req, &req.host.clone());
+        let dpop = r.items.iter().any(|i| i.node == RequestItem::Dpop);
         for item in &r.items {
             match &item.node {
                 RequestItem::Ip(ip) => req.source_ip = Some(address(ip)?),
                 RequestItem::Peer(p) => req.peer = Some(p.value.clone()),
                 RequestItem::Certificate(t) => req.certificate = Some(t.value.clone()),
+                // Made once the token is known, below.
+                RequestItem::Dpop => {}
                 RequestItem::Header { name, value } => {
                     req.headers.push((name.value.to_ascii_lowercase(), value.value.clone()))
                 }
@@ -383,10 +424,26 @@ impl Runner<'_> {
                     req.headers.push(("authorization".to_owned(), basic(client, secret)));
                 }
                 RequestItem::Token(spec) => {
-                    let token = self.mint(spec, &self.zone_issuers(endpoint), now_ms)?;
-                    req.headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+                    if dpop {
+                        let cnf = json!({"jkt": self.dpop_key()?.2});
+                        let token = self.mint_with(spec, &self.zone_issuers(endpoint), now_ms, Some(cnf))?;
+                        req.headers.push(("authorization".to_owned(), format!("DPoP {token}")));
+                    } else {
+                        let token = self.mint(spec, &self.zone_issuers(endpoint), now_ms)?;
+                        req.headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+                    }
                 }
             }
+        }
+        if dpop {
+            let token = req
+                .headers
+                .iter()
+                .find_map(|(n, v)| if n == "authorization" { v.strip_prefix("DPoP ") } else { None })
+                .ok_or("`dpop` needs the request's `token`")?
+                .to_owned();
+            let proof = self.dpop_proof(&req, &token)?;
+            req.headers.push(("dpop".to_owned(), proof));
         }
         Ok((req, endpoint))
     }
@@ -429,7 +486,7 @@ impl Runner<'_> {
                 RequestItem::Json(_) | RequestItem::Body { .. } => {
                     return Err("a token exchange has no body".to_owned());
                 }
-                RequestItem::Certificate(_) => {
+                RequestItem::Certificate(_) | RequestItem::Dpop => {
                     return Err("the caller of a token exchange authenticates with `peer` or `basic`".to_owned());
                 }
             }
@@ -553,7 +610,8 @@ pub fn run(set: &PolicySet, graph: &Graph, filter: Option<&str>) -> Report {
         Some((_, Algorithm::RS256)) => RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).ok().map(Signer::Rsa),
         _ => stranger,
     };
-    let runner = Runner { graph, engine_graph, signers, stranger };
+    let dpop = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).ok().map(Signer::Ec);
+    let runner = Runner { graph, engine_graph, signers, stranger, dpop, proofs: std::cell::Cell::new(0) };
     let mut report = Report::default();
     for f in &set.files {
         for decl in &f.parsed.file.decls {

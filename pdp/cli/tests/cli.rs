@@ -910,3 +910,16 @@ fn policy_tests_present_client_certificates_for_bound_tokens() {
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("1 passed, 0 failed"), "{}", text(&out.stdout));
 }
+
+/// `warden test` makes DPoP proofs (`dpop`): the request's token is bound to
+/// a key of the run and goes with a fresh proof by it.
+#[test]
+fn policy_tests_make_dpop_proofs() {
+    let set = temp_set(&[(
+        "dpop.warden",
+        "zone edge {\n  issuer \"https://idp.example\" {\n    jwks url \"https://idp.example/jwks\"\n    audience \"https://api.example\"\n  }\n  require bound\n}\n\napi a in zone edge {\n  host \"api.example\"\n  auth bearer\n\n  route GET \"/x\" {\n    allow\n  }\n}\n\ntest \"dpop\" {\n  request GET \"https://api.example/x?page=2\" {\n    token { sub: \"u\" }\n    dpop\n  }\n  expect allow\n  request GET \"https://api.example/x\" {\n    token { sub: \"u\" }\n  }\n  expect deny 401 token_not_bound\n  request GET \"https://api.example/x\" {\n    token { sub: \"u\", cnf: { jkt: \"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs\" } }\n    dpop\n  }\n  expect deny 401 token_not_bound\n}\n",
+    )]);
+    let out = warden(&["test", set.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 passed, 0 failed"), "{}", text(&out.stdout));
+}
