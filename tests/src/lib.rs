@@ -4,6 +4,7 @@
 
 #[cfg(unix)]
 pub mod bench;
+pub mod dpop;
 pub mod gateway;
 pub mod idp;
 pub mod oidc;

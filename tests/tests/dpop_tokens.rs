@@ -7,43 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use warden_e2e::Warden;
+use warden_e2e::dpop::DpopKey;
 use warden_e2e::oidc::{AUD, Provider};
-
-struct Client {
-    key: EcdsaKeyPair,
-    next: std::cell::Cell<u32>,
-}
-
-impl Client {
-    fn jwk(&self) -> Value {
-        let point = self.key.public_key().as_ref();
-        json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-            "y": URL_SAFE_NO_PAD.encode(&point[33..65])})
-    }
-
-    /// A fresh proof for `method` `uri` (and `token`, when the proof goes with one).
-    fn proof(&self, method: &str, uri: &str, token: Option<&str>) -> String {
-        let n = self.next.get();
-        self.next.set(n + 1);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        let mut claims = json!({"jti": format!("proof-{n}-{now}"), "htm": method, "htu": uri, "iat": now});
-        if let Some(t) = token {
-            claims["ath"] =
-                json!(URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, t.as_bytes())));
-        }
-        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()});
-        let input =
-            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
-        let sig = self.key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
-    }
-}
 
 /// `(allow, reason, www-authenticate)` of `method https://api.example/things`.
 fn ask(w: &Warden, method: &str, authorization: &str, proof: Option<&str>) -> (bool, String, String) {
@@ -66,13 +35,12 @@ fn a_dpop_bound_token_needs_a_fresh_proof_by_its_key_for_each_request() {
     let dir = tempfile::tempdir().unwrap();
     let idp = Provider::start(&dir.path().join("provider.log"));
     idp.get("/jwks").unwrap();
-    let client = Client { key: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(), next: 0.into() };
+    let client = DpopKey::new();
 
     let token = idp.dpop_token(&client.proof("POST", &format!("{}/token", idp.issuer()), None));
     let claims: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
-    let Value::Object(jwk) = client.jwk() else { panic!("an object") };
-    assert_eq!(claims["cnf"]["jkt"], warden_engine::dpop::thumbprint(&jwk).unwrap(), "{claims}");
+    assert_eq!(claims["cnf"]["jkt"], client.jkt(), "{claims}");
 
     let policies = dir.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
@@ -111,7 +79,7 @@ fn a_dpop_bound_token_needs_a_fresh_proof_by_its_key_for_each_request() {
         "token_not_bound"
     );
     // Another key's proof: the token is bound to this client's key only.
-    let thief = Client { key: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(), next: 0.into() };
+    let thief = DpopKey::new();
     assert_eq!(ask(&w, "GET", &dpop, Some(&thief.proof("GET", uri, Some(&token)))).1, "token_not_bound");
     // `require bound`: an unbound token of the same provider is refused.
     assert_eq!(ask(&w, "GET", &format!("Bearer {}", idp.token()), None).1, "token_not_bound");

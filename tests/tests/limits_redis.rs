@@ -269,3 +269,47 @@ fn a_frozen_redis_costs_one_timeout_then_nothing_until_the_back_off_ends() {
     let o = r.consume(1, "k", five, 0).unwrap();
     assert!(o.allowed && o.remaining == 2, "{o:?}");
 }
+
+/// DPoP proofs (RFC 9449) are used once across replicas: the `jti` store is
+/// the limits' Redis. A proof one replica took is a replay at the other; with
+/// Redis down a proof is refused rather than let through unchecked.
+#[test]
+fn a_dpop_proof_used_at_one_replica_is_a_replay_at_the_other() {
+    let mut redis = RedisServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let idp = warden_e2e::idp::TestIdp::new("https://idp.example.test", "https://api.example.test", "k1").unwrap();
+    std::fs::write(dir.path().join("idp.jwks.json"), idp.jwks().to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("policy.warden"),
+        "zone edge {\n  issuer \"https://idp.example.test\" {\n    jwks file \"idp.jwks.json\"\n    audience \"https://api.example.test\"\n  }\n}\n\napi things in zone edge {\n  host \"api.example.test\"\n  auth bearer\n\n  route GET \"/things\" {\n    allow\n  }\n}\n",
+    )
+    .unwrap();
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[reload]\nwatch = false\n\n[limits]\nbackend = \"{}\"\ntimeout_ms = 50\nbackoff_ms = 200\n",
+            redis.url()
+        ),
+    )
+    .unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    let (a, b) = (Warden::start(dir.path(), &args).unwrap(), Warden::start(dir.path(), &args).unwrap());
+    let key = warden_e2e::dpop::DpopKey::new();
+    let token = idp.mint(&json!({"sub": "u", "cnf": {"jkt": key.jkt()}}));
+    let ask = |w: &Warden, proof: &str| -> String {
+        let body = json!({"request": {"method": "GET", "scheme": "https", "host": "api.example.test", "path": "/things",
+            "headers": {"authorization": format!("DPoP {token}"), "dpop": proof}}});
+        let d = w.post_json("/v1/check", &body).unwrap().json().unwrap();
+        d["reason"].as_str().unwrap_or_else(|| panic!("not a decision: {d}")).to_owned()
+    };
+    let uri = "https://api.example.test/things";
+    let proof = key.proof("GET", uri, Some(&token));
+    assert_eq!(ask(&a, &proof), "allowed");
+    assert_eq!(ask(&b, &proof), "dpop_proof_invalid", "the other replica saw it used");
+    assert_eq!(ask(&a, &proof), "dpop_proof_invalid");
+    assert_eq!(ask(&b, &key.proof("GET", uri, Some(&token))), "allowed");
+    // Without the store, no proof can be known fresh: refused.
+    redis.stop();
+    assert_eq!(ask(&a, &key.proof("GET", uri, Some(&token))), "dpop_proof_invalid");
+}

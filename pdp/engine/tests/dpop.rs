@@ -182,3 +182,23 @@ fn every_other_proof_is_refused_with_its_reason() {
     assert_eq!(d.reason, Reason::TokenNotBound, "{d:?}");
     assert_eq!(ask(&e, "Bearer", &plain, None).reason, Reason::Allowed);
 }
+
+/// A flood of distinct proofs: the replay store (the limiter's in-process
+/// store) stays within its bound, and every fresh proof is still judged.
+#[test]
+fn the_replay_store_stays_within_its_bound_under_a_flood_of_proofs() {
+    let set = PolicySet { files: vec![SourceFile::new("dpop.warden".to_owned(), POLICY.to_owned())] };
+    let (graph, _) = compile(&set, &NoFiles).unwrap();
+    let store = Arc::new(Memory::new(256));
+    let e = Engine::new(Prepared::new(graph).unwrap(), store.clone(), Arc::new(TestTokens));
+    let key = Key::new();
+    let token = format!("test:{}", json!({"sub": "u", "cnf": {"jkt": key.jkt()}}));
+    let proofs: Vec<String> = (0..2_000).map(|i| key.sign(&key.header(), &claims(&format!("f-{i}"), &token))).collect();
+    for proof in &proofs {
+        assert_eq!(ask(&e, "DPoP", &token, Some(proof)).reason, Reason::Allowed);
+    }
+    use warden_engine::limits::Limiter as _;
+    assert!(store.keys() <= 256, "{} keys", store.keys());
+    // The latest proofs are still remembered: a replay of the last one is refused.
+    assert_eq!(ask(&e, "DPoP", &token, proofs.last().map(String::as_str)).reason, Reason::DpopProofInvalid);
+}
