@@ -89,6 +89,9 @@ pub const KEYWORDS: &[&str] = &[
     "certificate",
     "bound",
     "dpop",
+    "introspect",
+    "client",
+    "cache",
 ];
 
 /// The word operators of expressions (`op_…` rules), which completion offers

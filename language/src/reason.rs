@@ -67,6 +67,8 @@ reasons! {
     SecretInvalid = "secret_invalid" => 401,
     TokenNotBound = "token_not_bound" => 401,
     DpopProofInvalid = "dpop_proof_invalid" => 401,
+    TokenInactive = "token_inactive" => 401,
+    IntrospectionUnavailable = "introspection_unavailable" => 503,
     InsufficientScope = "insufficient_scope" => 403,
     BodyTooLarge = "body_too_large" => 413,
     UnsupportedMediaType = "unsupported_media_type" => 415,

@@ -128,6 +128,14 @@ impl Validator {
                     )
                     .with_help("clock skew is seconds, not minutes: `leeway 30s` is the default"),
                 ),
+                IssuerItem::Introspect { cache: Some(d), .. } if d.millis() > 3_600_000 => self.diags.push(
+                    Diagnostic::error(
+                        codes::OUT_OF_RANGE,
+                        d.span,
+                        "an introspection answer kept over 1h outlives a revocation for too long",
+                    )
+                    .with_help("keep answers for seconds or minutes: the default is `cache 60s`"),
+                ),
                 IssuerItem::JwksUrl { refresh: Some(d), .. } if d.millis() < 1_000 => self.diags.push(
                     Diagnostic::error(codes::OUT_OF_RANGE, d.span, "a JWKS refresh under 1s would hammer the issuer")
                         .with_help("refresh every few minutes, as in `refresh 5m`"),
@@ -184,7 +192,7 @@ impl Validator {
                 .with_help("add `audience \"https://api.example\"`: a zone accepts only tokens issued for it"),
             );
         }
-        if !seen.has("jwks") && !seen.has("secret") {
+        if !seen.has("jwks") && !seen.has("secret") && !seen.has("introspect") {
             self.diags.push(
                 Diagnostic::error(
                     codes::MISSING_SETTING,
@@ -192,7 +200,9 @@ impl Validator {
                     format!("issuer `{}` has no keys", issuer.url.value),
                 )
                 .with_label("signatures could not be checked")
-                .with_help("add `jwks file \"keys/idp.jwks.json\"` or `jwks url \"https://…/jwks.json\"`"),
+                .with_help(
+                    "add `jwks file \"keys/idp.jwks.json\"`, `jwks url \"https://…/jwks.json\"` or `introspect url …`",
+                ),
             );
         }
     }

@@ -16,6 +16,12 @@
 // DPoP (RFC 9449) is on: a token request that carries a `DPoP` proof gets a
 // token bound to the proof's key (`cnf.jkt`).
 //
+// Opaque tokens: asking with `resource=https://opaque.example` gives a
+// reference token, which Warden asks about at `/token/introspection` (RFC
+// 7662) as the client `warden-introspector` (secret
+// `warden-introspector-secret`); `/token/revocation` revokes one. `GET
+// /admin/introspection-hits` answers how many introspections were asked.
+//
 // Two RSA signing keys are generated at start (never written anywhere). The
 // provider first publishes and signs with the first one. `POST /admin/rotate`
 // rotates as an IdP does when it replaces a key at once: a new Provider (its
@@ -36,6 +42,7 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
 
 const issuer = `http://127.0.0.1:${port}`;
 const audience = 'https://api.example';
+const opaqueAudience = 'https://opaque.example';
 
 /** A fresh RSA-2048 private JWK for RS256 signatures, published under `kid`. */
 function rsaJwk(kid) {
@@ -58,6 +65,13 @@ function provider(published, signing) {
         response_types: [],
       },
       {
+        client_id: 'warden-introspector',
+        client_secret: 'warden-introspector-secret',
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+      },
+      {
         client_id: 'bound-test',
         client_secret: 'bound-test-secret',
         grant_types: ['client_credentials'],
@@ -68,6 +82,8 @@ function provider(published, signing) {
     ],
     features: {
       clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
       // RFC 9449: a token request with a `DPoP` proof gets a token bound to its key (`cnf.jkt`).
       dPoP: { enabled: true },
       mTLS: {
@@ -84,6 +100,9 @@ function provider(published, signing) {
         defaultResource: () => audience,
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource) => {
+          if (resource === opaqueAudience) {
+            return { audience: opaqueAudience, scope: 'read', accessTokenFormat: 'opaque', accessTokenTTL: 600 };
+          }
           if (resource !== audience) {
             throw new Error(`unknown resource ${resource}`);
           }
@@ -104,6 +123,7 @@ function provider(published, signing) {
 let current = provider([keys[0]], keys[0]);
 let rotated = false;
 let jwksHits = 0;
+let introspectionHits = 0;
 
 const server = http.createServer((req, res) => {
   const path = new URL(req.url ?? '/', issuer).pathname;
@@ -123,6 +143,14 @@ const server = http.createServer((req, res) => {
   }
   if (req.method === 'GET' && path === '/jwks') {
     jwksHits += 1;
+  }
+  if (req.method === 'GET' && path === '/admin/introspection-hits') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ hits: introspectionHits }));
+    return;
+  }
+  if (req.method === 'POST' && path === '/token/introspection') {
+    introspectionHits += 1;
   }
   current(req, res);
 });

@@ -118,10 +118,36 @@ impl Provider {
         self.grant("warden-test:warden-test-secret", &[("dpop", proof)])
     }
 
+    /// An opaque (reference) access token for `https://opaque.example`, which
+    /// only introspection can read.
+    pub fn opaque_token(&self) -> String {
+        self.grant_for("warden-test:warden-test-secret", "https%3A%2F%2Fopaque.example", &[])
+    }
+
+    /// Revokes `token` at the provider (RFC 7009), as its client.
+    pub fn revoke(&self, token: &str) {
+        let basic =
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("warden-test:warden-test-secret"));
+        let body = format!("token={token}&token_type_hint=access_token");
+        let headers = [("authorization", basic.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+        let r = request(self.addr, "POST", "/token/revocation", &headers, Some(body.as_bytes())).unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+
+    /// How many introspections the provider answered.
+    pub fn introspection_hits(&self) -> u64 {
+        self.get("/admin/introspection-hits").unwrap()["hits"].as_u64().unwrap()
+    }
+
     /// A `client_credentials` grant for `client` (`id:secret`) with `headers`.
     fn grant(&self, client: &str, headers: &[(&str, &str)]) -> String {
+        self.grant_for(client, "https%3A%2F%2Fapi.example", headers)
+    }
+
+    /// A `client_credentials` grant for `client` and `resource` (form-encoded).
+    fn grant_for(&self, client: &str, resource: &str, headers: &[(&str, &str)]) -> String {
         let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(client));
-        let body = "grant_type=client_credentials&scope=read&resource=https%3A%2F%2Fapi.example";
+        let body = format!("grant_type=client_credentials&scope=read&resource={resource}");
         let mut all = vec![("authorization", basic.as_str()), ("content-type", "application/x-www-form-urlencoded")];
         all.extend_from_slice(headers);
         let r = request(self.addr, "POST", "/token", &all, Some(body.as_bytes())).unwrap();
@@ -140,6 +166,14 @@ impl Provider {
     /// How many times the key set (`GET /jwks`) was fetched.
     pub fn jwks_hits(&self) -> u64 {
         self.get("/admin/jwks-hits").unwrap()["hits"].as_u64().unwrap()
+    }
+}
+
+impl Provider {
+    /// Stops the provider (as an outage would).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

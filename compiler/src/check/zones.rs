@@ -35,6 +35,12 @@ impl<'a> Checker<'a> {
                 IssuerItem::JwksFile(path) => self.jwks_file(path),
                 IssuerItem::JwksUrl { url, .. } => self.url(url, "JWKS"),
                 IssuerItem::SecretFile(path) => self.secret_file(path),
+                IssuerItem::Introspect { url, secret_in_file, secret, .. } => {
+                    self.url(url, "introspection");
+                    if *secret_in_file {
+                        self.secret_file(secret);
+                    }
+                }
                 _ => {}
             }
         }

@@ -26,8 +26,8 @@ pub use self::routes::{
     HostRoutes, MethodEndpoint, ParamSpans, RouteIndex, RouteMatch, TrieNode, WideIndex, param_value,
 };
 pub use self::tables::{
-    CredentialTable, DEFAULT_IPV6_PREFIX, DataDoc, Issuer, KeySource, Limit, LimitStage, Schema, SchemaField,
-    SchemaType, SecretSource, Zone,
+    CredentialTable, DEFAULT_IPV6_PREFIX, DataDoc, Introspect, Issuer, KeySource, Limit, LimitStage, Schema,
+    SchemaField, SchemaType, SecretSource, Zone,
 };
 
 /// The graph format version; bumped on any incompatible change.

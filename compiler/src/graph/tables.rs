@@ -45,8 +45,25 @@ pub struct Issuer {
     pub leeway_ms: u64,
     /// Claim that holds scopes.
     pub scopes_claim: String,
+    /// RFC 7662 introspection of opaque tokens, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspect: Option<Introspect>,
     /// The declaration.
     pub origin: Origin,
+}
+
+/// `introspect url … client … secret …`: where and as whom opaque tokens are
+/// asked about. The secret itself never enters the graph: only where it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Introspect {
+    /// The introspection endpoint.
+    pub url: String,
+    /// Warden's client id there.
+    pub client: String,
+    /// Where its secret is.
+    pub secret: SecretSource,
+    /// How long an active answer is kept at most, in milliseconds.
+    pub cache_ms: u64,
 }
 
 /// A JWKS source.

@@ -6,7 +6,7 @@ use warden_language::ast::{
 };
 
 use super::exprs::{Table, pre_auth_key};
-use super::{DEFAULT_LEEWAY_MS, DEFAULT_REFRESH_MS, Lowerer, Scope, len_u32};
+use super::{DEFAULT_INTROSPECT_CACHE_MS, DEFAULT_LEEWAY_MS, DEFAULT_REFRESH_MS, Lowerer, Scope, len_u32};
 use crate::graph::{self, ExprId, KeySource, LimitStage, SchemaField, SchemaType, SecretSource};
 
 impl<'a> Lowerer<'a> {
@@ -51,6 +51,7 @@ impl<'a> Lowerer<'a> {
             algorithms: vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
             leeway_ms: DEFAULT_LEEWAY_MS,
             scopes_claim: "scope".to_owned(),
+            introspect: None,
             origin: self.origin(issuer.url.span),
         };
         for item in &issuer.items {
@@ -75,6 +76,18 @@ impl<'a> Lowerer<'a> {
                     out.secret = Some(SecretSource::File(path.value.clone()));
                 }
                 IssuerItem::SecretEnv(var) => out.secret = Some(SecretSource::Env(var.value.clone())),
+                IssuerItem::Introspect { url, client, secret_in_file, secret, cache } => {
+                    out.introspect = Some(graph::Introspect {
+                        url: url.value.clone(),
+                        client: client.value.clone(),
+                        secret: if *secret_in_file {
+                            SecretSource::File(secret.value.clone())
+                        } else {
+                            SecretSource::Env(secret.value.clone())
+                        },
+                        cache_ms: cache.as_ref().map_or(DEFAULT_INTROSPECT_CACHE_MS, ast::Duration::millis),
+                    });
+                }
             }
         }
         out

@@ -33,6 +33,8 @@ pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 const DEFAULT_LEEWAY_MS: u64 = 30_000;
 /// Default JWKS refresh period.
 const DEFAULT_REFRESH_MS: u64 = 5 * 60_000;
+/// How long an active introspection answer is kept when the policy says nothing.
+const DEFAULT_INTROSPECT_CACHE_MS: u64 = 60_000;
 
 /// Lowers a policy set that [`crate::diagnostics`] found no errors in.
 pub fn lower(set: &PolicySet, loader: &dyn Loader) -> Graph {

@@ -82,6 +82,20 @@ pub enum IssuerItem {
     SecretFile(Str),
     /// `secret env "VAR"` (HS* only)
     SecretEnv(Str),
+    /// `introspect url "URL" client "ID" secret file|env "…" [cache D]`:
+    /// opaque tokens are asked of the issuer (RFC 7662).
+    Introspect {
+        /// The introspection endpoint.
+        url: Str,
+        /// Warden's client id there.
+        client: Str,
+        /// Where its secret is: a file (`true`) or an environment variable.
+        secret_in_file: bool,
+        /// The file or variable.
+        secret: Str,
+        /// How long an active answer is kept at most (60 s when not written).
+        cache: Option<Duration>,
+    },
 }
 
 impl IssuerItem {
@@ -94,6 +108,7 @@ impl IssuerItem {
             IssuerItem::Leeway(_) => "leeway",
             IssuerItem::ScopesFrom(_) => "scopes from",
             IssuerItem::SecretFile(_) | IssuerItem::SecretEnv(_) => "secret",
+            IssuerItem::Introspect { .. } => "introspect",
         }
     }
 }

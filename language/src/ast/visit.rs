@@ -288,6 +288,14 @@ pub fn walk_issuer<'a, V: Visit<'a> + ?Sized>(v: &mut V, issuer: &'a Issuer) {
 /// The strings and durations of one issuer setting.
 pub fn walk_issuer_item<'a, V: Visit<'a> + ?Sized>(v: &mut V, item: &'a Spanned<IssuerItem>) {
     match &item.node {
+        IssuerItem::Introspect { url, client, secret, cache, .. } => {
+            v.visit_str(url);
+            v.visit_str(client);
+            v.visit_str(secret);
+            if let Some(d) = cache {
+                v.visit_duration(d);
+            }
+        }
         IssuerItem::JwksFile(s) | IssuerItem::ScopesFrom(s) | IssuerItem::SecretFile(s) | IssuerItem::SecretEnv(s) => {
             v.visit_str(s);
         }

@@ -99,6 +99,19 @@ impl Builder<'_> {
                             Rule::scopes_from => IssuerItem::ScopesFrom(self.next_string(&mut parts, item_span)),
                             Rule::secret_file => IssuerItem::SecretFile(self.next_string(&mut parts, item_span)),
                             Rule::secret_env => IssuerItem::SecretEnv(self.next_string(&mut parts, item_span)),
+                            Rule::introspect => {
+                                let url = self.next_string(&mut parts, item_span);
+                                let client = self.next_string(&mut parts, item_span);
+                                let (secret_in_file, secret) = match parts.next() {
+                                    Some(p) => {
+                                        let in_file = p.as_rule() == Rule::introspect_file;
+                                        (in_file, self.next_string(&mut kids(p), item_span))
+                                    }
+                                    None => (false, missing_str(item_span)),
+                                };
+                                let cache = parts.next().map(|d| self.duration(d));
+                                IssuerItem::Introspect { url, client, secret_in_file, secret, cache }
+                            }
                             _ => continue,
                         };
                         items.push(Spanned::new(node, item_span));

@@ -43,6 +43,7 @@ fn describe(rule: Rule) -> Option<(&'static str, Option<&'static str>)> {
         leeway => ("`leeway`", ISSUER),
         scopes_from => ("`scopes from`", ISSUER),
         secret_file | secret_env => ("`secret`", ISSUER),
+        introspect | introspect_file | introspect_env => ("`introspect`", ISSUER),
         auth => ("`auth`", STMT),
         scope => ("`scope`", STMT),
         use_limit => ("`limit`", STMT),

@@ -226,6 +226,9 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_certificate
             | kw_bound
             | kw_dpop
+            | kw_introspect
+            | kw_client
+            | kw_cache
     )
 }
 

@@ -10,6 +10,7 @@ pub mod decision;
 pub mod dpop;
 pub mod eval;
 pub mod inline;
+pub mod introspect;
 pub mod json;
 pub mod jwt;
 pub mod limits;

@@ -14,6 +14,7 @@ pub mod decide;
 pub mod exchange;
 pub mod grpc;
 pub mod http;
+pub mod introspect;
 pub mod jwks;
 pub mod limits_redis;
 pub mod mint;
@@ -101,7 +102,12 @@ async fn serve(config: Config) -> Result<(), ServeError> {
     }
     let fetcher = jwks::HttpFetcher::new(&config.jwks, tokio::runtime::Handle::current(), service.jwks_counters())
         .map_err(ServeError::Jwks)?;
-    let service = Arc::new(service.with_jwks(Arc::new(fetcher)));
+    let introspection_timeout = Duration::from_millis(config.jwks.timeout_ms);
+    let service = Arc::new(
+        service
+            .with_jwks(Arc::new(fetcher))
+            .with_introspection(tokio::runtime::Handle::current(), introspection_timeout),
+    );
     match service.reload() {
         Ok(rev) => eprintln!("warden: serving `{}` at revision {rev}", config.policies.display()),
         // Start anyway: /readyz says not ready until a reload succeeds.

@@ -45,6 +45,9 @@ pub enum ReloadError {
     /// The compiled graph could not be prepared for evaluation.
     #[error("the graph cannot be loaded: {0}")]
     Graph(#[from] warden_engine::eval::GraphError),
+    /// An issuer's introspection cannot be set up (its secret cannot be read).
+    #[error("{0}")]
+    Introspection(String),
 }
 
 impl ReloadError {
@@ -52,7 +55,7 @@ impl ReloadError {
     pub fn problems(&self) -> Option<&warden_project::Problems> {
         match self {
             ReloadError::Load(e) => e.problems(),
-            ReloadError::Graph(_) => None,
+            ReloadError::Graph(_) | ReloadError::Introspection(_) => None,
         }
     }
 }
@@ -239,6 +242,9 @@ pub struct Service {
     pub bounds: crate::api::Bounds,
     /// Signs what policies mint (`[issuer]`); none: a set that mints is refused.
     minter: Option<Arc<super::mint::Minter>>,
+    /// Where introspection calls run, and their timeout (none: opaque tokens
+    /// are `introspection_unavailable`).
+    introspection: Option<(tokio::runtime::Handle, std::time::Duration)>,
 }
 
 /// Now as Unix milliseconds.
@@ -300,7 +306,16 @@ impl Service {
             callers: super::caller::CallerRules::new(&super::config::Callers::default(), &[]).unwrap_or_default(),
             bounds: crate::api::Bounds::default(),
             minter: None,
+            introspection: None,
         }
+    }
+
+    /// Introspects opaque tokens (`introspect url …`) on `runtime`, each call
+    /// bounded by `timeout`.
+    #[must_use]
+    pub fn with_introspection(mut self, runtime: tokio::runtime::Handle, timeout: std::time::Duration) -> Service {
+        self.introspection = Some((runtime, timeout));
+        self
     }
 
     /// Signs the tokens policies mint with `minter` (this Warden's `[issuer]`).
@@ -405,7 +420,20 @@ impl Service {
         for warning in self.cannot_mint(&compiled.graph) {
             eprintln!("warden: warning: {warning}");
         }
-        let engine = warden_project::engine(compiled.graph, &compiled.loader, limiter, fetcher)?;
+        let mut engine = warden_project::engine(compiled.graph, &compiled.loader, limiter, fetcher)?;
+        if let Some((runtime, timeout)) = &self.introspection {
+            use warden_compiler::Loader as _;
+            let secret = |source: &warden_compiler::graph::SecretSource| match source {
+                warden_compiler::graph::SecretSource::File(path) => compiled.loader.read(path).ok(),
+                warden_compiler::graph::SecretSource::Env(var) => std::env::var(var).ok().map(String::into_bytes),
+            };
+            let introspector =
+                super::introspect::HttpIntrospector::new(&engine.prepared().graph, &secret, runtime.clone(), *timeout)
+                    .map_err(ReloadError::Introspection)?;
+            if let Some(i) = introspector {
+                engine = engine.with_introspector(Arc::new(i));
+            }
+        }
         // URL keys are fetched before the revision is published (this runs on the
         // reload thread): those the fetcher's cache held fresh are not fetched again,
         // and an issuer that cannot be reached keeps the cached keys, if any.

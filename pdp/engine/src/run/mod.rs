@@ -34,6 +34,9 @@ pub struct Engine {
     verifier: Arc<dyn TokenVerifier>,
     /// The JWKS verifier behind `verifier`, for refreshing `jwks url` keys.
     jwks: Option<Arc<super::jwt::JwksVerifier>>,
+    /// Asks issuers about opaque tokens (`introspect url …`); none: such a
+    /// token is `introspection_unavailable`.
+    introspector: Option<Arc<dyn super::introspect::Introspector>>,
     /// Body JSON limits (overridable in the server config).
     pub json_limits: JsonLimits,
 }
@@ -68,7 +71,14 @@ fn ip_text(ip: std::net::IpAddr) -> InlineStr<48> {
 impl Engine {
     /// An engine over a prepared graph, a limiter and a token verifier.
     pub fn new(prepared: Prepared, limiter: Arc<dyn Limiter>, verifier: Arc<dyn TokenVerifier>) -> Engine {
-        Engine { prepared, limiter, verifier, jwks: None, json_limits: JsonLimits::default() }
+        Engine { prepared, limiter, verifier, jwks: None, introspector: None, json_limits: JsonLimits::default() }
+    }
+
+    /// Asks `introspector` about opaque tokens of issuers with `introspect url`.
+    #[must_use]
+    pub fn with_introspector(mut self, introspector: Arc<dyn super::introspect::Introspector>) -> Engine {
+        self.introspector = Some(introspector);
+        self
     }
 
     /// Remembers the JWKS verifier that `verifier` uses (possibly through a

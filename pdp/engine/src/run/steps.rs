@@ -338,8 +338,29 @@ impl Engine {
                         _ => return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned())),
                     },
                 };
-                let verified = self.verifier.verify(token, issuers, req.now_ms)?;
                 let require = zone.is_some_and(|z| self.require_bound(z));
+                // An opaque token, where an issuer of the zone introspects: asked of it.
+                let introspecting = issuers
+                    .iter()
+                    .copied()
+                    .find(|&i| g.issuers.get(i as usize).is_some_and(|x| x.introspect.is_some()));
+                if let Some(i) = introspecting.filter(|_| crate::introspect::is_opaque(token)) {
+                    let Some(introspector) = &self.introspector else {
+                        return Err((
+                            Reason::IntrospectionUnavailable,
+                            "this service introspects no tokens".to_owned(),
+                        ));
+                    };
+                    let answer = introspector
+                        .introspect(i, token, req.now_ms)
+                        .map_err(|why| (Reason::IntrospectionUnavailable, why))?;
+                    if let Some(issuer) = g.issuers.get(i as usize) {
+                        crate::introspect::check(&answer, issuer, req.now_ms)?;
+                    }
+                    self.binding(&answer, token, require, req)?;
+                    return Ok(Identity { claims: answer, issuer: Some(i) });
+                }
+                let verified = self.verifier.verify(token, issuers, req.now_ms)?;
                 self.binding(&verified.claims, token, require, req)?;
                 Ok(Identity { claims: verified.claims, issuer: Some(verified.issuer) })
             }

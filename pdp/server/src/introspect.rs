@@ -1,0 +1,246 @@
+//! Introspection (RFC 7662) for the engine's [`Introspector`]: `POST` the
+//! opaque token to the issuer's endpoint as its configured client (HTTP Basic),
+//! within a timeout, and keep the answer: an active one until its `exp` or the
+//! issuer's `cache`, whichever is first, an inactive one for 5 s. The cache is
+//! keyed by a SHA-256 of the issuer and token (the token is never kept in
+//! clear) and holds at most [`CACHE_ENTRIES`]. Concurrent requests for one
+//! token wait for one call. After a failed call the endpoint is not asked again
+//! for [`BACKOFF_MS`]: requests meanwhile are refused at once (503).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use sha2::Digest as _;
+use warden_compiler::graph::{Graph, SecretSource};
+use warden_engine::introspect::Introspector;
+
+/// Answers kept at most.
+pub const CACHE_ENTRIES: usize = 10_000;
+/// How long an inactive answer is kept.
+pub const NEGATIVE_MS: u64 = 5_000;
+/// How long a failed endpoint is left alone.
+pub const BACKOFF_MS: u64 = 1_000;
+/// The largest answer read.
+pub const MAX_ANSWER_BYTES: usize = 64 << 10;
+
+type Answer = Result<Arc<Map<String, Value>>, String>;
+
+/// Where and as whom one issuer is asked.
+struct Target {
+    url: String,
+    client: String,
+    secret: String,
+    cache_ms: u64,
+}
+
+/// One call in flight, which later askers of the same token wait for.
+type Flight = Arc<(Mutex<Option<Answer>>, Condvar)>;
+
+/// The introspector of one loaded policy.
+pub struct HttpIntrospector {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+    timeout: Duration,
+    targets: Vec<Option<Target>>,
+    cache: Mutex<HashMap<[u8; 32], (Answer, u64)>>,
+    flights: Mutex<HashMap<[u8; 32], Flight>>,
+    backoff_until: Vec<AtomicU64>,
+    /// Calls made to endpoints (for the metrics and the tests).
+    pub calls: AtomicU64,
+}
+
+impl HttpIntrospector {
+    /// The introspector for `graph`'s issuers with `introspect`, or `None`
+    /// when none has. A secret that cannot be read is an error naming where
+    /// it was looked for (never its value).
+    pub fn new(
+        graph: &Graph,
+        secret: &dyn Fn(&SecretSource) -> Option<Vec<u8>>,
+        runtime: tokio::runtime::Handle,
+        timeout: Duration,
+    ) -> Result<Option<HttpIntrospector>, String> {
+        let mut targets = Vec::new();
+        for issuer in &graph.issuers {
+            let Some(i) = &issuer.introspect else {
+                targets.push(None);
+                continue;
+            };
+            let where_ = match &i.secret {
+                SecretSource::File(p) => format!("file `{p}`"),
+                SecretSource::Env(v) => format!("environment variable `{v}`"),
+            };
+            let bytes = secret(&i.secret).ok_or_else(|| {
+                format!("the introspection secret of issuer `{}` ({where_}) cannot be read", issuer.iss)
+            })?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("the introspection secret of issuer `{}` ({where_}) is not text", issuer.iss))?;
+            targets.push(Some(Target {
+                url: i.url.clone(),
+                client: i.client.clone(),
+                secret: text.trim().to_owned(),
+                cache_ms: i.cache_ms,
+            }));
+        }
+        if targets.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the introspection client: {e}"))?;
+        let backoff_until = targets.iter().map(|_| AtomicU64::new(0)).collect();
+        Ok(Some(HttpIntrospector {
+            client,
+            runtime,
+            timeout,
+            targets,
+            cache: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
+            backoff_until,
+            calls: AtomicU64::new(0),
+        }))
+    }
+
+    fn key(issuer: u32, token: &str) -> [u8; 32] {
+        let mut h = sha2::Sha256::new();
+        h.update(issuer.to_be_bytes());
+        h.update(token.as_bytes());
+        h.finalize().into()
+    }
+
+    /// Asks the endpoint once, on the runtime, and waits for it here (inside
+    /// `block_in_place` on a multi-thread runtime, so the worker's other tasks
+    /// move on).
+    fn call(&self, target: &Target, token: &str) -> Answer {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let (client, timeout) = (self.client.clone(), self.timeout);
+        let request = client
+            .post(&target.url)
+            .basic_auth(form_encode(&target.client), Some(form_encode(&target.secret)))
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={}&token_type_hint=access_token", form_encode(token)));
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let answer =
+                tokio::time::timeout(timeout, ask(request)).await.unwrap_or_else(|_| Err("timed out".to_owned()));
+            let _ = tx.send(answer);
+        });
+        let wait = || {
+            rx.recv_timeout(timeout.saturating_add(Duration::from_secs(1)))
+                .unwrap_or_else(|_| Err("timed out".to_owned()))
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            _ => wait(),
+        }
+    }
+}
+
+/// RFC 6749 §2.3.1: the client id and secret are form-encoded before Basic.
+fn form_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// One `POST`: a 200 answer, at most [`MAX_ANSWER_BYTES`], holding a JSON object.
+async fn ask(request: reqwest::RequestBuilder) -> Answer {
+    let mut response = request.send().await.map_err(|e| format!("cannot ask the issuer: {}", e.without_url()))?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(format!("the introspection endpoint answered {}", response.status()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|_| "cannot read the introspection answer".to_owned())? {
+        if body.len().saturating_add(chunk.len()) > MAX_ANSWER_BYTES {
+            return Err(format!("the introspection answer is larger than {MAX_ANSWER_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(map)) => Ok(Arc::new(map)),
+        _ => Err("the introspection answer is not a JSON object".to_owned()),
+    }
+}
+
+impl Introspector for HttpIntrospector {
+    fn introspect(&self, issuer: u32, token: &str, now_ms: u64) -> Result<Arc<Map<String, Value>>, String> {
+        let Some(Some(target)) = self.targets.get(issuer as usize) else {
+            return Err("this issuer introspects no tokens".to_owned());
+        };
+        let key = HttpIntrospector::key(issuer, token);
+        if let Some((answer, until)) = lock(&self.cache).get(&key)
+            && now_ms < *until
+        {
+            return answer.clone();
+        }
+        if let Some(b) = self.backoff_until.get(issuer as usize)
+            && now_ms < b.load(Ordering::Relaxed)
+        {
+            return Err("the introspection endpoint failed a moment ago".to_owned());
+        }
+        // One call per token at a time: later askers wait for its answer.
+        let (flight, leader) = {
+            let mut flights = lock(&self.flights);
+            match flights.get(&key) {
+                Some(f) => (f.clone(), false),
+                None => {
+                    let f: Flight = Arc::new((Mutex::new(None), Condvar::new()));
+                    flights.insert(key, f.clone());
+                    (f, true)
+                }
+            }
+        };
+        if !leader {
+            let (slot, ready) = &*flight;
+            let wait = || {
+                let guard = lock(slot);
+                let (guard, _) = ready
+                    .wait_timeout_while(guard, self.timeout.saturating_add(Duration::from_secs(1)), |a| a.is_none())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                guard.clone().unwrap_or_else(|| Err("timed out waiting for the introspection answer".to_owned()))
+            };
+            return match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+                Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+                _ => wait(),
+            };
+        }
+        let answer = self.call(target, token);
+        let until = match &answer {
+            Ok(a) if a.get("active") == Some(&Value::Bool(true)) => {
+                let exp_ms = a.get("exp").and_then(Value::as_u64).map_or(0, |e| e.saturating_mul(1_000));
+                exp_ms.min(now_ms.saturating_add(target.cache_ms))
+            }
+            Ok(_) => now_ms.saturating_add(NEGATIVE_MS),
+            Err(_) => {
+                if let Some(b) = self.backoff_until.get(issuer as usize) {
+                    b.store(now_ms.saturating_add(BACKOFF_MS), Ordering::Relaxed);
+                }
+                0
+            }
+        };
+        if until > now_ms {
+            let mut cache = lock(&self.cache);
+            if cache.len() >= CACHE_ENTRIES {
+                cache.retain(|_, (_, u)| *u > now_ms);
+                if cache.len() >= CACHE_ENTRIES {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (answer.clone(), until));
+        }
+        let (slot, ready) = &*flight;
+        *lock(slot) = Some(answer.clone());
+        ready.notify_all();
+        lock(&self.flights).remove(&key);
+        answer
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
