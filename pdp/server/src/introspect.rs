@@ -244,3 +244,85 @@ impl Introspector for HttpIntrospector {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// An introspection endpoint on loopback answering `status` with `body`.
+    fn endpoint(rt: &tokio::runtime::Runtime, status: u16, body: Vec<u8>) -> String {
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route(
+            "/introspect",
+            axum::routing::post(move || {
+                let body = body.clone();
+                async move { (axum::http::StatusCode::from_u16(status).unwrap(), body) }
+            }),
+        );
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/introspect")
+    }
+
+    fn introspector(rt: &tokio::runtime::Runtime, url: &str) -> HttpIntrospector {
+        let text = format!(
+            "zone z {{\n  issuer \"https://idp.example\" {{\n    introspect url \"{url}\" client \"c\" secret env \"UNUSED\"\n    audience \"a\"\n  }}\n}}\n"
+        );
+        let set =
+            warden_compiler::PolicySet { files: vec![warden_compiler::SourceFile::new("z.warden".to_owned(), text)] };
+        struct NoFiles;
+        impl warden_compiler::Loader for NoFiles {
+            fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+                Err(path.to_owned())
+            }
+        }
+        let (graph, _) = warden_compiler::compile(&set, &NoFiles).unwrap();
+        HttpIntrospector::new(&graph, &|_| Some(b"s".to_vec()), rt.handle().clone(), Duration::from_millis(500))
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn huge_malformed_and_failed_answers_are_errors_and_back_off() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let huge = introspector(&rt, &endpoint(&rt, 200, vec![b' '; MAX_ANSWER_BYTES + 1]));
+        assert!(huge.introspect(0, "t", 1_000).unwrap_err().contains("larger"), "huge");
+        let list = introspector(&rt, &endpoint(&rt, 200, b"[1, 2]".to_vec()));
+        assert!(list.introspect(0, "t", 1_000).unwrap_err().contains("not a JSON object"));
+        let text = introspector(&rt, &endpoint(&rt, 200, b"active".to_vec()));
+        assert!(text.introspect(0, "t", 1_000).is_err());
+        let refused = introspector(&rt, &endpoint(&rt, 401, b"{}".to_vec()));
+        assert!(refused.introspect(0, "t", 1_000).unwrap_err().contains("401"));
+        // Within the back-off the endpoint is not asked again; after it, it is.
+        assert_eq!(refused.calls.load(Ordering::Relaxed), 1);
+        assert!(refused.introspect(0, "u", 1_500).unwrap_err().contains("a moment ago"));
+        assert_eq!(refused.calls.load(Ordering::Relaxed), 1);
+        assert!(refused.introspect(0, "u", 1_000 + BACKOFF_MS + 1).is_err());
+        assert_eq!(refused.calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn answers_are_kept_until_exp_and_inactive_ones_briefly() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let now = 1_800_000_000_000u64;
+        let active = json!({"active": true, "aud": "a", "exp": now / 1_000 + 30}).to_string().into_bytes();
+        let i = introspector(&rt, &endpoint(&rt, 200, active));
+        assert!(i.introspect(0, "t", now).is_ok());
+        assert!(i.introspect(0, "t", now + 29_000).is_ok());
+        assert_eq!(i.calls.load(Ordering::Relaxed), 1, "kept until exp");
+        assert!(i.introspect(0, "t", now + 31_000).is_ok());
+        assert_eq!(i.calls.load(Ordering::Relaxed), 2, "asked again after exp");
+        // No token is kept in clear.
+        let kept = lock(&i.cache);
+        assert!(kept.keys().all(|k| k.len() == 32));
+        drop(kept);
+        let inactive = introspector(&rt, &endpoint(&rt, 200, b"{\"active\": false}".to_vec()));
+        assert!(inactive.introspect(0, "t", now).is_ok());
+        assert!(inactive.introspect(0, "t", now + NEGATIVE_MS - 1).is_ok());
+        assert_eq!(inactive.calls.load(Ordering::Relaxed), 1);
+        assert!(inactive.introspect(0, "t", now + NEGATIVE_MS + 1).is_ok());
+        assert_eq!(inactive.calls.load(Ordering::Relaxed), 2);
+    }
+}
