@@ -5,27 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use warden_compiler::{Loader, PolicySet, SourceFile, compile};
-use warden_engine::eval::Prepared;
-use warden_engine::limits::Memory;
 use warden_engine::run::{Engine, HttpRequest};
 use warden_language::reason::Reason;
 
 #[path = "common/test_tokens.rs"]
 mod test_tokens;
-
-use test_tokens::TestTokens;
-
-struct NoFiles;
-
-impl Loader for NoFiles {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        Err(format!("no file `{path}` in this test"))
-    }
-}
 
 const POLICY: &str = r#"zone strict {
   issuer "https://idp.example" {
@@ -63,9 +48,7 @@ const MINE: &str = "c6x9lby-9WMH7aoQPE3aJ2Z9HQja5EJJhz8wDXioo68";
 const OTHER: &str = "RLNdH-g68OBv4mZU_HWyU0otDqzP798uOo6_u9_OSYU";
 
 fn engine() -> Engine {
-    let set = PolicySet { files: vec![SourceFile::new("bound.warden".to_owned(), POLICY.to_owned())] };
-    let (graph, _) = compile(&set, &NoFiles).unwrap();
-    Engine::new(Prepared::new(graph).unwrap(), Arc::new(Memory::new(1_000)), Arc::new(TestTokens))
+    test_tokens::engine_of(POLICY)
 }
 
 fn reason(e: &Engine, host: &str, claims: &Value, certificate: Option<&str>) -> Reason {

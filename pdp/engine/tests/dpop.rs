@@ -13,25 +13,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
-use warden_compiler::{Loader, PolicySet, SourceFile, compile};
 use warden_engine::decision::Decision;
-use warden_engine::eval::Prepared;
 use warden_engine::limits::Memory;
 use warden_engine::run::{Engine, HttpRequest};
 use warden_language::reason::Reason;
 
 #[path = "common/test_tokens.rs"]
 mod test_tokens;
-
-use test_tokens::TestTokens;
-
-struct NoFiles;
-
-impl Loader for NoFiles {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        Err(format!("no file `{path}` in this test"))
-    }
-}
 
 const POLICY: &str = r#"zone edge {
   issuer "https://idp.example" {
@@ -52,9 +40,7 @@ api a in zone edge {
 const NOW_S: u64 = 1_800_000_000;
 
 fn engine() -> Engine {
-    let set = PolicySet { files: vec![SourceFile::new("dpop.warden".to_owned(), POLICY.to_owned())] };
-    let (graph, _) = compile(&set, &NoFiles).unwrap();
-    Engine::new(Prepared::new(graph).unwrap(), Arc::new(Memory::new(1_000)), Arc::new(TestTokens))
+    test_tokens::engine_of(POLICY)
 }
 
 /// A client's DPoP key.
@@ -187,10 +173,8 @@ fn every_other_proof_is_refused_with_its_reason() {
 /// store) stays within its bound, and every fresh proof is still judged.
 #[test]
 fn the_replay_store_stays_within_its_bound_under_a_flood_of_proofs() {
-    let set = PolicySet { files: vec![SourceFile::new("dpop.warden".to_owned(), POLICY.to_owned())] };
-    let (graph, _) = compile(&set, &NoFiles).unwrap();
     let store = Arc::new(Memory::new(256));
-    let e = Engine::new(Prepared::new(graph).unwrap(), store.clone(), Arc::new(TestTokens));
+    let e = test_tokens::engine_with(POLICY, store.clone());
     let key = Key::new();
     let token = format!("test:{}", json!({"sub": "u", "cnf": {"jkt": key.jkt()}}));
     let proofs: Vec<String> = (0..2_000).map(|i| key.sign(&key.header(), &claims(&format!("f-{i}"), &token))).collect();

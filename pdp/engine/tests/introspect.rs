@@ -9,24 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Value, json};
-use warden_compiler::{Loader, PolicySet, SourceFile, compile};
 use warden_engine::decision::Decision;
-use warden_engine::eval::Prepared;
 use warden_engine::introspect::Introspector;
-use warden_engine::limits::Memory;
 use warden_engine::run::{Engine, HttpRequest};
 use warden_language::reason::Reason;
 
 #[path = "common/test_tokens.rs"]
 mod test_tokens;
-
-struct NoFiles;
-
-impl Loader for NoFiles {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        Err(format!("no file `{path}` in this test"))
-    }
-}
 
 const POLICY: &str = r#"zone edge {
   issuer "https://idp.example" {
@@ -75,9 +64,7 @@ impl Introspector for Answers {
 }
 
 fn engine(answers: Option<Arc<Answers>>) -> Engine {
-    let set = PolicySet { files: vec![SourceFile::new("intro.warden".to_owned(), POLICY.to_owned())] };
-    let (graph, _) = compile(&set, &NoFiles).unwrap();
-    let e = Engine::new(Prepared::new(graph).unwrap(), Arc::new(Memory::new(100)), Arc::new(test_tokens::TestTokens));
+    let e = test_tokens::engine_of(POLICY);
     match answers {
         Some(a) => e.with_introspector(a),
         None => e,

@@ -5,29 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use warden_compiler::{Loader, PolicySet, SourceFile, compile};
 use warden_engine::decision::Decision;
-use warden_engine::eval::Prepared;
-use warden_engine::limits::Memory;
 use warden_engine::run::{Engine, HttpRequest};
 use warden_language::reason::Reason;
 
 #[path = "common/test_tokens.rs"]
 mod test_tokens;
-
-use test_tokens::TestTokens;
-
-/// No file is read: the issuers' keys come from URLs nobody fetches here.
-struct NoFiles;
-
-impl Loader for NoFiles {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        Err(format!("no file `{path}` in this test"))
-    }
-}
 
 const POLICY: &str = r#"zone edge {
   issuer "https://idp.example" {
@@ -70,9 +54,7 @@ api a in zone edge {
 "#;
 
 fn engine() -> Engine {
-    let set = PolicySet { files: vec![SourceFile::new("mint.warden".to_owned(), POLICY.to_owned())] };
-    let (graph, _) = compile(&set, &NoFiles).unwrap();
-    Engine::new(Prepared::new(graph).unwrap(), Arc::new(Memory::new(1_000)), Arc::new(TestTokens))
+    test_tokens::engine_of(POLICY)
 }
 
 fn get(path: &str, claims: &Value, peer: Option<&str>) -> HttpRequest {
