@@ -73,7 +73,21 @@ impl Embedded {
 
     /// Compiles `dir` once; [`Embedded::reload`] recompiles it.
     pub fn open_unwatched(dir: &Path) -> Result<Embedded, Error> {
-        let service = Arc::new(Service::new(dir.to_path_buf(), MAX_KEYS, None));
+        Embedded::start(Service::new(dir.to_path_buf(), MAX_KEYS, None))
+    }
+
+    /// [`Embedded::open_unwatched`], signing what the policy mints (`mint for
+    /// zone …`) as `issuer`, as `warden serve` does with `[issuer]`. Fails when
+    /// a key file is missing, public-only or of another algorithm (the message
+    /// names the file, never its contents).
+    pub fn open_minting(dir: &Path, issuer: &warden_server::signing::IssuerConfig) -> Result<Embedded, Error> {
+        let issuer = warden_server::signing::Issuer::load(issuer).map_err(Error::Config)?;
+        let minter = warden_server::mint::Minter::new(&issuer).map_err(Error::Config)?;
+        Embedded::start(Service::new(dir.to_path_buf(), MAX_KEYS, None).with_minter(Arc::new(minter)))
+    }
+
+    fn start(service: Service) -> Result<Embedded, Error> {
+        let service = Arc::new(service);
         service.reload().map_err(|e| Error::Policy(e.to_string()))?;
         Ok(Embedded { grpc: Grpc { service }, _reloader: None })
     }
