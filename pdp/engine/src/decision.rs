@@ -66,6 +66,10 @@ pub struct MintRequest {
     pub claims: serde_json::Map<String, serde_json::Value>,
     /// Seconds from `iat` to `exp`.
     pub lifetime_s: u64,
+    /// The incoming token's `exp` (Unix seconds), when it had one: a minted
+    /// token never outlives the token it was minted from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<u64>,
     /// The header that carries it bare; `None`: `authorization: Bearer …`.
     pub header: Option<String>,
 }

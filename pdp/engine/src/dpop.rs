@@ -29,6 +29,72 @@ pub const ALGORITHMS: &[Algorithm] = &[
     Algorithm::PS512,
 ];
 
+/// How long a proof's `jti` is remembered: longer than any proof is accepted
+/// (`iat` up to [`WINDOW_MS`] ahead or behind), with a margin for clocks.
+pub const REMEMBER_MS: u64 = 2 * WINDOW_MS + 60_000;
+
+/// Proofs remembered at most by one process.
+pub const REPLAY_ENTRIES: usize = 200_000;
+
+/// The proofs this process has accepted (key digest → when it may be
+/// forgotten), for the whole process so a reload does not forget them. It
+/// never drops a proof before its time: when it is full of unexpired proofs it
+/// refuses new ones (fail closed), so nobody can push a proof out by flooding
+/// it (or the rate-limit store) and replay it.
+pub struct ReplayStore {
+    seen: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+    hasher: std::collections::hash_map::RandomState,
+    capacity: usize,
+}
+
+impl ReplayStore {
+    /// An empty store of `capacity` proofs.
+    pub fn new(capacity: usize) -> ReplayStore {
+        ReplayStore {
+            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+            hasher: std::collections::hash_map::RandomState::new(),
+            capacity,
+        }
+    }
+
+    /// The process's store.
+    pub fn global() -> &'static ReplayStore {
+        static STORE: std::sync::OnceLock<ReplayStore> = std::sync::OnceLock::new();
+        STORE.get_or_init(|| ReplayStore::new(REPLAY_ENTRIES))
+    }
+
+    /// Records `key` at `now_ms`: `Ok(true)` the first time, `Ok(false)` for a
+    /// replay, `Err` when the store is full of proofs still to be remembered.
+    pub fn first_use(&self, key: &str, now_ms: u64) -> Result<bool, String> {
+        use std::hash::BuildHasher as _;
+        let digest = self.hasher.hash_one(key);
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&until) = seen.get(&digest)
+            && now_ms < until
+        {
+            return Ok(false);
+        }
+        if seen.len() >= self.capacity {
+            seen.retain(|_, until| now_ms < *until);
+            if seen.len() >= self.capacity {
+                return Err("too many DPoP proofs are remembered; try again shortly".to_owned());
+            }
+        }
+        seen.insert(digest, now_ms.saturating_add(REMEMBER_MS));
+        Ok(true)
+    }
+
+    /// Proofs remembered now.
+    pub fn len(&self) -> usize {
+        self.seen.lock().map_or(0, |s| s.len())
+    }
+
+    /// Nothing remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// What a valid proof says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proof {
@@ -162,6 +228,21 @@ mod tests {
         assert_eq!(htu("http", "api.example:8080", ""), "http://api.example:8080/");
         assert_eq!(normalise_htu("https://API.example:443/a/b?q").as_deref(), Some("https://api.example/a/b"));
         assert_eq!(normalise_htu("api.example/a"), None);
+    }
+
+    #[test]
+    fn the_replay_store_refuses_replays_and_never_forgets_early() {
+        let store = ReplayStore::new(2);
+        assert_eq!(store.first_use("a", 0), Ok(true));
+        assert_eq!(store.first_use("a", REMEMBER_MS - 1), Ok(false));
+        assert_eq!(store.first_use("b", 1), Ok(true));
+        // Full of proofs still to be remembered: a new one is refused, not let in
+        // by pushing an old one out.
+        assert!(store.first_use("c", 2).is_err());
+        assert_eq!(store.first_use("a", 3), Ok(false));
+        // Once they may be forgotten, there is room again.
+        assert_eq!(store.first_use("c", REMEMBER_MS + 2), Ok(true));
+        assert_eq!(store.len(), 1);
     }
 
     #[test]

@@ -50,15 +50,14 @@ impl ClientCert {
 }
 
 /// Sets the certificate a door was given on its request: its thumbprint, and
-/// its principal as the peer when the door named none. An empty text is no
+/// nothing else. Its names do not become the peer: a proxy may pass on a
+/// certificate it did not verify (`ssl_verify_client optional_no_ca`, the
+/// self-signed certificates RFC 8705 §3 allows), and holding the private key
+/// of a self-signed certificate proves no name. An empty text is no
 /// certificate (nginx's variable is empty without one).
 pub fn apply(req: &mut HttpRequest, text: Option<&str>) -> Result<(), String> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(()) };
-    let cert = ClientCert::parse(text)?;
-    if req.peer.is_none() {
-        req.peer = cert.principal;
-    }
-    req.certificate = Some(cert.thumbprint);
+    req.certificate = Some(ClientCert::parse(text)?.thumbprint);
     Ok(())
 }
 

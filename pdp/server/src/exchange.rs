@@ -30,6 +30,8 @@ const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 /// Parameters read from one request, at most.
 const MAX_PARAMETERS: usize = 32;
+/// The longest `audience`, `resource` or `scope` taken.
+const MAX_TARGET_BYTES: usize = 2_048;
 
 /// An RFC 6749 §5.2 error answer.
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -121,6 +123,12 @@ pub async fn token(State(h): State<Http>, CallerOf(caller): CallerOf, headers: H
         (Some(t), _) | (None, Some(t)) if !t.is_empty() => t,
         _ => return bad("name the token's audience with `audience` or `resource`"),
     };
+    if target.len() > MAX_TARGET_BYTES || get("scope").is_some_and(|s| s.len() > MAX_TARGET_BYTES) {
+        return bad(&format!("`audience`, `resource` and `scope` are at most {MAX_TARGET_BYTES} bytes"));
+    }
+    if subject.len() > crate::engine::jwt::MAX_TOKEN_BYTES {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "the subject token is too large");
+    }
     let scope = get("scope").map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect());
     let (peer, ip, scheme) = match &caller {
         Caller::Conn { peer, principal, tls } => {
@@ -188,10 +196,15 @@ fn answer(d: &Decision, issued: Option<(Arc<str>, u64)>) -> Response {
                 | Reason::AlgorithmNotAllowed
                 | Reason::KeyUnknown
                 | Reason::InsufficientScope
+                | Reason::TokenInactive
+                | Reason::TokenNotBound
+                | Reason::DpopProofInvalid
                 | Reason::MintClaimMissing => (StatusCode::BAD_REQUEST, "invalid_grant"),
                 Reason::DeniedByRule | Reason::NoAllowRule => (StatusCode::BAD_REQUEST, "unauthorized_client"),
                 Reason::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable"),
-                Reason::MintFailed => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+                Reason::MintFailed | Reason::IntrospectionUnavailable => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+                }
                 _ => (StatusCode::BAD_REQUEST, "invalid_request"),
             };
             let mut r = oauth_error(status, error, &d.detail);

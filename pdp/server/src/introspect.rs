@@ -25,6 +25,9 @@ pub const NEGATIVE_MS: u64 = 5_000;
 pub const BACKOFF_MS: u64 = 1_000;
 /// The largest answer read.
 pub const MAX_ANSWER_BYTES: usize = 64 << 10;
+/// Calls in flight at most: beyond, a request is refused at once (503) rather
+/// than take another thread to wait on a slow endpoint.
+pub const MAX_IN_FLIGHT: usize = 64;
 
 type Answer = Result<Arc<Map<String, Value>>, String>;
 
@@ -48,8 +51,17 @@ pub struct HttpIntrospector {
     cache: Mutex<HashMap<[u8; 32], (Answer, u64)>>,
     flights: Mutex<HashMap<[u8; 32], Flight>>,
     backoff_until: Vec<AtomicU64>,
+    in_flight: std::sync::atomic::AtomicUsize,
     /// Calls made to endpoints (for the metrics and the tests).
     pub calls: AtomicU64,
+}
+
+/// Why a call gave no answer, and whether the endpoint itself failed (it is
+/// then left alone for [`BACKOFF_MS`]); a refusal of one token (a 4xx, an
+/// answer that is not JSON) does not stop the others.
+struct Failure {
+    why: String,
+    endpoint_down: bool,
 }
 
 impl HttpIntrospector {
@@ -103,6 +115,7 @@ impl HttpIntrospector {
             cache: Mutex::new(HashMap::new()),
             flights: Mutex::new(HashMap::new()),
             backoff_until,
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
             calls: AtomicU64::new(0),
         }))
     }
@@ -117,7 +130,7 @@ impl HttpIntrospector {
     /// Asks the endpoint once, on the runtime, and waits for it here (inside
     /// `block_in_place` on a multi-thread runtime, so the worker's other tasks
     /// move on).
-    fn call(&self, target: &Target, token: &str) -> Answer {
+    fn call(&self, target: &Target, token: &str) -> Result<Arc<Map<String, Value>>, Failure> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let (client, timeout) = (self.client.clone(), self.timeout);
         let request = client
@@ -128,13 +141,11 @@ impl HttpIntrospector {
             .body(format!("token={}&token_type_hint=access_token", form_encode(token)));
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.runtime.spawn(async move {
-            let answer =
-                tokio::time::timeout(timeout, ask(request)).await.unwrap_or_else(|_| Err("timed out".to_owned()));
+            let answer = tokio::time::timeout(timeout, ask(request)).await.unwrap_or_else(|_| Err(down("timed out")));
             let _ = tx.send(answer);
         });
         let wait = || {
-            rx.recv_timeout(timeout.saturating_add(Duration::from_secs(1)))
-                .unwrap_or_else(|_| Err("timed out".to_owned()))
+            rx.recv_timeout(timeout.saturating_add(Duration::from_secs(1))).unwrap_or_else(|_| Err(down("timed out")))
         };
         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
@@ -148,22 +159,35 @@ fn form_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
+fn down(why: &str) -> Failure {
+    Failure { why: why.to_owned(), endpoint_down: true }
+}
+
+fn refused(why: String) -> Failure {
+    Failure { why, endpoint_down: false }
+}
+
 /// One `POST`: a 200 answer, at most [`MAX_ANSWER_BYTES`], holding a JSON object.
-async fn ask(request: reqwest::RequestBuilder) -> Answer {
-    let mut response = request.send().await.map_err(|e| format!("cannot ask the issuer: {}", e.without_url()))?;
-    if response.status() != reqwest::StatusCode::OK {
-        return Err(format!("the introspection endpoint answered {}", response.status()));
+async fn ask(request: reqwest::RequestBuilder) -> Result<Arc<Map<String, Value>>, Failure> {
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| Failure { why: format!("cannot ask the issuer: {}", e.without_url()), endpoint_down: true })?;
+    let status = response.status();
+    if status != reqwest::StatusCode::OK {
+        let why = format!("the introspection endpoint answered {status}");
+        return Err(Failure { why, endpoint_down: status.is_server_error() });
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|_| "cannot read the introspection answer".to_owned())? {
+    while let Some(chunk) = response.chunk().await.map_err(|_| down("cannot read the introspection answer"))? {
         if body.len().saturating_add(chunk.len()) > MAX_ANSWER_BYTES {
-            return Err(format!("the introspection answer is larger than {MAX_ANSWER_BYTES} bytes"));
+            return Err(refused(format!("the introspection answer is larger than {MAX_ANSWER_BYTES} bytes")));
         }
         body.extend_from_slice(&chunk);
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(map)) => Ok(Arc::new(map)),
-        _ => Err("the introspection answer is not a JSON object".to_owned()),
+        _ => Err(refused("the introspection answer is not a JSON object".to_owned())),
     }
 }
 
@@ -209,27 +233,39 @@ impl Introspector for HttpIntrospector {
                 _ => wait(),
             };
         }
-        let answer = self.call(target, token);
+        let answer = if self.in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
+            Err(refused("too many introspections are in flight".to_owned()))
+        } else {
+            self.call(target, token)
+        };
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
         let until = match &answer {
             Ok(a) if a.get("active") == Some(&Value::Bool(true)) => {
                 let exp_ms = a.get("exp").and_then(Value::as_u64).map_or(0, |e| e.saturating_mul(1_000));
                 exp_ms.min(now_ms.saturating_add(target.cache_ms))
             }
             Ok(_) => now_ms.saturating_add(NEGATIVE_MS),
-            Err(_) => {
-                if let Some(b) = self.backoff_until.get(issuer as usize) {
+            Err(f) => {
+                if f.endpoint_down
+                    && let Some(b) = self.backoff_until.get(issuer as usize)
+                {
                     b.store(now_ms.saturating_add(BACKOFF_MS), Ordering::Relaxed);
                 }
                 0
             }
         };
+        let answer: Answer = answer.map_err(|f| f.why);
         if until > now_ms {
             let mut cache = lock(&self.cache);
             if cache.len() >= CACHE_ENTRIES {
                 cache.retain(|_, (_, u)| *u > now_ms);
-                if cache.len() >= CACHE_ENTRIES {
-                    cache.clear();
-                }
+            }
+            // Made-up tokens must not push out the answers for real ones.
+            if cache.len() >= CACHE_ENTRIES {
+                cache.retain(|_, (a, _)| a.as_ref().is_ok_and(|a| a.get("active") == Some(&Value::Bool(true))));
+            }
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
             }
             cache.insert(key, (answer.clone(), until));
         }
@@ -293,14 +329,18 @@ mod tests {
         assert!(list.introspect(0, "t", 1_000).unwrap_err().contains("not a JSON object"));
         let text = introspector(&rt, &endpoint(&rt, 200, b"active".to_vec()));
         assert!(text.introspect(0, "t", 1_000).is_err());
+        // A 4xx refuses that token only: the next one is asked.
         let refused = introspector(&rt, &endpoint(&rt, 401, b"{}".to_vec()));
         assert!(refused.introspect(0, "t", 1_000).unwrap_err().contains("401"));
-        // Within the back-off the endpoint is not asked again; after it, it is.
-        assert_eq!(refused.calls.load(Ordering::Relaxed), 1);
-        assert!(refused.introspect(0, "u", 1_500).unwrap_err().contains("a moment ago"));
-        assert_eq!(refused.calls.load(Ordering::Relaxed), 1);
-        assert!(refused.introspect(0, "u", 1_000 + BACKOFF_MS + 1).is_err());
+        assert!(refused.introspect(0, "u", 1_001).unwrap_err().contains("401"));
         assert_eq!(refused.calls.load(Ordering::Relaxed), 2);
+        // A failing endpoint (5xx) is left alone for the back-off, then asked again.
+        let failing = introspector(&rt, &endpoint(&rt, 500, b"{}".to_vec()));
+        assert!(failing.introspect(0, "t", 1_000).unwrap_err().contains("500"));
+        assert!(failing.introspect(0, "u", 1_500).unwrap_err().contains("a moment ago"));
+        assert_eq!(failing.calls.load(Ordering::Relaxed), 1);
+        assert!(failing.introspect(0, "u", 1_000 + BACKOFF_MS + 1).is_err());
+        assert_eq!(failing.calls.load(Ordering::Relaxed), 2);
     }
 
     #[test]

@@ -56,6 +56,13 @@ pub enum Minted {
     Cached,
 }
 
+/// A minted token's `exp`: its lifetime from now, and never after the token it
+/// was minted from expires.
+fn expiry(request: &MintRequest, now_ms: u64) -> u64 {
+    let exp = (now_ms / 1_000).saturating_add(request.lifetime_s);
+    request.not_after.map_or(exp, |limit| exp.min(limit))
+}
+
 /// Signs minted tokens with this Warden's active key.
 pub struct Minter {
     url: String,
@@ -118,10 +125,10 @@ impl Minter {
         {
             return Ok((kept.token.clone(), kept.exp, Minted::Cached));
         }
-        let exp = (now_ms / 1_000).saturating_add(request.lifetime_s);
+        let exp = expiry(request, now_ms);
         let token: std::sync::Arc<str> = self.sign(request, now_ms)?.into();
         if token.len() <= CACHE_TOKEN_BYTES {
-            let half = request.lifetime_s.saturating_mul(500);
+            let half = exp.saturating_mul(1_000).saturating_sub(now_ms) / 2;
             let mut cache = self.lock();
             if cache.len() >= CACHE_ENTRIES {
                 cache.retain(|_, k| now_ms < k.reuse_until_ms);
@@ -149,7 +156,7 @@ impl Minter {
         claims.insert("iss".to_owned(), Value::String(self.url.clone()));
         claims.insert("aud".to_owned(), Value::String(request.audience.clone()));
         claims.insert("iat".to_owned(), Value::from(iat));
-        claims.insert("exp".to_owned(), Value::from(iat.saturating_add(request.lifetime_s)));
+        claims.insert("exp".to_owned(), Value::from(expiry(request, now_ms)));
         claims.insert("jti".to_owned(), Value::String(URL_SAFE_NO_PAD.encode(jti)));
         for (name, value) in &request.claims {
             claims.entry(name.clone()).or_insert_with(|| value.clone());
@@ -172,7 +179,7 @@ impl Minter {
         Ok(input)
     }
 
-    /// Tokens kept now.
+    /// Tokens kept now (see [`CACHE_ENTRIES`]).
     pub fn kept(&self) -> usize {
         self.lock().len()
     }

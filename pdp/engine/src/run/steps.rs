@@ -138,7 +138,7 @@ impl Engine {
                     Err((reason, detail)) => return Decision::new(reason, detail, rule()).with_challenge(realm, None),
                 },
                 StepKind::Subject { issuers } => {
-                    match self.authenticate(&Auth::Bearer { issuers: issuers.clone() }, req, None) {
+                    match self.authenticate(&Auth::Bearer { issuers: issuers.clone() }, req, Some(ep.zone)) {
                         Ok(subject) => {
                             let caller = identity.take().and_then(|i| {
                                 let claims = &i.claims;
@@ -271,8 +271,15 @@ impl Engine {
         if proof.jkt != jkt {
             return Err((Reason::TokenNotBound, "the DPoP proof is signed by another key than the token's".to_owned()));
         }
-        let rate = Rate { count: 1, period_ms: 2 * crate::dpop::WINDOW_MS, burst: 1 };
         let key = format!("{jkt}.{}", proof.jti);
+        // This process's own store, which never forgets a proof early, then
+        // the rate-limit store, which replicas share with Redis.
+        match crate::dpop::ReplayStore::global().first_use(&key, req.now_ms) {
+            Ok(true) => {}
+            Ok(false) => return invalid("the DPoP proof was used before (its `jti`)".to_owned()),
+            Err(why) => return invalid(why),
+        }
+        let rate = Rate { count: 1, period_ms: crate::dpop::REMEMBER_MS, burst: 1 };
         match self.limiter.consume(DPOP_REPLAY, &key, rate, req.now_ms) {
             Ok(o) if o.allowed => Ok(()),
             Ok(_) => invalid("the DPoP proof was used before (its `jti`)".to_owned()),
@@ -345,6 +352,9 @@ impl Engine {
                     .copied()
                     .find(|&i| g.issuers.get(i as usize).is_some_and(|x| x.introspect.is_some()));
                 if let Some(i) = introspecting.filter(|_| crate::introspect::is_opaque(token)) {
+                    if token.len() > crate::jwt::MAX_TOKEN_BYTES {
+                        return Err((Reason::TokenMalformed, "the token is too large".to_owned()));
+                    }
                     let Some(introspector) = &self.introspector else {
                         return Err((
                             Reason::IntrospectionUnavailable,
@@ -516,6 +526,7 @@ fn mint_request(
         audience: m.audience.clone(),
         claims,
         lifetime_s: m.lifetime_s,
+        not_after: incoming.and_then(|c| c.get("exp")).and_then(Value::as_u64),
         header: m.header.clone(),
     })
 }
