@@ -258,6 +258,12 @@ fn a_service_exchanges_a_users_token_for_one_of_the_internal_zone() {
         "unsupported_grant_type"
     );
     assert_eq!(error(&call(Some(&orders), &ask(&[("audience", "https://nowhere.example")])), 400), "invalid_target");
+    let long = format!("https://{}.example", "a".repeat(3_000));
+    assert_eq!(
+        error(&call(Some(&orders), &ask(&[("audience", &long)])), 400),
+        "invalid_request",
+        "a bound on the target"
+    );
     let r = call(Some(&orders), &ask(&[("audience", INTERNAL), ("resource", "https://other.example")]));
     assert_eq!(error(&r, 400), "invalid_target");
 

@@ -87,6 +87,10 @@ mod tests {
         assert!(escaped.contains("%2B") || escaped.contains("%2F") || escaped.contains("%0A"), "{escaped}");
         assert_eq!(ClientCert::parse(&escaped).unwrap(), plain);
         assert_eq!(want.len(), 43);
+        // On a request, only the thumbprint: the names never become the peer.
+        let mut req = HttpRequest::default();
+        apply(&mut req, Some(&pem)).unwrap();
+        assert_eq!((req.certificate.as_deref(), req.peer), (Some(want.as_str()), None));
     }
 
     #[test]

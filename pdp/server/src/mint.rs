@@ -184,3 +184,53 @@ impl Minter {
         self.lock().len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::signing::{Algorithm, IssuerConfig, KeyConfig, KeyState, generate_file};
+
+    fn claims(token: &str) -> Value {
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_minted_token_never_outlives_the_one_it_was_minted_from_and_is_reused_within_half_its_life() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k.pem");
+        generate_file(Algorithm::ES256, &key).unwrap();
+        let config = IssuerConfig {
+            url: "https://edge.example".to_owned(),
+            keys: vec![KeyConfig { file: key, algorithm: Algorithm::ES256, kid: None, state: KeyState::Active }],
+        };
+        let minter = Minter::new(&Issuer::load(&config).unwrap()).unwrap();
+        let now_ms = 1_800_000_000_000u64;
+        let mut claims_in = Map::new();
+        claims_in.insert("sub".to_owned(), json!("u"));
+        let mut request = MintRequest {
+            zone: "internal".to_owned(),
+            issuer: "https://edge.example".to_owned(),
+            audience: "internal".to_owned(),
+            claims: claims_in,
+            lifetime_s: 60,
+            not_after: Some(now_ms / 1_000 + 10),
+            header: None,
+        };
+        let (token, exp, how) = minter.token(&request, now_ms).unwrap();
+        assert_eq!((exp, how), (now_ms / 1_000 + 10, Minted::Signed));
+        assert_eq!(claims(&token)["exp"], json!(now_ms / 1_000 + 10));
+        // Reused for half of what is left (5 s), then signed again.
+        assert_eq!(minter.token(&request, now_ms + 4_000).unwrap().2, Minted::Cached);
+        assert_eq!(minter.token(&request, now_ms + 6_000).unwrap().2, Minted::Signed);
+        // Without a limit, the lifetime.
+        request.not_after = None;
+        let (token, _, _) = minter.token(&request, now_ms).unwrap();
+        assert_eq!(claims(&token)["exp"], json!(now_ms / 1_000 + 60));
+        // Another issuer than this Warden's is refused.
+        request.issuer = "https://other.example".to_owned();
+        assert!(minter.token(&request, now_ms).is_err());
+    }
+}
