@@ -78,6 +78,26 @@ impl Validator {
     }
 
     fn zone(&mut self, zone: &Zone) {
+        // An opaque token names no issuer: with two that introspect, it would
+        // be sent to one that did not issue it (a token leaked to another party).
+        let introspecting: Vec<&Issuer> = zone
+            .items
+            .iter()
+            .filter_map(|i| if let ZoneItem::Issuer(x) = &i.node { Some(x) } else { None })
+            .filter(|x| x.items.iter().any(|i| matches!(i.node, IssuerItem::Introspect { .. })))
+            .collect();
+        if let [first, second, ..] = introspecting.as_slice() {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::DUPLICATE_SETTING,
+                    second.url.span,
+                    format!("a second issuer of zone `{}` introspects", zone.name.name),
+                )
+                .with_related(first.url.span, "the first")
+                .with_label("an opaque token names no issuer: it would be sent to one that did not issue it")
+                .with_help("keep `introspect` on one issuer of the zone; give the other issuer a zone of its own"),
+            );
+        }
         let mut seen = Seen::new();
         let mut issuers: Vec<&Str> = Vec::new();
         for item in &zone.items {
