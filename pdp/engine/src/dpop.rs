@@ -43,6 +43,9 @@ pub const REPLAY_ENTRIES: usize = 200_000;
 /// it (or the rate-limit store) and replay it.
 pub struct ReplayStore {
     seen: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+    /// When a full store was last swept of what it may forget: a full store
+    /// is swept at most once a second, so a flood costs O(1) per proof.
+    swept_ms: std::sync::atomic::AtomicU64,
     hasher: std::collections::hash_map::RandomState,
     capacity: usize,
 }
@@ -52,6 +55,7 @@ impl ReplayStore {
     pub fn new(capacity: usize) -> ReplayStore {
         ReplayStore {
             seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+            swept_ms: std::sync::atomic::AtomicU64::new(0),
             hasher: std::collections::hash_map::RandomState::new(),
             capacity,
         }
@@ -75,7 +79,11 @@ impl ReplayStore {
             return Ok(false);
         }
         if seen.len() >= self.capacity {
-            seen.retain(|_, until| now_ms < *until);
+            use std::sync::atomic::Ordering;
+            if now_ms >= self.swept_ms.load(Ordering::Relaxed).saturating_add(1_000) {
+                self.swept_ms.store(now_ms, Ordering::Relaxed);
+                seen.retain(|_, until| now_ms < *until);
+            }
             if seen.len() >= self.capacity {
                 return Err("too many DPoP proofs are remembered; try again shortly".to_owned());
             }
@@ -241,7 +249,7 @@ mod tests {
         assert!(store.first_use("c", 2).is_err());
         assert_eq!(store.first_use("a", 3), Ok(false));
         // Once they may be forgotten, there is room again.
-        assert_eq!(store.first_use("c", REMEMBER_MS + 2), Ok(true));
+        assert_eq!(store.first_use("c", REMEMBER_MS + 2_000), Ok(true));
         assert_eq!(store.len(), 1);
     }
 

@@ -3,7 +3,8 @@
 //! within a timeout, and keep the answer: an active one until its `exp` or the
 //! issuer's `cache`, whichever is first, an inactive one for 5 s. The cache is
 //! keyed by a SHA-256 of the issuer and token (the token is never kept in
-//! clear) and holds at most [`CACHE_ENTRIES`]. Concurrent requests for one
+//! clear) and holds at most [`CACHE_ENTRIES`] answers of at most
+//! [`CACHE_ANSWER_BYTES`] each. Concurrent requests for one
 //! token wait for one call. After a failed call the endpoint is not asked again
 //! for [`BACKOFF_MS`]: requests meanwhile are refused at once (503).
 
@@ -19,6 +20,9 @@ use warden_engine::introspect::Introspector;
 
 /// Answers kept at most.
 pub const CACHE_ENTRIES: usize = 10_000;
+/// An answer larger than this (as JSON) is used, never kept: with
+/// [`CACHE_ENTRIES`], the cache holds at most about 40 MiB.
+pub const CACHE_ANSWER_BYTES: usize = 4 << 10;
 /// How long an inactive answer is kept.
 pub const NEGATIVE_MS: u64 = 5_000;
 /// How long a failed endpoint is left alone.
@@ -255,7 +259,9 @@ impl Introspector for HttpIntrospector {
             }
         };
         let answer: Answer = answer.map_err(|f| f.why);
-        if until > now_ms {
+        let small =
+            answer.as_ref().is_ok_and(|a| serde_json::to_vec(&**a).is_ok_and(|b| b.len() <= CACHE_ANSWER_BYTES));
+        if until > now_ms && small {
             let mut cache = lock(&self.cache);
             if cache.len() >= CACHE_ENTRIES {
                 cache.retain(|_, (_, u)| *u > now_ms);
@@ -358,6 +364,12 @@ mod tests {
         let kept = lock(&i.cache);
         assert!(kept.keys().all(|k| k.len() == 32));
         drop(kept);
+        // An answer too large to keep is used, and asked for again next time.
+        let big = json!({"active": true, "aud": "a", "exp": now / 1_000 + 30, "pad": "x".repeat(CACHE_ANSWER_BYTES)});
+        let i = introspector(&rt, &endpoint(&rt, 200, big.to_string().into_bytes()));
+        assert!(i.introspect(0, "t", now).is_ok());
+        assert!(i.introspect(0, "t", now + 1).is_ok());
+        assert_eq!(i.calls.load(Ordering::Relaxed), 2, "too large to keep");
         let inactive = introspector(&rt, &endpoint(&rt, 200, b"{\"active\": false}".to_vec()));
         assert!(inactive.introspect(0, "t", now).is_ok());
         assert!(inactive.introspect(0, "t", now + NEGATIVE_MS - 1).is_ok());

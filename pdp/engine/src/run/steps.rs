@@ -223,13 +223,11 @@ impl Engine {
         &self,
         claims: &Map<String, Value>,
         token: &str,
+        dpop_scheme: bool,
         require: bool,
         req: &HttpRequest,
     ) -> Result<(), (Reason, String)> {
         let not_bound = |why: &str| Err((Reason::TokenNotBound, why.to_owned()));
-        let dpop_scheme = Self::header(req, "authorization")
-            .and_then(|a| a.split_once(' '))
-            .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("dpop"));
         let cnf = match claims.get("cnf") {
             None if require => return not_bound("this zone takes only sender-constrained tokens (`cnf`)"),
             None if dpop_scheme => return not_bound("the `DPoP` scheme with a token bound to no key"),
@@ -329,9 +327,10 @@ impl Engine {
                 plain(credentials::api_key(table, key).map_err(|r| (r, "the API key was not accepted".to_owned()))?)
             }
             Auth::Bearer { issuers } => {
-                let token = match (&req.bearer, Self::header(req, "authorization")) {
+                // The token, and whether it came with the `DPoP` scheme (RFC 9449 §7.1).
+                let (token, dpop_scheme) = match (&req.bearer, Self::header(req, "authorization")) {
                     // A resource check's token: verified as given.
-                    (Some(token), _) if !token.is_empty() => token.as_str(),
+                    (Some(token), _) if !token.is_empty() => (token.as_str(), false),
                     (Some(_), _) | (None, None) => {
                         return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned()));
                     }
@@ -340,7 +339,7 @@ impl Engine {
                             if (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop"))
                                 && !token.trim().is_empty() =>
                         {
-                            token.trim()
+                            (token.trim(), scheme.eq_ignore_ascii_case("dpop"))
                         }
                         _ => return Err((Reason::CredentialsMissing, "a bearer token is required".to_owned())),
                     },
@@ -367,11 +366,11 @@ impl Engine {
                     if let Some(issuer) = g.issuers.get(i as usize) {
                         crate::introspect::check(&answer, issuer, req.now_ms)?;
                     }
-                    self.binding(&answer, token, require, req)?;
+                    self.binding(&answer, token, dpop_scheme, require, req)?;
                     return Ok(Identity { claims: answer, issuer: Some(i) });
                 }
                 let verified = self.verifier.verify(token, issuers, req.now_ms)?;
-                self.binding(&verified.claims, token, require, req)?;
+                self.binding(&verified.claims, token, dpop_scheme, require, req)?;
                 Ok(Identity { claims: verified.claims, issuer: Some(verified.issuer) })
             }
         }
