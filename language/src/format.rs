@@ -240,14 +240,19 @@ impl Printer<'_> {
                     IssuerItem::ScopesFrom(claim) => format!("scopes from {}", quote(&claim.value)),
                     IssuerItem::SecretFile(path) => format!("secret file {}", quote(&path.value)),
                     IssuerItem::SecretEnv(var) => format!("secret env {}", quote(&var.value)),
-                    IssuerItem::Introspect { url, client, secret_in_file, secret, cache } => format!(
-                        "introspect url {} client {} secret {} {}{}",
-                        quote(&url.value),
-                        quote(&client.value),
-                        if *secret_in_file { "file" } else { "env" },
-                        quote(&secret.value),
-                        cache.as_ref().map(|d| format!(" cache {}", duration(d))).unwrap_or_default()
-                    ),
+                    IssuerItem::Introspect { url, client, secret_in_file, secret, cache, always, signed, stale } => {
+                        format!(
+                            "introspect url {} client {} secret {} {}{}{}{}{}",
+                            quote(&url.value),
+                            quote(&client.value),
+                            if *secret_in_file { "file" } else { "env" },
+                            quote(&secret.value),
+                            cache.as_ref().map(|d| format!(" cache {}", duration(d))).unwrap_or_default(),
+                            if *always { " always" } else { "" },
+                            if *signed { " signed" } else { "" },
+                            if *stale { " on_introspection_error stale" } else { "" },
+                        )
+                    }
                 };
                 p.simple(item.span, &text);
             }

@@ -92,6 +92,10 @@ pub const KEYWORDS: &[&str] = &[
     "introspect",
     "client",
     "cache",
+    "always",
+    "signed",
+    "on_introspection_error",
+    "stale",
 ];
 
 /// The word operators of expressions (`op_…` rules), which completion offers

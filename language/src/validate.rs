@@ -133,6 +133,24 @@ impl Validator {
     }
 
     fn issuer(&mut self, issuer: &Issuer) {
+        // A signed answer (RFC 9701) is verified with the issuer's keys.
+        let has_keys =
+            issuer.items.iter().any(|i| matches!(i.node, IssuerItem::JwksFile(_) | IssuerItem::JwksUrl { .. }));
+        for item in &issuer.items {
+            if let IssuerItem::Introspect { signed: true, .. } = item.node
+                && !has_keys
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::MISSING_SETTING,
+                        item.span,
+                        format!("issuer `{}` introspects with signed answers but has no `jwks`", issuer.url.value),
+                    )
+                    .with_label("a signed introspection answer is verified with the issuer's keys")
+                    .with_help("add `jwks url \"…\"` (the issuer's JWKS), or drop `signed`"),
+                );
+            }
+        }
         let mut seen = Seen::new();
         for item in &issuer.items {
             if let Some(first) = seen.add(item.node.keyword(), item.span) {

@@ -20,7 +20,9 @@
 // reference token, which Warden asks about at `/token/introspection` (RFC
 // 7662) as the client `warden-introspector` (secret
 // `warden-introspector-secret`); `/token/revocation` revokes one. `GET
-// /admin/introspection-hits` answers how many introspections were asked.
+// /admin/introspection-hits` answers how many introspections were asked. Asked
+// with `Accept: application/token-introspection+jwt`, the answer is a JWT
+// signed with the provider's key (RFC 9701), for `warden-introspector`.
 //
 // Two RSA signing keys are generated at start (never written anywhere). The
 // provider first publishes and signs with the first one. `POST /admin/rotate`
@@ -70,6 +72,8 @@ function provider(published, signing) {
         grant_types: ['client_credentials'],
         redirect_uris: [],
         response_types: [],
+        // RFC 9701: asked with `Accept: application/token-introspection+jwt`, the answer is a signed JWT.
+        introspection_signed_response_alg: 'RS256',
       },
       {
         client_id: 'bound-test',
@@ -83,6 +87,7 @@ function provider(published, signing) {
     features: {
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
+      jwtIntrospection: { enabled: true },
       revocation: { enabled: true },
       // RFC 9449: a token request with a `DPoP` proof gets a token bound to its key (`cnf.jkt`).
       dPoP: { enabled: true },

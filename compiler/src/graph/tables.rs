@@ -64,6 +64,16 @@ pub struct Introspect {
     pub secret: SecretSource,
     /// How long an active answer is kept at most, in milliseconds.
     pub cache_ms: u64,
+    /// The issuer's JWTs are asked about too, not only opaque tokens.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub always: bool,
+    /// Answers must be JWTs the issuer signed (RFC 9701), for Warden's client id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signed: bool,
+    /// While the endpoint fails, a kept active answer serves until the token's
+    /// `exp` (otherwise such a request is `introspection_unavailable`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 /// A JWKS source.

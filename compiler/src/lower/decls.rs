@@ -76,7 +76,7 @@ impl<'a> Lowerer<'a> {
                     out.secret = Some(SecretSource::File(path.value.clone()));
                 }
                 IssuerItem::SecretEnv(var) => out.secret = Some(SecretSource::Env(var.value.clone())),
-                IssuerItem::Introspect { url, client, secret_in_file, secret, cache } => {
+                IssuerItem::Introspect { url, client, secret_in_file, secret, cache, always, signed, stale } => {
                     out.introspect = Some(graph::Introspect {
                         url: url.value.clone(),
                         client: client.value.clone(),
@@ -86,6 +86,9 @@ impl<'a> Lowerer<'a> {
                             SecretSource::Env(secret.value.clone())
                         },
                         cache_ms: cache.as_ref().map_or(DEFAULT_INTROSPECT_CACHE_MS, ast::Duration::millis),
+                        always: *always,
+                        signed: *signed,
+                        stale: *stale,
                     });
                 }
             }

@@ -82,8 +82,9 @@ pub enum IssuerItem {
     SecretFile(Str),
     /// `secret env "VAR"` (HS* only)
     SecretEnv(Str),
-    /// `introspect url "URL" client "ID" secret file|env "…" [cache D]`:
-    /// opaque tokens are asked of the issuer (RFC 7662).
+    /// `introspect url "URL" client "ID" secret file|env "…" [cache D]
+    /// [always] [signed] [on_introspection_error deny|stale]`: opaque tokens
+    /// are asked of the issuer (RFC 7662).
     Introspect {
         /// The introspection endpoint.
         url: Str,
@@ -95,6 +96,13 @@ pub enum IssuerItem {
         secret: Str,
         /// How long an active answer is kept at most (60 s when not written).
         cache: Option<Duration>,
+        /// `always`: the issuer's JWTs are asked about too (so a revoked one is refused).
+        always: bool,
+        /// `signed`: answers are JWTs the issuer signed (RFC 9701).
+        signed: bool,
+        /// `on_introspection_error stale`: while the endpoint fails, a kept
+        /// active answer serves until the token's `exp` (`deny` when false).
+        stale: bool,
     },
 }
 

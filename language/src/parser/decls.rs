@@ -109,8 +109,30 @@ impl Builder<'_> {
                                     }
                                     None => (false, missing_str(item_span)),
                                 };
-                                let cache = parts.next().map(|d| self.duration(d));
-                                IssuerItem::Introspect { url, client, secret_in_file, secret, cache }
+                                let (mut cache, mut always, mut signed, mut stale) = (None, false, false, false);
+                                for option in parts {
+                                    match option.as_rule() {
+                                        Rule::introspect_cache => {
+                                            cache = kids(option).next().map(|d| self.duration(d));
+                                        }
+                                        Rule::introspect_always => always = true,
+                                        Rule::introspect_signed => signed = true,
+                                        Rule::introspect_on_error => {
+                                            stale = kids(option).any(|p| p.as_rule() == Rule::introspect_stale);
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                                IssuerItem::Introspect {
+                                    url,
+                                    client,
+                                    secret_in_file,
+                                    secret,
+                                    cache,
+                                    always,
+                                    signed,
+                                    stale,
+                                }
                             }
                             _ => continue,
                         };

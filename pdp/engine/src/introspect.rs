@@ -2,7 +2,8 @@
 //! has `introspect url …`, is asked of that issuer by an [`Introspector`] the
 //! service provides (the engine does no I/O), and the answer is checked as a
 //! JWT's claims would be: `active`, `iss`, `aud`, `exp`, `nbf`. The answer's
-//! members are then the token's claims (`claim.*`, scopes, `cnf`).
+//! members are then the token's claims (`claim.*`, scopes, `cnf`). With
+//! `introspect … always`, the issuer's JWTs are asked about as well.
 
 use std::sync::Arc;
 
@@ -22,6 +23,29 @@ pub trait Introspector: Send + Sync {
 /// Whether `token` is not a JWT (compact JWS: three base64url parts).
 pub fn is_opaque(token: &str) -> bool {
     token.split('.').count() != 3
+}
+
+/// Whether a JWT goes to `introspecting`, an issuer with `introspect … always`:
+/// unless its (unverified) `iss` names another issuer of the zone, whose keys
+/// then verify it. A JWT that names no issuer is asked about too (and the
+/// issuer says whether it knows it).
+pub fn asked_of(token: &str, introspecting: &Issuer, zone: &[u32], issuers: &[Issuer]) -> bool {
+    use base64::Engine as _;
+    if token.len() > crate::jwt::MAX_TOKEN_BYTES {
+        return true; // and refused as too large
+    }
+    let iss = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b).ok())
+        .and_then(|claims| claims.get("iss").and_then(Value::as_str).map(str::to_owned));
+    match iss {
+        Some(iss) if iss != introspecting.iss => {
+            !zone.iter().any(|&i| issuers.get(i as usize).is_some_and(|x| x.iss == iss))
+        }
+        _ => true,
+    }
 }
 
 /// Checks an answer for `issuer`: the token is active, was issued by it (when

@@ -6,7 +6,10 @@
 //! clear) and holds at most [`CACHE_ENTRIES`] answers of at most
 //! [`CACHE_ANSWER_BYTES`] each. Concurrent requests for one
 //! token wait for one call. After a failed call the endpoint is not asked again
-//! for [`BACKOFF_MS`]: requests meanwhile are refused at once (503).
+//! for [`BACKOFF_MS`]: requests meanwhile are refused at once (503), or, with
+//! `on_introspection_error stale`, served the active answer kept for that
+//! token (never past its `exp`). With `signed`, answers are RFC 9701 JWTs,
+//! verified with the issuer's keys before they are used or kept.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +44,22 @@ struct Target {
     client: String,
     secret: String,
     cache_ms: u64,
+    /// Answers are RFC 9701 JWTs.
+    signed: bool,
+    /// A kept active answer serves while the endpoint fails.
+    stale: bool,
+}
+
+/// The media type of an RFC 9701 answer.
+const SIGNED_ANSWER: &str = "application/token-introspection+jwt";
+
+/// A kept answer: used until `fresh_until`; an active one of an issuer with
+/// `on_introspection_error stale` is kept until `keep_until` (the token's
+/// `exp`) for when the endpoint fails.
+struct Kept {
+    answer: Answer,
+    fresh_until: u64,
+    keep_until: u64,
 }
 
 /// One call in flight, which later askers of the same token wait for.
@@ -52,12 +71,16 @@ pub struct HttpIntrospector {
     runtime: tokio::runtime::Handle,
     timeout: Duration,
     targets: Vec<Option<Target>>,
-    cache: Mutex<HashMap<[u8; 32], (Answer, u64)>>,
+    /// Verifies signed answers with the issuers' keys.
+    jwks: Option<Arc<warden_engine::jwt::JwksVerifier>>,
+    cache: Mutex<HashMap<[u8; 32], Kept>>,
     flights: Mutex<HashMap<[u8; 32], Flight>>,
     backoff_until: Vec<AtomicU64>,
     in_flight: std::sync::atomic::AtomicUsize,
     /// Calls made to endpoints (for the metrics and the tests).
     pub calls: AtomicU64,
+    /// Answers served stale while an endpoint failed.
+    pub stale_served: AtomicU64,
 }
 
 /// Why a call gave no answer, and whether the endpoint itself failed (it is
@@ -71,10 +94,12 @@ struct Failure {
 impl HttpIntrospector {
     /// The introspector for `graph`'s issuers with `introspect`, or `None`
     /// when none has. A secret that cannot be read is an error naming where
-    /// it was looked for (never its value).
+    /// it was looked for (never its value); so is an issuer with `signed`
+    /// answers when there is no `jwks` verifier to check them.
     pub fn new(
         graph: &Graph,
         secret: &dyn Fn(&SecretSource) -> Option<Vec<u8>>,
+        jwks: Option<Arc<warden_engine::jwt::JwksVerifier>>,
         runtime: tokio::runtime::Handle,
         timeout: Duration,
     ) -> Result<Option<HttpIntrospector>, String> {
@@ -93,11 +118,19 @@ impl HttpIntrospector {
             })?;
             let text = String::from_utf8(bytes)
                 .map_err(|_| format!("the introspection secret of issuer `{}` ({where_}) is not text", issuer.iss))?;
+            if i.signed && jwks.is_none() {
+                return Err(format!(
+                    "issuer `{}` has signed introspection answers and no keys to verify them",
+                    issuer.iss
+                ));
+            }
             targets.push(Some(Target {
                 url: i.url.clone(),
                 client: i.client.clone(),
                 secret: text.trim().to_owned(),
                 cache_ms: i.cache_ms,
+                signed: i.signed,
+                stale: i.stale,
             }));
         }
         if targets.iter().all(Option::is_none) {
@@ -116,11 +149,13 @@ impl HttpIntrospector {
             runtime,
             timeout,
             targets,
+            jwks,
             cache: Mutex::new(HashMap::new()),
             flights: Mutex::new(HashMap::new()),
             backoff_until,
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             calls: AtomicU64::new(0),
+            stale_served: AtomicU64::new(0),
         }))
     }
 
@@ -134,13 +169,13 @@ impl HttpIntrospector {
     /// Asks the endpoint once, on the runtime, and waits for it here (inside
     /// `block_in_place` on a multi-thread runtime, so the worker's other tasks
     /// move on).
-    fn call(&self, target: &Target, token: &str) -> Result<Arc<Map<String, Value>>, Failure> {
+    fn call(&self, issuer: u32, target: &Target, token: &str, now_ms: u64) -> Result<Arc<Map<String, Value>>, Failure> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let (client, timeout) = (self.client.clone(), self.timeout);
         let request = client
             .post(&target.url)
             .basic_auth(form_encode(&target.client), Some(form_encode(&target.secret)))
-            .header("accept", "application/json")
+            .header("accept", if target.signed { SIGNED_ANSWER } else { "application/json" })
             .header("content-type", "application/x-www-form-urlencoded")
             .body(format!("token={}&token_type_hint=access_token", form_encode(token)));
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -151,10 +186,24 @@ impl HttpIntrospector {
         let wait = || {
             rx.recv_timeout(timeout.saturating_add(Duration::from_secs(1))).unwrap_or_else(|_| Err(down("timed out")))
         };
-        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        let (media, body) = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
             _ => wait(),
+        }?;
+        if !target.signed {
+            return match serde_json::from_slice::<Value>(&body) {
+                Ok(Value::Object(map)) => Ok(Arc::new(map)),
+                _ => Err(refused("the introspection answer is not a JSON object".to_owned())),
+            };
         }
+        // RFC 9701 §5: a client that asked for a signed answer takes no other
+        // (an unsigned one could come from anyone on the way).
+        if media != SIGNED_ANSWER {
+            return Err(refused(format!("the introspection answer is not signed (`{SIGNED_ANSWER}`)")));
+        }
+        let jwt = std::str::from_utf8(&body).map_err(|_| refused("the signed answer is not text".to_owned()))?;
+        let Some(jwks) = &self.jwks else { return Err(refused("no keys verify signed answers".to_owned())) };
+        jwks.introspection_answer(jwt, issuer, &target.client, now_ms).map(Arc::new).map_err(refused)
     }
 }
 
@@ -171,8 +220,9 @@ fn refused(why: String) -> Failure {
     Failure { why, endpoint_down: false }
 }
 
-/// One `POST`: a 200 answer, at most [`MAX_ANSWER_BYTES`], holding a JSON object.
-async fn ask(request: reqwest::RequestBuilder) -> Result<Arc<Map<String, Value>>, Failure> {
+/// One `POST`: a 200 answer of at most [`MAX_ANSWER_BYTES`], with its media
+/// type (lowercase, without parameters).
+async fn ask(request: reqwest::RequestBuilder) -> Result<(String, Vec<u8>), Failure> {
     let mut response = request
         .send()
         .await
@@ -182,6 +232,14 @@ async fn ask(request: reqwest::RequestBuilder) -> Result<Arc<Map<String, Value>>
         let why = format!("the introspection endpoint answered {status}");
         return Err(Failure { why, endpoint_down: status.is_server_error() });
     }
+    let media = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|_| down("cannot read the introspection answer"))? {
         if body.len().saturating_add(chunk.len()) > MAX_ANSWER_BYTES {
@@ -189,10 +247,7 @@ async fn ask(request: reqwest::RequestBuilder) -> Result<Arc<Map<String, Value>>
         }
         body.extend_from_slice(&chunk);
     }
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(map)) => Ok(Arc::new(map)),
-        _ => Err(refused("the introspection answer is not a JSON object".to_owned())),
-    }
+    Ok((media, body))
 }
 
 impl Introspector for HttpIntrospector {
@@ -201,15 +256,15 @@ impl Introspector for HttpIntrospector {
             return Err("this issuer introspects no tokens".to_owned());
         };
         let key = HttpIntrospector::key(issuer, token);
-        if let Some((answer, until)) = lock(&self.cache).get(&key)
-            && now_ms < *until
+        if let Some(kept) = lock(&self.cache).get(&key)
+            && now_ms < kept.fresh_until
         {
-            return answer.clone();
+            return kept.answer.clone();
         }
         if let Some(b) = self.backoff_until.get(issuer as usize)
             && now_ms < b.load(Ordering::Relaxed)
         {
-            return Err("the introspection endpoint failed a moment ago".to_owned());
+            return self.stale(target, &key, now_ms, "the introspection endpoint failed a moment ago".to_owned());
         }
         // One call per token at a time: later askers wait for its answer.
         let (flight, leader) = {
@@ -240,46 +295,68 @@ impl Introspector for HttpIntrospector {
         let answer = if self.in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
             Err(refused("too many introspections are in flight".to_owned()))
         } else {
-            self.call(target, token)
+            self.call(issuer, target, token, now_ms)
         };
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
-        let until = match &answer {
+        let (fresh_until, keep_until) = match &answer {
             Ok(a) if a.get("active") == Some(&Value::Bool(true)) => {
                 let exp_ms = a.get("exp").and_then(Value::as_u64).map_or(0, |e| e.saturating_mul(1_000));
-                exp_ms.min(now_ms.saturating_add(target.cache_ms))
+                let fresh = exp_ms.min(now_ms.saturating_add(target.cache_ms));
+                (fresh, if target.stale { exp_ms } else { fresh })
             }
-            Ok(_) => now_ms.saturating_add(NEGATIVE_MS),
+            Ok(_) => (now_ms.saturating_add(NEGATIVE_MS), now_ms.saturating_add(NEGATIVE_MS)),
             Err(f) => {
                 if f.endpoint_down
                     && let Some(b) = self.backoff_until.get(issuer as usize)
                 {
                     b.store(now_ms.saturating_add(BACKOFF_MS), Ordering::Relaxed);
                 }
-                0
+                (0, 0)
             }
         };
-        let answer: Answer = answer.map_err(|f| f.why);
+        let answer: Answer = match answer {
+            Ok(a) => Ok(a),
+            Err(f) => self.stale(target, &key, now_ms, f.why),
+        };
         let small =
             answer.as_ref().is_ok_and(|a| serde_json::to_vec(&**a).is_ok_and(|b| b.len() <= CACHE_ANSWER_BYTES));
-        if until > now_ms && small {
+        if fresh_until > now_ms && small {
             let mut cache = lock(&self.cache);
             if cache.len() >= CACHE_ENTRIES {
-                cache.retain(|_, (_, u)| *u > now_ms);
+                cache.retain(|_, k| k.keep_until > now_ms);
             }
             // Made-up tokens must not push out the answers for real ones.
             if cache.len() >= CACHE_ENTRIES {
-                cache.retain(|_, (a, _)| a.as_ref().is_ok_and(|a| a.get("active") == Some(&Value::Bool(true))));
+                cache.retain(|_, k| k.answer.as_ref().is_ok_and(|a| a.get("active") == Some(&Value::Bool(true))));
             }
             if cache.len() >= CACHE_ENTRIES {
                 cache.clear();
             }
-            cache.insert(key, (answer.clone(), until));
+            cache.insert(key, Kept { answer: answer.clone(), fresh_until, keep_until });
         }
         let (slot, ready) = &*flight;
         *lock(slot) = Some(answer.clone());
         ready.notify_all();
         lock(&self.flights).remove(&key);
         answer
+    }
+}
+
+impl HttpIntrospector {
+    /// What a failed call gives: with `on_introspection_error stale`, the
+    /// active answer kept for the token while its `exp` has not passed;
+    /// otherwise (or without one) the failure.
+    fn stale(&self, target: &Target, key: &[u8; 32], now_ms: u64, why: String) -> Answer {
+        if target.stale
+            && let Some(kept) = lock(&self.cache).get(key)
+            && now_ms < kept.keep_until
+            && let Ok(answer) = &kept.answer
+            && answer.get("active") == Some(&Value::Bool(true))
+        {
+            self.stale_served.fetch_add(1, Ordering::Relaxed);
+            return Ok(answer.clone());
+        }
+        Err(why)
     }
 }
 
@@ -293,15 +370,30 @@ mod tests {
 
     use super::*;
 
+    /// What a test endpoint answers: status, media type, body.
+    type Reply = Arc<Mutex<(u16, &'static str, Vec<u8>)>>;
+
     /// An introspection endpoint on loopback answering `status` with `body`.
     fn endpoint(rt: &tokio::runtime::Runtime, status: u16, body: Vec<u8>) -> String {
+        switchable(rt, &Arc::new(Mutex::new((status, "application/json", body))))
+    }
+
+    /// An endpoint answering whatever `reply` holds at the time.
+    fn switchable(rt: &tokio::runtime::Runtime, reply: &Reply) -> String {
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
+        let reply = reply.clone();
         let app = axum::Router::new().route(
             "/introspect",
             axum::routing::post(move || {
-                let body = body.clone();
-                async move { (axum::http::StatusCode::from_u16(status).unwrap(), body) }
+                let (status, media, body) = lock(&reply).clone();
+                async move {
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        [(axum::http::header::CONTENT_TYPE, media)],
+                        body,
+                    )
+                }
             }),
         );
         rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -309,21 +401,136 @@ mod tests {
     }
 
     fn introspector(rt: &tokio::runtime::Runtime, url: &str) -> HttpIntrospector {
+        introspector_with(rt, url, "", None)
+    }
+
+    /// An introspector for one issuer `https://idp.example` (audience `a`,
+    /// client `c`), with `options` after its `introspect` and, given a JWKS,
+    /// those keys (as a `jwks file`).
+    fn introspector_with(
+        rt: &tokio::runtime::Runtime,
+        url: &str,
+        options: &str,
+        jwks: Option<Value>,
+    ) -> HttpIntrospector {
+        let keys = if jwks.is_some() { "\n    jwks file \"k.json\"\n    algorithms ES256" } else { "" };
         let text = format!(
-            "zone z {{\n  issuer \"https://idp.example\" {{\n    introspect url \"{url}\" client \"c\" secret env \"UNUSED\"\n    audience \"a\"\n  }}\n}}\n"
+            "zone z {{\n  issuer \"https://idp.example\" {{\n    introspect url \"{url}\" client \"c\" secret env \"UNUSED\"{options}\n    audience \"a\"{keys}\n  }}\n}}\n"
         );
         let set =
             warden_compiler::PolicySet { files: vec![warden_compiler::SourceFile::new("z.warden".to_owned(), text)] };
-        struct NoFiles;
-        impl warden_compiler::Loader for NoFiles {
+        struct Files(Option<Value>);
+        impl warden_compiler::Loader for Files {
             fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-                Err(path.to_owned())
+                self.0.as_ref().map(|j| j.to_string().into_bytes()).ok_or_else(|| path.to_owned())
             }
         }
-        let (graph, _) = warden_compiler::compile(&set, &NoFiles).unwrap();
-        HttpIntrospector::new(&graph, &|_| Some(b"s".to_vec()), rt.handle().clone(), Duration::from_millis(500))
-            .unwrap()
-            .unwrap()
+        let files = Files(jwks);
+        let (graph, _) = warden_compiler::compile(&set, &files).unwrap();
+        let verifier = files.0.is_some().then(|| Arc::new(warden_engine::jwt::JwksVerifier::new(&graph, &|_| None)));
+        HttpIntrospector::new(
+            &graph,
+            &|_| Some(b"s".to_vec()),
+            verifier,
+            rt.handle().clone(),
+            Duration::from_millis(500),
+        )
+        .unwrap()
+        .unwrap()
+    }
+
+    /// An ES256 key: its PKCS#8 DER and its public JWK (kid `k`).
+    fn es256() -> (Vec<u8>, Value) {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let der = key.to_pkcs8v1().unwrap().as_ref().to_vec();
+        let mut jwk = crate::signing::public_jwk(crate::signing::Algorithm::ES256, &der).unwrap();
+        jwk["kid"] = json!("k");
+        (der, jwk)
+    }
+
+    /// An RFC 9701 answer signed with `der`.
+    fn signed_answer(der: &[u8], typ: &str, claims: &Value) -> Vec<u8> {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.typ = Some(typ.to_owned());
+        header.kid = Some("k".to_owned());
+        jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_ec_der(der)).unwrap().into_bytes()
+    }
+
+    #[test]
+    fn signed_answers_are_verified_before_they_are_used() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let now = 1_800_000_000_000u64;
+        let (der, jwk) = es256();
+        let jwks = Some(json!({"keys": [jwk]}));
+        let answer = json!({"active": true, "aud": "a", "exp": now / 1_000 + 30, "sub": "alice"});
+        let good = json!({"iss": "https://idp.example", "aud": "c", "iat": now / 1_000, "token_introspection": answer});
+        let reply: Reply =
+            Arc::new(Mutex::new((200, SIGNED_ANSWER, signed_answer(&der, "token-introspection+jwt", &good))));
+        let i = introspector_with(&rt, &switchable(&rt, &reply), " signed", jwks.clone());
+        let got = i.introspect(0, "t1", now).unwrap();
+        assert_eq!((got.get("sub"), got.get("iss")), (Some(&json!("alice")), None), "the inner answer, no JWT claims");
+        let refuse = |media: &'static str, body: Vec<u8>, token: &str| {
+            *lock(&reply) = (200, media, body);
+            i.introspect(0, token, now).unwrap_err()
+        };
+        // An answer for another client (RFC 9701 §5: `aud` is the requester).
+        let other = json!({"iss": "https://idp.example", "aud": "someone-else", "iat": now / 1_000, "token_introspection": answer});
+        let why = refuse(SIGNED_ANSWER, signed_answer(&der, "token-introspection+jwt", &other), "t2");
+        assert!(why.contains("another client"), "{why}");
+        // The plain JSON answer, as if the signature had been stripped on the way.
+        let why = refuse("application/json", answer.to_string().into_bytes(), "t3");
+        assert!(why.contains("not signed"), "{why}");
+        // Another type of JWT (an access token or ID token) is not an answer.
+        let why = refuse(SIGNED_ANSWER, signed_answer(&der, "JWT", &good), "t4");
+        assert!(why.contains("token-introspection+jwt"), "{why}");
+        // Signed by a key that is not the issuer's.
+        let (stranger, _) = es256();
+        let why = refuse(SIGNED_ANSWER, signed_answer(&stranger, "token-introspection+jwt", &good), "t5");
+        assert!(why.contains("signature"), "{why}");
+        // Another issuer, no `iat`, no answer inside, not a JWT at all.
+        let mut from_other = good.clone();
+        from_other["iss"] = json!("https://evil.example");
+        assert!(
+            refuse(SIGNED_ANSWER, signed_answer(&der, "token-introspection+jwt", &from_other), "t6").contains("issuer")
+        );
+        let mut no_iat = good.clone();
+        no_iat.as_object_mut().unwrap().remove("iat");
+        assert!(refuse(SIGNED_ANSWER, signed_answer(&der, "token-introspection+jwt", &no_iat), "t7").contains("iat"));
+        let mut empty = good.clone();
+        empty["token_introspection"] = json!("active");
+        assert!(
+            refuse(SIGNED_ANSWER, signed_answer(&der, "token-introspection+jwt", &empty), "t8")
+                .contains("token_introspection")
+        );
+        assert!(refuse(SIGNED_ANSWER, b"not a jwt".to_vec(), "t9").contains("compact JWS"));
+        // None of the refused answers was kept.
+        assert_eq!(lock(&i.cache).len(), 1);
+    }
+
+    #[test]
+    fn a_stale_answer_serves_while_the_endpoint_fails_never_past_exp() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let now = 1_800_000_000_000u64;
+        let active = json!({"active": true, "aud": "a", "exp": now / 1_000 + 600}).to_string().into_bytes();
+        for stale in [true, false] {
+            let reply: Reply = Arc::new(Mutex::new((200, "application/json", active.clone())));
+            let options = if stale { " cache 10s on_introspection_error stale" } else { " cache 10s" };
+            let i = introspector_with(&rt, &switchable(&rt, &reply), options, None);
+            assert!(i.introspect(0, "t", now).is_ok());
+            lock(&reply).0 = 503;
+            // Past `cache`, the endpoint is asked, fails, and the kept answer serves (or not).
+            assert_eq!(i.introspect(0, "t", now + 20_000).is_ok(), stale, "stale {stale}");
+            assert_eq!(i.calls.load(Ordering::Relaxed), 2);
+            // During the back-off too, without asking.
+            assert_eq!(i.introspect(0, "t", now + 20_500).is_ok(), stale, "stale {stale}");
+            assert_eq!(i.calls.load(Ordering::Relaxed), 2);
+            // A token never seen before has nothing kept: refused.
+            assert!(i.introspect(0, "u", now + 30_000).unwrap_err().contains("503"));
+            // Never past the token's `exp`.
+            assert!(i.introspect(0, "t", now + 601_000).is_err());
+            assert_eq!(i.stale_served.load(Ordering::Relaxed), if stale { 2 } else { 0 });
+        }
     }
 
     #[test]

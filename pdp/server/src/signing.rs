@@ -238,7 +238,7 @@ fn load_key(config: &KeyConfig) -> Result<SigningKey, String> {
 
 /// The public JWK members of a PKCS#8 private key of `alg` (RFC 7518 §6,
 /// RFC 8037 §2), or `None` when it is not such a key.
-fn public_jwk(alg: Algorithm, pkcs8: &[u8]) -> Option<Value> {
+pub(crate) fn public_jwk(alg: Algorithm, pkcs8: &[u8]) -> Option<Value> {
     let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
     match alg {
         Algorithm::ES256 => {

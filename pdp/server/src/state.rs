@@ -427,9 +427,14 @@ impl Service {
                 warden_compiler::graph::SecretSource::File(path) => compiled.loader.read(path).ok(),
                 warden_compiler::graph::SecretSource::Env(var) => std::env::var(var).ok().map(String::into_bytes),
             };
-            let introspector =
-                super::introspect::HttpIntrospector::new(&engine.prepared().graph, &secret, runtime.clone(), *timeout)
-                    .map_err(ReloadError::Introspection)?;
+            let introspector = super::introspect::HttpIntrospector::new(
+                &engine.prepared().graph,
+                &secret,
+                engine.jwks_shared(),
+                runtime.clone(),
+                *timeout,
+            )
+            .map_err(ReloadError::Introspection)?;
             if let Some(i) = introspector {
                 engine = engine.with_introspector(Arc::new(i));
             }

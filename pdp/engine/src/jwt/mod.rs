@@ -235,10 +235,19 @@ fn bad(reason: Reason, detail: &str) -> (Reason, String) {
     (reason, detail.to_owned())
 }
 
-impl TokenVerifier for JwksVerifier {
-    fn verify(&self, token: &str, issuers: &[u32], now_ms: u64) -> Result<VerifiedToken, (Reason, String)> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(bad(Reason::TokenMalformed, "the token is larger than 8 KiB"));
+impl JwksVerifier {
+    /// A JWS whose signature verifies with a key of one of `issuers` (the one
+    /// its `iss` names), with its header and claims; nothing else is checked.
+    /// `max_bytes` bounds the text.
+    fn signed(
+        &self,
+        token: &str,
+        issuers: &[u32],
+        now_ms: u64,
+        max_bytes: usize,
+    ) -> Result<Signed<'_>, (Reason, String)> {
+        if token.len() > max_bytes {
+            return Err(bad(Reason::TokenMalformed, "the token is too large"));
         }
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
@@ -311,6 +320,79 @@ impl TokenVerifier for JwksVerifier {
             Ok(true) => {}
             _ => return Err(bad(Reason::SignatureInvalid, "the token's signature does not verify")),
         }
+        Ok(Signed { index, issuer, header, claims, hmac: alg.is_hmac() })
+    }
+
+    /// An RFC 9701 introspection answer of issuer `issuer` (its index in the
+    /// graph): a JWT of type `token-introspection+jwt` that the issuer signed
+    /// with one of its keys (never a shared secret), issued by it, for
+    /// `client` (Warden's client id there), with an `iat` and, when it has
+    /// one, an `exp` still to come. Its `token_introspection` member is the
+    /// answer. `Err` says what is wrong.
+    pub fn introspection_answer(
+        &self,
+        jwt: &str,
+        issuer: u32,
+        client: &str,
+        now_ms: u64,
+    ) -> Result<serde_json::Map<String, Value>, String> {
+        let signed = self.signed(jwt.trim(), &[issuer], now_ms, MAX_SIGNED_ANSWER_BYTES).map_err(|(_, why)| {
+            why.replace("the token's", "the signed answer's").replace("the token", "the signed answer")
+        })?;
+        if signed.hmac {
+            return Err("the signed answer uses a shared-secret algorithm".to_owned());
+        }
+        let typ = signed.header.get("typ").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+        if typ != "token-introspection+jwt" && typ != "application/token-introspection+jwt" {
+            return Err("the signed answer is not of type `token-introspection+jwt`".to_owned());
+        }
+        let mut claims = signed.claims;
+        let for_us = match claims.get("aud") {
+            Some(Value::String(a)) => a == client,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(client)),
+            _ => false,
+        };
+        if !for_us {
+            return Err("the signed answer is for another client".to_owned());
+        }
+        let now = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
+        let leeway = signed.issuer.leeway_s;
+        match claims.get("iat").map(Value::as_f64) {
+            Some(Some(iat)) if (iat as i64).saturating_sub(leeway) <= now => {}
+            Some(Some(_)) => return Err("the signed answer was issued in the future".to_owned()),
+            _ => return Err("the signed answer has no numeric `iat`".to_owned()),
+        }
+        match claims.get("exp").map(Value::as_f64) {
+            None => {}
+            Some(Some(exp)) if (exp as i64).saturating_add(leeway) > now => {}
+            Some(_) => return Err("the signed answer has expired".to_owned()),
+        }
+        match claims.remove("token_introspection") {
+            Some(Value::Object(answer)) => Ok(answer),
+            _ => Err("the signed answer holds no `token_introspection` object".to_owned()),
+        }
+    }
+}
+
+/// The longest RFC 9701 answer read: the answer itself is bounded by the
+/// JSON limits of claims.
+pub const MAX_SIGNED_ANSWER_BYTES: usize = 64 << 10;
+
+/// A JWS whose signature verified, before its claims are checked.
+struct Signed<'a> {
+    index: u32,
+    issuer: &'a Arc<IssuerKeys>,
+    header: Value,
+    claims: serde_json::Map<String, Value>,
+    hmac: bool,
+}
+
+impl TokenVerifier for JwksVerifier {
+    fn verify(&self, token: &str, issuers: &[u32], now_ms: u64) -> Result<VerifiedToken, (Reason, String)> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(bad(Reason::TokenMalformed, "the token is larger than 8 KiB"));
+        }
+        let Signed { index, issuer, claims, .. } = self.signed(token, issuers, now_ms, MAX_TOKEN_BYTES)?;
         let now = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
         let time = |name: &str| claims.get(name).map(|v| v.as_f64().map(|f| f as i64));
         match time("exp") {

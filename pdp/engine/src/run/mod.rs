@@ -94,6 +94,11 @@ impl Engine {
         self.jwks.as_deref()
     }
 
+    /// The same, shared (an introspector verifies signed answers with it).
+    pub fn jwks_shared(&self) -> Option<Arc<super::jwt::JwksVerifier>> {
+        self.jwks.clone()
+    }
+
     /// The graph being evaluated.
     pub fn prepared(&self) -> &Prepared {
         &self.prepared

@@ -350,7 +350,14 @@ impl Engine {
                     .iter()
                     .copied()
                     .find(|&i| g.issuers.get(i as usize).is_some_and(|x| x.introspect.is_some()));
-                if let Some(i) = introspecting.filter(|_| crate::introspect::is_opaque(token)) {
+                let ask = introspecting.filter(|&i| {
+                    crate::introspect::is_opaque(token)
+                        || g.issuers.get(i as usize).is_some_and(|x| {
+                            x.introspect.as_ref().is_some_and(|s| s.always)
+                                && crate::introspect::asked_of(token, x, issuers, &g.issuers)
+                        })
+                });
+                if let Some(i) = ask {
                     if token.len() > crate::jwt::MAX_TOKEN_BYTES {
                         return Err((Reason::TokenMalformed, "the token is too large".to_owned()));
                     }
