@@ -7,7 +7,8 @@
 //! auth, `source.certificate` of `/v1/check` from a caller allowed to assert
 //! it, and Envoy ext_authz's `source.certificate`. A zone with `require bound`
 //! refuses unbound tokens; a zone without it still holds a bound token to its
-//! certificate.
+//! certificate. With `forward_auth.client_cert_peer`, the certificate nginx
+//! verified names the peer for `auth mtls`.
 
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
@@ -33,7 +34,7 @@ fn policy(idp: &str) -> String {
         )
     };
     format!(
-        "{}{}api things in zone edge {{\n  auth bearer\n\n  route GET \"/things\" {{\n    allow\n  }}\n}}\n\napi open in zone open {{\n  host \"open.example\"\n  auth bearer\n\n  route GET \"/things\" {{\n    allow\n  }}\n}}\n",
+        "{}{}api things in zone edge {{\n  auth bearer\n\n  route GET \"/things\" {{\n    allow\n  }}\n}}\n\nzone mesh {{\n  require mtls\n}}\n\napi mesh in zone mesh {{\n  auth mtls\n\n  route GET \"/mesh\" {{\n    allow when peer.principal == \"spiffe://gateways.example/edge\"\n  }}\n}}\n\napi open in zone open {{\n  host \"open.example\"\n  auth bearer\n\n  route GET \"/things\" {{\n    allow\n  }}\n}}\n",
         zone("edge", "  require bound\n"),
         zone("open", "")
     )
@@ -84,7 +85,7 @@ fn a_bound_token_is_good_only_with_its_certificate_at_every_door() {
     let config = dir.path().join("warden.toml");
     std::fs::write(
         &config,
-        "[callers]\nassert_networks = [\"127.0.0.1/32\"]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\n[forward_auth]\nclient_cert_header = \"x-ssl-client-cert\"\n",
+        "[callers]\nassert_networks = [\"127.0.0.1/32\"]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\n[forward_auth]\nclient_cert_header = \"x-ssl-client-cert\"\nclient_cert_peer = true\n",
     )
     .unwrap();
     let w = Warden::start(&policies, &["--config", config.to_str().unwrap()]).unwrap();
@@ -178,4 +179,23 @@ fn a_bound_token_is_good_only_with_its_certificate_at_every_door() {
     assert_eq!(through(Some((&pki.service_cert, &pki.service_key))), 401);
     assert_eq!(through(None), 401);
     assert_eq!(upstream.hits(), hits + 1, "refused requests never reach the upstream");
+
+    // nginx verified the certificate against the CA (`ssl_client_certificate`),
+    // and the config says so (`client_cert_peer`): its SAN is the peer, for
+    // `auth mtls` and `peer.principal`.
+    let mesh = |identity: Option<(&std::path::Path, &std::path::Path)>| -> u16 {
+        let config = pki.client_config(identity, &[b"http/1.1"]).unwrap();
+        https_request_with(config, addr, "GET", "/mesh", &[], None)
+            .unwrap_or_else(|e| panic!("{e}\n{}", g.log_text()))
+            .status
+    };
+    assert_eq!(mesh(Some((&pki.client_cert, &pki.client_key))), 200, "{}", g.log_text());
+    assert_eq!(mesh(Some((&pki.service_cert, &pki.service_key))), 403, "another name");
+    assert_eq!(mesh(None), 403, "no certificate, no peer: mtls_required");
+    // `/v1/check`'s `source.certificate` gives only the thumbprint, whoever
+    // asserts it: a caller that may assert a source names the peer as such.
+    let body = json!({"request": {"method": "GET", "scheme": "https", "host": "localhost", "path": "/mesh"},
+        "source": {"certificate": client_pem}});
+    let d: Value = w.post_json("/v1/check", &body).unwrap().json().unwrap();
+    assert_eq!((d["allow"].as_bool(), d["reason"].as_str()), (Some(false), Some("mtls_required")), "{d}");
 }

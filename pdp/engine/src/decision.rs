@@ -124,6 +124,15 @@ impl Decision {
                 escape(realm),
                 super::dpop::ALGORITHMS.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(" ")
             )),
+            // A token bound to a key or certificate that the request does
+            // not prove: the client may hold either kind, so both schemes
+            // are offered (RFC 9449 §7.2), in one field (RFC 9110 §11.6.1).
+            Reason::TokenNotBound => Some(format!(
+                "DPoP realm=\"{0}\", error=\"invalid_token\", error_description=\"token_not_bound\", algs=\"{1}\", \
+                 Bearer realm=\"{0}\", error=\"invalid_token\", error_description=\"token_not_bound\"",
+                escape(realm),
+                super::dpop::ALGORITHMS.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(" ")
+            )),
             r if r.status() == 401 => Some(format!(
                 "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
                 escape(realm),
@@ -189,6 +198,19 @@ mod tests {
         );
         let d = Decision::new(Reason::Allowed, "", None).with_challenge("api", None);
         assert!(d.allow && d.status == 200 && d.headers.is_empty());
+        // A bound token the request does not prove: both schemes are offered.
+        let d = Decision::new(Reason::TokenNotBound, "", None).with_challenge("api", None);
+        assert_eq!(
+            (d.status, d.header("www-authenticate")),
+            (
+                401,
+                Some(
+                    "DPoP realm=\"api\", error=\"invalid_token\", error_description=\"token_not_bound\", \
+                     algs=\"ES256 ES384 EdDSA RS256 RS384 RS512 PS256 PS384 PS512\", \
+                     Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token_not_bound\""
+                )
+            )
+        );
     }
 
     #[test]

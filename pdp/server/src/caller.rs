@@ -91,6 +91,8 @@ pub struct CallerRules {
     trusted_proxies: Vec<IpNet>,
     /// Where a trusted proxy passes the client's certificate to forward auth.
     client_cert_header: Option<String>,
+    /// That proxy verified the certificate: its name becomes the peer.
+    client_cert_peer: bool,
 }
 
 impl CallerRules {
@@ -116,6 +118,7 @@ impl CallerRules {
             assert_networks: nets(&callers.assert_networks, "callers.assert_networks")?,
             trusted_proxies,
             client_cert_header: None,
+            client_cert_peer: false,
         })
     }
 
@@ -140,9 +143,16 @@ impl CallerRules {
     /// Reads the client certificate forward auth is given from `header`
     /// (`[forward_auth] client_cert_header`), from trusted proxies only.
     #[must_use]
-    pub fn with_client_cert_header(mut self, header: Option<String>) -> CallerRules {
+    pub fn with_client_cert_header(mut self, header: Option<String>, as_peer: bool) -> CallerRules {
         self.client_cert_header = header;
+        self.client_cert_peer = as_peer;
         self
+    }
+
+    /// Whether the certificate in that header names the peer
+    /// (`forward_auth.client_cert_peer`).
+    pub fn client_cert_peer(&self) -> bool {
+        self.client_cert_peer
     }
 
     /// The header in which this forward-auth caller passes the client's

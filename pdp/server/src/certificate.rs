@@ -3,7 +3,8 @@
 //! Envoy's `source.certificate` give it. Parsed as X.509 (a certificate that
 //! does not parse is refused, never ignored) into its SHA-256 thumbprint
 //! (`x5t#S256`, what a bound token's `cnf` names) and its principal (SPIFFE URI
-//! SAN, else first DNS SAN). Only doors whose caller may assert a source read it.
+//! SAN, else first DNS SAN; the peer only where the operator says the proxy
+//! verified it). Only doors whose caller may assert a source read it.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -61,6 +62,15 @@ pub fn apply(req: &mut HttpRequest, text: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
+/// With `forward_auth.client_cert_peer` (the proxy verified the certificate
+/// against a CA): its SPIFFE URI SAN, else first DNS SAN, becomes the peer.
+/// A certificate that names neither leaves no peer (`auth mtls` then refuses).
+pub fn apply_peer(req: &mut HttpRequest, text: Option<&str>) -> Result<(), String> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(()) };
+    req.peer = ClientCert::parse(text)?.principal;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,10 +97,13 @@ mod tests {
         assert!(escaped.contains("%2B") || escaped.contains("%2F") || escaped.contains("%0A"), "{escaped}");
         assert_eq!(ClientCert::parse(&escaped).unwrap(), plain);
         assert_eq!(want.len(), 43);
-        // On a request, only the thumbprint: the names never become the peer.
+        // On a request, only the thumbprint: the names do not become the peer…
         let mut req = HttpRequest::default();
         apply(&mut req, Some(&pem)).unwrap();
-        assert_eq!((req.certificate.as_deref(), req.peer), (Some(want.as_str()), None));
+        assert_eq!((req.certificate.as_deref(), req.peer.as_deref()), (Some(want.as_str()), None));
+        // …unless the operator says the proxy verified it.
+        apply_peer(&mut req, Some(&escaped)).unwrap();
+        assert_eq!(req.peer.as_deref(), Some("spiffe://example.org/client"));
     }
 
     #[test]

@@ -250,6 +250,13 @@ pub struct ForwardAuth {
     /// certificate (PEM or URL-encoded PEM: nginx `$ssl_client_escaped_cert`),
     /// for certificate-bound tokens (RFC 8705). Read only from trusted proxies.
     pub client_cert_header: Option<String>,
+    /// The proxy verifies client certificates against a CA (nginx
+    /// `ssl_verify_client on|optional` with `ssl_client_certificate`, never
+    /// `optional_no_ca`): the certificate's SPIFFE URI SAN, else its first DNS
+    /// SAN, becomes the judged request's peer (`peer.principal`, `auth mtls`,
+    /// `require mtls`). Off by default: a certificate nobody verified proves
+    /// no name.
+    pub client_cert_peer: bool,
 }
 
 /// AuthZEN settings.
@@ -385,6 +392,9 @@ impl Config {
         }
         super::caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)
             .map_err(|e| e.to_string())?;
+        if config.forward_auth.client_cert_peer && config.forward_auth.client_cert_header.is_none() {
+            return Err("`forward_auth.client_cert_peer` needs `forward_auth.client_cert_header`".to_owned());
+        }
         if let Some(h) = &config.forward_auth.client_cert_header {
             let token = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
             if h.is_empty() || !h.chars().all(token) {

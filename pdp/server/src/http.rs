@@ -354,7 +354,11 @@ fn forwarded(s: &Service, headers: &HeaderMap, caller: &Caller) -> Result<HttpRe
         .map_err(|e| e.to_string())?;
     // The client certificate the gateway terminated, from a trusted proxy only.
     if let Some(name) = s.callers.certificate_header(caller) {
-        crate::certificate::apply(&mut req, one_of(headers, &[name], name)?)?;
+        let text = one_of(headers, &[name], name)?;
+        crate::certificate::apply(&mut req, text)?;
+        if s.callers.client_cert_peer() {
+            crate::certificate::apply_peer(&mut req, text)?;
+        }
     }
     Ok(req)
 }
