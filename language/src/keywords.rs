@@ -124,4 +124,20 @@ mod tests {
         let extra: Vec<&&str> = KEYWORDS.iter().filter(|k| !grammar.iter().any(|g| g == **k)).collect();
         assert!(extra.is_empty(), "KEYWORDS that grammar.pest does not have: {extra:?}");
     }
+
+    /// The editor's TextMate grammar highlights every keyword: each appears
+    /// in one of its `\\b(a|b|…)\\b` alternations.
+    #[test]
+    fn the_editor_grammar_highlights_every_keyword() {
+        let text = include_str!("../../editor-support/vscode/syntaxes/warden.tmLanguage.json");
+        let words: Vec<&str> = text
+            .split("\\\\b(")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+            .flat_map(|alternation| alternation.split('|'))
+            .collect();
+        assert!(words.len() > 50, "the alternations were read: {words:?}");
+        let missing: Vec<&&str> = KEYWORDS.iter().filter(|k| !words.contains(k)).collect();
+        assert!(missing.is_empty(), "keywords the editor grammar does not highlight: {missing:?}");
+    }
 }

@@ -496,6 +496,17 @@ mod tests {
         assert!(err.starts_with("w.toml:2:1: ") && err.contains("unknown field `max_cookies`"), "{err}");
         let err = Config::parse("[grpc]\nidle_timeout_ms = 0\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`grpc.idle_timeout_ms` is 0"), "{err}");
+        // A verified certificate names the peer only where it comes from a named header.
+        assert!(!c.forward_auth.client_cert_peer);
+        let err =
+            Config::parse("[forward_auth]\nclient_cert_peer = true\n", Path::new("w.toml")).unwrap_err().to_string();
+        assert!(err.contains("`forward_auth.client_cert_peer` needs `forward_auth.client_cert_header`"), "{err}");
+        let c = Config::parse(
+            "[forward_auth]\nclient_cert_header = \"x-ssl-client-cert\"\nclient_cert_peer = true\n",
+            Path::new("w.toml"),
+        )
+        .unwrap();
+        assert!(c.forward_auth.client_cert_peer);
     }
 
     #[test]
