@@ -45,6 +45,7 @@ common::fixture_tests! {
     W0313_malformed_suppression,
     W0314_long_lived_minted_token,
     W0315_sensitive_claim_minted,
+    W0316_introspection_over_plain_http,
 }
 
 /// The fixture `name` compiles without errors, fires lints exactly where it

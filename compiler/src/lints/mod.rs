@@ -23,6 +23,7 @@ mod constant_rule;
 mod credential_route_without_pre_auth_limit;
 mod hmac_without_mtls;
 mod interchangeable_zones;
+mod introspection_over_plain_http;
 mod jwks_over_plain_http;
 mod minted_token;
 mod mixed_auth_on_path;
@@ -87,6 +88,7 @@ registry! {
     shadowed_route::SHADOWED_ROUTE => check,
     minted_token::LONG_LIVED_MINTED_TOKEN => check,
     minted_token::SENSITIVE_CLAIM_MINTED => check_sensitive,
+    introspection_over_plain_http::INTROSPECTION_OVER_HTTP => check,
     ;
     // Reported by the pass that runs after every check (`suppressions::apply`).
     suppressions::UNUSED_SUPPRESSION,
