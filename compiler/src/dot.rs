@@ -174,7 +174,13 @@ fn step_label(g: &Graph, step: &StepKind) -> String {
 
 /// An expression of the graph in policy syntax (for explanations and pictures).
 pub fn render_expr(g: &Graph, id: ExprId) -> String {
-    render(g, id, 0)
+    render(g, id, 0, &[])
+}
+
+/// The same, inside an endpoint whose route parameters are `params`
+/// (positional `path` reads are written by name).
+pub fn render_expr_in(g: &Graph, id: ExprId, params: &[String]) -> String {
+    render(g, id, 0, params)
 }
 
 fn keys(path: &[Key]) -> String {
@@ -187,20 +193,23 @@ fn keys(path: &[Key]) -> String {
         .collect()
 }
 
-fn render(g: &Graph, id: ExprId, depth: usize) -> String {
+fn render(g: &Graph, id: ExprId, depth: usize, params: &[String]) -> String {
     // Expressions are at most as deep as the source (bounded by the parser); the
     // guard only keeps a hand-made graph from recursing without end.
     if depth > 256 {
         return "…".to_owned();
     }
-    let r = |i: ExprId| render(g, i, depth + 1);
+    let r = |i: ExprId| render(g, i, depth + 1, params);
     let name = |table: &[String], slot: u32| table.get(slot as usize).cloned().unwrap_or_else(|| "?".to_owned());
     match g.exprs.get(id as usize) {
         None => "?".to_owned(),
         Some(e) => match e {
             Expr::Const(v) => v.to_string(),
             Expr::Claim { slot, path } => format!("claim.{}{}", name(&g.names.claims, *slot), keys(path)),
-            Expr::PathParam(i) => format!("path#{i}"),
+            Expr::PathParam(i) => match params.get(*i as usize) {
+                Some(name) => format!("path.{name}"),
+                None => format!("path#{i}"),
+            },
             Expr::PathNamed(name) => format!("path.{name}"),
             Expr::Query(slot) => format!("query.{}", name(&g.names.queries, *slot)),
             Expr::Header(slot) => format!("header[\"{}\"]", name(&g.names.headers, *slot)),

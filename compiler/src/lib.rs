@@ -6,6 +6,7 @@
 //! no I/O. Output is a list of diagnostics, each tied to the file it is in,
 //! and, for a set without errors, the decision graph ([`graph::Graph`]).
 
+pub mod analysis;
 pub mod cedar;
 pub mod check;
 pub mod codes;

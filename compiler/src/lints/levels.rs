@@ -18,6 +18,10 @@ pub enum Level {
     Error,
 }
 
+/// Lints that report what is exposed rather than what is wrong: off unless a
+/// set turns them on (`warden analyze` always reports them).
+pub const OFF_BY_DEFAULT: &[&str] = &["W0317", "W0318"];
+
 /// The level of each lint a set changed from the default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Levels(Vec<(Code, Level)>);
@@ -40,9 +44,24 @@ impl Levels {
         Ok(())
     }
 
-    /// The level of the lint with `code`.
+    /// The level of the lint with `code`: the set's, else the lint's default.
     pub fn of(&self, code: &str) -> Level {
-        self.0.iter().find(|(c, _)| c.as_str() == code).map_or(Level::Warn, |(_, level)| *level)
+        self.0
+            .iter()
+            .find(|(c, _)| c.as_str() == code)
+            .map_or_else(|| if OFF_BY_DEFAULT.contains(&code) { Level::Off } else { Level::Warn }, |(_, level)| *level)
+    }
+
+    /// The same levels, with the lints that are off by default turned on
+    /// where the set did not choose (what `warden analyze` reports).
+    #[must_use]
+    pub fn with_exposure(mut self) -> Levels {
+        for code in OFF_BY_DEFAULT {
+            if !self.0.iter().any(|(c, _)| c.as_str() == *code) {
+                self.0.push((Code(code), Level::Warn));
+            }
+        }
+        self
     }
 
     /// Drops the lints that are off.

@@ -14,20 +14,23 @@ mod levels;
 mod paths;
 mod used;
 
-pub use self::levels::{Level, Levels};
+pub use self::levels::{Level, Levels, OFF_BY_DEFAULT};
 
 mod auth_overridden_in_route;
 mod body_without_schema;
 mod client_credential_without_channel;
 mod constant_rule;
 mod credential_route_without_pre_auth_limit;
+mod exposure;
 mod hmac_without_mtls;
 mod interchangeable_zones;
 mod introspection_over_plain_http;
 mod jwks_over_plain_http;
+mod limit_key_always_missing;
 mod minted_token;
 mod mixed_auth_on_path;
 mod shadowed_route;
+mod subsumed_allow;
 mod suppressions;
 mod unused_declaration;
 
@@ -89,6 +92,10 @@ registry! {
     minted_token::LONG_LIVED_MINTED_TOKEN => check,
     minted_token::SENSITIVE_CLAIM_MINTED => check_sensitive,
     introspection_over_plain_http::INTROSPECTION_OVER_HTTP => check,
+    exposure::OPEN_ENDPOINT => check_open,
+    exposure::UNRESTRICTED_NETWORK => check_network,
+    subsumed_allow::SUBSUMED_ALLOW => check,
+    limit_key_always_missing::LIMIT_KEY_ALWAYS_MISSING => check,
     ;
     // Reported by the pass that runs after every check (`suppressions::apply`).
     suppressions::UNUSED_SUPPRESSION,

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use out::{out, outln};
 
+mod analyze;
 mod check;
 mod compile;
+mod diff;
 mod eval;
 mod files;
 mod fmt;
@@ -53,6 +55,12 @@ enum Command {
     Lint(lint::Args),
     /// Compile a policy set to its decision graph (JSON) or a Graphviz picture.
     Compile(compile::Args),
+    /// The access matrix of a set: who reaches each endpoint, with what credential, scopes, transport
+    /// and network, under which rules; and what it exposes.
+    Analyze(analyze::Args),
+    /// What a change does to access (two sets, or two git revisions): who gains, who loses. Exit 2 when
+    /// access widens.
+    Diff(diff::Args),
     /// Run the decision service: HTTP (JSON check API, AuthZEN, forward auth) and gRPC (warden.v1, Envoy
     /// ext_authz), optionally over TLS or mutual TLS, with hot reload.
     Serve(serve::Args),
@@ -87,6 +95,9 @@ pub fn main() -> ExitCode {
         // (2); `warden eval --fail-on-deny` a denial (3) from no decision (1).
         Command::Test(args) => return exit(test::run(&args)),
         Command::Eval(args) => return exit(eval::run(&args)),
+        // `warden diff` tells widened access (2) from a failure (1).
+        Command::Diff(args) => return exit(diff::run(&args)),
+        Command::Analyze(args) => analyze::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Compile(args) => compile::run(&args),

@@ -1,0 +1,542 @@
+//! Access analysis: the access matrix of a compiled set (for every route,
+//! resource action and exchange: who may call it, with what credential,
+//! scopes, transport and network, under which remaining rules) and the
+//! difference of two matrices ([`diff`]). Read from the graph only, so it is
+//! what the engine enforces; the policy's own text is shown where the set is
+//! at hand.
+//!
+//! Exact for what the graph states outright (credentials, issuers and their
+//! audiences, scopes, transport, networks, limits, bodies, which rules exist
+//! and which fold to constants). Conditions are compared as written (their
+//! canonical rendering), not solved: two conditions that mean the same but
+//! are written differently count as a change, and a rule reading a regular
+//! expression or a data document is marked inexact.
+
+pub mod diff;
+
+use serde::Serialize;
+
+use crate::PolicySet;
+use crate::dot::render_expr_in;
+use crate::graph::{Auth, BodyAccept, Endpoint, Expr, ExprId, Graph, LimitStage, Origin, StepKind};
+
+/// The access matrix of one set.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Matrix {
+    /// The revision it was computed from.
+    pub revision: String,
+    /// Every endpoint, in graph order.
+    pub endpoints: Vec<Access>,
+    /// Every limit's definition.
+    pub limits: Vec<LimitDef>,
+}
+
+/// A limit as declared.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LimitDef {
+    /// Its name.
+    pub name: String,
+    /// Requests per period.
+    pub count: u64,
+    /// The period, in milliseconds.
+    pub period_ms: u64,
+    /// The burst.
+    pub burst: u64,
+    /// Its keys, rendered.
+    pub keys: Vec<String>,
+}
+
+/// Who may reach one endpoint, and how.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Access {
+    /// The endpoint's stable id (`api.GET /path`, `resource.action`, `exchange NAME`).
+    pub endpoint: String,
+    /// Its zone.
+    pub zone: String,
+    /// Where it is declared (`file:line`).
+    pub at: String,
+    /// The credential a caller presents.
+    pub credential: Credential,
+    /// For a token exchange: the issuers whose subject tokens it takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_issuers: Option<Vec<IssuerRef>>,
+    /// Scopes every caller holds.
+    pub scopes: Vec<String>,
+    /// Groups of which a caller holds one each (`scope any`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes_any_of: Vec<Vec<String>>,
+    /// `require tls`.
+    pub tls: bool,
+    /// `require mtls`: the peer globs (empty: any certificate of the CA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtls_peers: Option<Vec<String>>,
+    /// Source networks (empty: any address).
+    pub networks: Vec<String>,
+    /// Limits counted, `name (stage)`.
+    pub limits: Vec<String>,
+    /// What body is taken.
+    pub body: String,
+    /// Whether any request can be allowed.
+    pub reach: Reach,
+    /// The `allow` rules that can hold (an unconditional one has no condition).
+    pub allow: Vec<Rule>,
+    /// The `deny` rules that can hold.
+    pub deny: Vec<Rule>,
+    /// Why the conditions cannot be judged exactly (a regular expression, a data lookup).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inexact: Vec<String>,
+}
+
+/// The credential an endpoint takes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Credential {
+    /// Nobody: `auth none`.
+    Anonymous,
+    /// A token of one of these issuers.
+    Bearer {
+        /// The issuers, with the audiences each is accepted for.
+        issuers: Vec<IssuerRef>,
+    },
+    /// HTTP Basic against a client table.
+    ClientSecret {
+        /// The table's file.
+        table: String,
+        /// The client ids it holds.
+        clients: Vec<String>,
+        /// A digest of its entries (a secret replaced changes it).
+        digest: String,
+    },
+    /// An API key header against a key table.
+    ApiKey {
+        /// The header.
+        header: String,
+        /// The table's file.
+        table: String,
+        /// How many keys it holds.
+        keys: usize,
+        /// A digest of its entries.
+        digest: String,
+    },
+    /// The peer's verified certificate.
+    Mtls,
+    /// A subject the calling service asserts.
+    Asserted,
+}
+
+/// An issuer as a zone trusts it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct IssuerRef {
+    /// Its `iss`.
+    pub iss: String,
+    /// The audiences accepted.
+    pub audiences: Vec<String>,
+    /// Its tokens must be sender-constrained (`require bound`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub bound: bool,
+}
+
+/// Whether an endpoint can allow anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reach {
+    /// No request is ever allowed (no `allow` can hold, or a `deny` always holds).
+    Never,
+    /// Allowed under the rules' conditions.
+    Conditional,
+    /// Every request that passes authentication, scopes, limits and body is allowed.
+    Always,
+}
+
+/// One rule as the engine holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Its condition, rendered canonically (`None`: unconditional).
+    pub when: Option<String>,
+    /// The rule as the policy writes it, when the set is at hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
+    /// Where (`file:line`).
+    pub at: String,
+}
+
+impl Credential {
+    /// In words, for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Credential::Anonymous => "anyone (no credential)".to_owned(),
+            Credential::Bearer { issuers } => {
+                let list: Vec<String> = issuers.iter().map(IssuerRef::describe).collect();
+                format!("a token of {}", list.join(" or "))
+            }
+            Credential::ClientSecret { table, clients, .. } => {
+                format!("a client secret of `{table}` ({} clients)", clients.len())
+            }
+            Credential::ApiKey { header, table, keys, .. } => {
+                format!("an API key (`{header}`) of `{table}` ({keys} keys)")
+            }
+            Credential::Mtls => "a client certificate".to_owned(),
+            Credential::Asserted => "a subject the calling service asserts".to_owned(),
+        }
+    }
+}
+
+impl IssuerRef {
+    /// `iss` with its audiences.
+    pub fn describe(&self) -> String {
+        format!(
+            "`{}` (audience {}){}",
+            self.iss,
+            self.audiences.join(", "),
+            if self.bound { ", sender-constrained" } else { "" }
+        )
+    }
+}
+
+impl Access {
+    /// The endpoint with its credential, scopes and network in one line.
+    pub fn who(&self) -> String {
+        let mut parts = vec![self.credential.describe()];
+        if !self.scopes.is_empty() {
+            parts.push(format!("scope {}", self.scopes.join(" ")));
+        }
+        for group in &self.scopes_any_of {
+            parts.push(format!("one of scope {}", group.join(" | ")));
+        }
+        if let Some(peers) = &self.mtls_peers {
+            parts.push(if peers.is_empty() {
+                "over mTLS".to_owned()
+            } else {
+                format!("over mTLS as {}", peers.join(" | "))
+            });
+        }
+        parts.push(if self.networks.is_empty() {
+            "from any address".to_owned()
+        } else {
+            format!("from {}", self.networks.join(", "))
+        });
+        parts.join(", ")
+    }
+}
+
+/// The access matrix of `graph`; with `set`, rules also as the policy writes them.
+pub fn matrix(graph: &Graph, set: Option<&PolicySet>) -> Matrix {
+    let limits = graph
+        .limits
+        .iter()
+        .map(|l| LimitDef {
+            name: l.name.clone(),
+            count: l.count,
+            period_ms: l.period_ms,
+            burst: l.burst,
+            keys: l.keys.iter().map(|&k| render_expr_in(graph, k, &[])).collect(),
+        })
+        .collect();
+    Matrix {
+        revision: graph.revision.clone(),
+        endpoints: graph.endpoints.iter().map(|e| access(graph, set, e)).collect(),
+        limits,
+    }
+}
+
+impl Matrix {
+    /// Writes every `file:line` relative to the set's directory `dir` (the
+    /// sources are named as they were found, `dir/file.warden`), so that two
+    /// copies of a set read alike.
+    pub fn relative_to(&mut self, dir: &str) {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        let strip = |at: &mut String| {
+            if let Some(rest) = at.strip_prefix(&prefix) {
+                *at = rest.to_owned();
+            }
+        };
+        for a in &mut self.endpoints {
+            strip(&mut a.at);
+            a.allow.iter_mut().chain(a.deny.iter_mut()).for_each(|r| strip(&mut r.at));
+        }
+    }
+}
+
+/// A short digest of a credential table's entries.
+fn digest(entries: &serde_json::Value) -> String {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(entries.to_string().as_bytes());
+    hash.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+fn at(graph: &Graph, origin: &Origin) -> String {
+    let file = graph.sources.get(origin.source as usize).map_or("?", String::as_str);
+    format!("{file}:{}", origin.line)
+}
+
+fn written(set: Option<&PolicySet>, origin: &Origin) -> Option<String> {
+    let file = set?.files.get(origin.source as usize)?;
+    let text = file.text.get(origin.span[0] as usize..origin.span[1] as usize)?;
+    Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn issuers(graph: &Graph, list: &[u32], bound: bool) -> Vec<IssuerRef> {
+    let mut out: Vec<IssuerRef> = list
+        .iter()
+        .filter_map(|&i| graph.issuers.get(i as usize))
+        .map(|i| IssuerRef { iss: i.iss.clone(), audiences: i.audiences.clone(), bound })
+        .collect();
+    out.sort();
+    out
+}
+
+fn is_const(graph: &Graph, e: ExprId, value: bool) -> bool {
+    matches!(graph.exprs.get(e as usize), Some(Expr::Const(serde_json::Value::Bool(b))) if *b == value)
+}
+
+/// Adds to `out` why `e` cannot be judged exactly.
+fn opaque(graph: &Graph, e: ExprId, out: &mut Vec<String>, depth: usize) {
+    let Some(expr) = graph.exprs.get(e as usize) else { return };
+    if depth > 256 {
+        return;
+    }
+    let why = match expr {
+        Expr::Matches(_, re) => {
+            Some(format!("a regular expression ({})", graph.regexes.get(*re as usize).map_or("?", String::as_str)))
+        }
+        Expr::Data { doc, .. } => {
+            Some(format!("a lookup in data `{}`", graph.data.get(*doc as usize).map_or("?", |d| d.name.as_str())))
+        }
+        _ => None,
+    };
+    if let Some(why) = why
+        && !out.contains(&why)
+    {
+        out.push(why);
+    }
+    let mut go = |c: ExprId| opaque(graph, c, out, depth + 1);
+    match expr {
+        Expr::Index { base, key } => {
+            go(*base);
+            go(*key);
+        }
+        Expr::List(items) | Expr::And(items) | Expr::Or(items) => items.iter().for_each(|&c| go(c)),
+        Expr::Not(a) | Expr::Has(a) | Expr::Lower(a) | Expr::Len(a) | Expr::Matches(a, _) | Expr::InCidr(a, _) => {
+            go(*a);
+        }
+        Expr::Cmp { lhs, rhs, .. } => {
+            go(*lhs);
+            go(*rhs);
+        }
+        Expr::StartsWith(a, b) | Expr::EndsWith(a, b) => {
+            go(*a);
+            go(*b);
+        }
+        _ => {}
+    }
+}
+
+fn access(graph: &Graph, set: Option<&PolicySet>, ep: &Endpoint) -> Access {
+    let zone = graph.zones.get(ep.zone as usize);
+    let bound = zone.is_some_and(|z| z.require_bound);
+    let mut a = Access {
+        endpoint: ep.id.clone(),
+        zone: zone.map_or_else(String::new, |z| z.name.clone()),
+        at: at(graph, &ep.origin),
+        credential: Credential::Anonymous,
+        subject_issuers: None,
+        scopes: Vec::new(),
+        scopes_any_of: Vec::new(),
+        tls: false,
+        mtls_peers: None,
+        networks: Vec::new(),
+        limits: Vec::new(),
+        body: "none".to_owned(),
+        reach: Reach::Never,
+        allow: Vec::new(),
+        deny: Vec::new(),
+        inexact: Vec::new(),
+    };
+    let rule = |when: Option<ExprId>, origin: &Origin| Rule {
+        when: when.map(|e| render_expr_in(graph, e, &ep.params)),
+        written: written(set, origin),
+        at: at(graph, origin),
+    };
+    let mut deny_always = false;
+    let mut unconditional = false;
+    for step in &ep.steps {
+        match &step.kind {
+            StepKind::Transport { require_tls, mtls_peers, networks } => {
+                a.tls = *require_tls;
+                a.mtls_peers = mtls_peers.clone();
+                a.networks = networks.clone();
+            }
+            StepKind::Limit { limit, stage } => {
+                let name = graph.limits.get(*limit as usize).map_or("?", |l| l.name.as_str());
+                let stage = if *stage == LimitStage::PreAuth { "pre-auth" } else { "post-auth" };
+                a.limits.push(format!("{name} ({stage})"));
+            }
+            StepKind::Authenticate(auth) => {
+                let table = |t: &u32| graph.credentials.get(*t as usize);
+                let path = |t: &u32| table(t).map_or_else(String::new, |c| c.path.clone());
+                let entries = |t: &u32| table(t).map_or(serde_json::Value::Null, |c| c.entries.clone());
+                a.credential = match auth {
+                    Auth::None => Credential::Anonymous,
+                    Auth::Bearer { issuers: list } => Credential::Bearer { issuers: issuers(graph, list, bound) },
+                    Auth::ClientSecret { table: t } => {
+                        let entries = entries(t);
+                        let mut clients: Vec<String> =
+                            entries.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+                        clients.sort();
+                        Credential::ClientSecret { table: path(t), clients, digest: digest(&entries) }
+                    }
+                    Auth::ApiKey { header, table: t } => {
+                        let entries = entries(t);
+                        let keys = entries.as_object().map_or(0, serde_json::Map::len);
+                        Credential::ApiKey { header: header.clone(), table: path(t), keys, digest: digest(&entries) }
+                    }
+                    Auth::Mtls => Credential::Mtls,
+                    Auth::Asserted => Credential::Asserted,
+                };
+            }
+            StepKind::Subject { issuers: list } => a.subject_issuers = Some(issuers(graph, list, bound)),
+            StepKind::Scopes { all, any_of } => {
+                a.scopes.extend(all.iter().cloned());
+                a.scopes_any_of.extend(any_of.iter().cloned());
+            }
+            StepKind::Body { accept, max_bytes } => {
+                a.body = match accept {
+                    BodyAccept::None => "none".to_owned(),
+                    BodyAccept::Any => format!("any, at most {max_bytes} bytes"),
+                    BodyAccept::Json { schema: None } => format!("JSON, at most {max_bytes} bytes"),
+                    BodyAccept::Json { schema: Some(s) } => format!(
+                        "JSON `{}`, at most {max_bytes} bytes",
+                        graph.schemas.get(*s as usize).map_or("?", |s| s.name.as_str())
+                    ),
+                };
+            }
+            StepKind::Deny(e) => {
+                if is_const(graph, *e, false) {
+                    continue;
+                }
+                deny_always |= is_const(graph, *e, true);
+                opaque(graph, *e, &mut a.inexact, 0);
+                a.deny.push(rule(Some(*e), &step.origin));
+            }
+            StepKind::Allow(rules) => {
+                for r in rules {
+                    if r.when.is_some_and(|e| is_const(graph, e, false)) {
+                        continue;
+                    }
+                    let when = r.when.filter(|&e| !is_const(graph, e, true));
+                    unconditional |= when.is_none();
+                    if let Some(e) = when {
+                        opaque(graph, e, &mut a.inexact, 0);
+                    }
+                    a.allow.push(rule(when, &r.origin));
+                }
+            }
+            StepKind::UpstreamHeader { .. } | StepKind::Mint(_) => {}
+        }
+    }
+    a.scopes.sort();
+    a.scopes.dedup();
+    a.reach = if deny_always || a.allow.is_empty() {
+        Reach::Never
+    } else if unconditional && a.deny.is_empty() {
+        Reach::Always
+    } else {
+        Reach::Conditional
+    };
+    a
+}
+
+/// The matrix as Markdown: one table row per endpoint.
+pub fn markdown(m: &Matrix) -> String {
+    let mut out = format!("# Access matrix\n\nRevision `{}`.\n\n", short(&m.revision));
+    out.push_str("| endpoint | zone | who | reach | rules |\n|---|---|---|---|---|\n");
+    for a in &m.endpoints {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            a.endpoint,
+            a.zone,
+            cell(&a.who()),
+            reach_word(a.reach),
+            cell(&rules_line(a))
+        ));
+    }
+    let inexact: Vec<&Access> = m.endpoints.iter().filter(|a| !a.inexact.is_empty()).collect();
+    if !inexact.is_empty() {
+        out.push_str("\nNot judged exactly (the conditions are shown, not solved):\n\n");
+        for a in inexact {
+            out.push_str(&format!("- `{}`: {}\n", a.endpoint, a.inexact.join("; ")));
+        }
+    }
+    out
+}
+
+/// The matrix for people: a block per endpoint.
+pub fn human(m: &Matrix) -> String {
+    let mut out = String::new();
+    for a in &m.endpoints {
+        out.push_str(&format!("{}  [zone {}]  {}\n", a.endpoint, a.zone, a.at));
+        out.push_str(&format!("  who:    {}\n", a.who()));
+        if let Some(subject) = &a.subject_issuers {
+            let list: Vec<String> = subject.iter().map(IssuerRef::describe).collect();
+            out.push_str(&format!("  subject tokens of {}\n", list.join(" or ")));
+        }
+        if a.tls {
+            out.push_str("  transport: TLS required\n");
+        }
+        if !a.limits.is_empty() {
+            out.push_str(&format!("  limits: {}\n", a.limits.join(", ")));
+        }
+        out.push_str(&format!("  body:   {}\n", a.body));
+        out.push_str(&format!("  reach:  {}\n", reach_word(a.reach)));
+        for d in &a.deny {
+            out.push_str(&format!("  deny   {}  ({})\n", shown(d), d.at));
+        }
+        for r in &a.allow {
+            out.push_str(&format!("  allow  {}  ({})\n", shown(r), r.at));
+        }
+        if !a.inexact.is_empty() {
+            out.push_str(&format!("  inexact: {}\n", a.inexact.join("; ")));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn shown(r: &Rule) -> String {
+    match (&r.written, &r.when) {
+        (Some(w), _) => w.clone(),
+        (None, Some(c)) => format!("when {c}"),
+        (None, None) => "(unconditional)".to_owned(),
+    }
+}
+
+fn rules_line(a: &Access) -> String {
+    let mut parts: Vec<String> =
+        a.deny.iter().map(|d| format!("deny when {}", d.when.as_deref().unwrap_or("?"))).collect();
+    parts.extend(a.allow.iter().map(|r| match &r.when {
+        Some(c) => format!("allow when {c}"),
+        None => "allow".to_owned(),
+    }));
+    if parts.is_empty() { "none".to_owned() } else { parts.join("; ") }
+}
+
+/// A word for a reach.
+pub fn reach_word(r: Reach) -> &'static str {
+    match r {
+        Reach::Never => "never allowed",
+        Reach::Conditional => "allowed when the rules hold",
+        Reach::Always => "always allowed",
+    }
+}
+
+/// Text safe in a Markdown table cell.
+pub(crate) fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+pub(crate) fn short(revision: &str) -> &str {
+    revision.get(..12).unwrap_or(revision)
+}
+
+#[cfg(test)]
+mod tests;
