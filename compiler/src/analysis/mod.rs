@@ -197,6 +197,10 @@ impl Access {
     /// The endpoint with its credential, scopes and network in one line.
     pub fn who(&self) -> String {
         let mut parts = vec![self.credential.describe()];
+        if let Some(subject) = &self.subject_issuers {
+            let list: Vec<String> = subject.iter().map(IssuerRef::describe).collect();
+            parts.push(format!("exchanging a token of {}", list.join(" or ")));
+        }
         if !self.scopes.is_empty() {
             parts.push(format!("scope {}", self.scopes.join(" ")));
         }
@@ -476,10 +480,6 @@ pub fn human(m: &Matrix) -> String {
     for a in &m.endpoints {
         out.push_str(&format!("{}  [zone {}]  {}\n", a.endpoint, a.zone, a.at));
         out.push_str(&format!("  who:    {}\n", a.who()));
-        if let Some(subject) = &a.subject_issuers {
-            let list: Vec<String> = subject.iter().map(IssuerRef::describe).collect();
-            out.push_str(&format!("  subject tokens of {}\n", list.join(" or ")));
-        }
         if a.tls {
             out.push_str("  transport: TLS required\n");
         }
