@@ -594,6 +594,62 @@ fn expectation(e: &Expectation, d: &Decision) -> Option<String> {
 
 /// Runs every test of `set` (whose name contains `filter`, when given) against `graph`.
 pub fn run(set: &PolicySet, graph: &Graph, filter: Option<&str>) -> Report {
+    let runner = runner(graph);
+    let mut report = Report::default();
+    for f in &set.files {
+        for decl in &f.parsed.file.decls {
+            let Decl::Test(test) = decl else { continue };
+            if filter.is_some_and(|s| !test.name.value.contains(s)) {
+                continue;
+            }
+            let result = runner.run_test(test, f, &mut report);
+            report.results.push(result);
+        }
+    }
+    report
+}
+
+/// Judges captured inputs again (`warden replay`): `graph`'s issuers trust
+/// keys of this run, and a token with the captured claims is signed by the
+/// key of the issuer it names.
+pub struct Replayer<'g>(Runner<'g>);
+
+impl<'g> Replayer<'g> {
+    /// A replayer for `graph`.
+    pub fn new(graph: &'g Graph) -> Replayer<'g> {
+        Replayer(runner(graph))
+    }
+
+    /// An engine over the graph that counts limits with `limiter`.
+    pub fn engine(&self, limiter: Arc<dyn warden_engine::limits::Limiter>) -> Result<Engine, String> {
+        let verifier = JwksVerifier::new(&self.0.engine_graph, &|_| None);
+        let prepared = Prepared::new(self.0.engine_graph.clone()).map_err(|e| e.to_string())?;
+        Ok(Engine::new(prepared, limiter, Arc::new(verifier)))
+    }
+
+    /// A token with exactly `claims`, signed by the run's key of the issuer
+    /// its `iss` names; by a key no issuer trusts when the graph has no such
+    /// issuer (so it is refused, as the real one would be).
+    pub fn token(&self, claims: &Map<String, Value>) -> Result<String, String> {
+        let iss = claims.get("iss").and_then(Value::as_str).ok_or("the captured claims name no issuer")?;
+        let issuer = self.0.graph.issuers.iter().position(|i| i.iss == iss);
+        let (signer, alg) = match issuer.and_then(|i| self.0.signers.get(i)) {
+            Some(Some((signer, alg))) => (signer, alg.as_str()),
+            Some(None) => {
+                return Err(format!("cannot sign for issuer `{iss}`: none of its algorithms is RS256 or ES256"));
+            }
+            None => {
+                let stranger = self.0.stranger.as_ref().ok_or("no key to sign with")?;
+                (stranger, if matches!(stranger, Signer::Rsa(_)) { "RS256" } else { "ES256" })
+            }
+        };
+        let header = json!({"alg": alg, "typ": "JWT", "kid": "warden-test"});
+        Ok(signer.sign(&header, &Value::Object(claims.clone())))
+    }
+}
+
+/// A runner for `graph`: one key per issuer, trusted in place of its JWKS.
+fn runner(graph: &Graph) -> Runner<'_> {
     // One key per issuer for the run, trusted in place of the issuer's JWKS.
     let signers: Vec<Option<(Signer, Algorithm)>> =
         graph.issuers.iter().map(|i| Signer::for_algorithms(&i.algorithms)).collect();
@@ -611,19 +667,7 @@ pub fn run(set: &PolicySet, graph: &Graph, filter: Option<&str>) -> Report {
         _ => stranger,
     };
     let dpop = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).ok().map(Signer::Ec);
-    let runner = Runner { graph, engine_graph, signers, stranger, dpop, proofs: std::cell::Cell::new(0) };
-    let mut report = Report::default();
-    for f in &set.files {
-        for decl in &f.parsed.file.decls {
-            let Decl::Test(test) = decl else { continue };
-            if filter.is_some_and(|s| !test.name.value.contains(s)) {
-                continue;
-            }
-            let result = runner.run_test(test, f, &mut report);
-            report.results.push(result);
-        }
-    }
-    report
+    Runner { graph, engine_graph, signers, stranger, dpop, proofs: std::cell::Cell::new(0) }
 }
 
 /// What a coverage item is.

@@ -290,12 +290,29 @@ pub struct DecisionLog {
     pub path: Option<PathBuf>,
     /// Queue length; decisions beyond it are dropped and counted.
     pub queue: usize,
+    /// What of each judged input a line carries, for `warden replay`.
+    pub capture: Capture,
 }
 
 impl Default for DecisionLog {
     fn default() -> DecisionLog {
-        DecisionLog { sink: Sink::Off, path: None, queue: 10_000 }
+        DecisionLog { sink: Sink::Off, path: None, queue: 10_000, capture: Capture::None }
     }
+}
+
+/// The input a decision log line carries (`warden replay` evaluates it again).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capture {
+    /// Nothing but what every line says.
+    #[default]
+    None,
+    /// The request without its body: method, host, target (with the query),
+    /// headers but credentials, source, peer, certificate thumbprint, and the
+    /// claims authentication established (never a token, secret or key).
+    Request,
+    /// The same, with a body of at most 64 KiB.
+    RequestAndBody,
 }
 
 /// Hot reload settings.

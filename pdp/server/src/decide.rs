@@ -150,7 +150,8 @@ pub fn decide_now(service: &Service, loaded: &Loaded, check: &Check, door: Door)
             let mut d = loaded.engine.check_http(req);
             let _ = service.mint(&mut d);
             let judged = Judged::Http { method: &req.method, host: &req.host, path: &req.target };
-            service.finish(&d, door, judged, req.source_ip, start);
+            let input = crate::capture::input(check, &d, &loaded.secret_headers, service.capture);
+            service.finish(&d, door, judged, req.source_ip, start, input);
             d
         }
         Check::Resource(req) => {
@@ -161,7 +162,8 @@ pub fn decide_now(service: &Service, loaded: &Loaded, check: &Check, door: Door)
                 resource_id: &req.resource_id,
                 action: &req.action,
             };
-            service.finish(&d, door, judged, req.source_ip, start);
+            let input = crate::capture::input(check, &d, &loaded.secret_headers, service.capture);
+            service.finish(&d, door, judged, req.source_ip, start, input);
             d
         }
     }

@@ -160,7 +160,8 @@ pub async fn token(State(h): State<Http>, CallerOf(caller): CallerOf, headers: H
     let mut d = loaded.engine.check_exchange(&req);
     let issued = h.service.mint(&mut d);
     let judged = Judged::Exchange { audience: target, grant: "token_exchange" };
-    h.service.finish(&d, Door::TokenExchange, judged, ip, start);
+    // An exchange carries a subject token and is not replayed: nothing captured.
+    h.service.finish(&d, Door::TokenExchange, judged, ip, start, None);
     answer(&d, issued)
 }
 

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod authzen;
 pub mod caller;
+pub mod capture;
 pub mod certificate;
 pub mod config;
 pub mod decide;
@@ -95,8 +96,9 @@ async fn serve(config: Config) -> Result<(), ServeError> {
     let callers = caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)
         .map_err(ServeError::Callers)?
         .with_client_cert_header(config.forward_auth.client_cert_header.clone(), config.forward_auth.client_cert_peer);
-    let mut service =
-        Service::with_limits(config.policies.clone(), &config.limits, log)?.with_doors(callers, config.check_limits);
+    let mut service = Service::with_limits(config.policies.clone(), &config.limits, log)?
+        .with_doors(callers, config.check_limits)
+        .with_capture(config.decision_log.capture);
     if let Some(issuer) = &issuer {
         service = service.with_minter(Arc::new(mint::Minter::new(issuer).map_err(ServeError::Issuer)?));
     }

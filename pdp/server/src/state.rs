@@ -34,6 +34,8 @@ pub struct Loaded {
     pub loaded_at_ms: u64,
     /// Its source files.
     pub files: Vec<String>,
+    /// Headers that carry credentials here (never captured in the log).
+    pub secret_headers: Vec<String>,
 }
 
 /// Why a reload published nothing (the previous revision stays in service).
@@ -188,6 +190,9 @@ pub struct LogLine<'a> {
     pub rule: Option<&'a str>,
     /// Microseconds spent deciding.
     pub latency_us: u64,
+    /// The judged input, when `[decision_log] capture` asks for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<serde_json::Value>,
 }
 
 /// What a decision log line says was judged.
@@ -245,6 +250,8 @@ pub struct Service {
     /// Where introspection calls run, and their timeout (none: opaque tokens
     /// are `introspection_unavailable`).
     introspection: Option<(tokio::runtime::Handle, std::time::Duration)>,
+    /// What of each input the decision log carries.
+    pub capture: super::config::Capture,
 }
 
 /// Now as Unix milliseconds.
@@ -307,11 +314,19 @@ impl Service {
             bounds: crate::api::Bounds::default(),
             minter: None,
             introspection: None,
+            capture: super::config::Capture::None,
         }
     }
 
-    /// Introspects opaque tokens (`introspect url …`) on `runtime`, each call
-    /// bounded by `timeout`.
+    /// Writes `capture` of each judged input into the decision log.
+    #[must_use]
+    pub fn with_capture(mut self, capture: super::config::Capture) -> Service {
+        self.capture = capture;
+        self
+    }
+
+    /// Asks issuers with `introspect url …` about opaque tokens, on `runtime`
+    /// within `timeout`.
     #[must_use]
     pub fn with_introspection(mut self, runtime: tokio::runtime::Handle, timeout: std::time::Duration) -> Service {
         self.introspection = Some((runtime, timeout));
@@ -445,7 +460,8 @@ impl Service {
         if let Some(verifier) = engine.jwks() {
             super::jwks::report(&verifier.refresh_due(now_ms()));
         }
-        Ok(Loaded { engine, revision, loaded_at_ms: now_ms(), files })
+        let secret_headers = super::capture::secret_headers(&engine.prepared().graph);
+        Ok(Loaded { engine, revision, loaded_at_ms: now_ms(), files, secret_headers })
     }
 
     /// What a set mints that this server cannot sign: no `[issuer]`, or a
@@ -506,7 +522,15 @@ impl Service {
 
     /// Logs and counts a decision made at `start` on what was `judged` (an HTTP
     /// request's path may carry its query: it is cut off here).
-    pub fn finish(&self, d: &Decision, door: Door, judged: Judged<'_>, ip: Option<std::net::IpAddr>, start: Instant) {
+    pub fn finish(
+        &self,
+        d: &Decision,
+        door: Door,
+        judged: Judged<'_>,
+        ip: Option<std::net::IpAddr>,
+        start: Instant,
+        input: Option<serde_json::Value>,
+    ) {
         let elapsed = start.elapsed();
         if self.log.is_none() {
             self.count(d.allow, d.reason, elapsed.as_secs_f64());
@@ -533,6 +557,7 @@ impl Service {
             reason: d.reason,
             rule: d.rule.as_deref(),
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            input,
         };
         self.record(&line, elapsed.as_secs_f64());
     }

@@ -16,6 +16,7 @@ mod keys;
 mod lint;
 mod lsp;
 mod out;
+mod replay;
 mod report;
 mod serve;
 mod test;
@@ -61,6 +62,9 @@ enum Command {
     /// What a change does to access (two sets, or two git revisions): who gains, who loses. Exit 2 when
     /// access widens.
     Diff(diff::Args),
+    /// Judge the decisions of a decision log (with captured inputs) again against another set: every
+    /// decision that would change, grouped by endpoint and direction.
+    Replay(replay::Args),
     /// Run the decision service: HTTP (JSON check API, AuthZEN, forward auth) and gRPC (warden.v1, Envoy
     /// ext_authz), optionally over TLS or mutual TLS, with hot reload.
     Serve(serve::Args),
@@ -97,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => return exit(eval::run(&args)),
         // `warden diff` tells widened access (2) from a failure (1).
         Command::Diff(args) => return exit(diff::run(&args)),
+        Command::Replay(args) => return exit(replay::run(&args)),
         Command::Analyze(args) => analyze::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Fmt(args) => fmt::run(&args),

@@ -1,0 +1,170 @@
+//! Input capture for the decision log (`[decision_log] capture`): what was
+//! judged, as `warden replay` needs it to judge it again against another
+//! revision. Never a credential: the `authorization`, `proxy-authorization`,
+//! `cookie` and `dpop` headers and every `api_key` header of the set are left
+//! out, and so are a resource check's token; what authentication established
+//! is kept instead (its claims), with the kind of credential it came from.
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use warden_compiler::graph::{Auth, Graph, StepKind};
+use warden_engine::decision::Decision;
+
+use crate::config::Capture;
+use crate::decide::Check;
+
+/// The largest body a line carries (`request_and_body`); a larger one is left
+/// out and the line says so.
+pub const MAX_BODY_BYTES: usize = 64 << 10;
+
+/// Headers that carry credentials in `graph`: never written to the log.
+pub fn secret_headers(graph: &Graph) -> Vec<String> {
+    let mut names: Vec<String> =
+        ["authorization", "proxy-authorization", "cookie", "dpop", "x-api-key"].map(str::to_owned).to_vec();
+    for ep in &graph.endpoints {
+        for step in &ep.steps {
+            if let StepKind::Authenticate(Auth::ApiKey { header, .. }) = &step.kind
+                && !names.contains(header)
+            {
+                names.push(header.clone());
+            }
+        }
+    }
+    names
+}
+
+/// The captured input of `check`, decided as `d`; `None` when nothing is captured.
+pub fn input(check: &Check, d: &Decision, secret_headers: &[String], capture: Capture) -> Option<Value> {
+    if capture == Capture::None {
+        return None;
+    }
+    let claims = d.claims.as_deref().map(|c| Value::Object(c.clone()));
+    let out = match check {
+        Check::Http(req) => {
+            let header = |name: &str| req.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+            let scheme = header("authorization").and_then(|v| v.split_whitespace().next()).map(str::to_ascii_lowercase);
+            let credential = match scheme.as_deref() {
+                Some("bearer") => Some("bearer"),
+                Some("dpop") => Some("dpop"),
+                Some("basic") => Some("basic"),
+                Some(_) => Some("other"),
+                None if req.bearer.is_some() => Some("bearer"),
+                None if req.headers.iter().any(|(n, _)| n != "authorization" && secret_headers.contains(n)) => {
+                    Some("api_key")
+                }
+                None => None,
+            };
+            let headers: Vec<Value> =
+                req.headers.iter().filter(|(n, _)| !secret_headers.contains(n)).map(|(n, v)| json!([n, v])).collect();
+            let mut input = json!({
+                "kind": "http",
+                "method": req.method,
+                "scheme": req.scheme,
+                "host": req.host,
+                "target": req.target,
+                "headers": headers,
+                "source_ip": req.source_ip.map(|i| i.to_string()),
+                "peer": req.peer,
+                "certificate": req.certificate,
+                "credential": credential,
+                "claims": claims,
+            });
+            let extra = [
+                ("asserted", req.asserted.clone().map(Value::Object)),
+                ("resource", req.resource.clone()),
+                ("context", req.context.clone()),
+            ];
+            add(&mut input, extra);
+            match req.body.as_deref().filter(|b| !b.is_empty()) {
+                Some(body) if capture == Capture::RequestAndBody && body.len() <= MAX_BODY_BYTES => {
+                    add(
+                        &mut input,
+                        [("body", Some(Value::String(base64::engine::general_purpose::STANDARD.encode(body))))],
+                    );
+                }
+                Some(_) => add(&mut input, [("body_omitted", Some(Value::Bool(true)))]),
+                None => {}
+            }
+            input
+        }
+        Check::Resource(req) => {
+            let subject = req.subject.as_ref().map(|(id, props)| json!({"id": id, "properties": props}));
+            json!({
+                "kind": "resource",
+                "resource_type": req.resource_type,
+                "resource_id": req.resource_id,
+                "properties": req.properties,
+                "action": req.action,
+                "subject": subject,
+                "context": req.context,
+                "scheme": req.scheme,
+                "peer": req.peer,
+                "source_ip": req.source_ip.map(|i| i.to_string()),
+                "credential": req.token.as_ref().map(|_| "bearer"),
+                "claims": if req.token.is_some() { claims } else { None },
+            })
+        }
+    };
+    Some(out)
+}
+
+fn add<const N: usize>(input: &mut Value, fields: [(&str, Option<Value>); N]) {
+    if let Value::Object(map) = input {
+        for (name, value) in fields {
+            if let Some(v) = value {
+                map.insert(name.to_owned(), v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use warden_engine::run::HttpRequest;
+    use warden_language::reason::Reason;
+
+    use super::*;
+
+    fn graph() -> Graph {
+        let text = "zone z {\n  require tls\n}\n\napi a in zone z {\n  auth api_key header \"x-partner-key\" file \"keys.json\"\n\n  route GET \"/x\" {\n    allow\n  }\n}\n";
+        let set = warden_compiler::PolicySet {
+            files: vec![warden_compiler::SourceFile::new("p.warden".to_owned(), text.to_owned())],
+        };
+        struct Keys;
+        impl warden_compiler::Loader for Keys {
+            fn read(&self, _path: &str) -> Result<Vec<u8>, String> {
+                Ok(b"{}".to_vec())
+            }
+        }
+        warden_compiler::compile(&set, &Keys).unwrap_or_else(|d| panic!("{d:#?}")).0
+    }
+
+    #[test]
+    fn no_credential_is_captured_and_the_claims_are() {
+        let secret = secret_headers(&graph());
+        assert!(secret.contains(&"x-partner-key".to_owned()), "{secret:?}");
+        let headers =
+            ["authorization", "proxy-authorization", "cookie", "dpop", "x-api-key", "x-partner-key", "accept"];
+        let req = HttpRequest {
+            method: "POST".to_owned(),
+            target: "/x?q=1".to_owned(),
+            headers: headers.iter().map(|h| ((*h).to_owned(), format!("{h}-value"))).collect(),
+            body: Some(b"{\"a\": 1}".to_vec()),
+            ..HttpRequest::default()
+        };
+        let mut d = Decision::new(Reason::Allowed, "", None);
+        d.claims = Some(std::sync::Arc::new(serde_json::Map::from_iter([("sub".to_owned(), json!("u-1"))])));
+        let check = Check::Http(req);
+        assert_eq!(input(&check, &d, &secret, Capture::None), None);
+        let got = input(&check, &d, &secret, Capture::Request).unwrap();
+        let text = got.to_string();
+        for h in &headers[..6] {
+            assert!(!text.contains(&format!("{h}-value")), "{h} captured: {text}");
+        }
+        assert_eq!(got["headers"], json!([["accept", "accept-value"]]));
+        assert_eq!((got["credential"].as_str(), got["claims"]["sub"].as_str()), (Some("other"), Some("u-1")));
+        assert_eq!((got["target"].as_str(), got["body_omitted"].as_bool()), (Some("/x?q=1"), Some(true)));
+        let with_body = input(&check, &d, &secret, Capture::RequestAndBody).unwrap();
+        assert_eq!(with_body["body"], json!(base64::engine::general_purpose::STANDARD.encode(b"{\"a\": 1}")));
+    }
+}
