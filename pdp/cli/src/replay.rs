@@ -152,8 +152,13 @@ pub fn replay(log: impl BufRead, graph: &Graph) -> Result<Summary, String> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        let parsed = serde_json::from_slice::<Value>(&line);
+        // A shadow candidate's disagreement is not a decision: not counted.
+        if parsed.as_ref().is_ok_and(|v| v.get("shadow").is_some()) {
+            continue;
+        }
         summary.lines += 1;
-        let Ok(Value::Object(entry)) = serde_json::from_slice::<Value>(&line) else {
+        let Ok(Value::Object(entry)) = parsed else {
             summary.skip("not a decision log line");
             continue;
         };
@@ -421,6 +426,7 @@ resource doc in zone s {
             line(true, 200, "allowed", http("GET", "/open", json!({"credential": "dpop"}))),
             json!({"time_ms": 1, "allow": true, "status": 200, "reason": "allowed"}).to_string(),
             "not json".to_owned(),
+            json!({"decision_id": "d", "shadow": {"allow": false}, "live": {"allow": true}}).to_string(),
             format!("{{\"pad\": \"{}\"}}", "x".repeat(MAX_LINE_BYTES)),
             line(
                 false,

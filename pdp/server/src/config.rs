@@ -37,6 +37,24 @@ pub struct Config {
     /// This Warden as a token issuer: its URL and signing keys, published at
     /// `/.well-known/jwks.json` and `/.well-known/openid-configuration`.
     pub issuer: Option<crate::signing::IssuerConfig>,
+    /// A candidate set judged beside the live one (shadow mode).
+    pub shadow: Option<Shadow>,
+}
+
+/// `[shadow]`: a candidate policy set judged beside the live one on every
+/// check, off the request path, never changing an answer.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shadow {
+    /// The candidate's directory.
+    pub policies: PathBuf,
+    /// Checks waiting at most; beyond, a check is not judged again (counted).
+    #[serde(default = "shadow_queue")]
+    pub queue: usize,
+}
+
+fn shadow_queue() -> usize {
+    crate::shadow::QUEUE
 }
 
 impl Default for Config {
@@ -55,6 +73,7 @@ impl Default for Config {
 
             jwks: Jwks::default(),
             issuer: None,
+            shadow: None,
         }
     }
 }
@@ -403,6 +422,11 @@ impl Config {
             if n == 0 || n > 1_000_000 {
                 return Err(format!("`{name}` is {n}; expected 1 to 1000000"));
             }
+        }
+        if let Some(shadow) = &config.shadow
+            && (shadow.queue == 0 || shadow.queue > 1_000_000)
+        {
+            return Err(format!("`shadow.queue` is {}; expected 1 to 1000000", shadow.queue));
         }
         if config.decision_log.queue == 0 || config.decision_log.queue > 10_000_000 {
             return Err(format!("`decision_log.queue` is {}; expected 1 to 10000000", config.decision_log.queue));

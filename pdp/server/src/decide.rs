@@ -142,8 +142,24 @@ fn off_worker_slots() -> &'static tokio::sync::Semaphore {
     })
 }
 
-/// Decides one check here and now, then logs and counts it.
+/// Decides one check here and now, then logs and counts it (and hands it to
+/// the shadow candidate, when there is one).
 pub fn decide_now(service: &Service, loaded: &Loaded, check: &Check, door: Door) -> Decision {
+    let d = decide_live(service, loaded, check, door);
+    if let Some(shadow) = &service.shadow {
+        shadow.offer(crate::shadow::Job {
+            check: check.clone(),
+            decision_id: d.decision_id.to_string(),
+            allow: d.allow,
+            status: d.status,
+            reason: d.reason,
+            rule: d.rule.as_deref().map(str::to_owned),
+        });
+    }
+    d
+}
+
+fn decide_live(service: &Service, loaded: &Loaded, check: &Check, door: Door) -> Decision {
     let start = Instant::now();
     match check {
         Check::Http(req) => {

@@ -19,6 +19,7 @@ pub mod introspect;
 pub mod jwks;
 pub mod limits_redis;
 pub mod mint;
+pub mod shadow;
 pub mod signing;
 pub mod state;
 pub mod tls;
@@ -75,6 +76,9 @@ pub enum ServeError {
     /// `[issuer]`: its URL or a signing key (the message names the file at fault).
     #[error("{0}")]
     Issuer(String),
+    /// The shadow worker could not start.
+    #[error("cannot start the shadow worker: {0}")]
+    Shadow(std::io::Error),
     /// The policy directory cannot be watched.
     #[error(transparent)]
     Watch(#[from] WatchError),
@@ -105,11 +109,13 @@ async fn serve(config: Config) -> Result<(), ServeError> {
     let fetcher = jwks::HttpFetcher::new(&config.jwks, tokio::runtime::Handle::current(), service.jwks_counters())
         .map_err(ServeError::Jwks)?;
     let introspection_timeout = Duration::from_millis(config.jwks.timeout_ms);
-    let service = Arc::new(
-        service
-            .with_jwks(Arc::new(fetcher))
-            .with_introspection(tokio::runtime::Handle::current(), introspection_timeout),
-    );
+    let mut service = service
+        .with_jwks(Arc::new(fetcher))
+        .with_introspection(tokio::runtime::Handle::current(), introspection_timeout);
+    if let Some(shadow) = &config.shadow {
+        service = service.with_shadow(shadow.policies.clone(), shadow.queue).map_err(ServeError::Shadow)?;
+    }
+    let service = Arc::new(service);
     match service.reload() {
         Ok(rev) => eprintln!("warden: serving `{}` at revision {rev}", config.policies.display()),
         // Start anyway: /readyz says not ready until a reload succeeds.
@@ -122,11 +128,26 @@ async fn serve(config: Config) -> Result<(), ServeError> {
         ignore: config.decision_log.path.clone(),
     };
     let reloading = service.clone();
-    let reloader = Reloader::start(&config.policies, options, move || match reloading.reload() {
-        Ok(rev) => eprintln!("warden: reloaded, revision {rev}"),
-        Err(e) => eprintln!("warden: reload failed; the previous revision stays in service:\n{e}"),
+    let reloader = Reloader::start(&config.policies, options.clone(), move || {
+        match reloading.reload() {
+            Ok(rev) => eprintln!("warden: reloaded, revision {rev}"),
+            Err(e) => eprintln!("warden: reload failed; the previous revision stays in service:\n{e}"),
+        }
+        // `SIGHUP` reloads the shadow candidate too.
+        if let Some(shadow) = &reloading.shadow {
+            reload_shadow(shadow);
+        }
     })?;
     spawn_sighup(reloader.trigger());
+    // The candidate's own directory is watched as well.
+    let _shadow_reloader = match service.shadow.clone() {
+        Some(shadow) => {
+            reload_shadow(&shadow);
+            let dir = shadow.policies.clone();
+            Some(Reloader::start(&dir, options, move || reload_shadow(&shadow))?)
+        }
+        None => None,
+    };
     jwks::spawn_refresher(service.clone());
 
     let app = http::router(
@@ -451,6 +472,13 @@ fn spawn_sighup(trigger: warden_project::Trigger) {
     });
     #[cfg(not(unix))]
     drop(trigger);
+}
+
+fn reload_shadow(shadow: &shadow::Shadow) {
+    match shadow.reload() {
+        Ok(rev) => eprintln!("warden: shadow candidate `{}` at revision {rev}", shadow.policies.display()),
+        Err(e) => eprintln!("warden: shadow candidate `{}` did not load:\n{e}", shadow.policies.display()),
+    }
 }
 
 /// Starts the decision log writer; `None` when the log is off.

@@ -106,6 +106,7 @@ pub struct Metrics {
     log_drops: Counter,
     jwks: super::jwks::FetchCounters,
     minted: Family<MintLabels, Counter>,
+    shadow: super::shadow::ShadowMetrics,
 }
 
 impl Metrics {
@@ -142,6 +143,17 @@ impl Metrics {
             "Tokens handed to allowed requests by `mint`, by zone: newly signed or reused",
             minted.clone(),
         );
+        let shadow = super::shadow::ShadowMetrics::default();
+        registry.register(
+            "warden_shadow_checks",
+            "Checks judged again by the shadow candidate, by outcome (agree, disagree, skipped, dropped)",
+            shadow.outcomes.clone(),
+        );
+        registry.register(
+            "warden_shadow_disagreements",
+            "Checks the shadow candidate judged otherwise, by endpoint and direction",
+            shadow.disagreements.clone(),
+        );
         Metrics {
             registry,
             decisions,
@@ -153,6 +165,7 @@ impl Metrics {
             log_drops,
             jwks,
             minted,
+            shadow,
         }
     }
 }
@@ -252,6 +265,8 @@ pub struct Service {
     introspection: Option<(tokio::runtime::Handle, std::time::Duration)>,
     /// What of each input the decision log carries.
     pub capture: super::config::Capture,
+    /// The candidate judged beside the live set (`[shadow]`).
+    pub shadow: Option<Arc<super::shadow::Shadow>>,
 }
 
 /// Now as Unix milliseconds.
@@ -315,7 +330,18 @@ impl Service {
             minter: None,
             introspection: None,
             capture: super::config::Capture::None,
+            shadow: None,
         }
+    }
+
+    /// Judges every check again with a candidate set (`[shadow]`), off the
+    /// request path; its disagreements go to the metrics and the decision log.
+    pub fn with_shadow(mut self, policies: PathBuf, queue: usize) -> std::io::Result<Service> {
+        let fetcher = self.jwks.clone().map(|f| f as Arc<dyn warden_engine::jwt::JwksFetcher>);
+        let shadow =
+            super::shadow::Shadow::start(policies, queue, fetcher, self.metrics.shadow.clone(), self.log.clone())?;
+        self.shadow = Some(shadow);
+        Ok(self)
     }
 
     /// Writes `capture` of each judged input into the decision log.
@@ -575,6 +601,7 @@ impl Service {
             "last_reload_error": error.map(|e| e.to_string()),
             "last_reload_diagnostics": diagnostics,
             "uptime_s": self.started.elapsed().as_secs(),
+            "shadow": self.shadow.as_ref().map(|s| s.status()),
         })
     }
 
