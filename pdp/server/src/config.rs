@@ -311,11 +311,26 @@ pub struct DecisionLog {
     pub queue: usize,
     /// What of each judged input a line carries, for `warden replay`.
     pub capture: Capture,
+    /// Chain the lines (each carries a sequence number and the SHA-256 of
+    /// the line before it), for `warden audit verify`.
+    pub chain: bool,
+    /// With `[issuer]`: a signed checkpoint every this many lines.
+    pub checkpoint_every: u64,
+    /// …and at most this long after the last line, in milliseconds.
+    pub checkpoint_interval_ms: u64,
 }
 
 impl Default for DecisionLog {
     fn default() -> DecisionLog {
-        DecisionLog { sink: Sink::Off, path: None, queue: 10_000, capture: Capture::None }
+        DecisionLog {
+            sink: Sink::Off,
+            path: None,
+            queue: 10_000,
+            capture: Capture::None,
+            chain: false,
+            checkpoint_every: 1_000,
+            checkpoint_interval_ms: 60_000,
+        }
     }
 }
 
@@ -427,6 +442,16 @@ impl Config {
             && (shadow.queue == 0 || shadow.queue > 1_000_000)
         {
             return Err(format!("`shadow.queue` is {}; expected 1 to 1000000", shadow.queue));
+        }
+        let d = &config.decision_log;
+        if d.chain && !(1..=1_000_000).contains(&d.checkpoint_every) {
+            return Err(format!("`decision_log.checkpoint_every` is {}; expected 1 to 1000000", d.checkpoint_every));
+        }
+        if d.chain && !(100..=86_400_000).contains(&d.checkpoint_interval_ms) {
+            return Err(format!(
+                "`decision_log.checkpoint_interval_ms` is {}; expected 100 to 86400000",
+                d.checkpoint_interval_ms
+            ));
         }
         if config.decision_log.queue == 0 || config.decision_log.queue > 10_000_000 {
             return Err(format!("`decision_log.queue` is {}; expected 1 to 10000000", config.decision_log.queue));

@@ -6,6 +6,7 @@
 //! calls before exiting.
 
 pub mod api;
+pub mod audit;
 pub mod authzen;
 pub mod caller;
 pub mod capture;
@@ -96,7 +97,12 @@ async fn serve(config: Config) -> Result<(), ServeError> {
     let http_tls = config.http.tls.as_ref().map(tls::acceptor).transpose().map_err(ServeError::Tls)?;
     let grpc_tls = config.grpc.tls.as_ref().map(tls::acceptor).transpose().map_err(ServeError::Tls)?;
     let issuer = config.issuer.as_ref().map(signing::Issuer::load).transpose().map_err(ServeError::Issuer)?;
-    let log = start_log(&config).await?;
+    // Checkpoints of a chained log are signed with the issuer's active key.
+    let checkpoints = match (&issuer, config.decision_log.chain) {
+        (Some(issuer), true) => Some(Arc::new(mint::Minter::new(issuer).map_err(ServeError::Issuer)?)),
+        _ => None,
+    };
+    let log = start_log(&config, checkpoints).await?;
     let callers = caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)
         .map_err(ServeError::Callers)?
         .with_client_cert_header(config.forward_auth.client_cert_header.clone(), config.forward_auth.client_cert_peer);
@@ -481,10 +487,23 @@ fn reload_shadow(shadow: &shadow::Shadow) {
     }
 }
 
-/// Starts the decision log writer; `None` when the log is off.
-async fn start_log(config: &Config) -> Result<Option<tokio::sync::mpsc::Sender<String>>, ServeError> {
+/// Starts the decision log writer; `None` when the log is off. A chained log
+/// (`chain = true`) seals every line (`audit.rs`) and, with `checkpoints`,
+/// signs a checkpoint every `checkpoint_every` lines and after a quiet
+/// `checkpoint_interval_ms`.
+async fn start_log(
+    config: &Config,
+    checkpoints: Option<Arc<mint::Minter>>,
+) -> Result<Option<tokio::sync::mpsc::Sender<String>>, ServeError> {
     use tokio::io::AsyncWriteExt as _;
     let c = &config.decision_log;
+    let mut chain = match (c.chain, c.sink, &c.path) {
+        (false, ..) => None,
+        (true, Sink::File, Some(path)) => {
+            Some(audit::Chain::resume(path).map_err(|source| ServeError::Log { path: path.clone(), source })?)
+        }
+        (true, ..) => Some(audit::Chain::default()),
+    };
     let mut sink: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match c.sink {
         Sink::Stdout => Box::new(tokio::io::stdout()),
         Sink::File => {
@@ -500,8 +519,39 @@ async fn start_log(config: &Config) -> Result<Option<tokio::sync::mpsc::Sender<S
         Sink::Off => return Ok(None),
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(c.queue.max(1));
+    let (every, interval) = (c.checkpoint_every.max(1), Duration::from_millis(c.checkpoint_interval_ms.max(1)));
     tokio::spawn(async move {
-        while let Some(mut line) = rx.recv().await {
+        let sign = |payload: &serde_json::Value| match &checkpoints {
+            Some(m) => m.sign_jws(audit::CHECKPOINT_TYP, payload),
+            None => Err("no `[issuer]` key".to_owned()),
+        };
+        // Lines sealed since the last checkpoint.
+        let mut unsigned: u64 = 0;
+        // A line to write before the next one queued, and whether it is a checkpoint.
+        let mut pending: Option<(String, bool)> =
+            chain.as_ref().map(|_| (audit::Chain::start_line(state::now_ms()), false));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let (line, is_checkpoint) = match pending.take() {
+                Some(next) => next,
+                None => tokio::select! {
+                    next = rx.recv() => match next {
+                        Some(line) => (line, false),
+                        None => break,
+                    },
+                    _ = tick.tick(), if checkpoints.is_some() && unsigned > 0 => {
+                        match chain.as_ref().and_then(|ch| ch.checkpoint_line(state::now_ms(), &sign)) {
+                            Some(line) => { unsigned = 0; (line, true) }
+                            None => continue,
+                        }
+                    }
+                },
+            };
+            let mut line = match &mut chain {
+                Some(ch) => ch.seal(&line),
+                None => line,
+            };
             line.push('\n');
             let written = match sink.write_all(line.as_bytes()).await {
                 Ok(()) if rx.is_empty() => sink.flush().await,
@@ -511,6 +561,15 @@ async fn start_log(config: &Config) -> Result<Option<tokio::sync::mpsc::Sender<S
                 // Said once, loudly: the log is off from here on (lines are dropped and counted).
                 eprintln!("warden: the decision log cannot be written ({e}); decision logging stops");
                 break;
+            }
+            if chain.is_some() && !is_checkpoint {
+                unsigned += 1;
+                if checkpoints.is_some() && unsigned >= every {
+                    pending =
+                        chain.as_ref().and_then(|ch| ch.checkpoint_line(state::now_ms(), &sign)).map(|l| (l, true));
+                    unsigned = 0;
+                    tick.reset();
+                }
             }
         }
     });

@@ -163,16 +163,28 @@ impl Minter {
         for (name, value) in &request.claims {
             claims.entry(name.clone()).or_insert_with(|| value.clone());
         }
+        self.compact(&header, &Value::Object(claims)).map_err(failed)
+    }
+
+    /// A compact JWS of `payload` with the active key, `typ` in its header
+    /// (the decision log's checkpoints).
+    pub fn sign_jws(&self, typ: &str, payload: &Value) -> Result<String, String> {
+        let header = serde_json::json!({ "alg": self.alg.as_str(), "typ": typ, "kid": self.kid });
+        self.compact(&header, payload).map_err(|what| format!("cannot sign: {what}"))
+    }
+
+    /// `header.payload.signature`; `Err` names the part that failed.
+    fn compact(&self, header: &Value, payload: &Value) -> Result<String, &'static str> {
         let b64 = |v: &Value| serde_json::to_vec(v).map(|bytes| URL_SAFE_NO_PAD.encode(bytes));
-        let mut input = b64(&header).map_err(|_| failed("header"))?;
+        let mut input = b64(header).map_err(|_| "header")?;
         input.push('.');
-        input.push_str(&b64(&Value::Object(claims)).map_err(|_| failed("claims"))?);
+        input.push_str(&b64(payload).map_err(|_| "claims")?);
         let signature = match &self.key {
-            KeyPair::Es256(k) => k.sign(&self.rng, input.as_bytes()).map_err(|_| failed("ES256"))?.as_ref().to_vec(),
+            KeyPair::Es256(k) => k.sign(&self.rng, input.as_bytes()).map_err(|_| "ES256")?.as_ref().to_vec(),
             KeyPair::EdDsa(k) => k.sign(input.as_bytes()).as_ref().to_vec(),
             KeyPair::Rs256(k) => {
                 let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(&RSA_PKCS1_SHA256, &self.rng, input.as_bytes(), &mut sig).map_err(|_| failed("RS256"))?;
+                k.sign(&RSA_PKCS1_SHA256, &self.rng, input.as_bytes(), &mut sig).map_err(|_| "RS256")?;
                 sig
             }
         };

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use out::{out, outln};
 
 mod analyze;
+mod audit;
 mod check;
 mod compile;
 mod diff;
@@ -73,6 +74,8 @@ enum Command {
     Lsp(lsp::Args),
     /// Signing keys for `[issuer]` (the tokens this Warden issues).
     Keys(keys::Args),
+    /// The tamper-evident decision log: `warden audit verify FILE [--jwks FILE]`.
+    Audit(audit::Args),
     /// The release, the graph format it writes and reads, and how it was built (as `--version`).
     Version,
     /// A completion script for a shell, on stdout (bash: `warden completions bash > /etc/bash_completion.d/warden`).
@@ -110,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Lsp(args) => lsp::run(&args),
         Command::Keys(args) => keys::run(&args),
+        Command::Audit(args) => audit::run(&args),
         Command::Version => {
             outln!("warden {}", VERSION.as_str());
             true
