@@ -240,7 +240,17 @@ impl Printer<'_> {
                     IssuerItem::ScopesFrom(claim) => format!("scopes from {}", quote(&claim.value)),
                     IssuerItem::SecretFile(path) => format!("secret file {}", quote(&path.value)),
                     IssuerItem::SecretEnv(var) => format!("secret env {}", quote(&var.value)),
-                    IssuerItem::Introspect { url, client, secret_in_file, secret, cache, always, signed, stale } => {
+                    IssuerItem::Introspect {
+                        url,
+                        client,
+                        secret_in_file,
+                        secret,
+                        cache,
+                        always,
+                        signed,
+                        stale,
+                        stale_for,
+                    } => {
                         format!(
                             "introspect url {} client {} secret {} {}{}{}{}{}",
                             quote(&url.value),
@@ -250,7 +260,11 @@ impl Printer<'_> {
                             cache.as_ref().map(|d| format!(" cache {}", duration(d))).unwrap_or_default(),
                             if *always { " always" } else { "" },
                             if *signed { " signed" } else { "" },
-                            if *stale { " on_introspection_error stale" } else { "" },
+                            match (stale, stale_for) {
+                                (true, Some(d)) => format!(" on_introspection_error stale {}", duration(d)),
+                                (true, None) => " on_introspection_error stale".to_owned(),
+                                (false, _) => String::new(),
+                            },
                         )
                     }
                 };

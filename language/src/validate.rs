@@ -174,6 +174,16 @@ impl Validator {
                     )
                     .with_help("keep answers for seconds or minutes: the default is `cache 60s`"),
                 ),
+                IssuerItem::Introspect { stale_for: Some(d), .. } if d.millis() > 3_600_000 || d.millis() < 1_000 => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::OUT_OF_RANGE,
+                            d.span,
+                            "a stale introspection answer may serve for 1s to 1h past its `cache`",
+                        )
+                        .with_help("an outage is ridden out for minutes: the default is `stale 5m`"),
+                    );
+                }
                 IssuerItem::JwksUrl { refresh: Some(d), .. } if d.millis() < 1_000 => self.diags.push(
                     Diagnostic::error(codes::OUT_OF_RANGE, d.span, "a JWKS refresh under 1s would hammer the issuer")
                         .with_help("refresh every few minutes, as in `refresh 5m`"),

@@ -7,7 +7,7 @@
 //! auth, `source.certificate` of `/v1/check` from a caller allowed to assert
 //! it, and Envoy ext_authz's `source.certificate`. A zone with `require bound`
 //! refuses unbound tokens; a zone without it still holds a bound token to its
-//! certificate. With `forward_auth.client_cert_peer`, the certificate nginx
+//! certificate. With `forward_auth.client_cert_peer_proxies`, the certificate nginx
 //! verified names the peer for `auth mtls`.
 
 #![cfg(unix)]
@@ -85,7 +85,7 @@ fn a_bound_token_is_good_only_with_its_certificate_at_every_door() {
     let config = dir.path().join("warden.toml");
     std::fs::write(
         &config,
-        "[callers]\nassert_networks = [\"127.0.0.1/32\"]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\n[forward_auth]\nclient_cert_header = \"x-ssl-client-cert\"\nclient_cert_peer = true\n",
+        "[callers]\nassert_networks = [\"127.0.0.1/32\"]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\n[forward_auth]\nclient_cert_header = \"x-ssl-client-cert\"\nclient_cert_peer_proxies = [\"127.0.0.1/32\"]\n",
     )
     .unwrap();
     let w = Warden::start(&policies, &["--config", config.to_str().unwrap()]).unwrap();
@@ -181,7 +181,7 @@ fn a_bound_token_is_good_only_with_its_certificate_at_every_door() {
     assert_eq!(upstream.hits(), hits + 1, "refused requests never reach the upstream");
 
     // nginx verified the certificate against the CA (`ssl_client_certificate`),
-    // and the config says so (`client_cert_peer`): its SAN is the peer, for
+    // and the config says so (`client_cert_peer_proxies`): its SAN is the peer, for
     // `auth mtls` and `peer.principal`.
     let mesh = |identity: Option<(&std::path::Path, &std::path::Path)>| -> u16 {
         let config = pki.client_config(identity, &[b"http/1.1"]).unwrap();

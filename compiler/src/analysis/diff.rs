@@ -147,6 +147,22 @@ fn endpoint(o: &Access, n: &Access, out: &mut Vec<Change>) {
     if o.body != n.body {
         add(Direction::Other, format!("body: {} (was: {})", n.body, o.body));
     }
+    // What the rules read: an allowlist that changed lets others in.
+    for (name, d) in &n.data {
+        if o.data.get(name).is_some_and(|old| old != d) {
+            add(Direction::Gains, format!("data `{name}`, which its rules read, changed"));
+        }
+    }
+    if o.mint != n.mint && n.mint.is_some() {
+        let was = o.mint.as_deref().unwrap_or("none");
+        add(Direction::Gains, format!("the token it mints changed: {} (was: {was})", n.mint.as_deref().unwrap_or("")));
+    }
+    for h in n.upstream.iter().filter(|h| !o.upstream.contains(h)) {
+        add(Direction::Gains, format!("upstream header {h}"));
+    }
+    for h in o.upstream.iter().filter(|h| !n.upstream.contains(h)) {
+        add(Direction::Other, format!("upstream header no longer {h}"));
+    }
     if o.reach == Reach::Never && n.reach != Reach::Never {
         add(Direction::Gains, format!("can now be allowed ({})", reach_word(n.reach)));
     } else if o.reach != Reach::Never && n.reach == Reach::Never {
@@ -154,16 +170,16 @@ fn endpoint(o: &Access, n: &Access, out: &mut Vec<Change>) {
     }
     let text = |w: &Option<String>| w.clone().unwrap_or_else(|| "(unconditional)".to_owned());
     for r in n.allow.iter().filter(|r| !o.allow.iter().any(|x| x.when == r.when)) {
-        add(Direction::Gains, format!("new rule `allow{}` ({})", when(&r.when), r.at));
+        add(Direction::Gains, format!("new rule: allow{} ({})", when(&r.when), r.at));
     }
     for r in o.allow.iter().filter(|r| !n.allow.iter().any(|x| x.when == r.when)) {
-        add(Direction::Loses, format!("rule removed: `allow{}` (was {})", when(&r.when), r.at));
+        add(Direction::Loses, format!("rule removed: allow{} (was {})", when(&r.when), r.at));
     }
     for r in o.deny.iter().filter(|r| !n.deny.iter().any(|x| x.when == r.when)) {
-        add(Direction::Gains, format!("rule removed: `deny when {}` (was {})", text(&r.when), r.at));
+        add(Direction::Gains, format!("rule removed: deny when {} (was {})", text(&r.when), r.at));
     }
     for r in n.deny.iter().filter(|r| !o.deny.iter().any(|x| x.when == r.when)) {
-        add(Direction::Loses, format!("new rule `deny when {}` ({})", text(&r.when), r.at));
+        add(Direction::Loses, format!("new rule: deny when {} ({})", text(&r.when), r.at));
     }
 }
 
@@ -185,26 +201,36 @@ fn credential(o: &Credential, n: &Credential, add: &mut impl FnMut(Direction, St
         (Credential::Bearer { issuers: oi }, Credential::Bearer { issuers: ni }) => issuers(oi, ni, "tokens", add),
         (_, Credential::Anonymous) => add(Direction::Gains, format!("takes no credential (was: {})", o.describe())),
         (Credential::Anonymous, _) => add(Direction::Loses, format!("now takes {} (was: none)", n.describe())),
-        (
-            Credential::ClientSecret { table: ot, clients: oc, .. },
-            Credential::ClientSecret { table: nt, clients: nc, .. },
-        ) if ot == nt => {
-            let added: Vec<&String> = nc.iter().filter(|c| !oc.contains(c)).collect();
-            let removed: Vec<&String> = oc.iter().filter(|c| !nc.contains(c)).collect();
-            for c in &added {
-                add(Direction::Gains, format!("client `{c}` added to `{nt}`"));
+        (Credential::ClientSecret { table: ot, clients: oc }, Credential::ClientSecret { table: nt, clients: nc })
+            if ot == nt =>
+        {
+            // Client by client: one removed does not hide another's new secret.
+            for (id, entry) in nc {
+                match oc.get(id) {
+                    None => add(Direction::Gains, format!("client `{id}` added to `{nt}`")),
+                    Some(old) if old != entry => {
+                        add(Direction::Gains, format!("the entry of client `{id}` in `{nt}` changed"));
+                    }
+                    Some(_) => {}
+                }
             }
-            for c in &removed {
-                add(Direction::Loses, format!("client `{c}` removed from `{nt}`"));
-            }
-            if added.is_empty() && removed.is_empty() {
-                add(Direction::Gains, format!("a client secret of `{nt}` changed"));
+            for id in oc.keys().filter(|id| !nc.contains_key(*id)) {
+                add(Direction::Loses, format!("client `{id}` removed from `{nt}`"));
             }
         }
-        (Credential::ApiKey { header: oh, table: ot, .. }, Credential::ApiKey { header: nh, table: nt, .. })
-            if oh == nh && ot == nt =>
-        {
-            add(Direction::Gains, format!("the keys of `{nt}` changed"));
+        (
+            Credential::ApiKey { header: oh, table: ot, keys: ok },
+            Credential::ApiKey { header: nh, table: nt, keys: nk },
+        ) if oh == nh && ot == nt => {
+            let added = nk.iter().filter(|k| !ok.contains(k)).count();
+            let removed = ok.iter().filter(|k| !nk.contains(k)).count();
+            let entries = |n: usize| if n == 1 { "entry" } else { "entries" };
+            if added > 0 {
+                add(Direction::Gains, format!("{added} key {} of `{nt}` added or changed", entries(added)));
+            }
+            if removed > 0 {
+                add(Direction::Loses, format!("{removed} key {} of `{nt}` removed or changed", entries(removed)));
+            }
         }
         _ => {
             add(Direction::Gains, format!("now takes {}", n.describe()));
@@ -223,6 +249,18 @@ fn issuers(o: &[IssuerRef], n: &[IssuerRef], what: &str, add: &mut impl FnMut(Di
                 }
                 for aud in oi.audiences.iter().filter(|a| !ni.audiences.contains(a)) {
                     add(Direction::Loses, format!("no longer accepts {what} of `{}` for audience `{aud}`", ni.iss));
+                }
+                for (setting, value) in &ni.trust {
+                    if oi.trust.get(setting) != Some(value) {
+                        let was = oi.trust.get(setting).map_or("none", String::as_str);
+                        add(
+                            Direction::Gains,
+                            format!("trusts {what} of `{}` with {setting} {value} (was: {was})", ni.iss),
+                        );
+                    }
+                }
+                for setting in oi.trust.keys().filter(|k| !ni.trust.contains_key(*k)) {
+                    add(Direction::Gains, format!("trusts {what} of `{}` without its {setting} setting", ni.iss));
                 }
                 if oi.bound && !ni.bound {
                     add(Direction::Gains, format!("accepts {what} of `{}` that are not sender-constrained", ni.iss));
@@ -245,13 +283,25 @@ fn limit(o: &LimitDef, n: &LimitDef, out: &mut Vec<Change>) {
     let (old_rate, new_rate) =
         (u128::from(o.count) * u128::from(n.period_ms), u128::from(n.count) * u128::from(o.period_ms));
     let rate = |l: &LimitDef| format!("{} per {} ms, burst {}", l.count, l.period_ms, l.burst);
-    if new_rate > old_rate || (new_rate == old_rate && n.burst > o.burst) {
+    // Rate and burst apart: a lower rate does not hide a larger burst.
+    if new_rate > old_rate || n.burst > o.burst {
         add(Direction::Gains, format!("allows more: {} (was {})", rate(n), rate(o)));
-    } else if new_rate < old_rate || n.burst < o.burst {
+    }
+    if new_rate < old_rate || n.burst < o.burst {
         add(Direction::Loses, format!("allows less: {} (was {})", rate(n), rate(o)));
     }
+    // Other keys may be ones a client picks: counted as a gain.
     if o.keys != n.keys {
-        add(Direction::Other, format!("keyed by {} (was {})", n.keys.join(", "), o.keys.join(", ")));
+        add(Direction::Gains, format!("keyed by {} (was {})", n.keys.join(", "), o.keys.join(", ")));
+    }
+    if n.ipv6_prefix > o.ipv6_prefix {
+        add(
+            Direction::Gains,
+            format!("keys IPv6 clients by /{} (was /{}): more buckets", n.ipv6_prefix, o.ipv6_prefix),
+        );
+    }
+    if n.fails_open && !o.fails_open {
+        add(Direction::Gains, "lets requests through when its shared store cannot answer (was: deny)".to_owned());
     }
 }
 

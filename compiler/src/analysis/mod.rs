@@ -14,11 +14,16 @@
 
 pub mod diff;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::PolicySet;
 use crate::dot::render_expr_in;
-use crate::graph::{Auth, BodyAccept, Endpoint, Expr, ExprId, Graph, LimitStage, Origin, StepKind};
+use crate::graph::{
+    Auth, BackendErrorPolicy, BodyAccept, Endpoint, Expr, ExprId, Graph, Issuer, KeySource, LimitStage, Origin,
+    SecretSource, StepKind,
+};
 
 /// The access matrix of one set.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -44,6 +49,10 @@ pub struct LimitDef {
     pub burst: u64,
     /// Its keys, rendered.
     pub keys: Vec<String>,
+    /// The IPv6 prefix a `source.ip` key keeps.
+    pub ipv6_prefix: u8,
+    /// `on_backend_error allow` (a shared store that cannot answer lets requests through).
+    pub fails_open: bool,
 }
 
 /// Who may reach one endpoint, and how.
@@ -85,6 +94,16 @@ pub struct Access {
     /// Why the conditions cannot be judged exactly (a regular expression, a data lookup).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inexact: Vec<String>,
+    /// The data documents its rules read, each with a digest of its content.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+    /// The token it mints for the zone behind, rendered (zone, audience,
+    /// scopes, lifetime, claims, binding, header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mint: Option<String>,
+    /// The headers it adds to an allowed request, `name = expression`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<String>,
 }
 
 /// The credential an endpoint takes.
@@ -102,10 +121,8 @@ pub enum Credential {
     ClientSecret {
         /// The table's file.
         table: String,
-        /// The client ids it holds.
-        clients: Vec<String>,
-        /// A digest of its entries (a secret replaced changes it).
-        digest: String,
+        /// Each client id with a digest of its entry (a secret replaced changes it).
+        clients: BTreeMap<String, String>,
     },
     /// An API key header against a key table.
     ApiKey {
@@ -113,10 +130,8 @@ pub enum Credential {
         header: String,
         /// The table's file.
         table: String,
-        /// How many keys it holds.
-        keys: usize,
-        /// A digest of its entries.
-        digest: String,
+        /// A digest of each entry (key hash and claims).
+        keys: Vec<String>,
     },
     /// The peer's verified certificate.
     Mtls,
@@ -134,6 +149,9 @@ pub struct IssuerRef {
     /// Its tokens must be sender-constrained (`require bound`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub bound: bool,
+    /// How its tokens are trusted: keys (a digest of a key set file, or its
+    /// URL), secret source, algorithms, leeway, scopes claim, introspection.
+    pub trust: BTreeMap<String, String>,
 }
 
 /// Whether an endpoint can allow anything.
@@ -169,11 +187,11 @@ impl Credential {
                 let list: Vec<String> = issuers.iter().map(IssuerRef::describe).collect();
                 format!("a token of {}", list.join(" or "))
             }
-            Credential::ClientSecret { table, clients, .. } => {
+            Credential::ClientSecret { table, clients } => {
                 format!("a client secret of `{table}` ({} clients)", clients.len())
             }
-            Credential::ApiKey { header, table, keys, .. } => {
-                format!("an API key (`{header}`) of `{table}` ({keys} keys)")
+            Credential::ApiKey { header, table, keys } => {
+                format!("an API key (`{header}`) of `{table}` ({} keys)", keys.len())
             }
             Credential::Mtls => "a client certificate".to_owned(),
             Credential::Asserted => "a subject the calling service asserts".to_owned(),
@@ -234,6 +252,8 @@ pub fn matrix(graph: &Graph, set: Option<&PolicySet>) -> Matrix {
             period_ms: l.period_ms,
             burst: l.burst,
             keys: l.keys.iter().map(|&k| render_expr_in(graph, k, &[])).collect(),
+            ipv6_prefix: l.ipv6_prefix,
+            fails_open: l.on_backend_error == BackendErrorPolicy::Allow,
         })
         .collect();
     Matrix {
@@ -261,6 +281,47 @@ impl Matrix {
     }
 }
 
+/// How `issuer` is trusted, setting by setting.
+fn trust(issuer: &Issuer) -> BTreeMap<String, String> {
+    let mut t = BTreeMap::new();
+    let source = |s: &SecretSource| match s {
+        SecretSource::File(p) => format!("file {p}"),
+        SecretSource::Env(v) => format!("env {v}"),
+    };
+    match &issuer.keys {
+        Some(KeySource::File { path, jwks }) => {
+            t.insert("keys".to_owned(), format!("file {path} (sha256 {})", digest(jwks)));
+        }
+        Some(KeySource::Url { url, .. }) => {
+            t.insert("keys".to_owned(), format!("url {url}"));
+        }
+        None => {}
+    }
+    if let Some(secret) = &issuer.secret {
+        t.insert("secret".to_owned(), source(secret));
+    }
+    let algorithms: Vec<&str> = issuer.algorithms.iter().map(|a| a.as_str()).collect();
+    t.insert("algorithms".to_owned(), algorithms.join(" "));
+    t.insert("leeway".to_owned(), format!("{} ms", issuer.leeway_ms));
+    t.insert("scopes from".to_owned(), issuer.scopes_claim.clone());
+    if let Some(i) = &issuer.introspect {
+        t.insert(
+            "introspect".to_owned(),
+            format!(
+                "url {} client {} secret {} cache {} ms{}{} stale {} ms",
+                i.url,
+                i.client,
+                source(&i.secret),
+                i.cache_ms,
+                if i.always { " always" } else { "" },
+                if i.signed { " signed" } else { "" },
+                i.stale_ms
+            ),
+        );
+    }
+    t
+}
+
 /// A short digest of a credential table's entries.
 fn digest(entries: &serde_json::Value) -> String {
     use sha2::Digest as _;
@@ -283,7 +344,7 @@ fn issuers(graph: &Graph, list: &[u32], bound: bool) -> Vec<IssuerRef> {
     let mut out: Vec<IssuerRef> = list
         .iter()
         .filter_map(|&i| graph.issuers.get(i as usize))
-        .map(|i| IssuerRef { iss: i.iss.clone(), audiences: i.audiences.clone(), bound })
+        .map(|i| IssuerRef { iss: i.iss.clone(), audiences: i.audiences.clone(), bound, trust: trust(i) })
         .collect();
     out.sort();
     out
@@ -293,8 +354,9 @@ fn is_const(graph: &Graph, e: ExprId, value: bool) -> bool {
     matches!(graph.exprs.get(e as usize), Some(Expr::Const(serde_json::Value::Bool(b))) if *b == value)
 }
 
-/// Adds to `out` why `e` cannot be judged exactly.
-fn opaque(graph: &Graph, e: ExprId, out: &mut Vec<String>, depth: usize) {
+/// Adds to `out` why `e` cannot be judged exactly, and to `data` each data
+/// document it reads with a digest of its content.
+fn opaque(graph: &Graph, e: ExprId, out: &mut Vec<String>, data: &mut BTreeMap<String, String>, depth: usize) {
     let Some(expr) = graph.exprs.get(e as usize) else { return };
     if depth > 256 {
         return;
@@ -303,9 +365,10 @@ fn opaque(graph: &Graph, e: ExprId, out: &mut Vec<String>, depth: usize) {
         Expr::Matches(_, re) => {
             Some(format!("a regular expression ({})", graph.regexes.get(*re as usize).map_or("?", String::as_str)))
         }
-        Expr::Data { doc, .. } => {
-            Some(format!("a lookup in data `{}`", graph.data.get(*doc as usize).map_or("?", |d| d.name.as_str())))
-        }
+        Expr::Data { doc, .. } => graph.data.get(*doc as usize).map(|d| {
+            data.insert(d.name.clone(), digest(&d.value));
+            format!("a lookup in data `{}`", d.name)
+        }),
         _ => None,
     };
     if let Some(why) = why
@@ -313,7 +376,7 @@ fn opaque(graph: &Graph, e: ExprId, out: &mut Vec<String>, depth: usize) {
     {
         out.push(why);
     }
-    let mut go = |c: ExprId| opaque(graph, c, out, depth + 1);
+    let mut go = |c: ExprId| opaque(graph, c, out, data, depth + 1);
     match expr {
         Expr::Index { base, key } => {
             go(*base);
@@ -355,6 +418,9 @@ fn access(graph: &Graph, set: Option<&PolicySet>, ep: &Endpoint) -> Access {
         allow: Vec::new(),
         deny: Vec::new(),
         inexact: Vec::new(),
+        data: BTreeMap::new(),
+        mint: None,
+        upstream: Vec::new(),
     };
     let rule = |when: Option<ExprId>, origin: &Origin| Rule {
         when: when.map(|e| render_expr_in(graph, e, &ep.params)),
@@ -384,15 +450,20 @@ fn access(graph: &Graph, set: Option<&PolicySet>, ep: &Endpoint) -> Access {
                     Auth::Bearer { issuers: list } => Credential::Bearer { issuers: issuers(graph, list, bound) },
                     Auth::ClientSecret { table: t } => {
                         let entries = entries(t);
-                        let mut clients: Vec<String> =
-                            entries.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-                        clients.sort();
-                        Credential::ClientSecret { table: path(t), clients, digest: digest(&entries) }
+                        let clients = entries
+                            .as_object()
+                            .map(|o| o.iter().map(|(id, entry)| (id.clone(), digest(entry))).collect())
+                            .unwrap_or_default();
+                        Credential::ClientSecret { table: path(t), clients }
                     }
                     Auth::ApiKey { header, table: t } => {
                         let entries = entries(t);
-                        let keys = entries.as_object().map_or(0, serde_json::Map::len);
-                        Credential::ApiKey { header: header.clone(), table: path(t), keys, digest: digest(&entries) }
+                        let mut keys: Vec<String> = entries
+                            .as_object()
+                            .map(|o| o.iter().map(|(k, claims)| digest(&serde_json::json!([k, claims]))).collect())
+                            .unwrap_or_default();
+                        keys.sort();
+                        Credential::ApiKey { header: header.clone(), table: path(t), keys }
                     }
                     Auth::Mtls => Credential::Mtls,
                     Auth::Asserted => Credential::Asserted,
@@ -419,7 +490,7 @@ fn access(graph: &Graph, set: Option<&PolicySet>, ep: &Endpoint) -> Access {
                     continue;
                 }
                 deny_always |= is_const(graph, *e, true);
-                opaque(graph, *e, &mut a.inexact, 0);
+                opaque(graph, *e, &mut a.inexact, &mut a.data, 0);
                 a.deny.push(rule(Some(*e), &step.origin));
             }
             StepKind::Allow(rules) => {
@@ -430,12 +501,35 @@ fn access(graph: &Graph, set: Option<&PolicySet>, ep: &Endpoint) -> Access {
                     let when = r.when.filter(|&e| !is_const(graph, e, true));
                     unconditional |= when.is_none();
                     if let Some(e) = when {
-                        opaque(graph, e, &mut a.inexact, 0);
+                        opaque(graph, e, &mut a.inexact, &mut a.data, 0);
                     }
                     a.allow.push(rule(when, &r.origin));
                 }
             }
-            StepKind::UpstreamHeader { .. } | StepKind::Mint(_) => {}
+            StepKind::UpstreamHeader { name, value } => {
+                opaque(graph, *value, &mut a.inexact, &mut a.data, 0);
+                a.upstream.push(format!("{name} = {}", render_expr_in(graph, *value, &ep.params)));
+            }
+            StepKind::Mint(m) => {
+                let claims: Vec<String> = m
+                    .claims
+                    .iter()
+                    .map(|(n, e)| {
+                        opaque(graph, *e, &mut a.inexact, &mut a.data, 0);
+                        format!("{n} = {}", render_expr_in(graph, *e, &ep.params))
+                    })
+                    .collect();
+                a.mint = Some(format!(
+                    "for zone {} (aud {}), scope [{}], {} s, claims [{}]{}{}",
+                    m.zone,
+                    m.audience,
+                    m.scopes.join(" "),
+                    m.lifetime_s,
+                    claims.join(", "),
+                    m.bind.as_ref().map(|b| format!(", bound to {b}")).unwrap_or_default(),
+                    m.header.as_ref().map(|h| format!(", in header {h}")).unwrap_or_default()
+                ));
+            }
         }
     }
     a.scopes.sort();
@@ -487,6 +581,12 @@ pub fn human(m: &Matrix) -> String {
             out.push_str(&format!("  limits: {}\n", a.limits.join(", ")));
         }
         out.push_str(&format!("  body:   {}\n", a.body));
+        if let Some(m) = &a.mint {
+            out.push_str(&format!("  mints:  {m}\n"));
+        }
+        for h in &a.upstream {
+            out.push_str(&format!("  upstream header {h}\n"));
+        }
         out.push_str(&format!("  reach:  {}\n", reach_word(a.reach)));
         for d in &a.deny {
             out.push_str(&format!("  deny   {}  ({})\n", shown(d), d.at));
@@ -529,9 +629,12 @@ pub fn reach_word(r: Reach) -> &'static str {
     }
 }
 
-/// Text safe in a Markdown table cell.
+/// Text safe in a Markdown table cell: no `|` or line break to end it, and
+/// no `<` to open an HTML comment or tag that would hide what follows (rule
+/// texts come from the policy under review; they are written outside code
+/// spans, where the entity reads as `<`).
 pub(crate) fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    text.replace('|', "\\|").replace('\n', " ").replace('<', "&lt;")
 }
 
 pub(crate) fn short(revision: &str) -> &str {

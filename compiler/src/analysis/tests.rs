@@ -82,7 +82,16 @@ fn the_matrix_says_who_reaches_what_under_which_rules() {
             issuers: vec![IssuerRef {
                 iss: "https://idp.example".to_owned(),
                 audiences: vec!["https://api.example".to_owned()],
-                bound: false
+                bound: false,
+                trust: [
+                    ("algorithms", "RS256 ES256 EdDSA"),
+                    ("keys", "url https://idp.example/jwks"),
+                    ("leeway", "30000 ms"),
+                    ("scopes from", "scope"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
             }]
         }
     );
@@ -127,14 +136,14 @@ fn the_diff_says_who_gains_and_who_loses() {
     assert_eq!(changes("    scope \"accounts:read\"\n", ""), [g("no longer requires scope `accounts:read`")]);
     assert_eq!(
         changes("    deny when claim.state == \"frozen\"\n", ""),
-        [g("rule removed: `deny when claim.state == \"frozen\"` (was p.warden:21)")]
+        [g("rule removed: deny when claim.state == \"frozen\" (was p.warden:21)")]
     );
     // A changed condition is a rule removed and a rule added: it widens.
     assert_eq!(
         changes("claim.customer_id == path.id", "claim.customer_id == path.id or claim.role == \"teller\""),
         [
-            g("new rule `allow when (claim.customer_id == path.id or claim.role == \"teller\")` (p.warden:22)"),
-            l("rule removed: `allow when claim.customer_id == path.id` (was p.warden:22)")
+            g("new rule: allow when (claim.customer_id == path.id or claim.role == \"teller\") (p.warden:22)"),
+            l("rule removed: allow when claim.customer_id == path.id (was p.warden:22)")
         ]
     );
     // Another audience accepted: every route of the zone gains.
@@ -179,6 +188,31 @@ fn the_diff_says_who_gains_and_who_loses() {
             "can now be allowed (always allowed)".to_owned()
         )),
         "{opened:?}"
+    );
+    // The issuer's keys from elsewhere: every route that takes its tokens gains.
+    let keys = changes("jwks url \"https://idp.example/jwks\"", "jwks url \"https://keys.attacker.example/jwks\"");
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(
+        keys[0].2,
+        "trusts tokens of `https://idp.example` with keys url https://keys.attacker.example/jwks (was: url https://idp.example/jwks)"
+    );
+    // A longer leeway (expired tokens pass longer) is a gain too.
+    let leeway =
+        changes("    audience \"https://api.example\"\n", "    audience \"https://api.example\"\n    leeway 5m\n");
+    assert!(leeway.iter().all(|c| c.0 == Direction::Gains && c.2.contains("with leeway 300000 ms")), "{leeway:?}");
+    // An upstream header that was not there.
+    let upstream = changes(
+        "    allow when claim.customer_id == path.id\n",
+        "    allow when claim.customer_id == path.id\n    upstream header \"x-user\" = claim.sub\n",
+    );
+    assert_eq!(upstream, [g("upstream header x-user = claim.sub")]);
+    // Limits: a larger burst gains even with a lower rate; other keys gain.
+    let burst = changes("10 per 1s by source.ip", "5 per 1s burst 100 by source.ip");
+    assert_eq!(burst.iter().map(|c| c.0).collect::<Vec<_>>(), [Direction::Gains, Direction::Loses], "{burst:?}");
+    let keyed = changes("by source.ip", "by header[\"x-request-id\"]");
+    assert_eq!(
+        (keyed[0].0, keyed[0].2.as_str()),
+        (Direction::Gains, "keyed by header[\"x-request-id\"] (was source.ip)")
     );
     // Limits: a higher rate gains, a lower one loses.
     assert_eq!(changes("10 per 1s", "20 per 1s")[0].0, Direction::Gains);

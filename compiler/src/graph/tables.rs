@@ -70,10 +70,15 @@ pub struct Introspect {
     /// Answers must be JWTs the issuer signed (RFC 9701), for Warden's client id.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub signed: bool,
-    /// While the endpoint fails, a kept active answer serves until the token's
-    /// `exp` (otherwise such a request is `introspection_unavailable`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub stale: bool,
+    /// While the endpoint is down, a kept active answer serves for this many
+    /// milliseconds past its `cache`, never past the token's `exp`; 0: such a
+    /// request is `introspection_unavailable`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stale_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A JWKS source.

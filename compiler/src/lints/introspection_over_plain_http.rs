@@ -12,7 +12,7 @@ pub const INTROSPECTION_OVER_HTTP: LintInfo = LintInfo {
     code: Code("W0316"),
     name: "introspection-over-plain-http",
     summary: "an `introspect url` asked over plain http",
-    explanation: "Flags `introspect url \"http://…\"`. Warden's client secret travels in clear (HTTP Basic) with every question, and whoever can tamper with the connection can answer `active: true` for any token they make up (`signed` answers stop the forgery, not the leak). Example: `introspect url \"http://idp.example/introspect\" client \"warden\" secret env \"S\"`.",
+    explanation: "Flags `introspect url \"http://…\"`. Warden's client secret travels in clear (HTTP Basic) with every question, and whoever can tamper with the connection can answer `active: true` for any token they make up (`signed` answers stop forged ones, and a replayed one is refused when it is older than the question, but not the leak). Example: `introspect url \"http://idp.example/introspect\" client \"warden\" secret env \"S\"`.",
     fix: "ask the introspection endpoint over `https://`",
 };
 

@@ -6,7 +6,9 @@ use warden_language::ast::{
 };
 
 use super::exprs::{Table, pre_auth_key};
-use super::{DEFAULT_INTROSPECT_CACHE_MS, DEFAULT_LEEWAY_MS, DEFAULT_REFRESH_MS, Lowerer, Scope, len_u32};
+use super::{
+    DEFAULT_INTROSPECT_CACHE_MS, DEFAULT_LEEWAY_MS, DEFAULT_REFRESH_MS, DEFAULT_STALE_MS, Lowerer, Scope, len_u32,
+};
 use crate::graph::{self, ExprId, KeySource, LimitStage, SchemaField, SchemaType, SecretSource};
 
 impl<'a> Lowerer<'a> {
@@ -76,7 +78,17 @@ impl<'a> Lowerer<'a> {
                     out.secret = Some(SecretSource::File(path.value.clone()));
                 }
                 IssuerItem::SecretEnv(var) => out.secret = Some(SecretSource::Env(var.value.clone())),
-                IssuerItem::Introspect { url, client, secret_in_file, secret, cache, always, signed, stale } => {
+                IssuerItem::Introspect {
+                    url,
+                    client,
+                    secret_in_file,
+                    secret,
+                    cache,
+                    always,
+                    signed,
+                    stale,
+                    stale_for,
+                } => {
                     out.introspect = Some(graph::Introspect {
                         url: url.value.clone(),
                         client: client.value.clone(),
@@ -88,7 +100,11 @@ impl<'a> Lowerer<'a> {
                         cache_ms: cache.as_ref().map_or(DEFAULT_INTROSPECT_CACHE_MS, ast::Duration::millis),
                         always: *always,
                         signed: *signed,
-                        stale: *stale,
+                        stale_ms: if *stale {
+                            stale_for.as_ref().map_or(DEFAULT_STALE_MS, ast::Duration::millis)
+                        } else {
+                            0
+                        },
                     });
                 }
             }

@@ -36,6 +36,10 @@ const DEFAULT_REFRESH_MS: u64 = 5 * 60_000;
 /// How long an active introspection answer is kept when the policy says nothing.
 const DEFAULT_INTROSPECT_CACHE_MS: u64 = 60_000;
 
+/// How long past its `cache` a kept answer serves while the endpoint is down,
+/// with `on_introspection_error stale` and no duration.
+const DEFAULT_STALE_MS: u64 = 300_000;
+
 /// Lowers a policy set that [`crate::diagnostics`] found no errors in.
 pub fn lower(set: &PolicySet, loader: &dyn Loader) -> Graph {
     let mut l = Lowerer {

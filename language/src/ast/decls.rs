@@ -100,9 +100,12 @@ pub enum IssuerItem {
         always: bool,
         /// `signed`: answers are JWTs the issuer signed (RFC 9701).
         signed: bool,
-        /// `on_introspection_error stale`: while the endpoint fails, a kept
-        /// active answer serves until the token's `exp` (`deny` when false).
+        /// `on_introspection_error stale`: while the endpoint is down, a kept
+        /// active answer serves (`deny` when false)…
         stale: bool,
+        /// …for at most this long past its `cache` (5m when not written),
+        /// never past the token's `exp`.
+        stale_for: Option<Duration>,
     },
 }
 

@@ -288,11 +288,11 @@ pub fn walk_issuer<'a, V: Visit<'a> + ?Sized>(v: &mut V, issuer: &'a Issuer) {
 /// The strings and durations of one issuer setting.
 pub fn walk_issuer_item<'a, V: Visit<'a> + ?Sized>(v: &mut V, item: &'a Spanned<IssuerItem>) {
     match &item.node {
-        IssuerItem::Introspect { url, client, secret, cache, .. } => {
+        IssuerItem::Introspect { url, client, secret, cache, stale_for, .. } => {
             v.visit_str(url);
             v.visit_str(client);
             v.visit_str(secret);
-            if let Some(d) = cache {
+            for d in cache.iter().chain(stale_for) {
                 v.visit_duration(d);
             }
         }

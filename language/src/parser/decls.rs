@@ -110,6 +110,7 @@ impl Builder<'_> {
                                     None => (false, missing_str(item_span)),
                                 };
                                 let (mut cache, mut always, mut signed, mut stale) = (None, false, false, false);
+                                let mut stale_for = None;
                                 for option in parts {
                                     match option.as_rule() {
                                         Rule::introspect_cache => {
@@ -118,7 +119,14 @@ impl Builder<'_> {
                                         Rule::introspect_always => always = true,
                                         Rule::introspect_signed => signed = true,
                                         Rule::introspect_on_error => {
-                                            stale = kids(option).any(|p| p.as_rule() == Rule::introspect_stale);
+                                            if let Some(st) =
+                                                kids(option).find(|p| p.as_rule() == Rule::introspect_stale)
+                                            {
+                                                stale = true;
+                                                stale_for = kids(st)
+                                                    .find(|d| d.as_rule() == Rule::duration)
+                                                    .map(|d| self.duration(d));
+                                            }
                                         }
                                         _ => {}
                                     }
@@ -132,6 +140,7 @@ impl Builder<'_> {
                                     always,
                                     signed,
                                     stale,
+                                    stale_for,
                                 }
                             }
                             _ => continue,

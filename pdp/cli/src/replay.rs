@@ -8,9 +8,10 @@
 //! `warden test` does). So a change of issuer, audience, scope or rule shows,
 //! and so does the token's expiry: each input is judged at the time it was
 //! logged. What cannot be judged again is counted, with why, never guessed:
-//! client secrets and API keys (not captured), DPoP-bound tokens (no proof
-//! can be made again), bodies that were not captured, and decisions that
-//! were about load rather than policy (429, 503). Rate limits are not
+//! client secrets and API keys (not captured), tokens refused before their
+//! claims were known, DPoP-bound tokens (no proof can be made again), bodies
+//! that were not captured, and decisions that were about load rather than
+//! policy (429, 503). Rate limits are not
 //! replayed: each input is judged with fresh limits.
 
 use std::collections::BTreeMap;
@@ -262,9 +263,9 @@ fn token(replayer: &Replayer<'_>, input: &Map<String, Value>) -> Result<Option<S
         None => Ok(None),
         Some("bearer") => {
             let Some(Value::Object(claims)) = input.get("claims") else {
-                // A token that was refused before its claims were known: a
-                // token no issuer trusts is refused again.
-                return Ok(Some("not.a.token".to_owned()));
+                // Refused before its claims were known (expired, forged…):
+                // what it was is not in the log.
+                return Err("token refused before its claims were known (not captured)");
             };
             if claims.get("cnf").and_then(|c| c.get("jkt")).is_some() {
                 return Err("DPoP-bound token (no proof can be made again)");

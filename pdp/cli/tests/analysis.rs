@@ -106,7 +106,7 @@ fn diff_catches_a_change_that_widens_access_and_passes_one_that_narrows() {
     assert_eq!(narrow.status.code(), Some(0), "{}{}", text(&narrow.stdout), text(&narrow.stderr));
     assert!(
         text(&narrow.stdout).starts_with(
-            "- transfers.GET /v1/transfers/{transfer_id}: new rule `deny when claim.customer_id == \"blocked\"`"
+            "- transfers.GET /v1/transfers/{transfer_id}: new rule: deny when claim.customer_id == \"blocked\""
         ),
         "{}",
         text(&narrow.stdout)
@@ -137,6 +137,36 @@ fn diff_catches_a_change_that_widens_access_and_passes_one_that_narrows() {
     // Paths are the set's own, whichever directory it was read from.
     assert!(md.contains("(transfers.warden:"), "{md}");
     assert!(!md.contains(old_s) && !md.contains(new_s), "{md}");
+
+    // What the graph holds beyond the rules: a teller added to the data the
+    // rules read, and, in one change, a partner removed while another's
+    // secret is replaced (the removal must not hide the new secret).
+    let (old2, new2) = (tmp.path().join("old2"), tmp.path().join("new2"));
+    copy_dir(&repo().join("policies/bank"), &old2);
+    copy_dir(&repo().join("policies/bank"), &new2);
+    edit(
+        &new2.join("data/tellers.json"),
+        "\"emp-1002\"",
+        "\"emp-6666\": { \"name\": \"M. Allory\", \"branch\": \"-\" },\n  \"emp-1002\"",
+    );
+    edit(&new2.join("clients/partners.json"), "\"acme-pay\": \"95991bb2", "\"acme-pay\": \"00000000");
+    edit(
+        &new2.join("clients/partners.json"),
+        ",\n  \"globex-treasury\": \"75feb0c610fc2cda7aadc7ba0929e98c2fc154d00a87d1047a088190ee2d922a\"",
+        "",
+    );
+    let hidden = warden(&["diff", old2.to_str().unwrap(), new2.to_str().unwrap(), "--format", "human"]);
+    assert_eq!(hidden.status.code(), Some(2), "{}{}", text(&hidden.stdout), text(&hidden.stderr));
+    let said = text(&hidden.stdout);
+    assert!(
+        said.contains("+ accounts.GET /v1/accounts/{account_id}: data `tellers`, which its rules read, changed"),
+        "{said}"
+    );
+    assert!(said.contains("the entry of client `acme-pay` in `clients/partners.json` changed"), "{said}");
+    assert!(
+        said.contains("- partner_accounts.GET /v1/accounts/{account_id}/balance: client `globex-treasury` removed"),
+        "{said}"
+    );
 
     // A set that does not compile: exit 1, never 0.
     std::fs::write(new.join("broken.warden"), "zone {").unwrap();
@@ -175,7 +205,7 @@ fn diff_compares_two_revisions_of_a_git_repository() {
     for action in ["todo.read", "todo.edit", "todo.delete"] {
         assert!(
             said.contains(&format!(
-                "+ {action}: rule removed: `deny when resource.tenant != claim.tenant` (was todo.warden:"
+                "+ {action}: rule removed: deny when resource.tenant != claim.tenant (was todo.warden:"
             )),
             "{said}"
         );

@@ -91,8 +91,9 @@ pub struct CallerRules {
     trusted_proxies: Vec<IpNet>,
     /// Where a trusted proxy passes the client's certificate to forward auth.
     client_cert_header: Option<String>,
-    /// That proxy verified the certificate: its name becomes the peer.
-    client_cert_peer: bool,
+    /// Proxies that verify the certificates they pass on: from them, its
+    /// name becomes the peer.
+    client_cert_peer: Vec<IpNet>,
 }
 
 impl CallerRules {
@@ -118,7 +119,7 @@ impl CallerRules {
             assert_networks: nets(&callers.assert_networks, "callers.assert_networks")?,
             trusted_proxies,
             client_cert_header: None,
-            client_cert_peer: false,
+            client_cert_peer: Vec::new(),
         })
     }
 
@@ -143,16 +144,36 @@ impl CallerRules {
     /// Reads the client certificate forward auth is given from `header`
     /// (`[forward_auth] client_cert_header`), from trusted proxies only.
     #[must_use]
-    pub fn with_client_cert_header(mut self, header: Option<String>, as_peer: bool) -> CallerRules {
+    pub fn with_client_cert_header(mut self, header: Option<String>) -> CallerRules {
         self.client_cert_header = header;
-        self.client_cert_peer = as_peer;
         self
     }
 
-    /// Whether the certificate in that header names the peer
-    /// (`forward_auth.client_cert_peer`).
-    pub fn client_cert_peer(&self) -> bool {
-        self.client_cert_peer
+    /// Names the proxies (`[forward_auth] client_cert_peer_proxies`) whose
+    /// certificate header also names the peer; errors name the bad entry.
+    pub fn with_client_cert_peer(mut self, proxies: &[String]) -> Result<CallerRules, String> {
+        self.client_cert_peer = proxies
+            .iter()
+            .map(|n| {
+                parse_cidr(n)
+                    .ok_or_else(|| format!("`forward_auth.client_cert_peer_proxies`: `{n}` is not a CIDR range"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// Whether the certificate this caller passes on names the peer: it is
+    /// one of `client_cert_peer_proxies` (a narrower list than the trusted
+    /// proxies: those whose `X-Forwarded-For` is read need not verify
+    /// certificates), connected over TCP.
+    pub fn certificate_names_peer(&self, caller: &Caller) -> bool {
+        match caller {
+            Caller::Conn { peer, .. } => {
+                let ip = peer.ip().to_canonical();
+                self.client_cert_peer.iter().any(|n| n.contains(&ip))
+            }
+            Caller::InProcess | Caller::Unknown => false,
+        }
     }
 
     /// The header in which this forward-auth caller passes the client's

@@ -2,8 +2,12 @@
 //! judged, as `warden replay` needs it to judge it again against another
 //! revision. Never a credential: the `authorization`, `proxy-authorization`,
 //! `cookie` and `dpop` headers and every `api_key` header of the set are left
-//! out, and so are a resource check's token; what authentication established
-//! is kept instead (its claims), with the kind of credential it came from.
+//! out, and so are a resource check's token and every header whose name says
+//! it may hold one ([`sensitive`]: `token`, `secret`, `password`, `auth`,
+//! `session`, `key`…); such query parameters and JSON or form members are
+//! kept with their value replaced by `redacted`, and a body of another media
+//! type is not kept at all. What authentication established is kept instead
+//! (its claims), with the kind of credential it came from.
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -16,6 +20,92 @@ use crate::decide::Check;
 /// The largest body a line carries (`request_and_body`); a larger one is left
 /// out and the line says so.
 pub const MAX_BODY_BYTES: usize = 64 << 10;
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "redacted";
+
+/// Whether a header, query parameter or JSON member of this name may hold a
+/// credential: its value is never captured (headers are left out, query and
+/// body values replaced by [`REDACTED`]).
+pub fn sensitive(name: &str) -> bool {
+    const PARTS: &[&str] = &[
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "auth",
+        "session",
+        "cookie",
+        "credential",
+        "api_key",
+        "apikey",
+        "api-key",
+        "private",
+    ];
+    let name = name.to_ascii_lowercase();
+    matches!(name.as_str(), "key" | "code" | "sig" | "signature") || PARTS.iter().any(|p| name.contains(p))
+}
+
+/// `target` with the values of sensitive query parameters redacted.
+fn redact_target(target: &str) -> String {
+    let Some((path, query)) = target.split_once('?') else { return target.to_owned() };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            let decoded: String = url::form_urlencoded::parse(name.as_bytes()).map(|(k, _)| k.into_owned()).collect();
+            if sensitive(&decoded) { format!("{name}={REDACTED}") } else { pair.to_owned() }
+        })
+        .collect();
+    let mut out = format!("{path}?{}", pairs.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// Replaces, at any depth, the values of members with sensitive names.
+fn redact_json(value: &mut Value, depth: usize) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if sensitive(k) {
+                    *v = Value::String(REDACTED.to_owned());
+                } else if depth < 64 {
+                    redact_json(v, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) if depth < 64 => items.iter_mut().for_each(|v| redact_json(v, depth + 1)),
+        _ => {}
+    }
+}
+
+/// A body as the log may hold it: JSON or a form with sensitive members
+/// redacted; `None` for any other media type (it cannot be told what it holds).
+fn redact_body(body: &[u8], media: &str) -> Option<Vec<u8>> {
+    let essence = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+        let mut value: Value = serde_json::from_slice(body).ok()?;
+        redact_json(&mut value, 0);
+        return serde_json::to_vec(&value).ok();
+    }
+    if essence == "application/x-www-form-urlencoded" {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body)
+            .map(|(k, v)| {
+                let v = if sensitive(&k) { REDACTED.to_owned() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        return Some(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().into_bytes());
+    }
+    None
+}
 
 /// Headers that carry credentials in `graph`: never written to the log.
 pub fn secret_headers(graph: &Graph) -> Vec<String> {
@@ -54,14 +144,18 @@ pub fn input(check: &Check, d: &Decision, secret_headers: &[String], capture: Ca
                 }
                 None => None,
             };
-            let headers: Vec<Value> =
-                req.headers.iter().filter(|(n, _)| !secret_headers.contains(n)).map(|(n, v)| json!([n, v])).collect();
+            let headers: Vec<Value> = req
+                .headers
+                .iter()
+                .filter(|(n, _)| !secret_headers.contains(n) && !sensitive(n))
+                .map(|(n, v)| json!([n, v]))
+                .collect();
             let mut input = json!({
                 "kind": "http",
                 "method": req.method,
                 "scheme": req.scheme,
                 "host": req.host,
-                "target": req.target,
+                "target": redact_target(&req.target),
                 "headers": headers,
                 "source_ip": req.source_ip.map(|i| i.to_string()),
                 "peer": req.peer,
@@ -75,12 +169,16 @@ pub fn input(check: &Check, d: &Decision, secret_headers: &[String], capture: Ca
                 ("context", req.context.clone()),
             ];
             add(&mut input, extra);
+            let media = header("content-type").unwrap_or("");
             match req.body.as_deref().filter(|b| !b.is_empty()) {
                 Some(body) if capture == Capture::RequestAndBody && body.len() <= MAX_BODY_BYTES => {
-                    add(
-                        &mut input,
-                        [("body", Some(Value::String(base64::engine::general_purpose::STANDARD.encode(body))))],
-                    );
+                    match redact_body(body, media) {
+                        Some(kept) => add(
+                            &mut input,
+                            [("body", Some(Value::String(base64::engine::general_purpose::STANDARD.encode(kept))))],
+                        ),
+                        None => add(&mut input, [("body_omitted", Some(Value::Bool(true)))]),
+                    }
                 }
                 Some(_) => add(&mut input, [("body_omitted", Some(Value::Bool(true)))]),
                 None => {}
@@ -143,28 +241,52 @@ mod tests {
     fn no_credential_is_captured_and_the_claims_are() {
         let secret = secret_headers(&graph());
         assert!(secret.contains(&"x-partner-key".to_owned()), "{secret:?}");
-        let headers =
-            ["authorization", "proxy-authorization", "cookie", "dpop", "x-api-key", "x-partner-key", "accept"];
+        let headers = [
+            "authorization",
+            "proxy-authorization",
+            "cookie",
+            "dpop",
+            "x-api-key",
+            "x-partner-key",
+            "x-auth-token",
+            "x-amz-security-token",
+            "accept",
+        ];
+        let mut pairs: Vec<(String, String)> =
+            headers.iter().map(|h| ((*h).to_owned(), format!("{h}-value"))).collect();
+        pairs.push(("content-type".to_owned(), "application/json".to_owned()));
         let req = HttpRequest {
             method: "POST".to_owned(),
-            target: "/x?q=1".to_owned(),
-            headers: headers.iter().map(|h| ((*h).to_owned(), format!("{h}-value"))).collect(),
-            body: Some(b"{\"a\": 1}".to_vec()),
+            target: "/x?q=1&access_token=eyJ.secret&api_key=k1#f".to_owned(),
+            headers: pairs,
+            body: Some(br#"{"a": 1, "login": {"user": "u", "password": "hunter2"}, "refresh_token": "rt"}"#.to_vec()),
             ..HttpRequest::default()
         };
         let mut d = Decision::new(Reason::Allowed, "", None);
         d.claims = Some(std::sync::Arc::new(serde_json::Map::from_iter([("sub".to_owned(), json!("u-1"))])));
-        let check = Check::Http(req);
+        let check = Check::Http(req.clone());
         assert_eq!(input(&check, &d, &secret, Capture::None), None);
         let got = input(&check, &d, &secret, Capture::Request).unwrap();
         let text = got.to_string();
-        for h in &headers[..6] {
+        for h in &headers[..8] {
             assert!(!text.contains(&format!("{h}-value")), "{h} captured: {text}");
         }
-        assert_eq!(got["headers"], json!([["accept", "accept-value"]]));
+        assert_eq!(got["headers"], json!([["accept", "accept-value"], ["content-type", "application/json"]]));
         assert_eq!((got["credential"].as_str(), got["claims"]["sub"].as_str()), (Some("other"), Some("u-1")));
-        assert_eq!((got["target"].as_str(), got["body_omitted"].as_bool()), (Some("/x?q=1"), Some(true)));
+        assert_eq!(
+            (got["target"].as_str(), got["body_omitted"].as_bool()),
+            (Some("/x?q=1&access_token=redacted&api_key=redacted#f"), Some(true))
+        );
+        assert!(!text.contains("eyJ.secret") && !text.contains("k1"), "{text}");
+        // With bodies: JSON members that may hold a credential are redacted, at any depth.
         let with_body = input(&check, &d, &secret, Capture::RequestAndBody).unwrap();
-        assert_eq!(with_body["body"], json!(base64::engine::general_purpose::STANDARD.encode(b"{\"a\": 1}")));
+        let body = base64::engine::general_purpose::STANDARD.decode(with_body["body"].as_str().unwrap()).unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body, json!({"a": 1, "login": {"user": "u", "password": "redacted"}, "refresh_token": "redacted"}));
+        // A body whose media type says nothing of what it holds is not kept.
+        let mut plain = req;
+        plain.headers.retain(|(n, _)| n != "content-type");
+        let other = input(&Check::Http(plain), &d, &secret, Capture::RequestAndBody).unwrap();
+        assert_eq!((other.get("body"), other["body_omitted"].as_bool()), (None, Some(true)));
     }
 }

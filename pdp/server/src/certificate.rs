@@ -62,7 +62,7 @@ pub fn apply(req: &mut HttpRequest, text: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// With `forward_auth.client_cert_peer` (the proxy verified the certificate
+/// From a proxy of `forward_auth.client_cert_peer_proxies` (it verified the certificate
 /// against a CA): its SPIFFE URI SAN, else first DNS SAN, becomes the peer.
 /// A certificate that names neither leaves no peer (`auth mtls` then refuses).
 pub fn apply_peer(req: &mut HttpRequest, text: Option<&str>) -> Result<(), String> {

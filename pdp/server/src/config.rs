@@ -269,13 +269,14 @@ pub struct ForwardAuth {
     /// certificate (PEM or URL-encoded PEM: nginx `$ssl_client_escaped_cert`),
     /// for certificate-bound tokens (RFC 8705). Read only from trusted proxies.
     pub client_cert_header: Option<String>,
-    /// The proxy verifies client certificates against a CA (nginx
-    /// `ssl_verify_client on|optional` with `ssl_client_certificate`, never
-    /// `optional_no_ca`): the certificate's SPIFFE URI SAN, else its first DNS
-    /// SAN, becomes the judged request's peer (`peer.principal`, `auth mtls`,
-    /// `require mtls`). Off by default: a certificate nobody verified proves
-    /// no name.
-    pub client_cert_peer: bool,
+    /// Proxies (CIDR ranges) that verify client certificates against a CA
+    /// (nginx `ssl_verify_client on|optional` with `ssl_client_certificate`,
+    /// never `optional_no_ca`): from them, the certificate's SPIFFE URI SAN,
+    /// else its first DNS SAN, becomes the judged request's peer
+    /// (`peer.principal`, `auth mtls`, `require mtls`). Empty by default: a
+    /// certificate nobody verified proves no name, and a trusted proxy (whose
+    /// `X-Forwarded-For` is read) need not be one that verifies.
+    pub client_cert_peer_proxies: Vec<String>,
 }
 
 /// AuthZEN settings.
@@ -458,9 +459,13 @@ impl Config {
         }
         super::caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)
             .map_err(|e| e.to_string())?;
-        if config.forward_auth.client_cert_peer && config.forward_auth.client_cert_header.is_none() {
-            return Err("`forward_auth.client_cert_peer` needs `forward_auth.client_cert_header`".to_owned());
+        if !config.forward_auth.client_cert_peer_proxies.is_empty() && config.forward_auth.client_cert_header.is_none()
+        {
+            return Err("`forward_auth.client_cert_peer_proxies` needs `forward_auth.client_cert_header`".to_owned());
         }
+        super::caller::CallerRules::default()
+            .with_client_cert_peer(&config.forward_auth.client_cert_peer_proxies)
+            .map_err(|e| e.to_string())?;
         if let Some(h) = &config.forward_auth.client_cert_header {
             let token = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
             if h.is_empty() || !h.chars().all(token) {
@@ -563,16 +568,27 @@ mod tests {
         let err = Config::parse("[grpc]\nidle_timeout_ms = 0\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`grpc.idle_timeout_ms` is 0"), "{err}");
         // A verified certificate names the peer only where it comes from a named header.
-        assert!(!c.forward_auth.client_cert_peer);
-        let err =
-            Config::parse("[forward_auth]\nclient_cert_peer = true\n", Path::new("w.toml")).unwrap_err().to_string();
-        assert!(err.contains("`forward_auth.client_cert_peer` needs `forward_auth.client_cert_header`"), "{err}");
+        assert!(c.forward_auth.client_cert_peer_proxies.is_empty());
+        let err = Config::parse("[forward_auth]\nclient_cert_peer_proxies = [\"127.0.0.1/32\"]\n", Path::new("w.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`forward_auth.client_cert_peer_proxies` needs `forward_auth.client_cert_header`"),
+            "{err}"
+        );
+        let err = Config::parse(
+            "[forward_auth]\nclient_cert_header = \"x-ssl-client-cert\"\nclient_cert_peer_proxies = [\"nope\"]\n",
+            Path::new("w.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`nope` is not a CIDR range"), "{err}");
         let c = Config::parse(
-            "[forward_auth]\nclient_cert_header = \"x-ssl-client-cert\"\nclient_cert_peer = true\n",
+            "[forward_auth]\nclient_cert_header = \"x-ssl-client-cert\"\nclient_cert_peer_proxies = [\"127.0.0.1/32\"]\n",
             Path::new("w.toml"),
         )
         .unwrap();
-        assert!(c.forward_auth.client_cert_peer);
+        assert_eq!(c.forward_auth.client_cert_peer_proxies, ["127.0.0.1/32"]);
     }
 
     #[test]

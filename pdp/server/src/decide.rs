@@ -67,7 +67,7 @@ pub enum Check {
 
 impl Check {
     /// About how many bytes of input the engine will read.
-    fn input_bytes(&self) -> usize {
+    pub(crate) fn input_bytes(&self) -> usize {
         match self {
             Check::Http(r) => {
                 r.target.len()
@@ -147,14 +147,18 @@ fn off_worker_slots() -> &'static tokio::sync::Semaphore {
 pub fn decide_now(service: &Service, loaded: &Loaded, check: &Check, door: Door) -> Decision {
     let d = decide_live(service, loaded, check, door);
     if let Some(shadow) = &service.shadow {
-        shadow.offer(crate::shadow::Job {
-            check: check.clone(),
-            decision_id: d.decision_id.to_string(),
-            allow: d.allow,
-            status: d.status,
-            reason: d.reason,
-            rule: d.rule.as_deref().map(str::to_owned),
-        });
+        let bytes = check.input_bytes();
+        if shadow.accepts(bytes) {
+            let job = crate::shadow::Job {
+                check: check.clone(),
+                decision_id: d.decision_id.to_string(),
+                allow: d.allow,
+                status: d.status,
+                reason: d.reason,
+                rule: d.rule.as_deref().map(str::to_owned),
+            };
+            shadow.offer(job, bytes);
+        }
     }
     d
 }

@@ -356,7 +356,7 @@ fn forwarded(s: &Service, headers: &HeaderMap, caller: &Caller) -> Result<HttpRe
     if let Some(name) = s.callers.certificate_header(caller) {
         let text = one_of(headers, &[name], name)?;
         crate::certificate::apply(&mut req, text)?;
-        if s.callers.client_cert_peer() {
+        if s.callers.certificate_names_peer(caller) {
             crate::certificate::apply_peer(&mut req, text)?;
         }
     }

@@ -7,8 +7,9 @@
 //! [`CACHE_ANSWER_BYTES`] each. Concurrent requests for one
 //! token wait for one call. After a failed call the endpoint is not asked again
 //! for [`BACKOFF_MS`]: requests meanwhile are refused at once (503), or, with
-//! `on_introspection_error stale`, served the active answer kept for that
-//! token (never past its `exp`). With `signed`, answers are RFC 9701 JWTs,
+//! `on_introspection_error stale [D]`, served the active answer kept for that
+//! token (for at most D past its `cache`, never past its `exp`; only while the
+//! endpoint is down, never after a refusal or at the cap on calls in flight). With `signed`, answers are RFC 9701 JWTs,
 //! verified with the issuer's keys before they are used or kept.
 
 use std::collections::HashMap;
@@ -46,8 +47,9 @@ struct Target {
     cache_ms: u64,
     /// Answers are RFC 9701 JWTs.
     signed: bool,
-    /// A kept active answer serves while the endpoint fails.
-    stale: bool,
+    /// How long past `cache` a kept active answer serves while the endpoint
+    /// is down (0: never).
+    stale_ms: u64,
 }
 
 /// The media type of an RFC 9701 answer.
@@ -130,7 +132,7 @@ impl HttpIntrospector {
                 secret: text.trim().to_owned(),
                 cache_ms: i.cache_ms,
                 signed: i.signed,
-                stale: i.stale,
+                stale_ms: i.stale_ms,
             }));
         }
         if targets.iter().all(Option::is_none) {
@@ -203,7 +205,9 @@ impl HttpIntrospector {
         }
         let jwt = std::str::from_utf8(&body).map_err(|_| refused("the signed answer is not text".to_owned()))?;
         let Some(jwks) = &self.jwks else { return Err(refused("no keys verify signed answers".to_owned())) };
-        jwks.introspection_answer(jwt, issuer, &target.client, now_ms).map(Arc::new).map_err(refused)
+        // Asked for a moment ago: an older answer is a replayed one.
+        let max_age_s = self.timeout.as_secs().saturating_add(1);
+        jwks.introspection_answer(jwt, issuer, &target.client, now_ms, max_age_s).map(Arc::new).map_err(refused)
     }
 }
 
@@ -302,7 +306,7 @@ impl Introspector for HttpIntrospector {
             Ok(a) if a.get("active") == Some(&Value::Bool(true)) => {
                 let exp_ms = a.get("exp").and_then(Value::as_u64).map_or(0, |e| e.saturating_mul(1_000));
                 let fresh = exp_ms.min(now_ms.saturating_add(target.cache_ms));
-                (fresh, if target.stale { exp_ms } else { fresh })
+                (fresh, exp_ms.min(fresh.saturating_add(target.stale_ms)))
             }
             Ok(_) => (now_ms.saturating_add(NEGATIVE_MS), now_ms.saturating_add(NEGATIVE_MS)),
             Err(f) => {
@@ -314,9 +318,13 @@ impl Introspector for HttpIntrospector {
                 (0, 0)
             }
         };
+        // Only an endpoint that is down (unreachable, timed out, 5xx) lets a
+        // kept answer serve: never a refusal, a bad answer, or the cap on
+        // calls in flight, which a client can reach by itself.
         let answer: Answer = match answer {
             Ok(a) => Ok(a),
-            Err(f) => self.stale(target, &key, now_ms, f.why),
+            Err(f) if f.endpoint_down => self.stale(target, &key, now_ms, f.why),
+            Err(f) => Err(f.why),
         };
         let small =
             answer.as_ref().is_ok_and(|a| serde_json::to_vec(&**a).is_ok_and(|b| b.len() <= CACHE_ANSWER_BYTES));
@@ -343,11 +351,11 @@ impl Introspector for HttpIntrospector {
 }
 
 impl HttpIntrospector {
-    /// What a failed call gives: with `on_introspection_error stale`, the
-    /// active answer kept for the token while its `exp` has not passed;
-    /// otherwise (or without one) the failure.
+    /// What a call to a down endpoint gives: with `on_introspection_error
+    /// stale`, the active answer kept for the token (within its stale time,
+    /// never past its `exp`); otherwise (or without one) the failure.
     fn stale(&self, target: &Target, key: &[u8; 32], now_ms: u64, why: String) -> Answer {
-        if target.stale
+        if target.stale_ms > 0
             && let Some(kept) = lock(&self.cache).get(key)
             && now_ms < kept.keep_until
             && let Ok(answer) = &kept.answer
@@ -494,6 +502,11 @@ mod tests {
         assert!(
             refuse(SIGNED_ANSWER, signed_answer(&der, "token-introspection+jwt", &from_other), "t6").contains("issuer")
         );
+        // An answer signed long before the question: a replayed one.
+        let mut replayed = good.clone();
+        replayed["iat"] = json!(now / 1_000 - 120);
+        let why = refuse(SIGNED_ANSWER, signed_answer(&der, "token-introspection+jwt", &replayed), "t10");
+        assert!(why.contains("older than the question"), "{why}");
         let mut no_iat = good.clone();
         no_iat.as_object_mut().unwrap().remove("iat");
         assert!(refuse(SIGNED_ANSWER, signed_answer(&der, "token-introspection+jwt", &no_iat), "t7").contains("iat"));
@@ -527,10 +540,23 @@ mod tests {
             assert_eq!(i.calls.load(Ordering::Relaxed), 2);
             // A token never seen before has nothing kept: refused.
             assert!(i.introspect(0, "u", now + 30_000).unwrap_err().contains("503"));
-            // Never past the token's `exp`.
-            assert!(i.introspect(0, "t", now + 601_000).is_err());
-            assert_eq!(i.stale_served.load(Ordering::Relaxed), if stale { 2 } else { 0 });
+            // Never past its stale time (5m past `cache`, the default), nor the token's `exp`.
+            assert_eq!(i.introspect(0, "t", now + 309_000).is_ok(), stale);
+            assert!(i.introspect(0, "t", now + 311_000).is_err());
+            assert_eq!(i.stale_served.load(Ordering::Relaxed), if stale { 3 } else { 0 });
         }
+        // A refusal (here a 401: Warden's client disabled) is not a down
+        // endpoint: no kept answer serves.
+        let reply: Reply = Arc::new(Mutex::new((200, "application/json", active.clone())));
+        let i = introspector_with(&rt, &switchable(&rt, &reply), " cache 10s on_introspection_error stale 1h", None);
+        assert!(i.introspect(0, "t", now).is_ok());
+        lock(&reply).0 = 401;
+        assert!(i.introspect(0, "t", now + 20_000).unwrap_err().contains("401"));
+        assert_eq!(i.stale_served.load(Ordering::Relaxed), 0);
+        // With `stale 1h`, the token's `exp` (600 s) is what ends it.
+        lock(&reply).0 = 503;
+        assert!(i.introspect(0, "t", now + 590_000).is_ok());
+        assert!(i.introspect(0, "t", now + 601_000).is_err());
     }
 
     #[test]

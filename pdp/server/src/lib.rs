@@ -105,7 +105,9 @@ async fn serve(config: Config) -> Result<(), ServeError> {
     let log = start_log(&config, checkpoints).await?;
     let callers = caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)
         .map_err(ServeError::Callers)?
-        .with_client_cert_header(config.forward_auth.client_cert_header.clone(), config.forward_auth.client_cert_peer);
+        .with_client_cert_header(config.forward_auth.client_cert_header.clone())
+        .with_client_cert_peer(&config.forward_auth.client_cert_peer_proxies)
+        .map_err(ServeError::Callers)?;
     let mut service = Service::with_limits(config.policies.clone(), &config.limits, log)?
         .with_doors(callers, config.check_limits)
         .with_capture(config.decision_log.capture);

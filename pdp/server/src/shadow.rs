@@ -10,11 +10,13 @@
 //!
 //! The candidate has its own rate-limit state and no introspection: a check
 //! it cannot judge the way the live set did (an opaque token it cannot ask
-//! about, a DPoP proof the live decision has just used, a rate-limited live
-//! decision) is counted as skipped, never as a disagreement. It mints nothing.
+//! about, a request with a DPoP proof, which is good once and which the live
+//! decision used, a rate-limited decision) is counted as skipped, never as a
+//! disagreement. It mints nothing. The queue is bounded in jobs and in input
+//! bytes ([`MAX_QUEUED_BYTES`]); the door copies a check only when it fits.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -35,6 +37,11 @@ pub const QUEUE: usize = 10_000;
 
 /// Rate-limit keys the candidate holds at most.
 const CANDIDATE_KEYS: usize = 100_000;
+
+/// Input bytes waiting at most (bodies, headers): beyond, a check is not
+/// judged again (counted as dropped), so a flood of large requests cannot
+/// grow the queue's memory.
+pub const MAX_QUEUED_BYTES: usize = 64 << 20;
 
 /// `warden_shadow_checks_total` labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -90,7 +97,7 @@ pub struct Shadow {
     pub policies: PathBuf,
     candidate: ArcSwapOption<Candidate>,
     last_error: Mutex<Option<String>>,
-    tx: SyncSender<Job>,
+    tx: SyncSender<(Job, usize)>,
     fetcher: Option<Arc<dyn warden_engine::jwt::JwksFetcher>>,
     metrics: ShadowMetrics,
     log: Option<tokio::sync::mpsc::Sender<String>>,
@@ -98,6 +105,10 @@ pub struct Shadow {
     disagreed: AtomicU64,
     skipped: AtomicU64,
     dropped: AtomicU64,
+    /// Jobs and input bytes in the queue now, and the most jobs it takes.
+    queued: AtomicUsize,
+    queued_bytes: AtomicUsize,
+    capacity: usize,
 }
 
 impl Shadow {
@@ -124,6 +135,9 @@ impl Shadow {
             disagreed: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            queued: AtomicUsize::new(0),
+            queued_bytes: AtomicUsize::new(0),
+            capacity: queue.max(1),
         });
         let worker = Arc::downgrade(&shadow);
         std::thread::Builder::new().name("warden-shadow".to_owned()).spawn(move || work(&worker, &rx))?;
@@ -160,12 +174,40 @@ impl Shadow {
         }
     }
 
-    /// Queues `job`; a full queue drops it (counted). Never waits.
-    pub fn offer(&self, job: Job) {
-        match self.tx.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.count("dropped", &self.dropped),
+    /// Whether a check of about `bytes` of input would be taken: a candidate
+    /// is loaded and the queue has room for it, in jobs and in bytes. When
+    /// not, the check is counted (skipped or dropped) here, before the door
+    /// copies anything.
+    pub fn accepts(&self, bytes: usize) -> bool {
+        if self.candidate.load().is_none() {
+            self.count("skipped", &self.skipped);
+            return false;
         }
+        let full = self.queued.load(Ordering::Relaxed) >= self.capacity
+            || self.queued_bytes.load(Ordering::Relaxed).saturating_add(bytes) > MAX_QUEUED_BYTES;
+        if full {
+            self.count("dropped", &self.dropped);
+        }
+        !full
+    }
+
+    /// Queues `job` of about `bytes` of input (after [`Shadow::accepts`]); a
+    /// full queue drops it (counted). Never waits.
+    pub fn offer(&self, job: Job, bytes: usize) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        self.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        match self.tx.try_send((job, bytes)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.done(bytes);
+                self.count("dropped", &self.dropped);
+            }
+        }
+    }
+
+    fn done(&self, bytes: usize) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     fn count(&self, outcome: &'static str, counter: &AtomicU64) {
@@ -195,14 +237,21 @@ impl Shadow {
             self.count("skipped", &self.skipped);
             return;
         };
+        // Not judged at all: a rate-limited live decision (limits are counted
+        // apart), and a DPoP proof (good once, and the live decision used it:
+        // the candidate must not touch the replay store either).
+        let dpop = matches!(&job.check, Check::Http(req) if req.headers.iter().any(|(n, _)| n == "dpop"));
+        if job.reason == Reason::RateLimited || dpop {
+            self.count("skipped", &self.skipped);
+            return;
+        }
         let d = match &job.check {
             Check::Http(req) => candidate.engine.check_http(req),
             Check::Resource(req) => candidate.engine.check_resource(req),
         };
         // What the candidate cannot judge as the live set did.
-        let cannot =
-            matches!(d.reason, Reason::IntrospectionUnavailable | Reason::DpopProofInvalid) && d.reason != job.reason;
-        if cannot || job.reason == Reason::RateLimited || d.reason == Reason::RateLimited {
+        let cannot = d.reason == Reason::IntrospectionUnavailable && d.reason != job.reason;
+        if cannot || d.reason == Reason::RateLimited {
             self.count("skipped", &self.skipped);
             return;
         }
@@ -244,9 +293,33 @@ impl Shadow {
 }
 
 /// The worker: judges jobs until the shadow is gone.
-fn work(shadow: &std::sync::Weak<Shadow>, rx: &Receiver<Job>) {
-    while let Ok(job) = rx.recv() {
+fn work(shadow: &std::sync::Weak<Shadow>, rx: &Receiver<(Job, usize)>) {
+    while let Ok((job, bytes)) = rx.recv() {
         let Some(shadow) = shadow.upgrade() else { return };
         shadow.judge(&job);
+        shadow.done(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_bounded_in_jobs_and_bytes_before_anything_is_copied() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/todo");
+        let shadow = Shadow::start(dir, 2, None, ShadowMetrics::default(), None).unwrap();
+        // No candidate yet: nothing is taken.
+        assert!(!shadow.accepts(10));
+        assert_eq!(shadow.skipped.load(Ordering::Relaxed), 1);
+        shadow.reload().unwrap();
+        assert!(shadow.accepts(10));
+        // Larger than the byte budget: dropped before the door copies it.
+        assert!(!shadow.accepts(MAX_QUEUED_BYTES + 1));
+        // Full in jobs (the worker is held up by nothing here, so fill the count by hand).
+        shadow.queued.store(2, Ordering::Relaxed);
+        assert!(!shadow.accepts(10));
+        assert_eq!(shadow.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(shadow.status()["dropped"], 2);
     }
 }

@@ -150,7 +150,14 @@ fn checkout(dir: &Path, rev: &str, temporary: &mut Vec<PathBuf>) -> Result<PathB
     }
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let out = std::env::temp_dir().join(format!("warden-diff-{}-{nanos}-{}", std::process::id(), temporary.len()));
-    std::fs::create_dir(&out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        // The policy files (and credential tables) are the owner's to read.
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(&out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
     temporary.push(out.clone());
     let mut total = 0u64;
     for name in names {
@@ -159,11 +166,15 @@ fn checkout(dir: &Path, rev: &str, temporary: &mut Vec<PathBuf>) -> Result<PathB
         if relative.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
             return Err(format!("`{name}` at `{rev}` is not a plain path"));
         }
-        let bytes = git(&root, &["show", &format!("{rev}:{name}")])?;
-        total = total.saturating_add(bytes.len() as u64);
+        let object = format!("{rev}:{name}");
+        // The size first: a huge blob is refused before it is read.
+        let size: u64 =
+            String::from_utf8_lossy(&git(&root, &["cat-file", "-s", &object])?).trim().parse().unwrap_or(u64::MAX);
+        total = total.saturating_add(size);
         if total > MAX_BYTES {
             return Err(format!("`{}` at `{rev}` is larger than {MAX_BYTES} bytes", dir.display()));
         }
+        let bytes = git(&root, &["cat-file", "blob", &object])?;
         let path = out.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;

@@ -326,15 +326,17 @@ impl JwksVerifier {
     /// An RFC 9701 introspection answer of issuer `issuer` (its index in the
     /// graph): a JWT of type `token-introspection+jwt` that the issuer signed
     /// with one of its keys (never a shared secret), issued by it, for
-    /// `client` (Warden's client id there), with an `iat` and, when it has
-    /// one, an `exp` still to come. Its `token_introspection` member is the
-    /// answer. `Err` says what is wrong.
+    /// `client` (Warden's client id there), issued at most `max_age_s` ago
+    /// (with the leeway: it was asked for a moment ago, so an older one is
+    /// replayed), valid now (`nbf`, `exp` when it has them). Its
+    /// `token_introspection` member is the answer. `Err` says what is wrong.
     pub fn introspection_answer(
         &self,
         jwt: &str,
         issuer: u32,
         client: &str,
         now_ms: u64,
+        max_age_s: u64,
     ) -> Result<serde_json::Map<String, Value>, String> {
         let signed = self.signed(jwt.trim(), &[issuer], now_ms, MAX_SIGNED_ANSWER_BYTES).map_err(|(_, why)| {
             why.replace("the token's", "the signed answer's").replace("the token", "the signed answer")
@@ -357,10 +359,20 @@ impl JwksVerifier {
         }
         let now = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
         let leeway = signed.issuer.leeway_s;
+        let max_age = i64::try_from(max_age_s).unwrap_or(i64::MAX);
         match claims.get("iat").map(Value::as_f64) {
-            Some(Some(iat)) if (iat as i64).saturating_sub(leeway) <= now => {}
-            Some(Some(_)) => return Err("the signed answer was issued in the future".to_owned()),
+            Some(Some(iat)) if (iat as i64).saturating_sub(leeway) > now => {
+                return Err("the signed answer was issued in the future".to_owned());
+            }
+            // It was asked for a moment ago: an older one is replayed.
+            Some(Some(iat)) if (iat as i64).saturating_add(max_age).saturating_add(leeway) < now => {
+                return Err("the signed answer is older than the question (replayed?)".to_owned());
+            }
+            Some(Some(_)) => {}
             _ => return Err("the signed answer has no numeric `iat`".to_owned()),
+        }
+        if claims.get("nbf").and_then(Value::as_f64).is_some_and(|nbf| (nbf as i64).saturating_sub(leeway) > now) {
+            return Err("the signed answer is not valid yet".to_owned());
         }
         match claims.get("exp").map(Value::as_f64) {
             None => {}
@@ -392,7 +404,12 @@ impl TokenVerifier for JwksVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(bad(Reason::TokenMalformed, "the token is larger than 8 KiB"));
         }
-        let Signed { index, issuer, claims, .. } = self.signed(token, issuers, now_ms, MAX_TOKEN_BYTES)?;
+        let Signed { index, issuer, claims, header, .. } = self.signed(token, issuers, now_ms, MAX_TOKEN_BYTES)?;
+        // An introspection answer (RFC 9701) is about a token, not one.
+        let typ = header.get("typ").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+        if typ.ends_with("token-introspection+jwt") {
+            return Err(bad(Reason::TokenMalformed, "an introspection answer is not an access token"));
+        }
         let now = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
         let time = |name: &str| claims.get(name).map(|v| v.as_f64().map(|f| f as i64));
         match time("exp") {
