@@ -43,6 +43,8 @@ pub const RECURSIVE_SCHEMA: Code = Code("E0218");
 /// with other issuers, the request's own zone, no verified caller, or a claim
 /// copied from what the caller wrote.
 pub const MINT_UNTRUSTED: Code = Code("E0219");
+/// A ban that is not declared.
+pub const UNKNOWN_BAN: Code = Code("E0220");
 
 /// Every code with a one-line summary.
 pub const ALL: &[(Code, &str)] = &[
@@ -65,4 +67,5 @@ pub const ALL: &[(Code, &str)] = &[
     (AUTH_MISMATCH, "an authentication method missing or unusable in its zone"),
     (RECURSIVE_SCHEMA, "a schema that contains itself"),
     (MINT_UNTRUSTED, "a minted token its zone could not trust"),
+    (UNKNOWN_BAN, "a ban that is not declared"),
 ];

@@ -115,6 +115,20 @@ fn step_label(g: &Graph, step: &StepKind) -> String {
             };
             format!("limit {name} ({stage})")
         }
+        StepKind::Ban { ban } => {
+            let b = g.bans.get(*ban as usize);
+            format!(
+                "ban {} ({} of {} per {} ms)",
+                b.map_or("?", |b| b.name.as_str()),
+                b.map_or(0, |b| b.count),
+                b.map_or_else(String::new, |b| {
+                    let mut o: Vec<String> = b.statuses.iter().map(u16::to_string).collect();
+                    o.extend(b.reasons.iter().cloned());
+                    o.join(", ")
+                }),
+                b.map_or(0, |b| b.period_ms)
+            )
+        }
         StepKind::Authenticate(auth) => match auth {
             Auth::Bearer { issuers } => {
                 let names: Vec<&str> =

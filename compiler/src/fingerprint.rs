@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::graph::{Expr, ExprId, Graph, Key, Limit};
+use crate::graph::{Ban, Expr, ExprId, Graph, Key, Limit};
 
 /// The fingerprint of `limit` in `g`: 16 hex digits (the first 8 bytes of a
 /// SHA-256 over the canonical JSON of its definition, keys sorted).
@@ -22,6 +22,25 @@ pub fn limit(g: &Graph, limit: &Limit) -> String {
         "stage": limit.stage,
         "ipv6_prefix": limit.ipv6_prefix,
         "keys": limit.keys.iter().map(|&k| canonical(g, k, 0)).collect::<Vec<_>>(),
+    });
+    let mut text = String::new();
+    write_sorted(&definition, &mut text);
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The fingerprint of `ban` in `g`, as [`limit`]'s: what counts, per what, and
+/// how long; a reload that leaves it alone keeps its counts and bans.
+pub fn ban(g: &Graph, ban: &Ban) -> String {
+    let definition = json!({
+        "ban": ban.name,
+        "count": ban.count,
+        "period_ms": ban.period_ms,
+        "stage": ban.stage,
+        "ipv6_prefix": ban.ipv6_prefix,
+        "statuses": ban.statuses,
+        "reasons": ban.reasons,
+        "keys": ban.keys.iter().map(|&k| canonical(g, k, 0)).collect::<Vec<_>>(),
     });
     let mut text = String::new();
     write_sorted(&definition, &mut text);

@@ -120,12 +120,51 @@ fn steps_follow_the_decision_table() {
             StepKind::UpstreamHeader { .. } => "header".to_owned(),
             StepKind::Mint(m) => format!("mint {}", m.zone),
             StepKind::Subject { .. } => "subject".to_owned(),
+            StepKind::Ban { ban } => format!("ban {ban}"),
         })
         .collect();
     assert_eq!(kinds, ["pre-limit", "auth", "scopes", "post-limit", "body 1024", "deny", "allow", "header"]);
     // Rule ids number the rules in source order.
     assert_eq!(g.endpoints[0].id, "a.POST /x");
     assert_eq!(&*g.endpoints[0].steps[5].rule, "a.POST /x#2");
+}
+
+#[test]
+fn bans_counted_anywhere_in_a_zone_are_checked_on_every_endpoint_of_it() {
+    let text = "limit pre = 5 per 1m by source.ip\nban by_ip = 3 of 401, secret_invalid per 1m by source.ip for 10m max 1h status 429 except \"10.0.0.0/8\"\nban by_sub = 3 of 403 per 1m by claim.sub for 5m\n\nzone e {\n  issuer \"https://idp.example\" {\n    jwks url \"https://idp.example/jwks\"\n    audience \"https://api.example\"\n  }\n}\n\nzone other {\n  require tls\n}\n\napi a in zone e {\n  auth bearer\n  limit pre\n  route POST \"/login\" {\n    ban by_ip, by_sub\n    allow\n  }\n  route GET \"/x\" {\n    allow\n  }\n}\n\napi b in zone other {\n  host \"b.example\"\n  auth none\n  route GET \"/y\" {\n    allow\n  }\n}\n";
+    let g = compile_one(text);
+    let kinds = |ep: usize| -> Vec<String> {
+        g.endpoints[ep]
+            .steps
+            .iter()
+            .map(|s| match &s.kind {
+                StepKind::Ban { ban } => format!("ban {}", g.bans[*ban as usize].name),
+                StepKind::Limit { .. } => "limit".to_owned(),
+                StepKind::Authenticate(_) => "auth".to_owned(),
+                StepKind::Allow(_) => "allow".to_owned(),
+                StepKind::Body { .. } => "body".to_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    // Counted at the login route, checked on both routes of the zone: a key
+    // of the request before the limits, a key of the identity after authentication.
+    for ep in [0, 1] {
+        assert_eq!(kinds(ep), ["ban by_ip", "limit", "auth", "ban by_sub", "body", "allow"], "{ep}");
+    }
+    assert_eq!((g.endpoints[0].bans.as_slice(), g.endpoints[1].bans.as_slice()), (&[0, 1][..], &[][..]));
+    // Another zone is not touched.
+    assert_eq!(kinds(2), ["Transport { require_tls: true, mtls_peers: None, networks: [] }", "auth", "body", "allow"]);
+    let b = &g.bans[0];
+    assert_eq!(
+        (b.count, b.period_ms, b.length_ms, b.max_ms, b.status, b.statuses.as_slice(), b.reasons.as_slice()),
+        (3, 60_000, 600_000, 3_600_000, 429, &[401][..], &["secret_invalid".to_owned()][..])
+    );
+    assert_eq!(
+        (b.stage, g.bans[1].stage, b.except.as_slice()),
+        (LimitStage::PreAuth, LimitStage::PostAuth, &["10.0.0.0/8".to_owned()][..])
+    );
+    assert_eq!(b.fingerprint.len(), 16);
 }
 
 #[test]

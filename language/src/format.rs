@@ -41,7 +41,7 @@ pub fn format(parsed: &Parsed, source: &str) -> String {
     };
     let mut prev_block = false;
     for decl in &parsed.file.decls {
-        let block = !matches!(decl, Decl::Limit(_) | Decl::Data(_));
+        let block = !matches!(decl, Decl::Limit(_) | Decl::Ban(_) | Decl::Data(_));
         p.force_blank = prev_block || block;
         p.decl(decl);
         prev_block = block;
@@ -192,6 +192,7 @@ impl Printer<'_> {
         match decl {
             Decl::Zone(z) => self.zone(z),
             Decl::Limit(l) => self.simple(l.span, &limit(l)),
+            Decl::Ban(b) => self.simple(b.span, &ban(b)),
             Decl::Schema(s) => self.schema(s),
             Decl::Data(d) => self.simple(d.span, &format!("data {} = file {}", d.name.name, quote(&d.path.value))),
             Decl::Api(a) => self.api(a),
@@ -493,6 +494,45 @@ fn limit(l: &Limit) -> String {
     out
 }
 
+fn ban(b: &Ban) -> String {
+    let outcomes: Vec<String> = b
+        .outcomes
+        .iter()
+        .map(|o| match &o.node {
+            Outcome::Status(s) => s.to_string(),
+            Outcome::Reason(r) => r.clone(),
+        })
+        .collect();
+    let mut out = format!(
+        "ban {} = {} of {} per {} by {}",
+        b.name.name,
+        b.count.node,
+        outcomes.join(", "),
+        duration(&b.period),
+        b.keys.iter().map(expr).collect::<Vec<_>>().join(", ")
+    );
+    if let Some(p) = &b.ipv6_prefix {
+        out.push_str(&format!(" ipv6_prefix {}", p.node));
+    }
+    out.push_str(&format!(" for {}", duration(&b.length)));
+    if let Some(m) = &b.max {
+        out.push_str(&format!(" max {}", duration(m)));
+    }
+    if let Some(s) = &b.status {
+        out.push_str(&format!(" status {}", s.node));
+    }
+    if !b.except.is_empty() {
+        out.push_str(&format!(" except {}", strs(&b.except)));
+    }
+    if let Some(policy) = &b.on_backend_error {
+        out.push_str(match policy.node {
+            BackendErrorPolicy::Allow => " on_backend_error allow",
+            BackendErrorPolicy::Deny => " on_backend_error deny",
+        });
+    }
+    out
+}
+
 fn type_expr(t: &TypeExpr) -> String {
     let mut out = match &t.kind {
         TypeKind::Named(name) => name.name.clone(),
@@ -528,6 +568,9 @@ fn stmt_text(stmt: &Stmt) -> String {
         StmtKind::Scope { any: false, scopes } => format!("scope {}", strs(scopes)),
         StmtKind::Limit(names) => {
             format!("limit {}", names.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "))
+        }
+        StmtKind::Ban(names) => {
+            format!("ban {}", names.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "))
         }
         StmtKind::Body(spec) => {
             let max = |m: &Option<Size>| m.as_ref().map(|s| format!(" max {}", size(s))).unwrap_or_default();

@@ -96,6 +96,10 @@ pub const KEYWORDS: &[&str] = &[
     "signed",
     "on_introspection_error",
     "stale",
+    "ban",
+    "of",
+    "except",
+    "status",
 ];
 
 /// The word operators of expressions (`op_…` rules), which completion offers

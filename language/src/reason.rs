@@ -77,7 +77,16 @@ reasons! {
     NoAllowRule = "no_allow_rule" => 403,
     MintClaimMissing = "mint_claim_missing" => 403,
     MintFailed = "mint_failed" => 503,
+    Banned = "banned" => 403,
     Allowed = "allowed" => 200,
+}
+
+impl Reason {
+    /// Whether a decision with this reason may carry `status`: its own, or
+    /// for `banned` 429 as well (a ban may say `status 429`).
+    pub fn may_have(self, status: u16) -> bool {
+        status == self.status() || (self == Reason::Banned && status == 429)
+    }
 }
 
 impl std::fmt::Display for Reason {

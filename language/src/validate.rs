@@ -17,6 +17,7 @@ pub fn file(file: &File) -> Vec<Diagnostic> {
         match decl {
             Decl::Zone(z) => v.zone(z),
             Decl::Limit(l) => v.limit(l),
+            Decl::Ban(b) => v.ban(b),
             Decl::Schema(s) => v.schema(s),
             Decl::Data(_) => {}
             Decl::Api(a) => v.api(a),
@@ -293,6 +294,84 @@ impl Validator {
             );
         }
         for key in &limit.keys {
+            self.visit_expr(key);
+        }
+    }
+
+    fn ban(&mut self, ban: &Ban) {
+        let out_of_range = |span, message: String, help: &str| {
+            Diagnostic::error(codes::OUT_OF_RANGE, span, message).with_help(help.to_owned())
+        };
+        if !(1..=1_000_000).contains(&ban.count.node) {
+            self.diags.push(out_of_range(
+                ban.count.span,
+                format!("a ban after {} denials: expected 1 to 1000000", ban.count.node),
+                "count the denials that start a ban, as in `ban login = 10 of 401 per 1m …`",
+            ));
+        }
+        if !(1_000..=86_400_000).contains(&ban.period.millis()) {
+            self.diags.push(out_of_range(
+                ban.period.span,
+                "a ban counts denials over 1s to 1d".to_owned(),
+                "as in `per 1m`",
+            ));
+        }
+        if !(1_000..=2_592_000_000).contains(&ban.length.millis()) {
+            self.diags.push(out_of_range(ban.length.span, "a ban lasts 1s to 30d".to_owned(), "as in `for 15m`"));
+        }
+        if let Some(max) = &ban.max
+            && (max.millis() < ban.length.millis() || max.millis() > 2_592_000_000)
+        {
+            self.diags.push(out_of_range(
+                max.span,
+                "a ban's `max` is at least its length and at most 30d".to_owned(),
+                "repeat offences double the length up to `max`, as in `for 15m max 24h`",
+            ));
+        }
+        if let Some(status) = &ban.status
+            && status.node != 403
+            && status.node != 429
+        {
+            self.diags.push(out_of_range(
+                status.span,
+                format!("a banned request is answered 403 or 429, not {}", status.node),
+                "`status 429` with `retry-after`, or 403 (the default)",
+            ));
+        }
+        if let Some(prefix) = &ban.ipv6_prefix
+            && prefix.node > 128
+        {
+            self.diags.push(out_of_range(
+                prefix.span,
+                format!("an IPv6 prefix of `{}` bits is longer than an address", prefix.node),
+                "use 0 to 128: 64 (the default) keys a client by its /64",
+            ));
+        }
+        for outcome in &ban.outcomes {
+            match &outcome.node {
+                Outcome::Status(s) if !(400..=599).contains(s) => self.diags.push(out_of_range(
+                    outcome.span,
+                    format!("a ban counts denials: `{s}` is not a 4xx or 5xx status"),
+                    "count statuses such as 401 and 403, or reasons such as `secret_invalid`",
+                )),
+                Outcome::Reason(r) => match crate::reason::Reason::parse(r) {
+                    None => self.diags.push(
+                        Diagnostic::error(codes::UNKNOWN_REASON, outcome.span, format!("`{r}` is not a reason"))
+                            .with_help("a reason of the decision table, such as `secret_invalid` or `token_expired`"),
+                    ),
+                    Some(crate::reason::Reason::Allowed | crate::reason::Reason::Banned) => {
+                        self.diags.push(out_of_range(
+                            outcome.span,
+                            format!("a ban cannot count `{r}`"),
+                            "count denials that say an attacker is at work, such as `secret_invalid`",
+                        ))
+                    }
+                    Some(_) => {}
+                },
+                Outcome::Status(_) => {}
+            }
+        }
+        for key in &ban.keys {
             self.visit_expr(key);
         }
     }

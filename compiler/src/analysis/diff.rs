@@ -157,6 +157,16 @@ fn endpoint(o: &Access, n: &Access, out: &mut Vec<Change>) {
         let was = o.mint.as_deref().unwrap_or("none");
         add(Direction::Gains, format!("the token it mints changed: {} (was: {was})", n.mint.as_deref().unwrap_or("")));
     }
+    for (name, def) in &o.bans {
+        match n.bans.get(name) {
+            None => add(Direction::Gains, format!("no longer bans by `{name}`")),
+            Some(new) if new != def => add(Direction::Gains, format!("ban `{name}` is now {new} (was: {def})")),
+            Some(_) => {}
+        }
+    }
+    for name in n.bans.keys().filter(|b| !o.bans.contains_key(*b)) {
+        add(Direction::Loses, format!("now bans by `{name}`"));
+    }
     for h in n.upstream.iter().filter(|h| !o.upstream.contains(h)) {
         add(Direction::Gains, format!("upstream header {h}"));
     }

@@ -104,6 +104,9 @@ pub struct Access {
     /// The headers it adds to an allowed request, `name = expression`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub upstream: Vec<String>,
+    /// The bans it enforces, each with its definition.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub bans: BTreeMap<String, String>,
 }
 
 /// The credential an endpoint takes.
@@ -421,6 +424,7 @@ fn access(graph: &Graph, set: Option<&PolicySet>, ep: &Endpoint) -> Access {
         data: BTreeMap::new(),
         mint: None,
         upstream: Vec::new(),
+        bans: BTreeMap::new(),
     };
     let rule = |when: Option<ExprId>, origin: &Origin| Rule {
         when: when.map(|e| render_expr_in(graph, e, &ep.params)),
@@ -504,6 +508,31 @@ fn access(graph: &Graph, set: Option<&PolicySet>, ep: &Endpoint) -> Access {
                         opaque(graph, e, &mut a.inexact, &mut a.data, 0);
                     }
                     a.allow.push(rule(when, &r.origin));
+                }
+            }
+            StepKind::Ban { ban } => {
+                if let Some(b) = graph.bans.get(*ban as usize) {
+                    let mut outcomes: Vec<String> = b.statuses.iter().map(u16::to_string).collect();
+                    outcomes.extend(b.reasons.iter().cloned());
+                    let keys: Vec<String> = b.keys.iter().map(|&k| render_expr_in(graph, k, &[])).collect();
+                    a.bans.insert(
+                        b.name.clone(),
+                        format!(
+                            "{} of {} per {} ms by {} for {} ms (max {} ms), status {}{}",
+                            b.count,
+                            outcomes.join(", "),
+                            b.period_ms,
+                            keys.join(", "),
+                            b.length_ms,
+                            b.max_ms,
+                            b.status,
+                            if b.except.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", except {}", b.except.join(", "))
+                            }
+                        ),
+                    );
                 }
             }
             StepKind::UpstreamHeader { name, value } => {

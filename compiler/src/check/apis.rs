@@ -89,6 +89,19 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
+                StmtKind::Ban(names) => {
+                    for name in names {
+                        if !self.symbols.bans.contains_key(name.name.as_str()) {
+                            self.unknown(
+                                codes::UNKNOWN_BAN,
+                                "ban",
+                                &name.name,
+                                name.span,
+                                self.symbols.bans.keys().copied().collect(),
+                            );
+                        }
+                    }
+                }
                 StmtKind::Body(BodySpec::Json { schema: Some(name), .. })
                     if !self.symbols.schemas.contains_key(name.name.as_str()) =>
                 {

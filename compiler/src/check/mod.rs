@@ -72,6 +72,14 @@ impl<'a> Checker<'a> {
                     self.expr(key, Place::LimitKey);
                 }
             }
+            Decl::Ban(b) => {
+                for key in &b.keys {
+                    self.expr(key, Place::LimitKey);
+                }
+                for cidr in &b.except {
+                    self.cidr(cidr);
+                }
+            }
             Decl::Schema(s) => self.schema(s),
             Decl::Data(d) => self.json_file(&d.path, "data", |_| Ok(())),
             Decl::Api(a) => self.api(a),

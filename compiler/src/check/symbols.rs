@@ -17,6 +17,7 @@ type Decl2<'a, T> = (usize, &'a T);
 pub(super) struct Symbols<'a> {
     pub(super) zones: BTreeMap<&'a str, Decl2<'a, Zone>>,
     pub(super) limits: BTreeMap<&'a str, Decl2<'a, Limit>>,
+    pub(super) bans: BTreeMap<&'a str, Decl2<'a, Ban>>,
     pub(super) schemas: BTreeMap<&'a str, Decl2<'a, Schema>>,
     pub(super) data: BTreeMap<&'a str, Decl2<'a, Data>>,
     pub(super) apis: BTreeMap<&'a str, Decl2<'a, Api>>,
@@ -44,6 +45,12 @@ impl<'a> Checker<'a> {
                         d.name.name.as_str(),
                         d.name.span,
                         insert(&mut self.symbols.limits, &d.name.name, file, d),
+                    ),
+                    Decl::Ban(d) => (
+                        "ban",
+                        d.name.name.as_str(),
+                        d.name.span,
+                        insert(&mut self.symbols.bans, &d.name.name, file, d),
                     ),
                     Decl::Schema(d) => (
                         "schema",
@@ -220,5 +227,5 @@ macro_rules! spanning {
     };
 }
 spanning!(
-    Zone => name, Limit => name, Schema => name, Data => name, Api => name, Resource => name, Exchange => name, Test => name
+    Zone => name, Limit => name, Ban => name, Schema => name, Data => name, Api => name, Resource => name, Exchange => name, Test => name
 );

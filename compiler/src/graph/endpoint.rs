@@ -21,6 +21,9 @@ pub struct Endpoint {
     pub params: Vec<String>,
     /// Steps in decision-table order.
     pub steps: Vec<Step>,
+    /// The bans its denials count toward (`ban NAME` statements).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bans: Vec<u32>,
     /// The route or action.
     pub origin: Origin,
 }
@@ -83,6 +86,12 @@ pub enum StepKind {
         limit: u32,
         /// Which stage.
         stage: LimitStage,
+    },
+    /// Before step 3 (a key of the request) or after step 4 (a key of the
+    /// identity): the key is banned now (`banned`).
+    Ban {
+        /// Ban index.
+        ban: u32,
     },
     /// Step 4: establish the identity.
     Authenticate(Auth),

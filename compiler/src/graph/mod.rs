@@ -26,7 +26,7 @@ pub use self::routes::{
     HostRoutes, MethodEndpoint, ParamSpans, RouteIndex, RouteMatch, TrieNode, WideIndex, param_value,
 };
 pub use self::tables::{
-    CredentialTable, DEFAULT_IPV6_PREFIX, DataDoc, Introspect, Issuer, KeySource, Limit, LimitStage, Schema,
+    Ban, CredentialTable, DEFAULT_IPV6_PREFIX, DataDoc, Introspect, Issuer, KeySource, Limit, LimitStage, Schema,
     SchemaField, SchemaType, SecretSource, Zone,
 };
 
@@ -51,6 +51,9 @@ pub struct Graph {
     pub issuers: Vec<Issuer>,
     /// Rate limits.
     pub limits: Vec<Limit>,
+    /// Bans.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bans: Vec<Ban>,
     /// Body schemas.
     pub schemas: Vec<Schema>,
     /// Static JSON documents (`data.NAME`).

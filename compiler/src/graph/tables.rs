@@ -142,6 +142,43 @@ pub struct Limit {
     pub origin: Origin,
 }
 
+/// A ban: denials counted per key, and a key refused for a while once they
+/// cross the threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ban {
+    /// Ban name.
+    pub name: String,
+    /// Denials within the period that start a ban.
+    pub count: u64,
+    /// The period, in milliseconds.
+    pub period_ms: u64,
+    /// Key expressions.
+    pub keys: Vec<ExprId>,
+    /// As a limit's.
+    pub ipv6_prefix: u8,
+    /// When the key can be computed: before authentication, or after.
+    pub stage: LimitStage,
+    /// The statuses that count.
+    pub statuses: Vec<u16>,
+    /// The reasons that count.
+    pub reasons: Vec<String>,
+    /// How long a first ban lasts, in milliseconds.
+    pub length_ms: u64,
+    /// Repeat offences double the length up to this, in milliseconds.
+    pub max_ms: u64,
+    /// The status of a banned request (403 or 429).
+    pub status: u16,
+    /// Addresses never banned (CIDR ranges).
+    pub except: Vec<String>,
+    /// What to do when a shared backend is unreachable.
+    pub on_backend_error: BackendErrorPolicy,
+    /// The digest of the definition bans and counts are kept under.
+    #[serde(default)]
+    pub fingerprint: String,
+    /// The declaration.
+    pub origin: Origin,
+}
+
 /// The IPv6 prefix a `source.ip` limit key keeps when the limit does not say:
 /// a /64, what one subscriber is usually given.
 pub const DEFAULT_IPV6_PREFIX: u8 = 64;

@@ -1,4 +1,4 @@
-//! Names referred to anywhere in a set (zones, limits, schemas, data), for
+//! Names referred to anywhere in a set (zones, limits, bans, schemas, data), for
 //! `unused-declaration`: one walk of the AST with the language's visitor.
 
 use std::collections::BTreeSet;
@@ -11,6 +11,7 @@ use warden_language::ast::*;
 pub(super) struct Used<'a> {
     pub(super) zones: BTreeSet<&'a str>,
     pub(super) limits: BTreeSet<&'a str>,
+    pub(super) bans: BTreeSet<&'a str>,
     pub(super) schemas: BTreeSet<&'a str>,
     pub(super) data: BTreeSet<&'a str>,
 }
@@ -48,6 +49,9 @@ impl<'a> Visit<'a> for Used<'a> {
         match &s.node {
             StmtKind::Limit(names) => names.iter().for_each(|n| {
                 self.limits.insert(&n.name);
+            }),
+            StmtKind::Ban(names) => names.iter().for_each(|n| {
+                self.bans.insert(&n.name);
             }),
             StmtKind::Body(BodySpec::Json { schema: Some(n), .. }) => {
                 self.schemas.insert(&n.name);

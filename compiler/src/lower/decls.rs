@@ -9,7 +9,7 @@ use super::exprs::{Table, pre_auth_key};
 use super::{
     DEFAULT_INTROSPECT_CACHE_MS, DEFAULT_LEEWAY_MS, DEFAULT_REFRESH_MS, DEFAULT_STALE_MS, Lowerer, Scope, len_u32,
 };
-use crate::graph::{self, ExprId, KeySource, LimitStage, SchemaField, SchemaType, SecretSource};
+use crate::graph::{self, ExprId, KeySource, LimitStage, SchemaField, SchemaType, SecretSource, StepKind};
 
 impl<'a> Lowerer<'a> {
     /// A zone and its issuers, each issuer added to the issuer table.
@@ -170,6 +170,81 @@ impl<'a> Lowerer<'a> {
                 Some(Builtin::Any) => SchemaType::Any,
                 None => self.schemas.get(name.name.as_str()).map_or(SchemaType::Any, |&id| SchemaType::Ref(id)),
             },
+        }
+    }
+
+    /// A ban: its keys lowered (checked before authentication when they read
+    /// only the request), its outcomes split into statuses and reasons.
+    pub(super) fn ban(&mut self, ban: &'a ast::Ban) {
+        let scope = Scope { params: &[] };
+        let keys: Vec<ExprId> = ban.keys.iter().map(|k| self.expr(k, scope)).collect();
+        let pre = ban.keys.iter().all(pre_auth_key);
+        let (mut statuses, mut reasons) = (Vec::new(), Vec::new());
+        for o in &ban.outcomes {
+            match &o.node {
+                ast::Outcome::Status(s) => statuses.push(u16::try_from(*s).unwrap_or(u16::MAX)),
+                ast::Outcome::Reason(r) => reasons.push(r.clone()),
+            }
+        }
+        let id = len_u32(&self.g.bans);
+        self.bans.insert(&ban.name.name, id);
+        let length_ms = ban.length.millis();
+        self.g.bans.push(graph::Ban {
+            name: ban.name.name.clone(),
+            count: ban.count.node,
+            period_ms: ban.period.millis(),
+            keys,
+            ipv6_prefix: ban
+                .ipv6_prefix
+                .as_ref()
+                .map_or(graph::DEFAULT_IPV6_PREFIX, |p| u8::try_from(p.node.min(128)).unwrap_or(128)),
+            stage: if pre { LimitStage::PreAuth } else { LimitStage::PostAuth },
+            statuses,
+            reasons,
+            length_ms,
+            max_ms: ban.max.as_ref().map_or(length_ms, ast::Duration::millis),
+            status: ban.status.as_ref().map_or(403, |s| u16::try_from(s.node).unwrap_or(403)),
+            except: ban.except.iter().map(|c| c.value.trim().to_owned()).collect(),
+            on_backend_error: ban.on_backend_error.as_ref().map_or(BackendErrorPolicy::Allow, |p| p.node),
+            fingerprint: String::new(),
+            origin: self.origin(ban.name.span),
+        });
+    }
+
+    /// Puts a check of every ban counted in a zone into each endpoint of the
+    /// zone: before the pre-auth limits (a key of the request), or right
+    /// after authentication (a key of the identity).
+    pub(super) fn enforce_bans(&mut self) {
+        for e in 0..self.g.endpoints.len() {
+            let zone = self.g.endpoints[e].zone;
+            let mut bans: Vec<u32> = Vec::new();
+            for other in &self.g.endpoints {
+                if other.zone == zone {
+                    for &b in &other.bans {
+                        if !bans.contains(&b) {
+                            bans.push(b);
+                        }
+                    }
+                }
+            }
+            bans.sort_unstable();
+            for b in bans.into_iter().rev() {
+                let Some(ban) = self.g.bans.get(b as usize) else { continue };
+                let (stage, origin) = (ban.stage, ban.origin);
+                let ep = &mut self.g.endpoints[e];
+                let at = match stage {
+                    LimitStage::PreAuth => {
+                        ep.steps.iter().position(|s| !matches!(s.kind, StepKind::Transport { .. })).unwrap_or(0)
+                    }
+                    LimitStage::PostAuth => ep
+                        .steps
+                        .iter()
+                        .position(|s| matches!(s.kind, StepKind::Authenticate(_)))
+                        .map_or(ep.steps.len(), |i| i + 1),
+                };
+                let step = graph::Step { kind: StepKind::Ban { ban: b }, rule: ep.id.as_str().into(), origin };
+                ep.steps.insert(at, step);
+            }
         }
     }
 

@@ -54,6 +54,7 @@ pub fn lower(set: &PolicySet, loader: &dyn Loader) -> Graph {
             zones: Vec::new(),
             issuers: Vec::new(),
             limits: Vec::new(),
+            bans: Vec::new(),
             schemas: Vec::new(),
             data: Vec::new(),
             credentials: Vec::new(),
@@ -68,6 +69,7 @@ pub fn lower(set: &PolicySet, loader: &dyn Loader) -> Graph {
         interned: HashMap::new(),
         zones: BTreeMap::new(),
         limits: BTreeMap::new(),
+        bans: BTreeMap::new(),
         schemas: BTreeMap::new(),
         data: BTreeMap::new(),
         credentials: HashMap::new(),
@@ -90,6 +92,7 @@ struct Lowerer<'a> {
     interned: HashMap<String, ExprId>,
     zones: BTreeMap<&'a str, u32>,
     limits: BTreeMap<&'a str, u32>,
+    bans: BTreeMap<&'a str, u32>,
     schemas: BTreeMap<&'a str, u32>,
     data: BTreeMap<&'a str, u32>,
     credentials: HashMap<String, u32>,
@@ -167,6 +170,7 @@ impl<'a> Lowerer<'a> {
                     self.g.schemas.push(schema);
                 }
                 Decl::Limit(limit) => self.limit(limit),
+                Decl::Ban(ban) => self.ban(ban),
                 _ => {}
             }
         }
@@ -180,9 +184,14 @@ impl<'a> Lowerer<'a> {
             }
         }
         self.route_index();
+        self.enforce_bans();
         let prints: Vec<String> = self.g.limits.iter().map(|l| crate::fingerprint::limit(&self.g, l)).collect();
         for (l, print) in self.g.limits.iter_mut().zip(prints) {
             l.fingerprint = print;
+        }
+        let prints: Vec<String> = self.g.bans.iter().map(|b| crate::fingerprint::ban(&self.g, b)).collect();
+        for (b, print) in self.g.bans.iter_mut().zip(prints) {
+            b.fingerprint = print;
         }
         self.g.revision = self.revision();
     }

@@ -236,7 +236,20 @@ impl<'a> Lowerer<'a> {
         {
             steps.push(step(StepKind::Mint(kind), &id, self.origin(span)));
         }
-        self.g.endpoints.push(Endpoint { id, kind, zone, params, steps, origin });
+        // The bans its denials count toward, each once, in the order written.
+        let mut bans: Vec<u32> = Vec::new();
+        for s in &stmts {
+            if let StmtKind::Ban(names) = &s.node {
+                for name in names {
+                    if let Some(&b) = self.bans.get(name.name.as_str())
+                        && !bans.contains(&b)
+                    {
+                        bans.push(b);
+                    }
+                }
+            }
+        }
+        self.g.endpoints.push(Endpoint { id, kind, zone, params, steps, bans, origin });
     }
 
     /// A `mint`: the target zone's issuer and audience, the claims as

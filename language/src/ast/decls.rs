@@ -223,6 +223,50 @@ pub struct Limit {
     pub span: Span,
 }
 
+/// `ban NAME = N of OUTCOME, … per D by KEY, … [ipv6_prefix P] for D [max D]
+/// [status 403|429] [except "CIDR", …] [on_backend_error allow|deny]`: after N
+/// denials that match an outcome within the period, for one key, that key is
+/// refused (`banned`) on every endpoint of the zone for the ban's length,
+/// doubled for each repeat offence up to `max`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ban {
+    /// Doc comment.
+    pub doc: Option<Doc>,
+    /// Ban name.
+    pub name: Ident,
+    /// N: denials within the period that start a ban.
+    pub count: Spanned<u64>,
+    /// Which denials count: statuses or reasons.
+    pub outcomes: Vec<Spanned<Outcome>>,
+    /// The period.
+    pub period: Duration,
+    /// Key expressions, as a limit's.
+    pub keys: Vec<Expr>,
+    /// `ipv6_prefix P`, as a limit's.
+    pub ipv6_prefix: Option<Spanned<u64>>,
+    /// How long a first ban lasts.
+    pub length: Duration,
+    /// `max D`: repeat offences double the length up to this.
+    pub max: Option<Duration>,
+    /// `status 403|429` of a banned request (403 when not written).
+    pub status: Option<Spanned<u64>>,
+    /// `except "CIDR", …`: addresses never banned.
+    pub except: Vec<Str>,
+    /// What to do when a shared backend is unreachable.
+    pub on_backend_error: Option<Spanned<BackendErrorPolicy>>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// A denial a ban counts: by status or by reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// An HTTP status, such as `401`.
+    Status(u64),
+    /// A reason code, such as `secret_invalid`.
+    Reason(String),
+}
+
 /// `on_backend_error allow|deny`
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BackendErrorPolicy {

@@ -66,6 +66,8 @@ pub enum Decl {
     Zone(Zone),
     /// `limit NAME = N per D by KEY`
     Limit(Limit),
+    /// `ban NAME = N of OUTCOME per D by KEY for D`
+    Ban(Ban),
     /// `schema NAME { … }`
     Schema(Schema),
     /// `data NAME = file "…"`
@@ -86,6 +88,7 @@ impl Decl {
         match self {
             Decl::Zone(d) => d.span,
             Decl::Limit(d) => d.span,
+            Decl::Ban(d) => d.span,
             Decl::Schema(d) => d.span,
             Decl::Data(d) => d.span,
             Decl::Api(d) => d.span,
@@ -100,6 +103,7 @@ impl Decl {
         match self {
             Decl::Zone(d) => d.doc.as_ref(),
             Decl::Limit(d) => d.doc.as_ref(),
+            Decl::Ban(d) => d.doc.as_ref(),
             Decl::Schema(d) => d.doc.as_ref(),
             Decl::Data(d) => d.doc.as_ref(),
             Decl::Api(d) => d.doc.as_ref(),
@@ -115,6 +119,7 @@ impl Decl {
         match self {
             Decl::Zone(d) => Some(&d.name),
             Decl::Limit(d) => Some(&d.name),
+            Decl::Ban(d) => Some(&d.name),
             Decl::Schema(d) => Some(&d.name),
             Decl::Data(d) => Some(&d.name),
             Decl::Api(d) => Some(&d.name),
@@ -145,6 +150,7 @@ impl Decl {
         match self {
             Decl::Zone(_) => "zone",
             Decl::Limit(_) => "limit",
+            Decl::Ban(_) => "ban",
             Decl::Schema(_) => "schema",
             Decl::Data(_) => "data",
             Decl::Api(_) => "api",

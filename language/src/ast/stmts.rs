@@ -21,6 +21,8 @@ pub enum StmtKind {
     },
     /// `limit NAME, …`
     Limit(Vec<Ident>),
+    /// `ban NAME, …`: denials here count toward these bans.
+    Ban(Vec<Ident>),
     /// `body …`
     Body(BodySpec),
     /// `allow [when EXPR]`
@@ -92,6 +94,7 @@ impl StmtKind {
             StmtKind::Auth(_) => "auth",
             StmtKind::Scope { .. } => "scope",
             StmtKind::Limit(_) => "limit",
+            StmtKind::Ban(_) => "ban",
             StmtKind::Body(_) => "body",
             StmtKind::Allow(_) => "allow",
             StmtKind::Deny(_) => "deny",

@@ -25,7 +25,7 @@
 //! ```
 
 use super::{
-    Action, Api, ApiItem, AuthMethod, BodySpec, Check, CheckItem, Constraint, Data, Decl, Doc, Duration, Exchange,
+    Action, Api, ApiItem, AuthMethod, Ban, BodySpec, Check, CheckItem, Constraint, Data, Decl, Doc, Duration, Exchange,
     Expectation, Expr, ExprKind, Field, File, Ident, Issuer, IssuerItem, Key, Limit, MintItem, Number, Request,
     RequestItem, Resource, ResourceItem, Route, Schema, Segment, SegmentKind, Size, Spanned, Step, StepKind, Stmt,
     StmtKind, Str, Test, TokenSpec, TokenVariant, TypeExpr, TypeKind, Value, ValueKind, Zone, ZoneItem,
@@ -68,6 +68,11 @@ pub trait Visit<'a> {
     /// `limit NAME = …`.
     fn visit_limit(&mut self, limit: &'a Limit) {
         walk_limit(self, limit);
+    }
+
+    /// `ban NAME = …`.
+    fn visit_ban(&mut self, ban: &'a Ban) {
+        walk_ban(self, ban);
     }
 
     /// `schema NAME { … }`.
@@ -224,6 +229,7 @@ pub fn walk_decl<'a, V: Visit<'a> + ?Sized>(v: &mut V, decl: &'a Decl) {
     match decl {
         Decl::Zone(d) => v.visit_zone(d),
         Decl::Limit(d) => v.visit_limit(d),
+        Decl::Ban(d) => v.visit_ban(d),
         Decl::Schema(d) => v.visit_schema(d),
         Decl::Data(d) => v.visit_data(d),
         Decl::Api(d) => v.visit_api(d),
@@ -317,6 +323,19 @@ pub fn walk_limit<'a, V: Visit<'a> + ?Sized>(v: &mut V, limit: &'a Limit) {
     v.visit_ident(&limit.name);
     v.visit_duration(&limit.period);
     walk_exprs(v, &limit.keys);
+}
+
+/// Doc, name, the durations, the key expressions and the exempt networks.
+pub fn walk_ban<'a, V: Visit<'a> + ?Sized>(v: &mut V, ban: &'a Ban) {
+    walk_doc(v, &ban.doc);
+    v.visit_ident(&ban.name);
+    v.visit_duration(&ban.period);
+    walk_exprs(v, &ban.keys);
+    v.visit_duration(&ban.length);
+    if let Some(m) = &ban.max {
+        v.visit_duration(m);
+    }
+    walk_strs(v, &ban.except);
 }
 
 /// Doc, name, then the fields.
@@ -436,7 +455,7 @@ pub fn walk_stmt<'a, V: Visit<'a> + ?Sized>(v: &mut V, stmt: &'a Stmt) {
         }
         StmtKind::Auth(AuthMethod::Bearer | AuthMethod::Mtls | AuthMethod::Asserted | AuthMethod::None) => {}
         StmtKind::Scope { scopes, .. } => walk_strs(v, scopes),
-        StmtKind::Limit(names) => {
+        StmtKind::Limit(names) | StmtKind::Ban(names) => {
             for name in names {
                 v.visit_ident(name);
             }

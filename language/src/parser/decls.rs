@@ -16,6 +16,7 @@ impl Builder<'_> {
             let decl = match p.as_rule() {
                 Rule::zone => Decl::Zone(self.zone(p)),
                 Rule::limit_decl => Decl::Limit(self.limit(p)),
+                Rule::ban_decl => Decl::Ban(self.ban(p)),
                 Rule::schema => Decl::Schema(self.schema(p)),
                 Rule::data_decl => Decl::Data(self.data(p)),
                 Rule::api => Decl::Api(self.api(p)),
@@ -214,6 +215,61 @@ impl Builder<'_> {
             burst,
             keys,
             ipv6_prefix,
+            on_backend_error,
+            span,
+        }
+    }
+
+    pub(super) fn ban(&self, pair: Pair<'_, Rule>) -> Ban {
+        let span = self.span(&pair);
+        let (mut name, mut count, mut keys, mut ipv6_prefix) = (None, None, Vec::new(), None);
+        let (mut outcomes, mut durations, mut max, mut status) = (Vec::new(), Vec::new(), None, None);
+        let (mut except, mut on_backend_error) = (Vec::new(), None);
+        for p in kids(pair) {
+            match p.as_rule() {
+                Rule::ident => name = Some(self.ident(p)),
+                Rule::integer => count = Some(self.integer(p)),
+                Rule::ban_outcomes => {
+                    for o in kids(p) {
+                        let at = self.span(&o);
+                        let Some(inner) = kids(o).next() else { continue };
+                        let outcome = if inner.as_rule() == Rule::integer {
+                            Outcome::Status(self.integer(inner).node)
+                        } else {
+                            Outcome::Reason(inner.as_str().to_owned())
+                        };
+                        outcomes.push(Spanned::new(outcome, at));
+                    }
+                }
+                Rule::duration => durations.push(self.duration(p)),
+                Rule::limit_keys => keys = kids(p).map(|e| self.expr(e)).collect(),
+                Rule::ipv6_prefix => ipv6_prefix = kids(p).next().map(|i| self.integer(i)),
+                Rule::ban_max => max = kids(p).find(|d| d.as_rule() == Rule::duration).map(|d| self.duration(d)),
+                Rule::ban_status => status = kids(p).find(|i| i.as_rule() == Rule::integer).map(|i| self.integer(i)),
+                Rule::ban_except => except = kids(p).flat_map(|l| self.strings(l)).collect(),
+                Rule::backend_error => {
+                    let at = self.span(&p);
+                    let deny = p.into_inner().any(|k| k.as_rule() == Rule::kw_deny);
+                    let policy = if deny { BackendErrorPolicy::Deny } else { BackendErrorPolicy::Allow };
+                    on_backend_error = Some(Spanned::new(policy, at));
+                }
+                _ => {}
+            }
+        }
+        let zero = Duration { value: 0, unit: DurationUnit::Seconds, span };
+        let mut durations = durations.into_iter();
+        Ban {
+            doc: self.doc_before(span.start()),
+            name: name.unwrap_or_else(|| missing_ident(span)),
+            count: count.unwrap_or(Spanned::new(0, span)),
+            outcomes,
+            period: durations.next().unwrap_or(zero.clone()),
+            keys,
+            ipv6_prefix,
+            length: durations.next().unwrap_or(zero),
+            max,
+            status,
+            except,
             on_backend_error,
             span,
         }

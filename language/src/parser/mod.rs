@@ -229,6 +229,14 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_introspect
             | kw_client
             | kw_cache
+            | kw_always
+            | kw_signed
+            | kw_on_introspection_error
+            | kw_stale
+            | kw_ban
+            | kw_of
+            | kw_except
+            | kw_status
     )
 }
 

@@ -44,6 +44,7 @@ impl Builder<'_> {
                 StmtKind::Scope { any, scopes }
             }
             Rule::use_limit => StmtKind::Limit(parts.map(|p| self.ident(p)).collect()),
+            Rule::use_ban => StmtKind::Ban(parts.map(|p| self.ident(p)).collect()),
             Rule::body_stmt => {
                 let spec = parts.next()?;
                 let rule = spec.as_rule();

@@ -94,7 +94,7 @@ impl Builder<'_> {
                         let status = args.next().map(|s| self.status(s));
                         let reason = args.next().and_then(|r| self.reason(r));
                         if let (Some(status), Some(reason)) = (&status, &reason)
-                            && status.node != reason.node.status()
+                            && !reason.node.may_have(status.node)
                             && status.node != 0
                         {
                             self.error(

@@ -49,6 +49,23 @@ pub struct Decision {
     /// engine does no signing; the server signs and sets the header.
     #[serde(skip)]
     pub mint: Option<Box<MintRequest>>,
+    /// Bans this denial started (`ban` in the policy): for the decision log
+    /// and the metrics, never sent to the caller.
+    #[serde(skip)]
+    pub bans: Vec<BanStarted>,
+}
+
+/// A ban a denial started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BanStarted {
+    /// The ban's name.
+    pub ban: String,
+    /// Its key's values, as text (at most 256 characters).
+    pub key: String,
+    /// It ends then (Unix ms).
+    pub until_ms: u64,
+    /// Which offence of this key it is (1 for the first).
+    pub offences: u32,
 }
 
 /// A token the policy mints, computed and checked by the engine: everything
@@ -109,6 +126,7 @@ impl Decision {
             claims: None,
             unset_headers: Vec::new(),
             mint: None,
+            bans: Vec::new(),
         }
     }
 

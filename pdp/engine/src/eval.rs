@@ -44,6 +44,10 @@ pub struct Prepared {
     /// written, IPv6 prefix): the limiter's bucket namespace, the same across reloads while
     /// the definition is unchanged.
     pub limit_ids: Vec<u64>,
+    /// Per ban, a fingerprint of its definition (as [`Prepared::limit_ids`]).
+    pub ban_ids: Vec<u64>,
+    /// Per ban, the networks it never bans.
+    pub ban_except: Vec<Vec<IpNet>>,
 }
 
 /// See [`Prepared::limit_ids`]: the fingerprint the compiler stored, or, for a
@@ -125,8 +129,28 @@ impl Prepared {
             return Err(GraphError::HostOrder);
         }
         let limit_ids = graph.limits.iter().map(|l| limit_id(&graph, l)).collect();
+        let ban_ids = graph
+            .bans
+            .iter()
+            .map(|b| {
+                use warden_compiler::fingerprint;
+                fingerprint::as_u64(&b.fingerprint)
+                    .or_else(|| fingerprint::as_u64(&fingerprint::ban(&graph, b)))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let ban_except = graph
+            .bans
+            .iter()
+            .map(|b| {
+                b.except
+                    .iter()
+                    .map(|c| parse_cidr(c).ok_or_else(|| GraphError::Cidr(c.clone())))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let revision = graph.revision.as_str().into();
-        Ok(Prepared { graph, revision, regexes, cidrs, transports, limit_ids })
+        Ok(Prepared { graph, revision, regexes, cidrs, transports, limit_ids, ban_ids, ban_except })
     }
 }
 

@@ -46,6 +46,31 @@ pub struct Outcome {
     pub retry_after_ms: u64,
 }
 
+/// A ban just set: until when (Unix ms), and which offence it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BanSet {
+    /// The ban ends then.
+    pub until_ms: u64,
+    /// 1 for a first offence, 2 for the next one remembered, …
+    pub offences: u32,
+}
+
+/// The length of ban number `offences` (1, 2, …): `length_ms` doubled for each
+/// earlier offence, at most `max_ms` (and never less than `length_ms`).
+pub fn ban_length(length_ms: u64, max_ms: u64, offences: u32) -> u64 {
+    let doubled = length_ms.saturating_mul(1u64.checked_shl(offences.saturating_sub(1)).unwrap_or(u64::MAX));
+    doubled.min(max_ms.max(length_ms))
+}
+
+/// A ban held in process.
+#[derive(Clone, Copy, Debug)]
+struct BanRecord {
+    until_ms: u64,
+    offences: u32,
+    /// Forgotten after this (the offence count with it).
+    remember_until_ms: u64,
+}
+
 /// A shared limit store could not answer in time (unreachable, timed out, or
 /// skipped while it is backing off after a failure). The engine then follows
 /// the limit's `on_backend_error`.
@@ -63,6 +88,20 @@ pub trait Limiter: Send + Sync {
     fn consume(&self, limit: u64, key: &str, rate: Rate, now_ms: u64) -> Result<Outcome, BackendError>;
     /// How many keys are held in process (for the metrics; 0 for a shared store).
     fn keys(&self) -> usize;
+    /// Until when (Unix ms) `key` is banned by the ban whose fingerprint is
+    /// `ban`, if it is at `now_ms`. A store that keeps no bans cannot tell.
+    fn banned(&self, ban: u64, key: &str, now_ms: u64) -> Result<Option<u64>, BackendError> {
+        let _ = (ban, key, now_ms);
+        Err(BackendError)
+    }
+    /// Bans `key` from `now_ms`: for `length_ms`, doubled for each earlier
+    /// offence still remembered, at most `max_ms`. Until when, and which
+    /// offence this is (1 for the first). Offences are remembered for
+    /// `max_ms` (at least `length_ms`) after a ban ends.
+    fn ban(&self, ban: u64, key: &str, now_ms: u64, length_ms: u64, max_ms: u64) -> Result<BanSet, BackendError> {
+        let _ = (ban, key, now_ms, length_ms, max_ms);
+        Err(BackendError)
+    }
     /// Forgets every key (tests start from empty state).
     fn clear(&self);
 }
@@ -106,6 +145,10 @@ pub struct Memory {
     shards: Vec<Mutex<Lru<KeyDigest, u128, DigestHasher>>>,
     per_shard: usize,
     hasher: SipHasher24,
+    /// Bans, as bounded as the buckets; and how many are held, so that a
+    /// store with none answers without a lock.
+    bans: Vec<Mutex<Lru<KeyDigest, BanRecord, DigestHasher>>>,
+    held_bans: std::sync::atomic::AtomicUsize,
 }
 
 /// The number of shards: contention stays low without many locks.
@@ -181,6 +224,8 @@ impl Memory {
             shards: (0..shards).map(|_| Mutex::new(Lru::with_hasher(DigestHasher(0)))).collect(),
             per_shard: (max_keys / shards).max(1),
             hasher: random_hasher(),
+            bans: (0..shards).map(|_| Mutex::new(Lru::with_hasher(DigestHasher(0)))).collect(),
+            held_bans: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -237,6 +282,56 @@ impl Limiter for Memory {
         for s in &self.shards {
             s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         }
+        for s in &self.bans {
+            s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        }
+        self.held_bans.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn banned(&self, ban: u64, key: &str, now_ms: u64) -> Result<Option<u64>, BackendError> {
+        use std::sync::atomic::Ordering;
+        if self.held_bans.load(Ordering::Relaxed) == 0 {
+            return Ok(None);
+        }
+        let digest = self.digest(ban, key);
+        let mut bans = self.ban_shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match bans.peek(&digest).copied() {
+            Some(r) if now_ms < r.until_ms => Ok(Some(r.until_ms)),
+            Some(r) if now_ms >= r.remember_until_ms => {
+                bans.remove(&digest);
+                self.held_bans.fetch_sub(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn ban(&self, ban: u64, key: &str, now_ms: u64, length_ms: u64, max_ms: u64) -> Result<BanSet, BackendError> {
+        use std::sync::atomic::Ordering;
+        let digest = self.digest(ban, key);
+        let mut bans = self.ban_shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let offences = match bans.peek(&digest) {
+            Some(r) if now_ms < r.remember_until_ms => r.offences.saturating_add(1),
+            _ => 1,
+        };
+        let until_ms = now_ms.saturating_add(ban_length(length_ms, max_ms, offences));
+        let record =
+            BanRecord { until_ms, offences, remember_until_ms: until_ms.saturating_add(max_ms.max(length_ms)) };
+        if bans.peek(&digest).is_none() {
+            if bans.len() >= self.per_shard {
+                bans.pop_lru();
+            } else {
+                self.held_bans.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        bans.insert(digest, record);
+        Ok(BanSet { until_ms, offences })
+    }
+}
+
+impl Memory {
+    fn ban_shard(&self, digest: &KeyDigest) -> &Mutex<Lru<KeyDigest, BanRecord, DigestHasher>> {
+        &self.bans[usize::from(digest.0[15]) % self.bans.len()]
     }
 }
 

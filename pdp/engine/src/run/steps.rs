@@ -59,49 +59,9 @@ impl Engine {
                 }
                 StepKind::Limit { limit, stage } => {
                     let Some(l) = g.limits.get(*limit as usize) else { continue };
-                    // Keys: each evaluated value as JSON; a missing one counts in a shared bucket.
-                    key.clear();
                     // Post-auth keys read the identity established by then.
                     let facts = Facts { claims: identity.as_ref().map(|i| &*i.claims), ..facts };
-                    for &k in &l.keys {
-                        // `source.ip`, written as the JSON string it evaluates to. From
-                        // an IPv6 client: its network of `ipv6_prefix` bits, so one
-                        // subscriber's /64 is one bucket, not 2^64.
-                        if let Some(warden_compiler::graph::Expr::SourceIp) = g.exprs.get(k as usize)
-                            && let Some(ip) = req.source_ip
-                        {
-                            match ip {
-                                // The address as the facts already hold it in text.
-                                IpAddr::V4(v4) => {
-                                    let _ = match facts.source_ip {
-                                        Some(text) => {
-                                            key.write_char('"').and(key.write_str(text)).and(key.write_char('"'))
-                                        }
-                                        None => write!(key, "\"{v4}\""),
-                                    };
-                                }
-                                // Keyed whole, as the same client over IPv4 is.
-                                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                                    Some(v4) => {
-                                        let _ = write!(key, "\"{v4}\"");
-                                    }
-                                    None => {
-                                        let bits = u32::from(l.ipv6_prefix.min(128));
-                                        let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-                                        let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
-                                        let _ = write!(key, "\"{net}/{bits}\"");
-                                    }
-                                },
-                            }
-                            let _ = key.write_char('\u{1f}');
-                            continue;
-                        }
-                        let _ = match eval(&self.prepared, &facts, k) {
-                            Ok(v) => v.write_json(&mut key),
-                            Err(_) => key.write_str("\u{0}missing"),
-                        };
-                        let _ = key.write_char('\u{1f}');
-                    }
+                    self.write_key(&l.keys, l.ipv6_prefix, &facts, req, &mut key);
                     let rate = Rate { count: l.count, period_ms: l.period_ms, burst: l.burst };
                     let id = self.prepared.limit_ids.get(*limit as usize).copied().unwrap_or(u64::from(*limit));
                     let outcome = match self.limiter.consume(id, key.as_str(), rate, req.now_ms) {
@@ -132,6 +92,35 @@ impl Engine {
                         )
                         .with_rate_limit(&outcome);
                     }
+                }
+                StepKind::Ban { ban } => {
+                    let Some(b) = g.bans.get(*ban as usize) else { continue };
+                    if self.ban_exempt(*ban, req) {
+                        continue;
+                    }
+                    let facts = Facts { claims: identity.as_ref().map(|i| &*i.claims), ..facts };
+                    self.write_key(&b.keys, b.ipv6_prefix, &facts, req, &mut key);
+                    let id = self.prepared.ban_ids.get(*ban as usize).copied().unwrap_or_default();
+                    let (detail, retry_ms) = match self.limiter.banned(id, key.as_str(), req.now_ms) {
+                        Ok(None) => continue,
+                        Ok(Some(until)) => {
+                            let left = until.saturating_sub(req.now_ms);
+                            (format!("banned by `{}` for another {} s", b.name, left.div_ceil(1_000)), left)
+                        }
+                        Err(BackendError) => match b.on_backend_error {
+                            BackendErrorPolicy::Allow => continue,
+                            BackendErrorPolicy::Deny => (
+                                format!(
+                                    "ban `{}` could not be checked (backend unavailable; on_backend_error deny)",
+                                    b.name
+                                ),
+                                BACKEND_ERROR_RETRY_MS,
+                            ),
+                        },
+                    };
+                    let mut d = Decision::new(Reason::Banned, detail, rule()).with_retry_after(retry_ms);
+                    d.status = b.status;
+                    return d;
                 }
                 StepKind::Authenticate(auth) => match self.authenticate(auth, req, Some(ep.zone)) {
                     Ok(id) => *identity = Some(id),
@@ -383,6 +372,100 @@ impl Engine {
         }
     }
 
+    /// A limit's or ban's key for this request: each key's value as JSON
+    /// (a `source.ip` from IPv6 as its network of `ipv6_prefix` bits), a
+    /// missing one as a marker, separated by U+001F.
+    fn write_key(&self, keys: &[ExprId], ipv6_prefix: u8, facts: &Facts<'_>, req: &HttpRequest, key: &mut KeyBuf) {
+        let g = &self.prepared.graph;
+        key.clear();
+        for &k in keys {
+            // `source.ip`, written as the JSON string it evaluates to. From
+            // an IPv6 client: its network of `ipv6_prefix` bits, so one
+            // subscriber's /64 is one bucket, not 2^64.
+            if let Some(warden_compiler::graph::Expr::SourceIp) = g.exprs.get(k as usize)
+                && let Some(ip) = req.source_ip
+            {
+                match ip {
+                    // The address as the facts already hold it in text.
+                    IpAddr::V4(v4) => {
+                        let _ = match facts.source_ip {
+                            Some(text) => key.write_char('"').and(key.write_str(text)).and(key.write_char('"')),
+                            None => write!(key, "\"{v4}\""),
+                        };
+                    }
+                    // Keyed whole, as the same client over IPv4 is.
+                    IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                        Some(v4) => {
+                            let _ = write!(key, "\"{v4}\"");
+                        }
+                        None => {
+                            let bits = u32::from(ipv6_prefix.min(128));
+                            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                            let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+                            let _ = write!(key, "\"{net}/{bits}\"");
+                        }
+                    },
+                }
+                let _ = key.write_char('\u{1f}');
+                continue;
+            }
+            let _ = match eval(&self.prepared, facts, k) {
+                Ok(v) => v.write_json(key),
+                Err(_) => key.write_str("\u{0}missing"),
+            };
+            let _ = key.write_char('\u{1f}');
+        }
+    }
+
+    /// Whether the request's source is one ban `ban` never bans (`except`).
+    fn ban_exempt(&self, ban: u32, req: &HttpRequest) -> bool {
+        let (Some(ip), Some(nets)) = (req.source_ip, self.prepared.ban_except.get(ban as usize)) else { return false };
+        let ip = ip.to_canonical();
+        nets.iter().any(|n| n.contains(&ip))
+    }
+
+    /// After a denial at `ep`: counts it toward each ban of the endpoint whose
+    /// outcomes it matches, and bans the key of each that crosses its
+    /// threshold (recorded in `d.bans`). A ban keyed by the identity counts
+    /// only denials after authentication (a 401 holds nobody to account).
+    pub(super) fn count_bans(
+        &self,
+        ep: &Endpoint,
+        facts: Facts<'_>,
+        req: &HttpRequest,
+        identity: Option<&Identity>,
+        d: &mut Decision,
+    ) {
+        let g = &self.prepared.graph;
+        let mut key = KeyBuf::default();
+        for &b in &ep.bans {
+            let Some(ban) = g.bans.get(b as usize) else { continue };
+            let counts = ban.statuses.contains(&d.status) || ban.reasons.iter().any(|r| r == d.reason.as_str());
+            if !counts || self.ban_exempt(b, req) || (ban.stage == LimitStage::PostAuth && identity.is_none()) {
+                continue;
+            }
+            let facts = Facts { claims: identity.map(|i| &*i.claims), ..facts };
+            self.write_key(&ban.keys, ban.ipv6_prefix, &facts, req, &mut key);
+            let id = self.prepared.ban_ids.get(b as usize).copied().unwrap_or_default();
+            // N denials within the period: the N-th crosses a bucket of N-1.
+            let crossed = ban.count <= 1 || {
+                let rate = Rate { count: ban.count, period_ms: ban.period_ms, burst: ban.count - 1 };
+                self.limiter.consume(id, key.as_str(), rate, req.now_ms).is_ok_and(|o| !o.allowed)
+            };
+            if !crossed {
+                continue;
+            }
+            if let Ok(set) = self.limiter.ban(id, key.as_str(), req.now_ms, ban.length_ms, ban.max_ms) {
+                d.bans.push(crate::decision::BanStarted {
+                    ban: ban.name.clone(),
+                    key: key_text(key.as_str()),
+                    until_ms: set.until_ms,
+                    offences: set.offences,
+                });
+            }
+        }
+    }
+
     fn body(&self, accept: &BodyAccept, max: u64, req: &HttpRequest) -> Result<Option<Value>, (Reason, String)> {
         // The judged request's own headers say whether it has a body, even when
         // the door did not carry it (Envoy without `with_request_body`, a
@@ -437,6 +520,23 @@ impl Engine {
         }
         Ok(Some(value))
     }
+}
+
+/// A ban's key for people: the values, strings without their quotes, a
+/// missing one as `(missing)`, at most 256 characters.
+fn key_text(key: &str) -> String {
+    let parts: Vec<String> = key
+        .split('\u{1f}')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            if p == "\u{0}missing" {
+                "(missing)".to_owned()
+            } else {
+                serde_json::from_str::<String>(p).unwrap_or_else(|_| p.to_owned())
+            }
+        })
+        .collect();
+    parts.join(", ").chars().take(256).collect()
 }
 
 /// A limit's key text: on the stack while it fits (the usual address or
