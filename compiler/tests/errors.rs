@@ -53,6 +53,7 @@ common::fixture_tests! {
     regex_too_large,
     route_conflict_across_apis,
     type_mismatches,
+    unknown_ban,
     unknown_body_field,
     unknown_data,
     unknown_limit_and_schema,

@@ -212,6 +212,11 @@ pub fn to_cedar(g: &Graph) -> CedarExport {
                     "warden mints a token for zone `{}` (aud `{}`) on allow; Cedar only decides, so this export mints nothing",
                     m.zone, m.audience
                 ))),
+                // Bans are state (denials counted over time): Cedar decides one request alone.
+                StepKind::Ban { ban } => items.push(Item::Comment(format!(
+                    "warden refuses keys banned by `{}` here (denials counted over time); Cedar keeps no state, so this export bans nothing",
+                    g.bans.get(*ban as usize).map_or("?", |b| b.name.as_str())
+                ))),
                 _ => {}
             }
         }

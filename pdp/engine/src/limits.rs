@@ -620,6 +620,44 @@ mod tests {
     }
 
     #[test]
+    fn bans_grow_on_repeat_offences_and_are_forgotten_in_time() {
+        assert_eq!(
+            (ban_length(600, 3_600, 1), ban_length(600, 3_600, 2), ban_length(600, 3_600, 4)),
+            (600, 1_200, 3_600)
+        );
+        assert_eq!(ban_length(600, 100, 1), 600, "never shorter than the length");
+        assert_eq!(ban_length(600, u64::MAX, 200), u64::MAX);
+        let m = Memory::new(100);
+        assert_eq!(m.banned(7, "k", 0), Ok(None));
+        let first = m.ban(7, "k", 1_000, 600, 3_600).unwrap();
+        assert_eq!(first, BanSet { until_ms: 1_600, offences: 1 });
+        assert_eq!((m.banned(7, "k", 1_599), m.banned(7, "k", 1_600)), (Ok(Some(1_600)), Ok(None)));
+        // Another ban, another key: not banned.
+        assert_eq!((m.banned(8, "k", 1_100), m.banned(7, "j", 1_100)), (Ok(None), Ok(None)));
+        // Remembered for `max` after it ends: the next is twice as long.
+        assert_eq!(m.ban(7, "k", 2_000, 600, 3_600).unwrap(), BanSet { until_ms: 3_200, offences: 2 });
+        // Forgotten after that: a first offence again.
+        assert_eq!(m.banned(7, "k", 3_200 + 3_600), Ok(None));
+        assert_eq!(m.ban(7, "k", 3_200 + 3_600, 600, 3_600).unwrap().offences, 1);
+    }
+
+    #[test]
+    fn a_flood_of_bans_stays_within_the_store_bound() {
+        let m = Memory::with_shards(64, 1);
+        for i in 0..10_000u64 {
+            m.ban(1, &i.to_string(), 1_000, 60_000, 60_000).unwrap();
+        }
+        let held: usize = m.bans.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert_eq!(held, 64);
+        assert_eq!(m.held_bans.load(std::sync::atomic::Ordering::Relaxed), 64);
+        // The newest are kept, the oldest evicted.
+        assert_eq!(m.banned(1, "9999", 2_000), Ok(Some(61_000)));
+        assert_eq!(m.banned(1, "0", 2_000), Ok(None));
+        m.clear();
+        assert_eq!(m.banned(1, "9999", 2_000), Ok(None));
+    }
+
+    #[test]
     fn clear_forgets_every_key() {
         let m = Memory::new(100);
         remaining_after_one(&m, "a", 0);
