@@ -154,8 +154,9 @@ pub fn replay(log: impl BufRead, graph: &Graph) -> Result<Summary, String> {
             continue;
         }
         let parsed = serde_json::from_slice::<Value>(&line);
-        // A shadow candidate's disagreement is not a decision: not counted.
-        if parsed.as_ref().is_ok_and(|v| v.get("shadow").is_some()) {
+        // A shadow candidate's disagreement or an event (a ban, a service
+        // start, a checkpoint) is not a decision: not counted.
+        if parsed.as_ref().is_ok_and(|v| v.get("shadow").is_some() || v.get("event").is_some()) {
             continue;
         }
         summary.lines += 1;

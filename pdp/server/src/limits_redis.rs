@@ -18,6 +18,10 @@
 //!   and write is bounded by `timeout_ms`; idle connections are pooled. After a
 //!   failure Redis is skipped for `backoff_ms` (each limit answers from its
 //!   `on_backend_error` at once), then tried again: recovery needs no restart.
+//! - Bans (`ban` in the policy) live beside the buckets: a ban's count is a
+//!   bucket of its own, and a banned key's record (`…}:ban`, a hash of its end
+//!   and offence count, kept for the longest ban after the end) shares the
+//!   bucket's hash tag. Every replica sees a ban the moment it is set.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -47,6 +51,33 @@ redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', reset)
 return {1, math.floor((tau - (new_tat - now)) / interval), reset, 0}
 ";
 
+/// Whether a key is banned. `KEYS[1]`: the ban record. Returns the end of the
+/// ban (Unix ms, Redis's clock) or 0.
+const BANNED: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local u = tonumber(redis.call('HGET', KEYS[1], 'until'))
+if u and u > now then return u end
+return 0
+";
+
+/// Bans a key. `KEYS[1]`: the ban record; `ARGV[1]`: the length in ms;
+/// `ARGV[2]`: the longest ban in ms. The record is kept (with the offence
+/// count) for the longest ban after this one ends. Returns `{until, offences}`.
+const BAN: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local length = tonumber(ARGV[1])
+local max = math.max(tonumber(ARGV[2]), length)
+local offences = (tonumber(redis.call('HGET', KEYS[1], 'offences')) or 0) + 1
+local len = length * (2 ^ math.min(offences - 1, 60))
+if len > max then len = max end
+local u = now + len
+redis.call('HSET', KEYS[1], 'until', string.format('%.0f', u), 'offences', offences)
+redis.call('PEXPIRE', KEYS[1], string.format('%.0f', len + max))
+return {string.format('%.0f', u), offences}
+";
+
 /// Settings of the Redis limiter.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -64,6 +95,8 @@ pub struct Settings {
 pub struct Redis {
     client: redis::Client,
     script: redis::Script,
+    banned: redis::Script,
+    ban: redis::Script,
     settings: Settings,
     /// The URL without its password, for messages.
     shown: String,
@@ -131,6 +164,8 @@ impl Redis {
         Ok(Redis {
             client,
             script: redis::Script::new(GCRA),
+            banned: redis::Script::new(BANNED),
+            ban: redis::Script::new(BAN),
             settings,
             shown,
             idle: Mutex::new(Vec::new()),
@@ -178,6 +213,36 @@ impl Redis {
             idle.push(c);
         }
         Ok(Outcome { allowed: allowed == 1, limit: rate.burst, remaining, reset_ms, retry_after_ms })
+    }
+
+    /// Runs `f` on a pooled connection, returning the connection to the pool
+    /// only when it answered; skips Redis during a back-off.
+    fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, BackendError> {
+        let skipping = self
+            .down_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|until| Instant::now() < until);
+        if skipping {
+            self.errors.inc();
+            return Err(BackendError);
+        }
+        let result = self.connection().and_then(|mut c| {
+            let out = f(&mut c)?;
+            let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if idle.len() < self.settings.pool {
+                idle.push(c);
+            }
+            Ok(out)
+        });
+        result.map_err(|e| {
+            self.errors.inc();
+            self.fail(&e);
+            BackendError
+        })
     }
 
     fn fail(&self, error: &redis::RedisError) {
@@ -238,6 +303,28 @@ impl Limiter for Redis {
 
     fn clear(&self) {
         self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+
+    /// A ban record is `warden:{<ban>:<digest>}:ban`: the same hash tag as the
+    /// ban's count bucket, so one slot of a Cluster holds both.
+    fn banned(&self, ban: u64, key: &str, _now_ms: u64) -> Result<Option<u64>, BackendError> {
+        let record = format!("{}:ban", Self::bucket(ban, key));
+        let until: u64 = self.with_connection(|c| self.banned.key(&record).invoke(c))?;
+        Ok((until > 0).then_some(until))
+    }
+
+    fn ban(
+        &self,
+        ban: u64,
+        key: &str,
+        _now_ms: u64,
+        length_ms: u64,
+        max_ms: u64,
+    ) -> Result<crate::engine::limits::BanSet, BackendError> {
+        let record = format!("{}:ban", Self::bucket(ban, key));
+        let (until_ms, offences): (u64, u32) =
+            self.with_connection(|c| self.ban.key(&record).arg(length_ms).arg(max_ms).invoke(c))?;
+        Ok(crate::engine::limits::BanSet { until_ms, offences })
     }
 }
 

@@ -78,6 +78,13 @@ pub struct ReloadLabels {
     pub result: String,
 }
 
+/// Ban counter labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BanLabels {
+    /// The ban's name.
+    pub ban: String,
+}
+
 /// Minted-token counter labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MintLabels {
@@ -107,6 +114,7 @@ pub struct Metrics {
     jwks: super::jwks::FetchCounters,
     minted: Family<MintLabels, Counter>,
     shadow: super::shadow::ShadowMetrics,
+    bans: Family<BanLabels, Counter>,
 }
 
 impl Metrics {
@@ -154,7 +162,10 @@ impl Metrics {
             "Checks the shadow candidate judged otherwise, by endpoint and direction",
             shadow.disagreements.clone(),
         );
+        let bans = Family::<BanLabels, Counter>::default();
+        registry.register("warden_bans", "Bans started (a key crossed a ban's threshold), by ban", bans.clone());
         Metrics {
+            bans,
             registry,
             decisions,
             latency,
@@ -560,6 +571,7 @@ impl Service {
         let elapsed = start.elapsed();
         if self.log.is_none() {
             self.count(d.allow, d.reason, elapsed.as_secs_f64());
+            self.ban_events(d);
             return;
         }
         let judged = match judged {
@@ -586,6 +598,30 @@ impl Service {
             input,
         };
         self.record(&line, elapsed.as_secs_f64());
+        self.ban_events(d);
+    }
+
+    /// Each ban `d` started: counted, and an audit event of its own in the
+    /// decision log, after the decision that started it.
+    fn ban_events(&self, d: &Decision) {
+        for b in &d.bans {
+            self.metrics.bans.get_or_create(&BanLabels { ban: b.ban.clone() }).inc();
+            if let Some(tx) = &self.log {
+                let event = serde_json::json!({
+                    "event": "ban",
+                    "time_ms": now_ms(),
+                    "decision_id": &*d.decision_id,
+                    "revision": &*d.revision,
+                    "ban": b.ban,
+                    "key": b.key,
+                    "until_ms": b.until_ms,
+                    "offences": b.offences,
+                });
+                if tx.try_send(event.to_string()).is_err() {
+                    self.metrics.log_drops.inc();
+                }
+            }
+        }
     }
 
     /// `/v1/policy`.
