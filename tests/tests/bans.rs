@@ -3,6 +3,7 @@
 //! refused at replica B (`banned`, 429, `retry-after`), another address is
 //! not; replica A counts the ban (`warden_bans_total`) and writes it to its
 //! decision log as an audit event after the decision that started it.
+//! `warden bans list` and `lift` against either replica see and lift it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
@@ -96,4 +97,33 @@ fn an_address_banned_through_one_replica_is_refused_by_the_other() {
         (Some("wrong_passwords"), Some("198.51.100.7"), Some(1))
     );
     assert_eq!(lines[at - 1]["decision_id"], event["decision_id"], "the decision that started it comes first");
+
+    // Operators: the ban is listed by either replica (one Redis), and lifted
+    // through the other with `warden bans lift`.
+    let listed = warden(&["bans", "list", "--url", &format!("http://{}", a.http)]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains("  wrong_passwords  198.51.100.7  ") && listed.ends_with("1 bans in force\n"), "{listed}");
+    let held: Value = b.get("/v1/bans").unwrap().json().unwrap();
+    let id = held["bans"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (held["bans"][0]["ban"].as_str(), held["bans"][0]["offences"].as_u64()),
+        (Some("wrong_passwords"), Some(1))
+    );
+    let lifted = warden(&["bans", "lift", &id, "--url", &format!("http://{}", b.http)]);
+    assert!(lifted.status.success(), "{}", String::from_utf8_lossy(&lifted.stderr));
+    assert_eq!(login(&a, "198.51.100.7", "open-sesame")["reason"], "allowed");
+    assert_eq!(b.get("/v1/bans").unwrap().json().unwrap()["bans"], json!([]));
+    let again = warden(&["bans", "lift", &id, "--url", &format!("http://{}", b.http)]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("404"));
+
+    // A caller `[callers]` does not allow to assert a source may not list them.
+    let closed = dir.path().join("closed.toml");
+    std::fs::write(&closed, "[reload]\nwatch = false\n\n[callers]\nassert_networks = []\n").unwrap();
+    let c = Warden::start(&policies, &["--config", closed.to_str().unwrap()]).unwrap();
+    assert_eq!(c.get("/v1/bans").unwrap().status, 403);
+}
+
+fn warden(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(warden_e2e::warden_bin().unwrap()).args(args).output().unwrap()
 }

@@ -63,12 +63,47 @@ pub fn ban_length(length_ms: u64, max_ms: u64, offences: u32) -> u64 {
 }
 
 /// A ban held in process.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct BanRecord {
     until_ms: u64,
     offences: u32,
     /// Forgotten after this (the offence count with it).
     remember_until_ms: u64,
+    /// The ban's fingerprint, and its key for people.
+    ban: u64,
+    key: Box<str>,
+}
+
+/// A ban in force, as an operator lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HeldBan {
+    /// What lifts it ([`Limiter::lift`]): opaque, the store's own.
+    pub id: String,
+    /// The ban's fingerprint (`Prepared::ban_ids`).
+    pub ban: u64,
+    /// Its key's values, for people.
+    pub key: String,
+    /// It ends then (Unix ms).
+    pub until_ms: u64,
+    /// Which offence it is.
+    pub offences: u32,
+}
+
+/// A ban's key for people: the values, strings without their quotes, a
+/// missing one as `(missing)`, at most 256 characters.
+pub fn key_text(key: &str) -> String {
+    let parts: Vec<String> = key
+        .split('\u{1f}')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            if p == "\u{0}missing" {
+                "(missing)".to_owned()
+            } else {
+                serde_json::from_str::<String>(p).unwrap_or_else(|_| p.to_owned())
+            }
+        })
+        .collect();
+    parts.join(", ").chars().take(256).collect()
 }
 
 /// A shared limit store could not answer in time (unreachable, timed out, or
@@ -100,6 +135,17 @@ pub trait Limiter: Send + Sync {
     /// `max_ms` (at least `length_ms`) after a ban ends.
     fn ban(&self, ban: u64, key: &str, now_ms: u64, length_ms: u64, max_ms: u64) -> Result<BanSet, BackendError> {
         let _ = (ban, key, now_ms, length_ms, max_ms);
+        Err(BackendError)
+    }
+    /// The bans in force at `now_ms`, at most `max` of them.
+    fn held_bans(&self, now_ms: u64, max: usize) -> Result<Vec<HeldBan>, BackendError> {
+        let _ = (now_ms, max);
+        Err(BackendError)
+    }
+    /// Lifts the ban `id` names ([`HeldBan::id`]), forgetting its offences;
+    /// whether there was one.
+    fn lift(&self, id: &str) -> Result<bool, BackendError> {
+        let _ = id;
         Err(BackendError)
     }
     /// Forgets every key (tests start from empty state).
@@ -295,9 +341,9 @@ impl Limiter for Memory {
         }
         let digest = self.digest(ban, key);
         let mut bans = self.ban_shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match bans.peek(&digest).copied() {
-            Some(r) if now_ms < r.until_ms => Ok(Some(r.until_ms)),
-            Some(r) if now_ms >= r.remember_until_ms => {
+        match bans.peek(&digest).map(|r| (r.until_ms, r.remember_until_ms)).map(|(u, r)| (u, r)) {
+            Some((until, _)) if now_ms < until => Ok(Some(until)),
+            Some((_, remember)) if now_ms >= remember => {
                 bans.remove(&digest);
                 self.held_bans.fetch_sub(1, Ordering::Relaxed);
                 Ok(None)
@@ -315,8 +361,13 @@ impl Limiter for Memory {
             _ => 1,
         };
         let until_ms = now_ms.saturating_add(ban_length(length_ms, max_ms, offences));
-        let record =
-            BanRecord { until_ms, offences, remember_until_ms: until_ms.saturating_add(max_ms.max(length_ms)) };
+        let record = BanRecord {
+            until_ms,
+            offences,
+            remember_until_ms: until_ms.saturating_add(max_ms.max(length_ms)),
+            ban,
+            key: key_text(key).into(),
+        };
         if bans.peek(&digest).is_none() {
             if bans.len() >= self.per_shard {
                 bans.pop_lru();
@@ -327,9 +378,51 @@ impl Limiter for Memory {
         bans.insert(digest, record);
         Ok(BanSet { until_ms, offences })
     }
+
+    fn held_bans(&self, now_ms: u64, max: usize) -> Result<Vec<HeldBan>, BackendError> {
+        Ok(self.list_bans(now_ms, max))
+    }
+
+    fn lift(&self, id: &str) -> Result<bool, BackendError> {
+        use std::sync::atomic::Ordering;
+        let bytes: Option<Vec<u8>> =
+            (0..id.len()).step_by(2).map(|i| id.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+        let Some(Ok(digest)) = bytes.filter(|b| id.len() == 32 && b.len() == 16).map(<[u8; 16]>::try_from) else {
+            return Ok(false);
+        };
+        let digest = KeyDigest(digest);
+        let removed = self.ban_shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&digest);
+        if removed.is_some() {
+            self.held_bans.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(removed.is_some())
+    }
 }
 
 impl Memory {
+    /// The bans in force at `now_ms`, at most `max`, soonest to end first.
+    pub fn list_bans(&self, now_ms: u64, max: usize) -> Vec<HeldBan> {
+        let mut out = Vec::new();
+        for shard in &self.bans {
+            let bans = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (digest, r) in bans.iter() {
+                if now_ms < r.until_ms {
+                    let id: String = digest.0.iter().map(|b| format!("{b:02x}")).collect();
+                    out.push(HeldBan {
+                        id,
+                        ban: r.ban,
+                        key: r.key.to_string(),
+                        until_ms: r.until_ms,
+                        offences: r.offences,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.until_ms, &a.id).cmp(&(b.until_ms, &b.id)));
+        out.truncate(max);
+        out
+    }
+
     fn ban_shard(&self, digest: &KeyDigest) -> &Mutex<Lru<KeyDigest, BanRecord, DigestHasher>> {
         &self.bans[usize::from(digest.0[15]) % self.bans.len()]
     }
@@ -420,6 +513,11 @@ impl<K: std::hash::Hash + Eq + Copy, V, S: BuildHasher> Lru<K, V, S> {
         let key = self.nodes.get(i)?.key;
         self.index.remove(&key);
         self.take(i)
+    }
+
+    /// Every entry, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.nodes.iter().map(|n| (&n.key, &n.value))
     }
 
     /// Forgets everything (and gives the memory back).
@@ -639,6 +737,24 @@ mod tests {
         // Forgotten after that: a first offence again.
         assert_eq!(m.banned(7, "k", 3_200 + 3_600), Ok(None));
         assert_eq!(m.ban(7, "k", 3_200 + 3_600, 600, 3_600).unwrap().offences, 1);
+    }
+
+    #[test]
+    fn bans_in_force_are_listed_with_their_key_and_lifted_by_id() {
+        let m = Memory::new(100);
+        m.ban(7, "\"198.51.100.7\"\u{1f}", 1_000, 600, 600).unwrap();
+        m.ban(7, "\"u-1\"\u{1f}\u{0}missing\u{1f}", 1_100, 600, 600).unwrap();
+        let held = m.held_bans(1_200, 10).unwrap();
+        let keys: Vec<(&str, u64)> = held.iter().map(|b| (b.key.as_str(), b.until_ms)).collect();
+        assert_eq!(keys, [("198.51.100.7", 1_600), ("u-1, (missing)", 1_700)]);
+        assert_eq!((held[0].ban, held[0].offences, held[0].id.len()), (7, 1, 32));
+        // Over: not listed.
+        assert_eq!(m.held_bans(1_650, 10).unwrap().len(), 1);
+        // Lifted: gone, and its offences with it.
+        assert_eq!(m.lift(&held[0].id), Ok(true));
+        assert_eq!((m.lift(&held[0].id), m.lift("not-an-id")), (Ok(false), Ok(false)));
+        assert_eq!(m.banned(7, "\"198.51.100.7\"\u{1f}", 1_200), Ok(None));
+        assert_eq!(m.ban(7, "\"198.51.100.7\"\u{1f}", 1_300, 600, 600).unwrap().offences, 1);
     }
 
     #[test]

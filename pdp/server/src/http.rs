@@ -102,6 +102,8 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
         .route("/.well-known/openid-configuration", get(openid_configuration))
         .route("/oauth/token", post(super::exchange::token))
         .route("/v1/policy", get(policy))
+        .route("/v1/bans", get(bans))
+        .route("/v1/bans/{id}", axum::routing::delete(lift_ban))
         .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -397,6 +399,35 @@ async fn forward_auth(State(h): State<Http>, CallerOf(caller): CallerOf, headers
 
 async fn policy(State(h): State<Http>) -> Response {
     axum::Json(h.service.policy_status()).into_response()
+}
+
+/// The bans in force (at most 1,000, soonest to end first), for operators:
+/// only callers that may assert a source (`[callers]`), since a ban's key
+/// names an address or a subject.
+async fn bans(State(h): State<Http>, CallerOf(caller): CallerOf) -> Response {
+    if !h.service.callers.may_assert(&caller) {
+        return error(StatusCode::FORBIDDEN, "listing bans is for the callers `[callers]` allows to assert a source");
+    }
+    match h.service.held_bans(1_000) {
+        Ok(list) => axum::Json(json!({"bans": list})).into_response(),
+        Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, &why),
+    }
+}
+
+/// Lifts one ban (by the `id` `/v1/bans` gave), forgetting its offences.
+async fn lift_ban(
+    State(h): State<Http>,
+    CallerOf(caller): CallerOf,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    if !h.service.callers.may_assert(&caller) {
+        return error(StatusCode::FORBIDDEN, "lifting bans is for the callers `[callers]` allows to assert a source");
+    }
+    match h.service.lift_ban(&id) {
+        Ok(true) => axum::Json(json!({"lifted": id})).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, "no ban has this id"),
+        Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, &why),
+    }
 }
 
 async fn ready(State(h): State<Http>) -> Response {

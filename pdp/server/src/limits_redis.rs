@@ -62,7 +62,8 @@ return 0
 ";
 
 /// Bans a key. `KEYS[1]`: the ban record; `ARGV[1]`: the length in ms;
-/// `ARGV[2]`: the longest ban in ms. The record is kept (with the offence
+/// `ARGV[2]`: the longest ban in ms; `ARGV[3]`: the key for people;
+/// `ARGV[4]`: the ban's fingerprint. The record is kept (with the offence
 /// count) for the longest ban after this one ends. Returns `{until, offences}`.
 const BAN: &str = r"
 local t = redis.call('TIME')
@@ -73,7 +74,7 @@ local offences = (tonumber(redis.call('HGET', KEYS[1], 'offences')) or 0) + 1
 local len = length * (2 ^ math.min(offences - 1, 60))
 if len > max then len = max end
 local u = now + len
-redis.call('HSET', KEYS[1], 'until', string.format('%.0f', u), 'offences', offences)
+redis.call('HSET', KEYS[1], 'until', string.format('%.0f', u), 'offences', offences, 'key', ARGV[3], 'ban', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], string.format('%.0f', len + max))
 return {string.format('%.0f', u), offences}
 ";
@@ -322,9 +323,67 @@ impl Limiter for Redis {
         max_ms: u64,
     ) -> Result<crate::engine::limits::BanSet, BackendError> {
         let record = format!("{}:ban", Self::bucket(ban, key));
-        let (until_ms, offences): (u64, u32) =
-            self.with_connection(|c| self.ban.key(&record).arg(length_ms).arg(max_ms).invoke(c))?;
+        let shown = crate::engine::limits::key_text(key);
+        let (until_ms, offences): (u64, u32) = self.with_connection(|c| {
+            self.ban.key(&record).arg(length_ms).arg(max_ms).arg(&shown).arg(format!("{ban:016x}")).invoke(c)
+        })?;
         Ok(crate::engine::limits::BanSet { until_ms, offences })
+    }
+
+    /// The records on this Redis (a Cluster: on the node the pool talks to),
+    /// by `SCAN`: an operator's listing, never the request path.
+    fn held_bans(&self, now_ms: u64, max: usize) -> Result<Vec<crate::engine::limits::HeldBan>, BackendError> {
+        let records: Vec<(String, std::collections::HashMap<String, String>)> = self.with_connection(|c| {
+            let mut out = Vec::new();
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg("warden:{*}:ban")
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query(c)?;
+                for key in keys {
+                    let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL").arg(&key).query(c)?;
+                    out.push((key, fields));
+                }
+                cursor = next;
+                if cursor == 0 || out.len() >= 100_000 {
+                    return Ok(out);
+                }
+            }
+        })?;
+        let mut out: Vec<crate::engine::limits::HeldBan> = records
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let until_ms: u64 = f.get("until")?.parse().ok()?;
+                (until_ms > now_ms).then(|| crate::engine::limits::HeldBan {
+                    ban: f.get("ban").and_then(|b| u64::from_str_radix(b, 16).ok()).unwrap_or_default(),
+                    key: f.get("key").cloned().unwrap_or_default(),
+                    offences: f.get("offences").and_then(|o| o.parse().ok()).unwrap_or(1),
+                    until_ms,
+                    id,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.until_ms, &a.id).cmp(&(b.until_ms, &b.id)));
+        out.truncate(max);
+        Ok(out)
+    }
+
+    fn lift(&self, id: &str) -> Result<bool, BackendError> {
+        // Only a ban record's name: never another key of the database.
+        let inner = id.strip_prefix("warden:{").and_then(|r| r.strip_suffix("}:ban"));
+        let valid = inner.is_some_and(|i| {
+            i.len() == 16 + 1 + 32
+                && i.bytes().enumerate().all(|(n, b)| if n == 16 { b == b':' } else { b.is_ascii_hexdigit() })
+        });
+        if !valid {
+            return Ok(false);
+        }
+        let removed: u64 = self.with_connection(|c| redis::cmd("DEL").arg(id).query(c))?;
+        Ok(removed > 0)
     }
 }
 

@@ -624,6 +624,43 @@ impl Service {
         }
     }
 
+    /// The bans in force, at most `max`, each named by the loaded set's ban
+    /// its fingerprint belongs to (`null` for a ban the set no longer has).
+    pub fn held_bans(&self, max: usize) -> Result<Vec<serde_json::Value>, String> {
+        let held = self.limiter.held_bans(now_ms(), max).map_err(|_| "the ban store did not answer".to_owned())?;
+        let current = self.current();
+        let name = |ban: u64| {
+            current.as_ref().and_then(|l| {
+                let p = l.engine.prepared();
+                p.ban_ids.iter().position(|id| *id == ban).and_then(|i| p.graph.bans.get(i)).map(|b| b.name.clone())
+            })
+        };
+        Ok(held
+            .into_iter()
+            .map(|b| {
+                serde_json::json!({
+                    "id": b.id, "ban": name(b.ban), "key": b.key, "until_ms": b.until_ms, "offences": b.offences,
+                })
+            })
+            .collect())
+    }
+
+    /// Lifts the ban `id` names; whether there was one.
+    pub fn lift_ban(&self, id: &str) -> Result<bool, String> {
+        let lifted = self.limiter.lift(id).map_err(|_| "the ban store did not answer".to_owned())?;
+        if lifted {
+            eprintln!("warden: ban `{id}` lifted");
+            // An audit event, as the ban itself was.
+            if let Some(tx) = &self.log {
+                let event = serde_json::json!({"event": "ban_lifted", "time_ms": now_ms(), "id": id});
+                if tx.try_send(event.to_string()).is_err() {
+                    self.metrics.log_drops.inc();
+                }
+            }
+        }
+        Ok(lifted)
+    }
+
     /// `/v1/policy`.
     pub fn policy_status(&self) -> serde_json::Value {
         let current = self.current();

@@ -7,6 +7,7 @@ use out::{out, outln};
 
 mod analyze;
 mod audit;
+mod bans;
 mod check;
 mod compile;
 mod diff;
@@ -76,6 +77,8 @@ enum Command {
     Keys(keys::Args),
     /// The tamper-evident decision log: `warden audit verify FILE [--jwks FILE]`.
     Audit(audit::Args),
+    /// The bans in force in a running service, and lifting one: `warden bans list|lift ID [--url URL]`.
+    Bans(bans::Args),
     /// The release, the graph format it writes and reads, and how it was built (as `--version`).
     Version,
     /// A completion script for a shell, on stdout (bash: `warden completions bash > /etc/bash_completion.d/warden`).
@@ -114,6 +117,7 @@ pub fn main() -> ExitCode {
         Command::Lsp(args) => lsp::run(&args),
         Command::Keys(args) => keys::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Bans(args) => bans::run(&args),
         Command::Version => {
             outln!("warden {}", VERSION.as_str());
             true

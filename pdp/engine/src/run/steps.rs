@@ -458,7 +458,7 @@ impl Engine {
             if let Ok(set) = self.limiter.ban(id, key.as_str(), req.now_ms, ban.length_ms, ban.max_ms) {
                 d.bans.push(crate::decision::BanStarted {
                     ban: ban.name.clone(),
-                    key: key_text(key.as_str()),
+                    key: crate::limits::key_text(key.as_str()),
                     until_ms: set.until_ms,
                     offences: set.offences,
                 });
@@ -520,23 +520,6 @@ impl Engine {
         }
         Ok(Some(value))
     }
-}
-
-/// A ban's key for people: the values, strings without their quotes, a
-/// missing one as `(missing)`, at most 256 characters.
-fn key_text(key: &str) -> String {
-    let parts: Vec<String> = key
-        .split('\u{1f}')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            if p == "\u{0}missing" {
-                "(missing)".to_owned()
-            } else {
-                serde_json::from_str::<String>(p).unwrap_or_else(|_| p.to_owned())
-            }
-        })
-        .collect();
-    parts.join(", ").chars().take(256).collect()
 }
 
 /// A limit's key text: on the stack while it fits (the usual address or
