@@ -341,7 +341,7 @@ impl Limiter for Memory {
         }
         let digest = self.digest(ban, key);
         let mut bans = self.ban_shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match bans.peek(&digest).map(|r| (r.until_ms, r.remember_until_ms)).map(|(u, r)| (u, r)) {
+        match bans.peek(&digest).map(|r| (r.until_ms, r.remember_until_ms)) {
             Some((until, _)) if now_ms < until => Ok(Some(until)),
             Some((_, remember)) if now_ms >= remember => {
                 bans.remove(&digest);
