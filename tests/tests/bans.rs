@@ -127,3 +127,122 @@ fn an_address_banned_through_one_replica_is_refused_by_the_other() {
 fn warden(args: &[&str]) -> std::process::Output {
     std::process::Command::new(warden_e2e::warden_bin().unwrap()).args(args).output().unwrap()
 }
+
+/// Two bans: one alerts a webhook that answers, the other the default
+/// webhook, which accepts connections and never answers.
+const ALERTING: &str = r#"zone edge {
+  require tls
+}
+
+ban wrong_passwords = 3 of 403 per 1m by source.ip for 1m
+ban wrong_codes = 3 of 403 per 1m by header["x-device"] for 1m
+
+api id in zone edge {
+  host "id.example"
+  auth none
+
+  route POST "/login" {
+    ban wrong_passwords
+    allow when header["x-password"] == "open-sesame"
+  }
+
+  route POST "/code" {
+    ban wrong_codes
+    allow when header["x-code"] == "123456"
+  }
+}
+"#;
+
+#[test]
+fn bans_alert_their_webhook_and_a_hanging_one_changes_no_decision() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The webhook that answers: every event it receives goes to `got`.
+    let (tx, got) = std::sync::mpsc::channel::<Value>();
+    let tx = std::sync::Mutex::new(tx);
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let hook = listener.local_addr().unwrap();
+    let tx = std::sync::Arc::new(tx);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.lock().unwrap().send(v);
+                "ok"
+            }
+        }),
+    );
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // The webhook that hangs: connections accepted, never answered.
+    let hanging = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let hang = hanging.local_addr().unwrap();
+    rt.spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hanging.accept().await {
+            held.push(socket);
+        }
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(policies.join("id.warden"), ALERTING).unwrap();
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[reload]\nwatch = false\n\n[alerts]\nwebhook = \"http://{hang}/never\"\ntimeout_ms = 300\nretries = 1\n\n[alerts.bans]\nwrong_passwords = \"http://{hook}/hook\"\n"
+        ),
+    )
+    .unwrap();
+    let w = Warden::start(&policies, &["--config", config.to_str().unwrap()]).unwrap();
+    let post = |path: &str, header: (&str, &str), ip: &str| -> Value {
+        let body = json!({"request": {"method": "POST", "scheme": "https", "host": "id.example", "path": path,
+            "headers": {header.0: header.1}}, "source": {"ip": ip}});
+        w.post_json("/v1/check", &body).unwrap().json().unwrap()
+    };
+    // The ban whose webhook hangs first: decisions go on as before.
+    let code = |code: &str, device: Option<&str>| -> Value {
+        let mut headers = json!({"x-code": code});
+        if let Some(d) = device {
+            headers["x-device"] = json!(d);
+        }
+        let body = json!({"request": {"method": "POST", "scheme": "https", "host": "id.example", "path": "/code",
+            "headers": headers}, "source": {"ip": "198.51.100.9"}});
+        w.post_json("/v1/check", &body).unwrap().json().unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(code("000000", Some("dev-1"))["reason"], "no_allow_rule");
+    }
+    assert_eq!(code("123456", Some("dev-1"))["reason"], "banned");
+    assert_eq!(code("123456", Some("dev-2"))["reason"], "allowed", "another device is another key");
+    // A request without the key is nobody's: never counted, never banned.
+    for _ in 0..5 {
+        assert_eq!(code("000000", None)["reason"], "no_allow_rule");
+    }
+    assert_eq!(code("123456", None)["reason"], "allowed");
+    for _ in 0..3 {
+        assert_eq!(post("/login", ("x-password", "wrong"), "198.51.100.7")["reason"], "no_allow_rule");
+    }
+    assert_eq!(post("/login", ("x-password", "open-sesame"), "198.51.100.7")["reason"], "banned");
+    assert_eq!(post("/login", ("x-password", "open-sesame"), "198.51.100.8")["reason"], "allowed");
+    // The answering webhook got its ban, and only its ban.
+    let event = got.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        (event["event"].as_str(), event["ban"].as_str(), event["key"].as_str(), event["offences"].as_u64()),
+        (Some("ban"), Some("wrong_passwords"), Some("198.51.100.7"), Some(1))
+    );
+    assert!(got.recv_timeout(Duration::from_millis(300)).is_err(), "one event");
+    // The hanging one is given up after its retry, and counted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = String::from_utf8(w.get("/metrics").unwrap().body).unwrap();
+        let failed = metrics.lines().any(|l| l == "warden_alerts_failed_total 1");
+        let sent = metrics.lines().any(|l| l == "warden_alerts_sent_total 1");
+        if failed && sent {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -252,7 +252,7 @@ fn compile_cedar_writes_policies_and_a_schema_that_validate_in_strict_mode() {
     let out = warden(&["compile", "policies/bank", "--emit", "cedar"]);
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("partners.warden:21:3: warning[W0401]: cedar cannot express an index computed at run time (`e[k]`) exactly in rule `partner_accounts.GET /v1/accounts/{account_id}/balance#1`"),
+        stderr.contains("partners.warden:22:3: warning[W0401]: cedar cannot express an index computed at run time (`e[k]`) exactly in rule `partner_accounts.GET /v1/accounts/{account_id}/balance#1`"),
         "{stderr}"
     );
 }

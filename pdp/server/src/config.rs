@@ -39,6 +39,8 @@ pub struct Config {
     pub issuer: Option<crate::signing::IssuerConfig>,
     /// A candidate set judged beside the live one (shadow mode).
     pub shadow: Option<Shadow>,
+    /// Webhooks for bans started.
+    pub alerts: crate::alerts::AlertsConfig,
 }
 
 /// `[shadow]`: a candidate policy set judged beside the live one on every
@@ -74,6 +76,7 @@ impl Default for Config {
             jwks: Jwks::default(),
             issuer: None,
             shadow: None,
+            alerts: crate::alerts::AlertsConfig::default(),
         }
     }
 }
@@ -439,6 +442,7 @@ impl Config {
                 return Err(format!("`{name}` is {n}; expected 1 to 1000000"));
             }
         }
+        config.alerts.validate()?;
         if let Some(shadow) = &config.shadow
             && (shadow.queue == 0 || shadow.queue > 1_000_000)
         {

@@ -5,6 +5,7 @@
 //! optionally over TLS or mutual TLS) until SIGTERM/SIGINT, finishing in-flight
 //! calls before exiting.
 
+pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod authzen;
@@ -77,6 +78,9 @@ pub enum ServeError {
     /// `[issuer]`: its URL or a signing key (the message names the file at fault).
     #[error("{0}")]
     Issuer(String),
+    /// The alerts client could not be built.
+    #[error("{0}")]
+    Alerts(String),
     /// The shadow worker could not start.
     #[error("cannot start the shadow worker: {0}")]
     Shadow(std::io::Error),
@@ -120,6 +124,10 @@ async fn serve(config: Config) -> Result<(), ServeError> {
     let mut service = service
         .with_jwks(Arc::new(fetcher))
         .with_introspection(tokio::runtime::Handle::current(), introspection_timeout);
+    if config.alerts.enabled() {
+        let counters = service.alert_counters();
+        service = service.with_alerts(alerts::Alerts::start(&config.alerts, counters).map_err(ServeError::Alerts)?);
+    }
     if let Some(shadow) = &config.shadow {
         service = service.with_shadow(shadow.policies.clone(), shadow.queue).map_err(ServeError::Shadow)?;
     }

@@ -115,6 +115,7 @@ pub struct Metrics {
     minted: Family<MintLabels, Counter>,
     shadow: super::shadow::ShadowMetrics,
     bans: Family<BanLabels, Counter>,
+    alerts: super::alerts::AlertCounters,
 }
 
 impl Metrics {
@@ -164,7 +165,12 @@ impl Metrics {
         );
         let bans = Family::<BanLabels, Counter>::default();
         registry.register("warden_bans", "Bans started (a key crossed a ban's threshold), by ban", bans.clone());
+        let alerts = super::alerts::AlertCounters::default();
+        registry.register("warden_alerts_sent", "Alerts a webhook accepted", alerts.sent.clone());
+        registry.register("warden_alerts_failed", "Alerts given up after every retry", alerts.failed.clone());
+        registry.register("warden_alerts_dropped", "Alerts dropped (queue full)", alerts.dropped.clone());
         Metrics {
+            alerts,
             bans,
             registry,
             decisions,
@@ -278,6 +284,8 @@ pub struct Service {
     pub capture: super::config::Capture,
     /// The candidate judged beside the live set (`[shadow]`).
     pub shadow: Option<Arc<super::shadow::Shadow>>,
+    /// Where bans started are sent (`[alerts]`).
+    alerts: Option<super::alerts::Alerts>,
 }
 
 /// Now as Unix milliseconds.
@@ -342,6 +350,7 @@ impl Service {
             introspection: None,
             capture: super::config::Capture::None,
             shadow: None,
+            alerts: None,
         }
     }
 
@@ -353,6 +362,18 @@ impl Service {
             super::shadow::Shadow::start(policies, queue, fetcher, self.metrics.shadow.clone(), self.log.clone())?;
         self.shadow = Some(shadow);
         Ok(self)
+    }
+
+    /// Sends every ban started to `alerts`' webhooks.
+    #[must_use]
+    pub fn with_alerts(mut self, alerts: super::alerts::Alerts) -> Service {
+        self.alerts = Some(alerts);
+        self
+    }
+
+    /// The counters alerts report through.
+    pub fn alert_counters(&self) -> super::alerts::AlertCounters {
+        self.metrics.alerts.clone()
     }
 
     /// Writes `capture` of each judged input into the decision log.
@@ -606,20 +627,26 @@ impl Service {
     fn ban_events(&self, d: &Decision) {
         for b in &d.bans {
             self.metrics.bans.get_or_create(&BanLabels { ban: b.ban.clone() }).inc();
-            if let Some(tx) = &self.log {
-                let event = serde_json::json!({
-                    "event": "ban",
-                    "time_ms": now_ms(),
-                    "decision_id": &*d.decision_id,
-                    "revision": &*d.revision,
-                    "ban": b.ban,
-                    "key": b.key,
-                    "until_ms": b.until_ms,
-                    "offences": b.offences,
-                });
-                if tx.try_send(event.to_string()).is_err() {
-                    self.metrics.log_drops.inc();
-                }
+            if self.log.is_none() && self.alerts.is_none() {
+                continue;
+            }
+            let event = serde_json::json!({
+                "event": "ban",
+                "time_ms": now_ms(),
+                "decision_id": &*d.decision_id,
+                "revision": &*d.revision,
+                "ban": b.ban,
+                "key": b.key,
+                "until_ms": b.until_ms,
+                "offences": b.offences,
+            });
+            if let Some(tx) = &self.log
+                && tx.try_send(event.to_string()).is_err()
+            {
+                self.metrics.log_drops.inc();
+            }
+            if let Some(alerts) = &self.alerts {
+                alerts.send(event);
             }
         }
     }

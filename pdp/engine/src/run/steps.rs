@@ -61,7 +61,8 @@ impl Engine {
                     let Some(l) = g.limits.get(*limit as usize) else { continue };
                     // Post-auth keys read the identity established by then.
                     let facts = Facts { claims: identity.as_ref().map(|i| &*i.claims), ..facts };
-                    self.write_key(&l.keys, l.ipv6_prefix, &facts, req, &mut key);
+                    // A missing key counts in one shared bucket: omitting it is no way around a limit.
+                    let _ = self.write_key(&l.keys, l.ipv6_prefix, &facts, req, &mut key);
                     let rate = Rate { count: l.count, period_ms: l.period_ms, burst: l.burst };
                     let id = self.prepared.limit_ids.get(*limit as usize).copied().unwrap_or(u64::from(*limit));
                     let outcome = match self.limiter.consume(id, key.as_str(), rate, req.now_ms) {
@@ -99,7 +100,11 @@ impl Engine {
                         continue;
                     }
                     let facts = Facts { claims: identity.as_ref().map(|i| &*i.claims), ..facts };
-                    self.write_key(&b.keys, b.ipv6_prefix, &facts, req, &mut key);
+                    // A request without the key is nobody's: never banned (banning the
+                    // missing value would shut out everyone who lacks it).
+                    if !self.write_key(&b.keys, b.ipv6_prefix, &facts, req, &mut key) {
+                        continue;
+                    }
                     let id = self.prepared.ban_ids.get(*ban as usize).copied().unwrap_or_default();
                     let (detail, retry_ms) = match self.limiter.banned(id, key.as_str(), req.now_ms) {
                         Ok(None) => continue,
@@ -375,9 +380,18 @@ impl Engine {
     /// A limit's or ban's key for this request: each key's value as JSON
     /// (a `source.ip` from IPv6 as its network of `ipv6_prefix` bits), a
     /// missing one as a marker, separated by U+001F.
-    fn write_key(&self, keys: &[ExprId], ipv6_prefix: u8, facts: &Facts<'_>, req: &HttpRequest, key: &mut KeyBuf) {
+    /// Whether every key had a value.
+    fn write_key(
+        &self,
+        keys: &[ExprId],
+        ipv6_prefix: u8,
+        facts: &Facts<'_>,
+        req: &HttpRequest,
+        key: &mut KeyBuf,
+    ) -> bool {
         let g = &self.prepared.graph;
         key.clear();
+        let mut complete = true;
         for &k in keys {
             // `source.ip`, written as the JSON string it evaluates to. From
             // an IPv6 client: its network of `ipv6_prefix` bits, so one
@@ -411,10 +425,14 @@ impl Engine {
             }
             let _ = match eval(&self.prepared, facts, k) {
                 Ok(v) => v.write_json(key),
-                Err(_) => key.write_str("\u{0}missing"),
+                Err(_) => {
+                    complete = false;
+                    key.write_str("\u{0}missing")
+                }
             };
             let _ = key.write_char('\u{1f}');
         }
+        complete
     }
 
     /// Whether the request's source is one ban `ban` never bans (`except`).
@@ -445,7 +463,10 @@ impl Engine {
                 continue;
             }
             let facts = Facts { claims: identity.map(|i| &*i.claims), ..facts };
-            self.write_key(&ban.keys, ban.ipv6_prefix, &facts, req, &mut key);
+            // Nor counted: a denial without the key is held against nobody.
+            if !self.write_key(&ban.keys, ban.ipv6_prefix, &facts, req, &mut key) {
+                continue;
+            }
             let id = self.prepared.ban_ids.get(b as usize).copied().unwrap_or_default();
             // N denials within the period: the N-th crosses a bucket of N-1.
             let crossed = ban.count <= 1 || {
