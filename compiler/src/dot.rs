@@ -118,9 +118,10 @@ fn step_label(g: &Graph, step: &StepKind) -> String {
         StepKind::Ban { ban } => {
             let b = g.bans.get(*ban as usize);
             format!(
-                "ban {} ({} of {} per {} ms)",
+                "ban {} ({}{} of {} per {} ms)",
                 b.map_or("?", |b| b.name.as_str()),
                 b.map_or(0, |b| b.count),
+                b.and_then(|b| b.distinct).map(|d| format!(" distinct {}", render_expr(g, d))).unwrap_or_default(),
                 b.map_or_else(String::new, |b| {
                     let mut o: Vec<String> = b.statuses.iter().map(u16::to_string).collect();
                     o.extend(b.reasons.iter().cloned());

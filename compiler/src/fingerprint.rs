@@ -40,6 +40,7 @@ pub fn ban(g: &Graph, ban: &Ban) -> String {
         "ipv6_prefix": ban.ipv6_prefix,
         "statuses": ban.statuses,
         "reasons": ban.reasons,
+        "distinct": ban.distinct.map(|d| canonical(g, d, 0)),
         "keys": ban.keys.iter().map(|&k| canonical(g, k, 0)).collect::<Vec<_>>(),
     });
     let mut text = String::new();

@@ -503,14 +503,18 @@ fn ban(b: &Ban) -> String {
             Outcome::Reason(r) => r.clone(),
         })
         .collect();
-    let mut out = format!(
-        "ban {} = {} of {} per {} by {}",
-        b.name.name,
-        b.count.node,
-        outcomes.join(", "),
+    let mut out = format!("ban {} = {}", b.name.name, b.count.node);
+    if let Some(d) = &b.distinct {
+        out.push_str(&format!(" distinct {}", expr(d)));
+    }
+    if !outcomes.is_empty() {
+        out.push_str(&format!(" of {}", outcomes.join(", ")));
+    }
+    out.push_str(&format!(
+        " per {} by {}",
         duration(&b.period),
         b.keys.iter().map(expr).collect::<Vec<_>>().join(", ")
-    );
+    ));
     if let Some(p) = &b.ipv6_prefix {
         out.push_str(&format!(" ipv6_prefix {}", p.node));
     }

@@ -100,6 +100,7 @@ pub const KEYWORDS: &[&str] = &[
     "of",
     "except",
     "status",
+    "distinct",
 ];
 
 /// The word operators of expressions (`op_…` rules), which completion offers

@@ -371,6 +371,16 @@ impl Validator {
                 Outcome::Status(_) => {}
             }
         }
+        if ban.distinct.is_none() && ban.outcomes.is_empty() {
+            self.diags.push(out_of_range(
+                ban.count.span,
+                "a ban counts denials (`of 401, …`) or distinct values (`distinct body.login`)".to_owned(),
+                "to count every request, use a limit",
+            ));
+        }
+        if let Some(d) = &ban.distinct {
+            self.visit_expr(d);
+        }
         for key in &ban.keys {
             self.visit_expr(key);
         }

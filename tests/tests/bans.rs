@@ -246,3 +246,52 @@ fn bans_alert_their_webhook_and_a_hanging_one_changes_no_decision() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn distinct_accounts_are_counted_across_replicas() {
+    let policy = r#"zone edge {
+  require tls
+}
+
+ban stuffing = 10 distinct body.login per 10m by source.ip for 1h
+
+schema Login {
+  login: string
+}
+
+api id in zone edge {
+  host "id.example"
+  auth none
+  ban stuffing
+
+  route POST "/login" {
+    body json Login
+    allow
+  }
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(policies.join("id.warden"), policy).unwrap();
+    let redis = RedisServer::start().unwrap();
+    let a = replica(&policies, &redis, None, dir.path(), "a");
+    let b = replica(&policies, &redis, None, dir.path(), "b");
+    let login = |w: &Warden, ip: &str, account: &str| -> String {
+        let body = json!({"request": {"method": "POST", "scheme": "https", "host": "id.example", "path": "/login",
+            "headers": {"content-type": "application/json"}, "body": json!({"login": account}).to_string()},
+            "source": {"ip": ip}});
+        w.post_json("/v1/check", &body).unwrap().json().unwrap()["reason"].as_str().unwrap().to_owned()
+    };
+    // Ten distinct accounts, alternating replicas: one sketch in Redis.
+    for i in 0..10 {
+        let w = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(login(w, "198.51.100.7", &format!("user-{i}")), "allowed");
+    }
+    assert_eq!(login(&a, "198.51.100.7", "user-0"), "banned");
+    assert_eq!(login(&b, "198.51.100.7", "user-0"), "banned");
+    // The same account again and again is one value.
+    for _ in 0..30 {
+        assert_eq!(login(&b, "198.51.100.8", "alice"), "allowed");
+    }
+}

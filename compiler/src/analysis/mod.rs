@@ -515,12 +515,14 @@ fn access(graph: &Graph, set: Option<&PolicySet>, ep: &Endpoint) -> Access {
                     let mut outcomes: Vec<String> = b.statuses.iter().map(u16::to_string).collect();
                     outcomes.extend(b.reasons.iter().cloned());
                     let keys: Vec<String> = b.keys.iter().map(|&k| render_expr_in(graph, k, &[])).collect();
+                    let distinct =
+                        b.distinct.map(|d| format!(" distinct {}", render_expr_in(graph, d, &[]))).unwrap_or_default();
                     a.bans.insert(
                         b.name.clone(),
                         format!(
-                            "{} of {} per {} ms by {} for {} ms (max {} ms), status {}{}",
+                            "{}{distinct} of {} per {} ms by {} for {} ms (max {} ms), status {}{}",
                             b.count,
-                            outcomes.join(", "),
+                            if outcomes.is_empty() { "every answer".to_owned() } else { outcomes.join(", ") },
                             b.period_ms,
                             keys.join(", "),
                             b.length_ms,

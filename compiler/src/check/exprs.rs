@@ -13,6 +13,8 @@ use crate::codes;
 pub(super) enum Place<'a> {
     /// A limit's key.
     LimitKey,
+    /// What a ban counts distinct values of (read after the decision: the body too).
+    BanValue,
     /// An api-level statement (applies to every route).
     Api { auth: Option<&'a AuthMethod> },
     /// A route.
@@ -230,7 +232,7 @@ impl<'a> Checker<'a> {
         let in_action = matches!(place, Place::Action { .. });
         let auth = match place {
             Place::Api { auth } | Place::Route { auth, .. } | Place::Action { auth } => auth,
-            Place::LimitKey => None,
+            Place::LimitKey | Place::BanValue => None,
         };
         match root.node {
             Root::Claim => {

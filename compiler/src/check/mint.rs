@@ -40,7 +40,7 @@ impl<'a> Checker<'a> {
         }
         let auth = match place {
             Place::Api { auth } | Place::Route { auth, .. } | Place::Action { auth } => auth,
-            Place::LimitKey => None,
+            Place::LimitKey | Place::BanValue => None,
         };
         if matches!(auth, Some(AuthMethod::None)) {
             self.push(

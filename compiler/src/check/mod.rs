@@ -73,6 +73,9 @@ impl<'a> Checker<'a> {
                 }
             }
             Decl::Ban(b) => {
+                if let Some(d) = &b.distinct {
+                    self.expr(d, Place::BanValue);
+                }
                 for key in &b.keys {
                     self.expr(key, Place::LimitKey);
                 }

@@ -158,7 +158,10 @@ pub struct Ban {
     pub ipv6_prefix: u8,
     /// When the key can be computed: before authentication, or after.
     pub stage: LimitStage,
-    /// The statuses that count.
+    /// `distinct EXPR`: what it counts distinct values of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct: Option<ExprId>,
+    /// The statuses that count (none, and no reasons: every answer counts).
     pub statuses: Vec<u16>,
     /// The reasons that count.
     pub reasons: Vec<String>,

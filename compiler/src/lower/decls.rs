@@ -178,6 +178,7 @@ impl<'a> Lowerer<'a> {
     pub(super) fn ban(&mut self, ban: &'a ast::Ban) {
         let scope = Scope { params: &[] };
         let keys: Vec<ExprId> = ban.keys.iter().map(|k| self.expr(k, scope)).collect();
+        let distinct = ban.distinct.as_ref().map(|d| self.expr(d, scope));
         let pre = ban.keys.iter().all(pre_auth_key);
         let (mut statuses, mut reasons) = (Vec::new(), Vec::new());
         for o in &ban.outcomes {
@@ -199,6 +200,7 @@ impl<'a> Lowerer<'a> {
                 .as_ref()
                 .map_or(graph::DEFAULT_IPV6_PREFIX, |p| u8::try_from(p.node.min(128)).unwrap_or(128)),
             stage: if pre { LimitStage::PreAuth } else { LimitStage::PostAuth },
+            distinct,
             statuses,
             reasons,
             length_ms,

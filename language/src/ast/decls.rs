@@ -234,9 +234,11 @@ pub struct Ban {
     pub doc: Option<Doc>,
     /// Ban name.
     pub name: Ident,
-    /// N: denials within the period that start a ban.
+    /// N: denials (or distinct values) within the period that start a ban.
     pub count: Spanned<u64>,
-    /// Which denials count: statuses or reasons.
+    /// `distinct EXPR`: N distinct values of it, per key, start a ban.
+    pub distinct: Option<Expr>,
+    /// Which answers count: statuses or reasons (none: every answer, with `distinct`).
     pub outcomes: Vec<Spanned<Outcome>>,
     /// The period.
     pub period: Duration,

@@ -329,6 +329,9 @@ pub fn walk_limit<'a, V: Visit<'a> + ?Sized>(v: &mut V, limit: &'a Limit) {
 pub fn walk_ban<'a, V: Visit<'a> + ?Sized>(v: &mut V, ban: &'a Ban) {
     walk_doc(v, &ban.doc);
     v.visit_ident(&ban.name);
+    if let Some(d) = &ban.distinct {
+        v.visit_expr(d);
+    }
     v.visit_duration(&ban.period);
     walk_exprs(v, &ban.keys);
     v.visit_duration(&ban.length);

@@ -237,6 +237,7 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_of
             | kw_except
             | kw_status
+            | kw_distinct
     )
 }
 

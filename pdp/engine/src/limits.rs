@@ -62,6 +62,16 @@ pub fn ban_length(length_ms: u64, max_ms: u64, offences: u32) -> u64 {
     doubled.min(max_ms.max(length_ms))
 }
 
+/// The distinct values of one key in one window, as a HyperLogLog++ sketch
+/// of precision [`SKETCH_PRECISION`] (sparse while small, at most about 1 KiB).
+struct Sketch {
+    window: u64,
+    hll: hyperloglogplus::HyperLogLogPlus<str, std::collections::hash_map::RandomState>,
+}
+
+/// 2^10 registers: a standard error of about 3 % once dense; exact-ish below.
+const SKETCH_PRECISION: u8 = 10;
+
 /// A ban held in process.
 #[derive(Clone, Debug)]
 struct BanRecord {
@@ -137,6 +147,13 @@ pub trait Limiter: Send + Sync {
         let _ = (ban, key, now_ms, length_ms, max_ms);
         Err(BackendError)
     }
+    /// Adds `value` to the distinct values seen for `key` under ban `ban`
+    /// in the current window of `period_ms`; how many distinct values the
+    /// window holds now (an estimate: a HyperLogLog sketch, bounded per key).
+    fn distinct(&self, ban: u64, key: &str, value: &str, period_ms: u64, now_ms: u64) -> Result<u64, BackendError> {
+        let _ = (ban, key, value, period_ms, now_ms);
+        Err(BackendError)
+    }
     /// The bans in force at `now_ms`, at most `max` of them.
     fn held_bans(&self, now_ms: u64, max: usize) -> Result<Vec<HeldBan>, BackendError> {
         let _ = (now_ms, max);
@@ -195,6 +212,9 @@ pub struct Memory {
     /// store with none answers without a lock.
     bans: Vec<Mutex<Lru<KeyDigest, BanRecord, DigestHasher>>>,
     held_bans: std::sync::atomic::AtomicUsize,
+    /// Distinct-value sketches, a sixteenth as many as the buckets per shard
+    /// (each is larger), least recently used forgotten first.
+    sketches: Vec<Mutex<Lru<KeyDigest, Sketch, DigestHasher>>>,
 }
 
 /// The number of shards: contention stays low without many locks.
@@ -272,6 +292,7 @@ impl Memory {
             hasher: random_hasher(),
             bans: (0..shards).map(|_| Mutex::new(Lru::with_hasher(DigestHasher(0)))).collect(),
             held_bans: std::sync::atomic::AtomicUsize::new(0),
+            sketches: (0..shards).map(|_| Mutex::new(Lru::with_hasher(DigestHasher(0)))).collect(),
         }
     }
 
@@ -331,6 +352,9 @@ impl Limiter for Memory {
         for s in &self.bans {
             s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         }
+        for s in &self.sketches {
+            s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        }
         self.held_bans.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
@@ -381,6 +405,40 @@ impl Limiter for Memory {
 
     fn held_bans(&self, now_ms: u64, max: usize) -> Result<Vec<HeldBan>, BackendError> {
         Ok(self.list_bans(now_ms, max))
+    }
+
+    fn distinct(&self, ban: u64, key: &str, value: &str, period_ms: u64, now_ms: u64) -> Result<u64, BackendError> {
+        use hyperloglogplus::HyperLogLog as _;
+        // Apart from the ban's own count and record, under the same key.
+        let digest = self.digest(ban ^ 0x6469_7374_696e_6374, key);
+        let window = now_ms / period_ms.max(1);
+        let cap = (self.per_shard / 16).max(16);
+        let shard = &self.sketches[usize::from(digest.0[15]) % self.sketches.len()];
+        let mut sketches = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = || {
+            hyperloglogplus::HyperLogLogPlus::new(SKETCH_PRECISION, std::collections::hash_map::RandomState::new())
+                .map_err(|_| BackendError)
+        };
+        let count = match sketches.get_mut(&digest) {
+            Some(s) => {
+                if s.window != window {
+                    *s = Sketch { window, hll: fresh()? };
+                }
+                s.hll.insert(value);
+                s.hll.count()
+            }
+            None => {
+                if sketches.len() >= cap {
+                    sketches.pop_lru();
+                }
+                let mut s = Sketch { window, hll: fresh()? };
+                s.hll.insert(value);
+                let count = s.hll.count();
+                sketches.insert(digest, s);
+                count
+            }
+        };
+        Ok(count.round() as u64)
     }
 
     fn lift(&self, id: &str) -> Result<bool, BackendError> {
@@ -755,6 +813,33 @@ mod tests {
         assert_eq!((m.lift(&held[0].id), m.lift("not-an-id")), (Ok(false), Ok(false)));
         assert_eq!(m.banned(7, "\"198.51.100.7\"\u{1f}", 1_200), Ok(None));
         assert_eq!(m.ban(7, "\"198.51.100.7\"\u{1f}", 1_300, 600, 600).unwrap().offences, 1);
+    }
+
+    #[test]
+    fn distinct_values_are_estimated_per_key_and_window_in_bounded_sketches() {
+        let m = Memory::with_shards(16 * 16, 1);
+        // Small counts are exact: the same value is one.
+        for _ in 0..5 {
+            assert_eq!(m.distinct(1, "ip-a", "alice", 60_000, 1_000), Ok(1));
+        }
+        for i in 2..=40u64 {
+            assert_eq!(m.distinct(1, "ip-a", &format!("account-{i}"), 60_000, 1_000), Ok(i));
+        }
+        // Another key, another window: counted apart.
+        assert_eq!(m.distinct(1, "ip-b", "alice", 60_000, 1_000), Ok(1));
+        assert_eq!(m.distinct(1, "ip-a", "alice", 60_000, 61_000), Ok(1));
+        // Many values for one key: one sketch, an estimate within a few percent.
+        let mut last = 0;
+        for i in 0..100_000u64 {
+            last = m.distinct(2, "ip-c", &i.to_string(), 60_000, 1_000).unwrap();
+        }
+        assert!((95_000..=105_000).contains(&last), "{last}");
+        // A flood of keys: at most the cap of sketches (a sixteenth of the buckets, at least 16).
+        for i in 0..10_000u64 {
+            m.distinct(3, &i.to_string(), "v", 60_000, 1_000).unwrap();
+        }
+        let held: usize = m.sketches.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert_eq!(held, 16);
     }
 
     #[test]

@@ -79,6 +79,15 @@ redis.call('PEXPIRE', KEYS[1], string.format('%.0f', len + max))
 return {string.format('%.0f', u), offences}
 ";
 
+/// Counts a distinct value. `KEYS[1]`: the window's sketch (a Redis
+/// HyperLogLog); `ARGV[1]`: the value's digest; `ARGV[2]`: the window in ms.
+/// Returns how many distinct values the window holds.
+const DISTINCT: &str = r"
+redis.call('PFADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('PFCOUNT', KEYS[1])
+";
+
 /// Settings of the Redis limiter.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -98,6 +107,7 @@ pub struct Redis {
     script: redis::Script,
     banned: redis::Script,
     ban: redis::Script,
+    distinct: redis::Script,
     settings: Settings,
     /// The URL without its password, for messages.
     shown: String,
@@ -167,6 +177,7 @@ impl Redis {
             script: redis::Script::new(GCRA),
             banned: redis::Script::new(BANNED),
             ban: redis::Script::new(BAN),
+            distinct: redis::Script::new(DISTINCT),
             settings,
             shown,
             idle: Mutex::new(Vec::new()),
@@ -328,6 +339,17 @@ impl Limiter for Redis {
             self.ban.key(&record).arg(length_ms).arg(max_ms).arg(&shown).arg(format!("{ban:016x}")).invoke(c)
         })?;
         Ok(crate::engine::limits::BanSet { until_ms, offences })
+    }
+
+    /// A window's sketch is `warden:{<ban>:<digest>}:d<window>` (the ban's
+    /// hash tag), a Redis HyperLogLog of the values' digests (never a value
+    /// in clear), gone two windows after it was last written.
+    fn distinct(&self, ban: u64, key: &str, value: &str, period_ms: u64, now_ms: u64) -> Result<u64, BackendError> {
+        let window = now_ms / period_ms.max(1);
+        let sketch = format!("{}:d{window}", Self::bucket(ban, key));
+        let digest: String = Sha256::digest(value.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let ttl = period_ms.saturating_mul(2).max(1);
+        self.with_connection(|c| self.distinct.key(&sketch).arg(&digest).arg(ttl).invoke(c))
     }
 
     /// The records on this Redis (a Cluster: on the node the pool talks to),

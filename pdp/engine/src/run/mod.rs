@@ -310,9 +310,10 @@ impl Engine {
     /// established (for the decision log), whatever the outcome.
     fn steps(&self, ep: &Endpoint, facts: Facts<'_>, req: &HttpRequest) -> Decision {
         let mut identity: Option<Identity> = None;
-        let mut d = self.run_steps(ep, facts, req, &mut identity);
-        if !ep.bans.is_empty() && !d.allow && d.reason != Reason::Banned {
-            self.count_bans(ep, facts, req, identity.as_ref(), &mut d);
+        let mut body: Option<serde_json::Value> = None;
+        let mut d = self.run_steps(ep, facts, req, &mut identity, &mut body);
+        if !ep.bans.is_empty() && d.reason != Reason::Banned {
+            self.count_bans(ep, facts, req, identity.as_ref(), body.as_ref(), &mut d);
         }
         d.claims = identity.map(|i| i.claims);
         d

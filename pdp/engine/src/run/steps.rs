@@ -35,10 +35,10 @@ impl Engine {
         facts: Facts<'_>,
         req: &HttpRequest,
         identity: &mut Option<Identity>,
+        parsed_body: &mut Option<Value>,
     ) -> Decision {
         let g = &self.prepared.graph;
         let realm = g.zones.get(ep.zone as usize).map_or("warden", |z| z.name.as_str());
-        let mut parsed_body: Option<Value> = None;
         let mut allowed: Option<Decision> = None;
         // In an exchange: the calling service, once the subject token took its
         // place, and what the rules read of it (`context.client`).
@@ -161,7 +161,7 @@ impl Engine {
                     }
                 }
                 StepKind::Body { accept, max_bytes } => match self.body(accept, *max_bytes, req) {
-                    Ok(v) => parsed_body = v,
+                    Ok(v) => *parsed_body = v,
                     Err((reason, detail)) => return Decision::new(reason, detail, rule()),
                 },
                 StepKind::Deny(e) => {
@@ -452,26 +452,46 @@ impl Engine {
         facts: Facts<'_>,
         req: &HttpRequest,
         identity: Option<&Identity>,
+        body: Option<&Value>,
         d: &mut Decision,
     ) {
         let g = &self.prepared.graph;
         let mut key = KeyBuf::default();
         for &b in &ep.bans {
             let Some(ban) = g.bans.get(b as usize) else { continue };
-            let counts = ban.statuses.contains(&d.status) || ban.reasons.iter().any(|r| r == d.reason.as_str());
+            // No outcomes (a `distinct` ban): every answer counts; else denials that match.
+            let every = ban.statuses.is_empty() && ban.reasons.is_empty();
+            let counts = every
+                || (!d.allow
+                    && (ban.statuses.contains(&d.status) || ban.reasons.iter().any(|r| r == d.reason.as_str())));
             if !counts || self.ban_exempt(b, req) || (ban.stage == LimitStage::PostAuth && identity.is_none()) {
                 continue;
             }
-            let facts = Facts { claims: identity.map(|i| &*i.claims), ..facts };
+            let facts = Facts { claims: identity.map(|i| &*i.claims), body: body.or(facts.body), ..facts };
             // Nor counted: a denial without the key is held against nobody.
             if !self.write_key(&ban.keys, ban.ipv6_prefix, &facts, req, &mut key) {
                 continue;
             }
             let id = self.prepared.ban_ids.get(b as usize).copied().unwrap_or_default();
-            // N denials within the period: the N-th crosses a bucket of N-1.
-            let crossed = ban.count <= 1 || {
-                let rate = Rate { count: ban.count, period_ms: ban.period_ms, burst: ban.count - 1 };
-                self.limiter.consume(id, key.as_str(), rate, req.now_ms).is_ok_and(|o| !o.allowed)
+            let crossed = match ban.distinct {
+                // N distinct values within the window: a value missing counts for nothing.
+                Some(e) => match eval(&self.prepared, &facts, e) {
+                    Ok(v) => {
+                        let mut value = KeyBuf::default();
+                        let _ = v.write_json(&mut value);
+                        self.limiter
+                            .distinct(id, key.as_str(), value.as_str(), ban.period_ms, req.now_ms)
+                            .is_ok_and(|n| n >= ban.count)
+                    }
+                    Err(_) => false,
+                },
+                // N denials within the period: the N-th crosses a bucket of N-1.
+                None => {
+                    ban.count <= 1 || {
+                        let rate = Rate { count: ban.count, period_ms: ban.period_ms, burst: ban.count - 1 };
+                        self.limiter.consume(id, key.as_str(), rate, req.now_ms).is_ok_and(|o| !o.allowed)
+                    }
+                }
             };
             if !crossed {
                 continue;
