@@ -41,6 +41,7 @@ pub fn ban(g: &Graph, ban: &Ban) -> String {
         "statuses": ban.statuses,
         "reasons": ban.reasons,
         "distinct": ban.distinct.map(|d| canonical(g, d, 0)),
+        "alert_only": ban.alert_only,
         "keys": ban.keys.iter().map(|&k| canonical(g, k, 0)).collect::<Vec<_>>(),
     });
     let mut text = String::new();

@@ -518,12 +518,18 @@ fn ban(b: &Ban) -> String {
     if let Some(p) = &b.ipv6_prefix {
         out.push_str(&format!(" ipv6_prefix {}", p.node));
     }
-    out.push_str(&format!(" for {}", duration(&b.length)));
-    if let Some(m) = &b.max {
-        out.push_str(&format!(" max {}", duration(m)));
-    }
-    if let Some(s) = &b.status {
-        out.push_str(&format!(" status {}", s.node));
+    if b.alert_only {
+        out.push_str(" alert");
+    } else {
+        if let Some(length) = &b.length {
+            out.push_str(&format!(" for {}", duration(length)));
+        }
+        if let Some(m) = &b.max {
+            out.push_str(&format!(" max {}", duration(m)));
+        }
+        if let Some(s) = &b.status {
+            out.push_str(&format!(" status {}", s.node));
+        }
     }
     if !b.except.is_empty() {
         out.push_str(&format!(" except {}", strs(&b.except)));

@@ -101,6 +101,7 @@ pub const KEYWORDS: &[&str] = &[
     "except",
     "status",
     "distinct",
+    "alert",
 ];
 
 /// The word operators of expressions (`op_…` rules), which completion offers

@@ -316,11 +316,14 @@ impl Validator {
                 "as in `per 1m`",
             ));
         }
-        if !(1_000..=2_592_000_000).contains(&ban.length.millis()) {
-            self.diags.push(out_of_range(ban.length.span, "a ban lasts 1s to 30d".to_owned(), "as in `for 15m`"));
+        let length = ban.length.as_ref().map_or(0, Duration::millis);
+        if let Some(l) = &ban.length
+            && !(1_000..=2_592_000_000).contains(&l.millis())
+        {
+            self.diags.push(out_of_range(l.span, "a ban lasts 1s to 30d".to_owned(), "as in `for 15m`"));
         }
         if let Some(max) = &ban.max
-            && (max.millis() < ban.length.millis() || max.millis() > 2_592_000_000)
+            && (max.millis() < length || max.millis() > 2_592_000_000)
         {
             self.diags.push(out_of_range(
                 max.span,

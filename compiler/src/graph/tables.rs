@@ -171,6 +171,9 @@ pub struct Ban {
     pub max_ms: u64,
     /// The status of a banned request (403 or 429).
     pub status: u16,
+    /// `alert`: the threshold is only said (once per period and key), never enforced.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alert_only: bool,
     /// Addresses never banned (CIDR ranges).
     pub except: Vec<String>,
     /// What to do when a shared backend is unreachable.

@@ -189,7 +189,12 @@ impl<'a> Lowerer<'a> {
         }
         let id = len_u32(&self.g.bans);
         self.bans.insert(&ban.name.name, id);
-        let length_ms = ban.length.millis();
+        // An alert is said once per period and key: its record lasts a period.
+        let length_ms = if ban.alert_only {
+            ban.period.millis()
+        } else {
+            ban.length.as_ref().map_or(ban.period.millis(), ast::Duration::millis)
+        };
         self.g.bans.push(graph::Ban {
             name: ban.name.name.clone(),
             count: ban.count.node,
@@ -206,6 +211,7 @@ impl<'a> Lowerer<'a> {
             length_ms,
             max_ms: ban.max.as_ref().map_or(length_ms, ast::Duration::millis),
             status: ban.status.as_ref().map_or(403, |s| u16::try_from(s.node).unwrap_or(403)),
+            alert_only: ban.alert_only,
             except: ban.except.iter().map(|c| c.value.trim().to_owned()).collect(),
             on_backend_error: ban.on_backend_error.as_ref().map_or(BackendErrorPolicy::Allow, |p| p.node),
             fingerprint: String::new(),
@@ -232,6 +238,9 @@ impl<'a> Lowerer<'a> {
             bans.sort_unstable();
             for b in bans.into_iter().rev() {
                 let Some(ban) = self.g.bans.get(b as usize) else { continue };
+                if ban.alert_only {
+                    continue;
+                }
                 let (stage, origin) = (ban.stage, ban.origin);
                 let ep = &mut self.g.endpoints[e];
                 let at = match stage {

@@ -246,8 +246,11 @@ pub struct Ban {
     pub keys: Vec<Expr>,
     /// `ipv6_prefix P`, as a limit's.
     pub ipv6_prefix: Option<Spanned<u64>>,
-    /// How long a first ban lasts.
-    pub length: Duration,
+    /// How long a first ban lasts (none with `alert`).
+    pub length: Option<Duration>,
+    /// `alert`: crossing the threshold is only said (an event, a metric, a
+    /// webhook), once per period and key; nothing is banned.
+    pub alert_only: bool,
     /// `max D`: repeat offences double the length up to this.
     pub max: Option<Duration>,
     /// `status 403|429` of a banned request (403 when not written).

@@ -334,7 +334,9 @@ pub fn walk_ban<'a, V: Visit<'a> + ?Sized>(v: &mut V, ban: &'a Ban) {
     }
     v.visit_duration(&ban.period);
     walk_exprs(v, &ban.keys);
-    v.visit_duration(&ban.length);
+    if let Some(length) = &ban.length {
+        v.visit_duration(length);
+    }
     if let Some(m) = &ban.max {
         v.visit_duration(m);
     }

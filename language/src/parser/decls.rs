@@ -224,7 +224,7 @@ impl Builder<'_> {
         let span = self.span(&pair);
         let (mut name, mut count, mut keys, mut ipv6_prefix) = (None, None, Vec::new(), None);
         let (mut outcomes, mut durations, mut max, mut status) = (Vec::new(), Vec::new(), None, None);
-        let (mut except, mut on_backend_error, mut distinct) = (Vec::new(), None, None);
+        let (mut except, mut on_backend_error, mut distinct, mut alert_only) = (Vec::new(), None, None, false);
         for p in kids(pair) {
             match p.as_rule() {
                 Rule::ident => name = Some(self.ident(p)),
@@ -243,6 +243,7 @@ impl Builder<'_> {
                 }
                 Rule::duration => durations.push(self.duration(p)),
                 Rule::ban_distinct => distinct = kids(p).next().map(|e| self.expr(e)),
+                Rule::ban_alert => alert_only = true,
                 Rule::limit_keys => keys = kids(p).map(|e| self.expr(e)).collect(),
                 Rule::ipv6_prefix => ipv6_prefix = kids(p).next().map(|i| self.integer(i)),
                 Rule::ban_max => max = kids(p).find(|d| d.as_rule() == Rule::duration).map(|d| self.duration(d)),
@@ -259,16 +260,18 @@ impl Builder<'_> {
         }
         let zero = Duration { value: 0, unit: DurationUnit::Seconds, span };
         let mut durations = durations.into_iter();
+        let period = durations.next().unwrap_or(zero);
         Ban {
             doc: self.doc_before(span.start()),
             name: name.unwrap_or_else(|| missing_ident(span)),
             count: count.unwrap_or(Spanned::new(0, span)),
             distinct,
             outcomes,
-            period: durations.next().unwrap_or(zero.clone()),
+            period,
             keys,
             ipv6_prefix,
-            length: durations.next().unwrap_or(zero),
+            length: durations.next(),
+            alert_only,
             max,
             status,
             except,

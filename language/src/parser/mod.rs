@@ -238,6 +238,7 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_except
             | kw_status
             | kw_distinct
+            | kw_alert
     )
 }
 

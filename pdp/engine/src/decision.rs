@@ -66,6 +66,8 @@ pub struct BanStarted {
     pub until_ms: u64,
     /// Which offence of this key it is (1 for the first).
     pub offences: u32,
+    /// An `alert` rule's detection: said, not enforced.
+    pub detection: bool,
 }
 
 /// A token the policy mints, computed and checked by the engine: everything

@@ -144,3 +144,45 @@ fn a_store_that_cannot_answer_follows_on_backend_error() {
     assert_eq!((d.reason, d.status), (Reason::Banned, 429));
     assert!(d.detail.contains("could not be checked"), "{d:?}");
 }
+
+#[test]
+fn an_alert_rule_says_so_once_per_period_and_bans_nothing() {
+    let policy = r#"zone edge {
+  require tls
+}
+
+/// Someone walking through documents: said, not stopped.
+ban walker = 3 distinct path.id per 1m by source.ip alert
+
+api docs in zone edge {
+  host "api.example"
+  auth none
+  ban walker
+
+  route GET "/docs/{id}" {
+    allow
+  }
+}
+"#;
+    let e = test_tokens::engine_of(policy);
+    let detections: Vec<usize> = (0..6)
+        .map(|i| {
+            let d = ask(&e, &format!("/docs/{i}"), None, "198.51.100.1", i);
+            assert_eq!(d.reason, Reason::Allowed);
+            d.bans.len()
+        })
+        .collect();
+    assert_eq!(detections, [0, 0, 1, 0, 0, 0], "the third distinct document crosses it, once");
+    let d = ask(&e, "/docs/2", None, "198.51.100.1", 2);
+    assert_eq!(d.reason, Reason::Allowed);
+    // Said as a detection, with the key.
+    let mut d = None;
+    for i in 0..3 {
+        d = Some(ask(&e, &format!("/docs/{i}"), None, "198.51.100.2", i));
+    }
+    let said = &d.unwrap().bans[0];
+    assert_eq!((said.ban.as_str(), said.key.as_str(), said.detection), ("walker", "198.51.100.2", true));
+    // The next period says it again.
+    let again: usize = (10..13).map(|i| ask(&e, &format!("/docs/{i}"), None, "198.51.100.1", 120 + i).bans.len()).sum();
+    assert_eq!(again, 1);
+}

@@ -115,6 +115,8 @@ pub struct Metrics {
     minted: Family<MintLabels, Counter>,
     shadow: super::shadow::ShadowMetrics,
     bans: Family<BanLabels, Counter>,
+    detections: Family<BanLabels, Counter>,
+    bans_active: Gauge,
     alerts: super::alerts::AlertCounters,
 }
 
@@ -165,6 +167,18 @@ impl Metrics {
         );
         let bans = Family::<BanLabels, Counter>::default();
         registry.register("warden_bans", "Bans started (a key crossed a ban's threshold), by ban", bans.clone());
+        let detections = Family::<BanLabels, Counter>::default();
+        registry.register(
+            "warden_detections",
+            "Thresholds crossed by `alert` rules (said, not enforced), by rule",
+            detections.clone(),
+        );
+        let bans_active = Gauge::default();
+        registry.register(
+            "warden_bans_active",
+            "Bans in force in this process's store (0 with Redis)",
+            bans_active.clone(),
+        );
         let alerts = super::alerts::AlertCounters::default();
         registry.register("warden_alerts_sent", "Alerts a webhook accepted", alerts.sent.clone());
         registry.register("warden_alerts_failed", "Alerts given up after every retry", alerts.failed.clone());
@@ -172,6 +186,8 @@ impl Metrics {
         Metrics {
             alerts,
             bans,
+            detections,
+            bans_active,
             registry,
             decisions,
             latency,
@@ -286,6 +302,8 @@ pub struct Service {
     pub shadow: Option<Arc<super::shadow::Shadow>>,
     /// Where bans started are sent (`[alerts]`).
     alerts: Option<super::alerts::Alerts>,
+    /// Limits and bans are held in this process (not in Redis).
+    local_limits: bool,
 }
 
 /// Now as Unix milliseconds.
@@ -324,7 +342,9 @@ impl Service {
                 Arc::new(redis)
             }
         };
-        Ok(Service::assemble(policies, metrics, limiter, log))
+        let mut service = Service::assemble(policies, metrics, limiter, log);
+        service.local_limits = matches!(limits.backend, Backend::Memory);
+        Ok(service)
     }
 
     fn assemble(
@@ -351,6 +371,7 @@ impl Service {
             capture: super::config::Capture::None,
             shadow: None,
             alerts: None,
+            local_limits: true,
         }
     }
 
@@ -626,12 +647,13 @@ impl Service {
     /// decision log, after the decision that started it.
     fn ban_events(&self, d: &Decision) {
         for b in &d.bans {
-            self.metrics.bans.get_or_create(&BanLabels { ban: b.ban.clone() }).inc();
+            let counter = if b.detection { &self.metrics.detections } else { &self.metrics.bans };
+            counter.get_or_create(&BanLabels { ban: b.ban.clone() }).inc();
             if self.log.is_none() && self.alerts.is_none() {
                 continue;
             }
             let event = serde_json::json!({
-                "event": "ban",
+                "event": if b.detection { "detection" } else { "ban" },
                 "time_ms": now_ms(),
                 "decision_id": &*d.decision_id,
                 "revision": &*d.revision,
@@ -656,17 +678,24 @@ impl Service {
     pub fn held_bans(&self, max: usize) -> Result<Vec<serde_json::Value>, String> {
         let held = self.limiter.held_bans(now_ms(), max).map_err(|_| "the ban store did not answer".to_owned())?;
         let current = self.current();
-        let name = |ban: u64| {
+        let rule = |ban: u64| {
             current.as_ref().and_then(|l| {
                 let p = l.engine.prepared();
-                p.ban_ids.iter().position(|id| *id == ban).and_then(|i| p.graph.bans.get(i)).map(|b| b.name.clone())
+                p.ban_ids
+                    .iter()
+                    .position(|id| *id == ban)
+                    .and_then(|i| p.graph.bans.get(i))
+                    .map(|b| (b.name.clone(), b.alert_only))
             })
         };
         Ok(held
             .into_iter()
             .map(|b| {
+                let (name, alert) = rule(b.ban).map_or((None, false), |(n, a)| (Some(n), a));
                 serde_json::json!({
-                    "id": b.id, "ban": name(b.ban), "key": b.key, "until_ms": b.until_ms, "offences": b.offences,
+                    "id": b.id, "ban": name, "key": b.key, "until_ms": b.until_ms, "offences": b.offences,
+                    // An `alert` rule's record: it only keeps the alert from repeating.
+                    "alert_only": alert,
                 })
             })
             .collect())
@@ -708,6 +737,11 @@ impl Service {
     /// `/metrics` in the Prometheus text format.
     pub fn metrics_text(&self) -> String {
         self.metrics.limit_keys.set(i64::try_from(self.limiter.keys()).unwrap_or(i64::MAX));
+        // In process only: a shared store is not scanned on every scrape.
+        if self.local_limits {
+            let active = self.limiter.held_bans(now_ms(), usize::MAX).map_or(0, |b| b.len());
+            self.metrics.bans_active.set(i64::try_from(active).unwrap_or(i64::MAX));
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.metrics.registry).is_err() {
             out.clear();

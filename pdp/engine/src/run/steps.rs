@@ -473,6 +473,10 @@ impl Engine {
                 continue;
             }
             let id = self.prepared.ban_ids.get(b as usize).copied().unwrap_or_default();
+            // An alert is said once per period and key: not counted again meanwhile.
+            if ban.alert_only && self.limiter.banned(id, key.as_str(), req.now_ms).is_ok_and(|u| u.is_some()) {
+                continue;
+            }
             let crossed = match ban.distinct {
                 // N distinct values within the window: a value missing counts for nothing.
                 Some(e) => match eval(&self.prepared, &facts, e) {
@@ -502,6 +506,7 @@ impl Engine {
                     key: crate::limits::key_text(key.as_str()),
                     until_ms: set.until_ms,
                     offences: set.offences,
+                    detection: ban.alert_only,
                 });
             }
         }
