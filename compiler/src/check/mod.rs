@@ -76,8 +76,9 @@ impl<'a> Checker<'a> {
                 if let Some(d) = &b.distinct {
                     self.expr(d, Place::BanValue);
                 }
+                // A ban may be keyed by the body (an account): checked once it is read.
                 for key in &b.keys {
-                    self.expr(key, Place::LimitKey);
+                    self.expr(key, Place::BanValue);
                 }
                 for cidr in &b.except {
                     self.cidr(cidr);

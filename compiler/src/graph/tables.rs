@@ -158,6 +158,9 @@ pub struct Ban {
     pub ipv6_prefix: u8,
     /// When the key can be computed: before authentication, or after.
     pub stage: LimitStage,
+    /// A key reads the body: the ban is checked once the body is read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_body: bool,
     /// `distinct EXPR`: what it counts distinct values of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distinct: Option<ExprId>,

@@ -205,6 +205,7 @@ impl<'a> Lowerer<'a> {
                 .as_ref()
                 .map_or(graph::DEFAULT_IPV6_PREFIX, |p| u8::try_from(p.node.min(128)).unwrap_or(128)),
             stage: if pre { LimitStage::PreAuth } else { LimitStage::PostAuth },
+            after_body: ban.keys.iter().any(reads_body),
             distinct,
             statuses,
             reasons,
@@ -241,9 +242,16 @@ impl<'a> Lowerer<'a> {
                 if ban.alert_only {
                     continue;
                 }
-                let (stage, origin) = (ban.stage, ban.origin);
+                let (stage, origin, after_body) = (ban.stage, ban.origin, ban.after_body);
                 let ep = &mut self.g.endpoints[e];
                 let at = match stage {
+                    // Keyed by the body: right after it is read (an endpoint without
+                    // one has no such key, and the ban never holds there).
+                    _ if after_body => ep
+                        .steps
+                        .iter()
+                        .position(|s| matches!(s.kind, StepKind::Body { .. }))
+                        .map_or(ep.steps.len(), |i| i + 1),
                     LimitStage::PreAuth => {
                         ep.steps.iter().position(|s| !matches!(s.kind, StepKind::Transport { .. })).unwrap_or(0)
                     }
@@ -283,5 +291,25 @@ impl<'a> Lowerer<'a> {
             fingerprint: String::new(),
             origin: self.origin(limit.name.span),
         });
+    }
+}
+
+/// Whether `e` reads the request body.
+fn reads_body(e: &ast::Expr) -> bool {
+    use ast::{ExprKind, Root, SegmentKind};
+    let path = |p: &[ast::Segment]| {
+        p.iter().any(|s| match &s.kind {
+            SegmentKind::Index(i) => reads_body(i),
+            SegmentKind::Field(_) => false,
+        })
+    };
+    match &e.kind {
+        ExprKind::Attr { root, path: p } => root.node == Root::Body || path(p),
+        ExprKind::Str(_) | ExprKind::Number { .. } | ExprKind::Bool(_) => false,
+        ExprKind::List(items) | ExprKind::And(items) | ExprKind::Or(items) => items.iter().any(reads_body),
+        ExprKind::Call { args, .. } => args.iter().any(reads_body),
+        ExprKind::Not(i) | ExprKind::Paren(i) => reads_body(i),
+        ExprKind::Compare { lhs, rhs, .. } => reads_body(lhs) || reads_body(rhs),
+        ExprKind::Access { base, path: p } => reads_body(base) || path(p),
     }
 }

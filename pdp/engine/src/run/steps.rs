@@ -99,7 +99,7 @@ impl Engine {
                     if self.ban_exempt(*ban, req) {
                         continue;
                     }
-                    let facts = Facts { claims: identity.as_ref().map(|i| &*i.claims), ..facts };
+                    let facts = rule_facts(facts, identity.as_ref(), parsed_body.as_ref(), None);
                     // A request without the key is nobody's: never banned (banning the
                     // missing value would shut out everyone who lacks it).
                     if !self.write_key(&b.keys, b.ipv6_prefix, &facts, req, &mut key) {
