@@ -181,6 +181,13 @@ impl Builder<'_> {
         None
     }
 
+    /// `on_backend_error allow|deny`, of a limit or a ban.
+    fn backend_error(&self, p: Pair<'_, Rule>) -> Spanned<BackendErrorPolicy> {
+        let at = self.span(&p);
+        let deny = p.into_inner().any(|k| k.as_rule() == Rule::kw_deny);
+        Spanned::new(if deny { BackendErrorPolicy::Deny } else { BackendErrorPolicy::Allow }, at)
+    }
+
     pub(super) fn limit(&self, pair: Pair<'_, Rule>) -> Limit {
         let span = self.span(&pair);
         let mut name = None;
@@ -198,12 +205,7 @@ impl Builder<'_> {
                 Rule::burst => burst = kids(p).next().map(|i| self.integer(i)),
                 Rule::limit_keys => keys = kids(p).map(|e| self.expr(e)).collect(),
                 Rule::ipv6_prefix => ipv6_prefix = kids(p).next().map(|i| self.integer(i)),
-                Rule::backend_error => {
-                    let at = self.span(&p);
-                    let deny = p.into_inner().any(|k| k.as_rule() == Rule::kw_deny);
-                    let policy = if deny { BackendErrorPolicy::Deny } else { BackendErrorPolicy::Allow };
-                    on_backend_error = Some(Spanned::new(policy, at));
-                }
+                Rule::backend_error => on_backend_error = Some(self.backend_error(p)),
                 _ => {}
             }
         }
@@ -249,12 +251,7 @@ impl Builder<'_> {
                 Rule::ban_max => max = kids(p).find(|d| d.as_rule() == Rule::duration).map(|d| self.duration(d)),
                 Rule::ban_status => status = kids(p).find(|i| i.as_rule() == Rule::integer).map(|i| self.integer(i)),
                 Rule::ban_except => except = kids(p).flat_map(|l| self.strings(l)).collect(),
-                Rule::backend_error => {
-                    let at = self.span(&p);
-                    let deny = p.into_inner().any(|k| k.as_rule() == Rule::kw_deny);
-                    let policy = if deny { BackendErrorPolicy::Deny } else { BackendErrorPolicy::Allow };
-                    on_backend_error = Some(Spanned::new(policy, at));
-                }
+                Rule::backend_error => on_backend_error = Some(self.backend_error(p)),
                 _ => {}
             }
         }

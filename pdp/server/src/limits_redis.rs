@@ -212,23 +212,9 @@ impl Redis {
         Ok(c)
     }
 
-    fn call(&self, bucket: &str, rate: Rate) -> redis::RedisResult<Outcome> {
-        let mut c = self.connection()?;
-        let interval_us = (u128::from(rate.period_ms) * 1_000 / u128::from(rate.count.max(1))).max(1);
-        let interval_us = u64::try_from(interval_us).unwrap_or(u64::MAX);
-        let (allowed, remaining, reset_ms, retry_after_ms): (i64, u64, u64, u64) =
-            self.script.key(bucket).arg(interval_us).arg(rate.burst.max(1)).invoke(&mut c)?;
-        // Only a connection that answered goes back: one that timed out may
-        // still deliver the late reply to the next caller.
-        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if idle.len() < self.settings.pool {
-            idle.push(c);
-        }
-        Ok(Outcome { allowed: allowed == 1, limit: rate.burst, remaining, reset_ms, retry_after_ms })
-    }
-
     /// Runs `f` on a pooled connection, returning the connection to the pool
-    /// only when it answered; skips Redis during a back-off.
+    /// only when it answered (one that timed out may still deliver the late
+    /// reply to the next caller); skips Redis during a back-off.
     fn with_connection<T>(
         &self,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
@@ -290,23 +276,12 @@ fn describe(e: &redis::RedisError) -> String {
 
 impl Limiter for Redis {
     fn consume(&self, limit: u64, key: &str, rate: Rate, _now_ms: u64) -> Result<Outcome, BackendError> {
-        let skipping = self
-            .down_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some_and(|until| Instant::now() < until);
-        if skipping {
-            self.errors.inc();
-            return Err(BackendError);
-        }
-        match self.call(&Self::bucket(limit, key), rate) {
-            Ok(outcome) => Ok(outcome),
-            Err(e) => {
-                self.errors.inc();
-                self.fail(&e);
-                Err(BackendError)
-            }
-        }
+        let bucket = Self::bucket(limit, key);
+        let interval_us = (u128::from(rate.period_ms) * 1_000 / u128::from(rate.count.max(1))).max(1);
+        let interval_us = u64::try_from(interval_us).unwrap_or(u64::MAX);
+        let (allowed, remaining, reset_ms, retry_after_ms): (i64, u64, u64, u64) =
+            self.with_connection(|c| self.script.key(&bucket).arg(interval_us).arg(rate.burst.max(1)).invoke(c))?;
+        Ok(Outcome { allowed: allowed == 1, limit: rate.burst, remaining, reset_ms, retry_after_ms })
     }
 
     fn keys(&self) -> usize {
