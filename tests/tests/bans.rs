@@ -3,7 +3,8 @@
 //! refused at replica B (`banned`, 429, `retry-after`), another address is
 //! not; replica A counts the ban (`warden_bans_total`) and writes it to its
 //! decision log as an audit event after the decision that started it.
-//! `warden bans list` and `lift` against either replica see and lift it.
+//! `warden bans list` and `lift` against either replica see and lift it, and
+//! its count with it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
@@ -114,6 +115,9 @@ fn an_address_banned_through_one_replica_is_refused_by_the_other() {
     assert!(lifted.status.success(), "{}", String::from_utf8_lossy(&lifted.stderr));
     assert_eq!(login(&a, "198.51.100.7", "open-sesame")["reason"], "allowed");
     assert_eq!(b.get("/v1/bans").unwrap().json().unwrap()["bans"], json!([]));
+    // The count went with the ban: one more failure is one of five again, not the sixth.
+    assert_eq!(login(&a, "198.51.100.7", "wrong")["reason"], "no_allow_rule");
+    assert_eq!(login(&b, "198.51.100.7", "open-sesame")["reason"], "allowed");
     let again = warden(&["bans", "lift", &id, "--url", &format!("http://{}", b.http)]);
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("404"));
 

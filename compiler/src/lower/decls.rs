@@ -221,8 +221,9 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Puts a check of every ban counted in a zone into each endpoint of the
-    /// zone: before the pre-auth limits (a key of the request), or right
-    /// after authentication (a key of the identity).
+    /// zone: before the pre-auth limits (a key of the request), right after
+    /// authentication (a key of the identity; at a token exchange, after the
+    /// subject token), or after the body (a key that reads it).
     pub(super) fn enforce_bans(&mut self) {
         for e in 0..self.g.endpoints.len() {
             let zone = self.g.endpoints[e].zone;
@@ -255,10 +256,12 @@ impl<'a> Lowerer<'a> {
                     LimitStage::PreAuth => {
                         ep.steps.iter().position(|s| !matches!(s.kind, StepKind::Transport { .. })).unwrap_or(0)
                     }
+                    // After the identity is known: a token exchange's subject when it
+                    // has one (the identity its answers are counted against).
                     LimitStage::PostAuth => ep
                         .steps
                         .iter()
-                        .position(|s| matches!(s.kind, StepKind::Authenticate(_)))
+                        .rposition(|s| matches!(s.kind, StepKind::Authenticate(_) | StepKind::Subject { .. }))
                         .map_or(ep.steps.len(), |i| i + 1),
                 };
                 let step = graph::Step { kind: StepKind::Ban { ban: b }, rule: ep.id.as_str().into(), origin };

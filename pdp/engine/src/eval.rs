@@ -48,6 +48,10 @@ pub struct Prepared {
     pub ban_ids: Vec<u64>,
     /// Per ban, the networks it never bans.
     pub ban_except: Vec<Vec<IpNet>>,
+    /// The headers that carry credentials ([`crate::secrets::secret_headers`]).
+    pub secret_headers: Vec<String>,
+    /// Per ban, whether its key reads a credential, so is never shown.
+    pub ban_key_hidden: Vec<bool>,
 }
 
 /// See [`Prepared::limit_ids`]: the fingerprint the compiler stored, or, for a
@@ -150,7 +154,21 @@ impl Prepared {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let revision = graph.revision.as_str().into();
-        Ok(Prepared { graph, revision, regexes, cidrs, transports, limit_ids, ban_ids, ban_except })
+        let secret_headers = crate::secrets::secret_headers(&graph);
+        let ban_key_hidden =
+            graph.bans.iter().map(|b| crate::secrets::ban_key_hidden(&graph, &secret_headers, b)).collect();
+        Ok(Prepared {
+            graph,
+            revision,
+            regexes,
+            cidrs,
+            transports,
+            limit_ids,
+            ban_ids,
+            ban_except,
+            secret_headers,
+            ban_key_hidden,
+        })
     }
 }
 

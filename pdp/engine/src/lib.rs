@@ -17,6 +17,7 @@ pub mod limits;
 pub mod path;
 pub mod run;
 pub mod schema;
+pub mod secrets;
 pub mod token_cache;
 pub mod transport;
 

@@ -46,13 +46,30 @@ pub struct Outcome {
     pub retry_after_ms: u64,
 }
 
-/// A ban just set: until when (Unix ms), and which offence it is.
+/// What [`Limiter::ban`] did: until when (Unix ms) the key is banned, and
+/// which offence that is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BanSet {
     /// The ban ends then.
     pub until_ms: u64,
     /// 1 for a first offence, 2 for the next one remembered, …
     pub offences: u32,
+    /// The ban started now; `false` when one was already in force (another
+    /// replica, or a race, got there first): that one stands, unchanged.
+    pub started: bool,
+}
+
+/// The terms of a ban about to start ([`Limiter::ban`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BanTerms<'a> {
+    /// How long a first offence is banned, in ms.
+    pub length_ms: u64,
+    /// The longest ban, in ms (repeat offences double up to it).
+    pub max_ms: u64,
+    /// The ban's counting period, in ms (the count starts again after a ban).
+    pub period_ms: u64,
+    /// The key for people (see [`key_text`]), kept with the record for listings.
+    pub shown: &'a str,
 }
 
 /// The length of ban number `offences` (1, 2, …): `length_ms` doubled for each
@@ -99,8 +116,16 @@ pub struct HeldBan {
     pub offences: u32,
 }
 
+/// What stands for the values of a ban's key that reads a credential.
+pub const HIDDEN_KEY: &str = "(hidden: the key reads a credential)";
+
+/// The longest key text kept for people ([`key_text`]), in characters.
+pub const KEY_TEXT_CHARS: usize = 128;
+
 /// A ban's key for people: the values, strings without their quotes, a
-/// missing one as `(missing)`, at most 256 characters.
+/// missing one as `(missing)`, control characters escaped (a key is caller
+/// input, and ends up in logs and terminals), at most [`KEY_TEXT_CHARS`]
+/// characters (`…` when cut).
 pub fn key_text(key: &str) -> String {
     let parts: Vec<String> = key
         .split('\u{1f}')
@@ -113,7 +138,22 @@ pub fn key_text(key: &str) -> String {
             }
         })
         .collect();
-    parts.join(", ").chars().take(256).collect()
+    let mut out = String::new();
+    for c in parts.join(", ").chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    match out.char_indices().nth(KEY_TEXT_CHARS) {
+        Some((cut, _)) => {
+            out.truncate(cut);
+            out.push('…');
+            out
+        }
+        None => out,
+    }
 }
 
 /// A shared limit store could not answer in time (unreachable, timed out, or
@@ -133,6 +173,12 @@ pub trait Limiter: Send + Sync {
     fn consume(&self, limit: u64, key: &str, rate: Rate, now_ms: u64) -> Result<Outcome, BackendError>;
     /// How many keys are held in process (for the metrics; 0 for a shared store).
     fn keys(&self) -> usize;
+    /// How many bans are in force in process at `now_ms` (for the metrics; 0
+    /// for a shared store): a count, without listing them.
+    fn bans_in_force(&self, now_ms: u64) -> usize {
+        let _ = now_ms;
+        0
+    }
     /// Until when (Unix ms) `key` is banned by the ban whose fingerprint is
     /// `ban`, if it is at `now_ms`. A store that keeps no bans cannot tell.
     fn banned(&self, ban: u64, key: &str, now_ms: u64) -> Result<Option<u64>, BackendError> {
@@ -142,9 +188,11 @@ pub trait Limiter: Send + Sync {
     /// Bans `key` from `now_ms`: for `length_ms`, doubled for each earlier
     /// offence still remembered, at most `max_ms`. Until when, and which
     /// offence this is (1 for the first). Offences are remembered for
-    /// `max_ms` (at least `length_ms`) after a ban ends.
-    fn ban(&self, ban: u64, key: &str, now_ms: u64, length_ms: u64, max_ms: u64) -> Result<BanSet, BackendError> {
-        let _ = (ban, key, now_ms, length_ms, max_ms);
+    /// `max_ms` (at least `length_ms`) after a ban ends. A ban already in
+    /// force is left as it is (`started: false`). A ban that starts forgets
+    /// the key's count and distinct values: after it, counting starts again.
+    fn ban(&self, ban: u64, key: &str, now_ms: u64, terms: &BanTerms<'_>) -> Result<BanSet, BackendError> {
+        let _ = (ban, key, now_ms, terms);
         Err(BackendError)
     }
     /// Adds `value` to the distinct values seen for `key` under ban `ban`
@@ -159,8 +207,8 @@ pub trait Limiter: Send + Sync {
         let _ = (now_ms, max);
         Err(BackendError)
     }
-    /// Lifts the ban `id` names ([`HeldBan::id`]), forgetting its offences;
-    /// whether there was one.
+    /// Lifts the ban `id` names ([`HeldBan::id`]), forgetting its offences
+    /// and its key's count; whether there was one.
     fn lift(&self, id: &str) -> Result<bool, BackendError> {
         let _ = id;
         Err(BackendError)
@@ -210,7 +258,7 @@ pub struct Memory {
     hasher: SipHasher24,
     /// Bans, as bounded as the buckets; and how many are held, so that a
     /// store with none answers without a lock.
-    bans: Vec<Mutex<Lru<KeyDigest, BanRecord, DigestHasher>>>,
+    bans: Vec<Mutex<BanShard>>,
     held_bans: std::sync::atomic::AtomicUsize,
     /// Distinct-value sketches, a sixteenth as many as the buckets per shard
     /// (each is larger), least recently used forgotten first.
@@ -290,7 +338,9 @@ impl Memory {
             shards: (0..shards).map(|_| Mutex::new(Lru::with_hasher(DigestHasher(0)))).collect(),
             per_shard: (max_keys / shards).max(1),
             hasher: random_hasher(),
-            bans: (0..shards).map(|_| Mutex::new(Lru::with_hasher(DigestHasher(0)))).collect(),
+            bans: (0..shards)
+                .map(|_| Mutex::new(BanShard { records: Lru::with_hasher(DigestHasher(0)), swept_ms: 0 }))
+                .collect(),
             held_bans: std::sync::atomic::AtomicUsize::new(0),
             sketches: (0..shards).map(|_| Mutex::new(Lru::with_hasher(DigestHasher(0)))).collect(),
         }
@@ -350,7 +400,7 @@ impl Limiter for Memory {
             s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         }
         for s in &self.bans {
-            s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+            s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).records.clear();
         }
         for s in &self.sketches {
             s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
@@ -365,10 +415,10 @@ impl Limiter for Memory {
         }
         let digest = self.digest(ban, key);
         let mut bans = self.ban_shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match bans.peek(&digest).map(|r| (r.until_ms, r.remember_until_ms)) {
+        match bans.records.peek(&digest).map(|r| (r.until_ms, r.remember_until_ms)) {
             Some((until, _)) if now_ms < until => Ok(Some(until)),
             Some((_, remember)) if now_ms >= remember => {
-                bans.remove(&digest);
+                bans.records.remove(&digest);
                 self.held_bans.fetch_sub(1, Ordering::Relaxed);
                 Ok(None)
             }
@@ -376,41 +426,58 @@ impl Limiter for Memory {
         }
     }
 
-    fn ban(&self, ban: u64, key: &str, now_ms: u64, length_ms: u64, max_ms: u64) -> Result<BanSet, BackendError> {
+    fn ban(&self, ban: u64, key: &str, now_ms: u64, terms: &BanTerms<'_>) -> Result<BanSet, BackendError> {
         use std::sync::atomic::Ordering;
         let digest = self.digest(ban, key);
-        let mut bans = self.ban_shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let offences = match bans.peek(&digest) {
+        let mut shard = self.ban_shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let offences = match shard.records.peek(&digest) {
+            Some(r) if now_ms < r.until_ms => {
+                return Ok(BanSet { until_ms: r.until_ms, offences: r.offences, started: false });
+            }
             Some(r) if now_ms < r.remember_until_ms => r.offences.saturating_add(1),
             _ => 1,
         };
-        let until_ms = now_ms.saturating_add(ban_length(length_ms, max_ms, offences));
+        let until_ms = now_ms.saturating_add(ban_length(terms.length_ms, terms.max_ms, offences));
         let record = BanRecord {
             until_ms,
             offences,
-            remember_until_ms: until_ms.saturating_add(max_ms.max(length_ms)),
+            remember_until_ms: until_ms.saturating_add(terms.max_ms.max(terms.length_ms)),
             ban,
-            key: key_text(key).into(),
+            key: terms.shown.chars().take(KEY_TEXT_CHARS + 1).collect::<String>().into(),
         };
-        if bans.peek(&digest).is_none() {
-            if bans.len() >= self.per_shard {
-                bans.pop_lru();
-            } else {
-                self.held_bans.fetch_add(1, Ordering::Relaxed);
+        if shard.records.peek(&digest).is_none() {
+            if shard.records.len() >= self.per_shard {
+                shard.make_room(now_ms, &self.held_bans);
             }
+            self.held_bans.fetch_add(1, Ordering::Relaxed);
         }
-        bans.insert(digest, record);
-        Ok(BanSet { until_ms, offences })
+        shard.records.insert(digest, record);
+        drop(shard);
+        self.forget_count(&digest);
+        Ok(BanSet { until_ms, offences, started: true })
     }
 
     fn held_bans(&self, now_ms: u64, max: usize) -> Result<Vec<HeldBan>, BackendError> {
         Ok(self.list_bans(now_ms, max))
     }
 
+    fn bans_in_force(&self, now_ms: u64) -> usize {
+        if self.held_bans.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.bans
+            .iter()
+            .map(|s| {
+                let shard = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                shard.records.iter().filter(|(_, r)| now_ms < r.until_ms).count()
+            })
+            .sum()
+    }
+
     fn distinct(&self, ban: u64, key: &str, value: &str, period_ms: u64, now_ms: u64) -> Result<u64, BackendError> {
         use hyperloglogplus::HyperLogLog as _;
-        // Apart from the ban's own count and record, under the same key.
-        let digest = self.digest(ban ^ 0x6469_7374_696e_6374, key);
+        // The digest of the ban's record and count: a ban that starts forgets all three.
+        let digest = self.digest(ban, key);
         let window = now_ms / period_ms.max(1);
         let cap = (self.per_shard / 16).max(16);
         let shard = &self.sketches[usize::from(digest.0[15]) % self.sketches.len()];
@@ -449,9 +516,11 @@ impl Limiter for Memory {
             return Ok(false);
         };
         let digest = KeyDigest(digest);
-        let removed = self.ban_shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&digest);
+        let removed =
+            self.ban_shard(&digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner).records.remove(&digest);
         if removed.is_some() {
             self.held_bans.fetch_sub(1, Ordering::Relaxed);
+            self.forget_count(&digest);
         }
         Ok(removed.is_some())
     }
@@ -463,7 +532,7 @@ impl Memory {
         let mut out = Vec::new();
         for shard in &self.bans {
             let bans = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (digest, r) in bans.iter() {
+            for (digest, r) in bans.records.iter() {
                 if now_ms < r.until_ms {
                     let id: String = digest.0.iter().map(|b| format!("{b:02x}")).collect();
                     out.push(HeldBan {
@@ -481,8 +550,46 @@ impl Memory {
         out
     }
 
-    fn ban_shard(&self, digest: &KeyDigest) -> &Mutex<Lru<KeyDigest, BanRecord, DigestHasher>> {
+    fn ban_shard(&self, digest: &KeyDigest) -> &Mutex<BanShard> {
         &self.bans[usize::from(digest.0[15]) % self.bans.len()]
+    }
+
+    /// Forgets the count and the distinct values kept under a ban's `digest`.
+    fn forget_count(&self, digest: &KeyDigest) {
+        self.shard(digest).lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(digest);
+        let sketches = &self.sketches[usize::from(digest.0[15]) % self.sketches.len()];
+        sketches.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(digest);
+    }
+}
+
+/// One shard of the bans held in process.
+struct BanShard {
+    records: Lru<KeyDigest, BanRecord, DigestHasher>,
+    /// When the shard was last swept of forgettable records (Unix ms).
+    swept_ms: u64,
+}
+
+impl BanShard {
+    /// Room for one more record in a full shard: first the records whose
+    /// offences may be forgotten (at most one sweep a second: a flood of bans
+    /// costs no more than the eviction), else the least recently used.
+    fn make_room(&mut self, now_ms: u64, held: &std::sync::atomic::AtomicUsize) {
+        use std::sync::atomic::Ordering;
+        if now_ms >= self.swept_ms.saturating_add(1_000) {
+            self.swept_ms = now_ms;
+            let stale: Vec<KeyDigest> =
+                self.records.iter().filter(|(_, r)| now_ms >= r.remember_until_ms).map(|(d, _)| *d).collect();
+            for d in &stale {
+                self.records.remove(d);
+            }
+            held.fetch_sub(stale.len(), Ordering::Relaxed);
+            if !stale.is_empty() {
+                return;
+            }
+        }
+        if self.records.pop_lru().is_some() {
+            held.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -775,6 +882,11 @@ mod tests {
         assert_eq!(remaining_after_one(&m, "299999", 0), 3);
     }
 
+    /// Ban terms with a one-minute counting period, shown as `k`.
+    fn terms(length_ms: u64, max_ms: u64) -> BanTerms<'static> {
+        BanTerms { length_ms, max_ms, period_ms: 60_000, shown: "k" }
+    }
+
     #[test]
     fn bans_grow_on_repeat_offences_and_are_forgotten_in_time() {
         assert_eq!(
@@ -785,23 +897,28 @@ mod tests {
         assert_eq!(ban_length(600, u64::MAX, 200), u64::MAX);
         let m = Memory::new(100);
         assert_eq!(m.banned(7, "k", 0), Ok(None));
-        let first = m.ban(7, "k", 1_000, 600, 3_600).unwrap();
-        assert_eq!(first, BanSet { until_ms: 1_600, offences: 1 });
+        let first = m.ban(7, "k", 1_000, &terms(600, 3_600)).unwrap();
+        assert_eq!(first, BanSet { until_ms: 1_600, offences: 1, started: true });
         assert_eq!((m.banned(7, "k", 1_599), m.banned(7, "k", 1_600)), (Ok(Some(1_600)), Ok(None)));
         // Another ban, another key: not banned.
         assert_eq!((m.banned(8, "k", 1_100), m.banned(7, "j", 1_100)), (Ok(None), Ok(None)));
         // Remembered for `max` after it ends: the next is twice as long.
-        assert_eq!(m.ban(7, "k", 2_000, 600, 3_600).unwrap(), BanSet { until_ms: 3_200, offences: 2 });
+        assert_eq!(
+            m.ban(7, "k", 2_000, &terms(600, 3_600)).unwrap(),
+            BanSet { until_ms: 3_200, offences: 2, started: true }
+        );
         // Forgotten after that: a first offence again.
         assert_eq!(m.banned(7, "k", 3_200 + 3_600), Ok(None));
-        assert_eq!(m.ban(7, "k", 3_200 + 3_600, 600, 3_600).unwrap().offences, 1);
+        assert_eq!(m.ban(7, "k", 3_200 + 3_600, &terms(600, 3_600)).unwrap().offences, 1);
     }
 
     #[test]
     fn bans_in_force_are_listed_with_their_key_and_lifted_by_id() {
         let m = Memory::new(100);
-        m.ban(7, "\"198.51.100.7\"\u{1f}", 1_000, 600, 600).unwrap();
-        m.ban(7, "\"u-1\"\u{1f}\u{0}missing\u{1f}", 1_100, 600, 600).unwrap();
+        for (key, at) in [("\"198.51.100.7\"\u{1f}", 1_000), ("\"u-1\"\u{1f}\u{0}missing\u{1f}", 1_100)] {
+            let shown = key_text(key);
+            m.ban(7, key, at, &BanTerms { shown: &shown, ..terms(600, 600) }).unwrap();
+        }
         let held = m.held_bans(1_200, 10).unwrap();
         let keys: Vec<(&str, u64)> = held.iter().map(|b| (b.key.as_str(), b.until_ms)).collect();
         assert_eq!(keys, [("198.51.100.7", 1_600), ("u-1, (missing)", 1_700)]);
@@ -812,7 +929,67 @@ mod tests {
         assert_eq!(m.lift(&held[0].id), Ok(true));
         assert_eq!((m.lift(&held[0].id), m.lift("not-an-id")), (Ok(false), Ok(false)));
         assert_eq!(m.banned(7, "\"198.51.100.7\"\u{1f}", 1_200), Ok(None));
-        assert_eq!(m.ban(7, "\"198.51.100.7\"\u{1f}", 1_300, 600, 600).unwrap().offences, 1);
+        assert_eq!(m.ban(7, "\"198.51.100.7\"\u{1f}", 1_300, &terms(600, 600)).unwrap().offences, 1);
+    }
+
+    #[test]
+    fn a_ban_in_force_stands_unchanged_and_a_new_one_starts_the_count_again() {
+        let m = Memory::new(1_000);
+        let rate = Rate { count: 3, period_ms: 60_000, burst: 2 };
+        // Two denials counted, one distinct value seen, then the ban starts.
+        assert!(m.consume(7, "k", rate, 1_000).unwrap().allowed);
+        assert!(m.consume(7, "k", rate, 1_000).unwrap().allowed);
+        assert!(!m.consume(7, "k", rate, 1_000).unwrap().allowed);
+        assert_eq!(m.distinct(7, "k", "alice", 60_000, 1_000), Ok(1));
+        assert_eq!(
+            m.ban(7, "k", 1_000, &terms(600, 3_600)).unwrap(),
+            BanSet { until_ms: 1_600, offences: 1, started: true }
+        );
+        // While it holds, banning again changes nothing: no second offence, no longer ban.
+        assert_eq!(
+            m.ban(7, "k", 1_300, &terms(600, 3_600)).unwrap(),
+            BanSet { until_ms: 1_600, offences: 1, started: false }
+        );
+        assert_eq!(m.banned(7, "k", 1_599), Ok(Some(1_600)));
+        // The count and the distinct values were forgotten when it started.
+        assert_eq!(m.consume(7, "k", rate, 1_700).unwrap().remaining, 1);
+        assert_eq!(m.distinct(7, "k", "bob", 60_000, 1_700), Ok(1));
+        // Lifting forgets the count too (and the offences).
+        assert_eq!(m.ban(7, "k", 1_800, &terms(600, 3_600)).unwrap().offences, 2);
+        let id = m.held_bans(1_800, 1).unwrap().remove(0).id;
+        assert_eq!(m.lift(&id), Ok(true));
+        assert_eq!(m.consume(7, "k", rate, 1_900).unwrap().remaining, 1);
+        assert_eq!(m.ban(7, "k", 1_900, &terms(600, 3_600)).unwrap().offences, 1);
+        assert_eq!(m.bans_in_force(1_900), 1);
+        assert_eq!(m.bans_in_force(2_500), 0);
+    }
+
+    #[test]
+    fn key_text_escapes_control_characters_and_is_bounded() {
+        // The key as the engine writes it: JSON, whose escapes decode to control characters.
+        assert_eq!(key_text("\"a\\nb\\u001b[31m\"\u{1f}"), "a\\nb\\u{1b}[31m");
+        let long = format!("\"{}\"\u{1f}", "x".repeat(500));
+        let shown = key_text(&long);
+        assert_eq!(shown.chars().count(), KEY_TEXT_CHARS + 1);
+        assert!(shown.ends_with('…'), "{shown}");
+        assert_eq!(key_text("\"é\"\u{1f}7\u{1f}"), "é, 7");
+    }
+
+    #[test]
+    fn a_full_ban_store_first_forgets_bans_long_over() {
+        let m = Memory::with_shards(4, 1);
+        // One ban long over (remembered until 2_200), then three in force till much later.
+        m.ban(1, "old", 1_000, &terms(600, 600)).unwrap();
+        for k in ["a", "b", "c"] {
+            m.ban(1, k, 1_000, &terms(60_000, 60_000)).unwrap();
+        }
+        // Used after "old", so "old" is not the least recently used: the sweep finds it anyway.
+        assert_eq!(m.banned(1, "a", 1_100), Ok(Some(61_000)));
+        m.ban(1, "d", 5_000, &terms(60_000, 60_000)).unwrap();
+        for k in ["a", "b", "c", "d"] {
+            assert!(m.banned(1, k, 5_000).unwrap().is_some(), "{k} forgotten");
+        }
+        assert_eq!(m.held_bans.load(std::sync::atomic::Ordering::Relaxed), 4);
     }
 
     #[test]
@@ -846,9 +1023,9 @@ mod tests {
     fn a_flood_of_bans_stays_within_the_store_bound() {
         let m = Memory::with_shards(64, 1);
         for i in 0..10_000u64 {
-            m.ban(1, &i.to_string(), 1_000, 60_000, 60_000).unwrap();
+            m.ban(1, &i.to_string(), 1_000, &terms(60_000, 60_000)).unwrap();
         }
-        let held: usize = m.bans.iter().map(|s| s.lock().unwrap().len()).sum();
+        let held: usize = m.bans.iter().map(|s| s.lock().unwrap().records.len()).sum();
         assert_eq!(held, 64);
         assert_eq!(m.held_bans.load(std::sync::atomic::Ordering::Relaxed), 64);
         // The newest are kept, the oldest evicted.

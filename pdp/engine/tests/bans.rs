@@ -235,3 +235,132 @@ api id in zone edge {
     assert_eq!(login("bob", "right", "198.51.100.0", 6).reason, Reason::Allowed);
     assert_eq!(login("alice", "right", "203.0.113.1", 5 + 15 * 60).reason, Reason::Allowed);
 }
+
+const LOCKOUT: &str = r#"zone edge {
+  require tls
+}
+
+ban lockout = 3 of 403 per 15m by body.login for 10m max 1h
+
+schema Login {
+  login: string
+  password: string
+}
+
+api id in zone edge {
+  host "api.example"
+  auth none
+  ban lockout
+
+  route POST "/login" {
+    body json Login
+    allow when body.password == "right"
+  }
+}
+"#;
+
+fn login(e: &Engine, account: &str, password: &str, now_s: u64) -> Decision {
+    e.check_http(&HttpRequest {
+        method: "POST".to_owned(),
+        scheme: "https".to_owned(),
+        host: "api.example".to_owned(),
+        target: "/login".to_owned(),
+        headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+        body: Some(format!(r#"{{"login": "{account}", "password": "{password}"}}"#).into_bytes()),
+        source_ip: Some("198.51.100.1".parse().unwrap()),
+        now_ms: 1_800_000_000_000 + now_s * 1_000,
+        ..HttpRequest::default()
+    })
+}
+
+#[test]
+fn retrying_while_banned_neither_lengthens_the_ban_nor_starts_the_next() {
+    let e = test_tokens::engine_of(LOCKOUT);
+    let started: Vec<usize> = (0..3).map(|i| login(&e, "alice", "wrong", i).bans.len()).collect();
+    assert_eq!(started, [0, 0, 1]);
+    // Thirty refusals while banned (403, the counted status): no new offence, no event.
+    for i in 0..30 {
+        let d = login(&e, "alice", "wrong", 10 + i);
+        assert_eq!((d.reason, d.bans.len()), (Reason::Banned, 0), "{d:?}");
+    }
+    // Over at 2 + 600 s, as first set. The count starts again: two more wrong
+    // passwords do not ban, the third does, as a second offence (twice as long).
+    assert_eq!(login(&e, "alice", "wrong", 602).reason, Reason::NoAllowRule);
+    assert_eq!(login(&e, "alice", "wrong", 603).bans.len(), 0);
+    let d = login(&e, "alice", "wrong", 604);
+    assert_eq!(
+        (d.bans.len(), d.bans.first().map(|b| (b.offences, b.until_ms))),
+        (1, Some((2, 1_800_000_000_000 + 604_000 + 1_200_000)))
+    );
+}
+
+#[test]
+fn a_ban_keyed_by_a_credential_never_shows_it() {
+    let policy = r#"zone edge {
+  require tls
+}
+
+ban key_abuse = 2 of 403 per 1m by header["x-api-key"] for 1m
+ban by_password = 2 of 403 per 1m by body.password for 1m
+
+api id in zone edge {
+  host "api.example"
+  auth none
+  ban key_abuse
+  ban by_password
+
+  route POST "/login" {
+    allow when body.password == "right"
+  }
+}
+"#;
+    let e = test_tokens::engine_of(policy);
+    let mut last = None;
+    for i in 0..2 {
+        last = Some(e.check_http(&HttpRequest {
+            method: "POST".to_owned(),
+            scheme: "https".to_owned(),
+            host: "api.example".to_owned(),
+            target: "/login".to_owned(),
+            headers: vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("x-api-key".to_owned(), "sk_live_secret".to_owned()),
+            ],
+            body: Some(br#"{"login": "alice", "password": "hunter2"}"#.to_vec()),
+            source_ip: Some("198.51.100.1".parse().unwrap()),
+            now_ms: 1_800_000_000_000 + i * 1_000,
+            ..HttpRequest::default()
+        }));
+    }
+    let d = last.unwrap();
+    let keys: Vec<&str> = d.bans.iter().map(|b| b.key.as_str()).collect();
+    assert_eq!(keys, [warden_engine::limits::HIDDEN_KEY, warden_engine::limits::HIDDEN_KEY], "{d:?}");
+    assert!(!format!("{d:?}").contains("sk_live_secret") && !format!("{d:?}").contains("hunter2"));
+}
+
+#[test]
+fn leaving_out_one_part_of_a_key_does_not_escape_the_ban() {
+    let policy = r#"zone edge {
+  require tls
+}
+
+ban noisy = 2 of 403 per 1m by source.ip, header["x-device"] for 1m
+
+api id in zone edge {
+  host "api.example"
+  auth none
+  ban noisy
+
+  route GET "/docs/{id}" {
+    allow when path.id == "1"
+  }
+}
+"#;
+    let e = test_tokens::engine_of(policy);
+    let ask = |path: &str, now_s: u64| ask(&e, path, None, "198.51.100.1", now_s);
+    // No `x-device`: still counted, under the address with the device missing.
+    assert_eq!(ask("/docs/2", 0).reason, Reason::NoAllowRule);
+    let d = ask("/docs/3", 1);
+    assert_eq!(d.bans.first().map(|b| b.key.as_str()), Some("198.51.100.1, (missing)"), "{d:?}");
+    assert_eq!(ask("/docs/1", 2).reason, Reason::Banned);
+}

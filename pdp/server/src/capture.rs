@@ -11,8 +11,8 @@
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use warden_compiler::graph::{Auth, Graph, StepKind};
 use warden_engine::decision::Decision;
+use warden_engine::secrets::sensitive;
 
 use crate::config::Capture;
 use crate::decide::Check;
@@ -23,28 +23,6 @@ pub const MAX_BODY_BYTES: usize = 64 << 10;
 
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "redacted";
-
-/// Whether a header, query parameter or JSON member of this name may hold a
-/// credential: its value is never captured (headers are left out, query and
-/// body values replaced by [`REDACTED`]).
-pub fn sensitive(name: &str) -> bool {
-    const PARTS: &[&str] = &[
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "auth",
-        "session",
-        "cookie",
-        "credential",
-        "api_key",
-        "apikey",
-        "api-key",
-        "private",
-    ];
-    let name = name.to_ascii_lowercase();
-    matches!(name.as_str(), "key" | "code" | "sig" | "signature") || PARTS.iter().any(|p| name.contains(p))
-}
 
 /// `target` with the values of sensitive query parameters redacted.
 fn redact_target(target: &str) -> String {
@@ -105,22 +83,6 @@ fn redact_body(body: &[u8], media: &str) -> Option<Vec<u8>> {
         return Some(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().into_bytes());
     }
     None
-}
-
-/// Headers that carry credentials in `graph`: never written to the log.
-pub fn secret_headers(graph: &Graph) -> Vec<String> {
-    let mut names: Vec<String> =
-        ["authorization", "proxy-authorization", "cookie", "dpop", "x-api-key"].map(str::to_owned).to_vec();
-    for ep in &graph.endpoints {
-        for step in &ep.steps {
-            if let StepKind::Authenticate(Auth::ApiKey { header, .. }) = &step.kind
-                && !names.contains(header)
-            {
-                names.push(header.clone());
-            }
-        }
-    }
-    names
 }
 
 /// The captured input of `check`, decided as `d`; `None` when nothing is captured.
@@ -218,7 +180,9 @@ fn add<const N: usize>(input: &mut Value, fields: [(&str, Option<Value>); N]) {
 
 #[cfg(test)]
 mod tests {
+    use warden_compiler::graph::Graph;
     use warden_engine::run::HttpRequest;
+    use warden_engine::secrets::secret_headers;
     use warden_language::reason::Reason;
 
     use super::*;

@@ -408,7 +408,10 @@ async fn bans(State(h): State<Http>, CallerOf(caller): CallerOf) -> Response {
     if !h.service.callers.may_assert(&caller) {
         return error(StatusCode::FORBIDDEN, "listing bans is for the callers `[callers]` allows to assert a source");
     }
-    match h.service.held_bans(1_000) {
+    // A shared store is listed by SCAN: off the async workers.
+    let service = Arc::clone(&h.service);
+    let listed = tokio::task::spawn_blocking(move || service.held_bans(1_000)).await;
+    match listed.unwrap_or_else(|_| Err("listing the bans failed".to_owned())) {
         Ok(list) => axum::Json(json!({"bans": list})).into_response(),
         Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, &why),
     }
@@ -423,9 +426,11 @@ async fn lift_ban(
     if !h.service.callers.may_assert(&caller) {
         return error(StatusCode::FORBIDDEN, "lifting bans is for the callers `[callers]` allows to assert a source");
     }
-    match h.service.lift_ban(&id) {
-        Ok(true) => axum::Json(json!({"lifted": id})).into_response(),
-        Ok(false) => error(StatusCode::NOT_FOUND, "no ban has this id"),
+    let service = Arc::clone(&h.service);
+    let lifted = tokio::task::spawn_blocking(move || service.lift_ban(&id).map(|l| l.then_some(id))).await;
+    match lifted.unwrap_or_else(|_| Err("lifting the ban failed".to_owned())) {
+        Ok(Some(id)) => axum::Json(json!({"lifted": id})).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no ban has this id"),
         Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, &why),
     }
 }

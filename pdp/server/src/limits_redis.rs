@@ -11,7 +11,7 @@
 //!   number (a double) holds exactly.
 //! - Keys are `warden:{<limit fingerprint>:<sha-256 of the key values>}`: the
 //!   whole key is a hash tag, so a Redis Cluster routes the one-key script to
-//!   one slot, and key values (claims, addresses) are never stored in clear.
+//!   one slot, and key values (claims, addresses) never appear in key names.
 //!   Each key expires when its bucket is full again (`PX`), so idle buckets
 //!   cost nothing.
 //! - `consume` is synchronous and on the request path: every connect, read
@@ -21,7 +21,10 @@
 //! - Bans (`ban` in the policy) live beside the buckets: a ban's count is a
 //!   bucket of its own, and a banned key's record (`…}:ban`, a hash of its end
 //!   and offence count, kept for the longest ban after the end) shares the
-//!   bucket's hash tag. Every replica sees a ban the moment it is set.
+//!   bucket's hash tag. Every replica sees a ban the moment it is set. The
+//!   record keeps the key's values for people (`engine::limits::key_text`,
+//!   at most 128 characters; hidden when the key reads a credential), so an
+//!   operator's listing says who is banned.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -61,22 +64,29 @@ if u and u > now then return u end
 return 0
 ";
 
-/// Bans a key. `KEYS[1]`: the ban record; `ARGV[1]`: the length in ms;
-/// `ARGV[2]`: the longest ban in ms; `ARGV[3]`: the key for people;
-/// `ARGV[4]`: the ban's fingerprint. The record is kept (with the offence
-/// count) for the longest ban after this one ends. Returns `{until, offences}`.
+/// Bans a key. `KEYS[1]`: the ban record; `KEYS[2]`: the ban's count
+/// bucket; `KEYS[3]`: the current window's distinct-value sketch;
+/// `ARGV[1]`: the length in ms; `ARGV[2]`: the longest ban in ms; `ARGV[3]`:
+/// the key for people; `ARGV[4]`: the ban's fingerprint. A ban in force is
+/// left as it is; one that starts forgets the count and the sketch. The
+/// record is kept (with the offence count) for the longest ban after this
+/// one ends. Returns `{until, offences, started}`.
 const BAN: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local held = redis.call('HMGET', KEYS[1], 'until', 'offences')
+local u0 = tonumber(held[1])
+if u0 and u0 > now then return {string.format('%.0f', u0), tonumber(held[2]) or 1, 0} end
 local length = tonumber(ARGV[1])
 local max = math.max(tonumber(ARGV[2]), length)
-local offences = (tonumber(redis.call('HGET', KEYS[1], 'offences')) or 0) + 1
+local offences = (tonumber(held[2]) or 0) + 1
 local len = length * (2 ^ math.min(offences - 1, 60))
 if len > max then len = max end
 local u = now + len
 redis.call('HSET', KEYS[1], 'until', string.format('%.0f', u), 'offences', offences, 'key', ARGV[3], 'ban', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], string.format('%.0f', len + max))
-return {string.format('%.0f', u), offences}
+redis.call('DEL', KEYS[2], KEYS[3])
+return {string.format('%.0f', u), offences, 1}
 ";
 
 /// Counts a distinct value. `KEYS[1]`: the window's sketch (a Redis
@@ -202,6 +212,11 @@ impl Redis {
         out
     }
 
+    /// The sketch of the window `now_ms` falls in, under the ban's `bucket`.
+    fn sketch(bucket: &str, period_ms: u64, now_ms: u64) -> String {
+        format!("{bucket}:d{}", now_ms / period_ms.max(1))
+    }
+
     fn connection(&self) -> redis::RedisResult<redis::Connection> {
         if let Some(c) = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop() {
             return Ok(c);
@@ -304,24 +319,31 @@ impl Limiter for Redis {
         &self,
         ban: u64,
         key: &str,
-        _now_ms: u64,
-        length_ms: u64,
-        max_ms: u64,
+        now_ms: u64,
+        terms: &crate::engine::limits::BanTerms<'_>,
     ) -> Result<crate::engine::limits::BanSet, BackendError> {
-        let record = format!("{}:ban", Self::bucket(ban, key));
-        let shown = crate::engine::limits::key_text(key);
-        let (until_ms, offences): (u64, u32) = self.with_connection(|c| {
-            self.ban.key(&record).arg(length_ms).arg(max_ms).arg(&shown).arg(format!("{ban:016x}")).invoke(c)
+        let bucket = Self::bucket(ban, key);
+        let record = format!("{bucket}:ban");
+        let sketch = Self::sketch(&bucket, terms.period_ms, now_ms);
+        let (until_ms, offences, started): (u64, u32, u8) = self.with_connection(|c| {
+            self.ban
+                .key(&record)
+                .key(&bucket)
+                .key(&sketch)
+                .arg(terms.length_ms)
+                .arg(terms.max_ms)
+                .arg(terms.shown)
+                .arg(format!("{ban:016x}"))
+                .invoke(c)
         })?;
-        Ok(crate::engine::limits::BanSet { until_ms, offences })
+        Ok(crate::engine::limits::BanSet { until_ms, offences, started: started == 1 })
     }
 
     /// A window's sketch is `warden:{<ban>:<digest>}:d<window>` (the ban's
     /// hash tag), a Redis HyperLogLog of the values' digests (never a value
     /// in clear), gone two windows after it was last written.
     fn distinct(&self, ban: u64, key: &str, value: &str, period_ms: u64, now_ms: u64) -> Result<u64, BackendError> {
-        let window = now_ms / period_ms.max(1);
-        let sketch = format!("{}:d{window}", Self::bucket(ban, key));
+        let sketch = Self::sketch(&Self::bucket(ban, key), period_ms, now_ms);
         let digest: String = Sha256::digest(value.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect();
         let ttl = period_ms.saturating_mul(2).max(1);
         self.with_connection(|c| self.distinct.key(&sketch).arg(&digest).arg(ttl).invoke(c))
@@ -333,7 +355,8 @@ impl Limiter for Redis {
         let records: Vec<(String, std::collections::HashMap<String, String>)> = self.with_connection(|c| {
             let mut out = Vec::new();
             let mut cursor: u64 = 0;
-            loop {
+            // Bounded however large the database: at most 1,000 rounds of 1,000 keys.
+            for _ in 0..1_000 {
                 let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                     .arg(cursor)
                     .arg("MATCH")
@@ -347,9 +370,10 @@ impl Limiter for Redis {
                 }
                 cursor = next;
                 if cursor == 0 || out.len() >= 100_000 {
-                    return Ok(out);
+                    break;
                 }
             }
+            Ok(out)
         })?;
         let mut out: Vec<crate::engine::limits::HeldBan> = records
             .into_iter()
@@ -376,10 +400,14 @@ impl Limiter for Redis {
             i.len() == 16 + 1 + 32
                 && i.bytes().enumerate().all(|(n, b)| if n == 16 { b == b':' } else { b.is_ascii_hexdigit() })
         });
-        if !valid {
+        let (Some(bucket), true) = (id.strip_suffix(":ban"), valid) else {
             return Ok(false);
-        }
+        };
+        // The record, and the count (the distinct values went when the ban started).
         let removed: u64 = self.with_connection(|c| redis::cmd("DEL").arg(id).query(c))?;
+        if removed > 0 {
+            let _: Result<u64, _> = self.with_connection(|c| redis::cmd("DEL").arg(bucket).query(c));
+        }
         Ok(removed > 0)
     }
 }

@@ -34,8 +34,6 @@ pub struct Loaded {
     pub loaded_at_ms: u64,
     /// Its source files.
     pub files: Vec<String>,
-    /// Headers that carry credentials here (never captured in the log).
-    pub secret_headers: Vec<String>,
 }
 
 /// Why a reload published nothing (the previous revision stays in service).
@@ -302,8 +300,6 @@ pub struct Service {
     pub shadow: Option<Arc<super::shadow::Shadow>>,
     /// Where bans started are sent (`[alerts]`).
     alerts: Option<super::alerts::Alerts>,
-    /// Limits and bans are held in this process (not in Redis).
-    local_limits: bool,
 }
 
 /// Now as Unix milliseconds.
@@ -342,9 +338,7 @@ impl Service {
                 Arc::new(redis)
             }
         };
-        let mut service = Service::assemble(policies, metrics, limiter, log);
-        service.local_limits = matches!(limits.backend, Backend::Memory);
-        Ok(service)
+        Ok(Service::assemble(policies, metrics, limiter, log))
     }
 
     fn assemble(
@@ -371,7 +365,6 @@ impl Service {
             capture: super::config::Capture::None,
             shadow: None,
             alerts: None,
-            local_limits: true,
         }
     }
 
@@ -539,8 +532,7 @@ impl Service {
         if let Some(verifier) = engine.jwks() {
             super::jwks::report(&verifier.refresh_due(now_ms()));
         }
-        let secret_headers = super::capture::secret_headers(&engine.prepared().graph);
-        Ok(Loaded { engine, revision, loaded_at_ms: now_ms(), files, secret_headers })
+        Ok(Loaded { engine, revision, loaded_at_ms: now_ms(), files })
     }
 
     /// What a set mints that this server cannot sign: no `[issuer]`, or a
@@ -737,11 +729,9 @@ impl Service {
     /// `/metrics` in the Prometheus text format.
     pub fn metrics_text(&self) -> String {
         self.metrics.limit_keys.set(i64::try_from(self.limiter.keys()).unwrap_or(i64::MAX));
-        // In process only: a shared store is not scanned on every scrape.
-        if self.local_limits {
-            let active = self.limiter.held_bans(now_ms(), usize::MAX).map_or(0, |b| b.len());
-            self.metrics.bans_active.set(i64::try_from(active).unwrap_or(i64::MAX));
-        }
+        // In process only (a count, no listing): a shared store is not scanned on every scrape.
+        let active = self.limiter.bans_in_force(now_ms());
+        self.metrics.bans_active.set(i64::try_from(active).unwrap_or(i64::MAX));
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.metrics.registry).is_err() {
             out.clear();

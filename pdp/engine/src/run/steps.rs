@@ -18,7 +18,7 @@ use crate::decision::{Decision, MintRequest};
 use crate::eval::{EvalError, Facts, Prepared, eval, eval_bool};
 use crate::inline::InlineStr;
 use crate::json;
-use crate::limits::{BackendError, Rate};
+use crate::limits::{BackendError, BanTerms, Rate};
 use crate::schema;
 
 /// What authentication established.
@@ -100,8 +100,8 @@ impl Engine {
                         continue;
                     }
                     let facts = rule_facts(facts, identity.as_ref(), parsed_body.as_ref(), None);
-                    // A request without the key is nobody's: never banned (banning the
-                    // missing value would shut out everyone who lacks it).
+                    // A request without any of the key is nobody's: never banned (banning
+                    // the missing value would shut out everyone who lacks it).
                     if !self.write_key(&b.keys, b.ipv6_prefix, &facts, req, &mut key) {
                         continue;
                     }
@@ -380,7 +380,8 @@ impl Engine {
     /// A limit's or ban's key for this request: each key's value as JSON
     /// (a `source.ip` from IPv6 as its network of `ipv6_prefix` bits), a
     /// missing one as a marker, separated by U+001F.
-    /// Whether every key had a value.
+    /// Whether any had a value: a key with none is nobody's (and one missing
+    /// part does not let a caller slip out of a ban keyed by the others).
     fn write_key(
         &self,
         keys: &[ExprId],
@@ -391,7 +392,7 @@ impl Engine {
     ) -> bool {
         let g = &self.prepared.graph;
         key.clear();
-        let mut complete = true;
+        let mut present = keys.is_empty();
         for &k in keys {
             // `source.ip`, written as the JSON string it evaluates to. From
             // an IPv6 client: its network of `ipv6_prefix` bits, so one
@@ -421,18 +422,19 @@ impl Engine {
                     },
                 }
                 let _ = key.write_char('\u{1f}');
+                present = true;
                 continue;
             }
             let _ = match eval(&self.prepared, facts, k) {
-                Ok(v) => v.write_json(key),
-                Err(_) => {
-                    complete = false;
-                    key.write_str("\u{0}missing")
+                Ok(v) => {
+                    present = true;
+                    v.write_json(key)
                 }
+                Err(_) => key.write_str("\u{0}missing"),
             };
             let _ = key.write_char('\u{1f}');
         }
-        complete
+        present
     }
 
     /// Whether the request's source is one ban `ban` never bans (`except`).
@@ -464,7 +466,13 @@ impl Engine {
             let counts = every
                 || (!d.allow
                     && (ban.statuses.contains(&d.status) || ban.reasons.iter().any(|r| r == d.reason.as_str())));
-            if !counts || self.ban_exempt(b, req) || (ban.stage == LimitStage::PostAuth && identity.is_none()) {
+            // A ban's own answers count only where the rule names reason `banned`:
+            // else retrying while banned would start the next ban the moment this one ends.
+            let own = d.reason == Reason::Banned && !ban.reasons.iter().any(|r| r == Reason::Banned.as_str());
+            // Keyed by the identity: only answers after authentication count (a 401
+            // holds nobody to account, nor does a failed exchange hold its client).
+            let unauthenticated = ban.stage == LimitStage::PostAuth && (identity.is_none() || d.status == 401);
+            if !counts || own || unauthenticated || self.ban_exempt(b, req) {
                 continue;
             }
             let facts = Facts { claims: identity.map(|i| &*i.claims), body: body.or(facts.body), ..facts };
@@ -500,10 +508,20 @@ impl Engine {
             if !crossed {
                 continue;
             }
-            if let Ok(set) = self.limiter.ban(id, key.as_str(), req.now_ms, ban.length_ms, ban.max_ms) {
+            let shown = if self.prepared.ban_key_hidden.get(b as usize).copied().unwrap_or(true) {
+                crate::limits::HIDDEN_KEY.to_owned()
+            } else {
+                crate::limits::key_text(key.as_str())
+            };
+            let terms =
+                BanTerms { length_ms: ban.length_ms, max_ms: ban.max_ms, period_ms: ban.period_ms, shown: &shown };
+            // Started now (not one already in force): an event to tell.
+            if let Ok(set) = self.limiter.ban(id, key.as_str(), req.now_ms, &terms)
+                && set.started
+            {
                 d.bans.push(crate::decision::BanStarted {
                     ban: ban.name.clone(),
-                    key: crate::limits::key_text(key.as_str()),
+                    key: shown,
                     until_ms: set.until_ms,
                     offences: set.offences,
                     detection: ban.alert_only,
