@@ -3,8 +3,9 @@
 //! `[issuer]` key; `warden audit verify` finds it intact with the service's
 //! published key set, and names the line where a copy was edited, had a line
 //! removed or two lines swapped. A copy edited and re-chained by hand (what
-//! someone without the key can do) still fails at the next checkpoint, and a
-//! key set that is not the service's verifies no checkpoint.
+//! someone without the key can do) still fails at the next checkpoint, or,
+//! with the checkpoints after the edit dropped, where one is overdue; a key
+//! set that is not the service's verifies no checkpoint.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
@@ -108,7 +109,7 @@ fn a_chained_log_is_verified_and_every_kind_of_tampering_is_named() {
     let out = verify(&copy, &jwks);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        said(&out).contains(&format!("line {}: `prev` is not the hash of line {line_no}", line_no + 1)),
+        said(&out).contains(&format!("line {}: `prev` is not the hash of the line before", line_no + 1)),
         "{}",
         said(&out)
     );
@@ -153,6 +154,28 @@ fn a_chained_log_is_verified_and_every_kind_of_tampering_is_named() {
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(said(&out).contains("the checkpoint signs seq"), "{}", said(&out));
     assert!(!said(&out).contains("`prev` is not the hash"), "the forged chain itself holds: {}", said(&out));
+
+    // Edited, every checkpoint after the edit dropped, and the rest renumbered
+    // and re-chained: the chain holds, and a checkpoint is overdue.
+    let mut rechained: Vec<String> = edited[..target + 1].to_vec();
+    let mut seq = parsed[target]["seq"].as_u64().unwrap();
+    for line in &edited[target + 1..] {
+        let mut map: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+        if map.get("event").and_then(Value::as_str) == Some("checkpoint") {
+            continue;
+        }
+        seq += 1;
+        map.remove("seq");
+        map.remove("prev");
+        let body = Value::Object(map).to_string();
+        let prev = hex_sha256(rechained.last().unwrap());
+        rechained.push(format!("{{\"seq\":{seq},\"prev\":\"{prev}\",{}", &body[1..]));
+    }
+    write_lines(&copy, &rechained);
+    let out = verify(&copy, &jwks);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(said(&out).contains("no checkpoint in the 5 lines before it"), "{}", said(&out));
+    assert!(!said(&out).contains("`prev` is not the hash") && !said(&out).contains("follows seq"), "{}", said(&out));
 
     // Another key set: no checkpoint verifies.
     let other_key = dir.path().join("other.pem");

@@ -507,12 +507,14 @@ async fn start_log(
 ) -> Result<Option<tokio::sync::mpsc::Sender<String>>, ServeError> {
     use tokio::io::AsyncWriteExt as _;
     let c = &config.decision_log;
-    let mut chain = match (c.chain, c.sink, &c.path) {
-        (false, ..) => None,
+    let (mut chain, torn) = match (c.chain, c.sink, &c.path) {
+        (false, ..) => (None, false),
         (true, Sink::File, Some(path)) => {
-            Some(audit::Chain::resume(path).map_err(|source| ServeError::Log { path: path.clone(), source })?)
+            let (chain, torn) =
+                audit::Chain::resume(path).map_err(|source| ServeError::Log { path: path.clone(), source })?;
+            (Some(chain), torn)
         }
-        (true, ..) => Some(audit::Chain::default()),
+        (true, ..) => (Some(audit::Chain::default()), false),
     };
     let mut sink: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match c.sink {
         Sink::Stdout => Box::new(tokio::io::stdout()),
@@ -537,9 +539,18 @@ async fn start_log(
         };
         // Lines sealed since the last checkpoint.
         let mut unsigned: u64 = 0;
+        // This run's `log_start` (its `seq`), which its checkpoints sign.
+        let start = chain.as_ref().map_or(0, |ch| ch.seq);
+        let checkpoint = |ch: &audit::Chain| ch.checkpoint_line(state::now_ms(), start, every, &sign);
+        // A line torn by a crash is ended first, so that the next one does not join it.
+        if torn && sink.write_all(b"\n").await.is_err() {
+            eprintln!("warden: the decision log cannot be written; decision logging stops");
+            return;
+        }
         // A line to write before the next one queued, and whether it is a checkpoint.
-        let mut pending: Option<(String, bool)> =
-            chain.as_ref().map(|_| (audit::Chain::start_line(state::now_ms()), false));
+        let mut pending: Option<(String, bool)> = chain
+            .as_ref()
+            .map(|_| (audit::Chain::start_line(state::now_ms(), checkpoints.as_ref().map(|_| every)), false));
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -551,7 +562,7 @@ async fn start_log(
                         None => break,
                     },
                     _ = tick.tick(), if checkpoints.is_some() && unsigned > 0 => {
-                        match chain.as_ref().and_then(|ch| ch.checkpoint_line(state::now_ms(), &sign)) {
+                        match chain.as_ref().and_then(checkpoint) {
                             Some(line) => { unsigned = 0; (line, true) }
                             None => continue,
                         }
@@ -575,8 +586,7 @@ async fn start_log(
             if chain.is_some() && !is_checkpoint {
                 unsigned += 1;
                 if checkpoints.is_some() && unsigned >= every {
-                    pending =
-                        chain.as_ref().and_then(|ch| ch.checkpoint_line(state::now_ms(), &sign)).map(|l| (l, true));
+                    pending = chain.as_ref().and_then(checkpoint).map(|l| (l, true));
                     unsigned = 0;
                     tick.reset();
                 }
