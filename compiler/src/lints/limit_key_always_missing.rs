@@ -1,6 +1,7 @@
 //! W0320 `limit-key-always-missing`: a limit key that an endpoint never has,
 //! so it separates no caller there (a missing key counts in one shared
-//! bucket, LANGUAGE.md).
+//! bucket, LANGUAGE.md); and a ban whose key an endpoint that counts it
+//! never has (a key with no value is nobody's: never counted, never banned).
 
 use warden_language::{Code, Span};
 
@@ -15,8 +16,8 @@ pub const LIMIT_KEY_ALWAYS_MISSING: LintInfo = LintInfo {
     code: Code("W0320"),
     name: "limit-key-always-missing",
     summary: "a limit key an endpoint never has",
-    explanation: "Flags a limit counted at an endpoint where one of its keys can never have a value: a claim on a route with `auth none`, a path parameter the route does not have. A missing key counts in one bucket shared by every caller, so such a key separates nobody: when every key is missing, one client can exhaust the limit for all. Example: `limit per_user = 10 per 1m by claim.sub` on a `auth none` login route.",
-    fix: "key the limit by something the endpoint has (`source.ip`, a header), or count another limit there",
+    explanation: "Flags a limit counted at an endpoint where one of its keys can never have a value: a claim on a route with `auth none`, a path parameter the route does not have. A missing key counts in one bucket shared by every caller, so such a key separates nobody: when every key is missing, one client can exhaust the limit for all. Example: `limit per_user = 10 per 1m by claim.sub` on a `auth none` login route. Flags a ban the same way at an endpoint that counts it (`ban NAME`): there a key with no value at all is nobody's, so the ban never counts nor bans anyone at that endpoint.",
+    fix: "key the limit or ban by something the endpoint has (`source.ip`, a header), or count another one there",
 };
 
 /// Why `key` has no value at `ep`, if it never does.
@@ -65,5 +66,51 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<FileDiagnostic>) {
                 message,
             );
         }
+    }
+    bans(graph, out);
+}
+
+/// Every ban counted at an endpoint where one of its keys never has a
+/// value: said once per ban, at its declaration, naming the endpoints.
+fn bans(graph: &Graph, out: &mut Vec<FileDiagnostic>) {
+    for (b, ban) in graph.bans.iter().enumerate() {
+        let mut never: Vec<&str> = Vec::new();
+        let mut partly: Vec<&str> = Vec::new();
+        let mut why = "";
+        let mut first = None;
+        for ep in graph.endpoints.iter().filter(|ep| ep.bans.contains(&(b as u32))) {
+            let gone: Vec<(ExprId, &str)> =
+                ban.keys.iter().filter_map(|&k| missing(graph, ep, k).map(|w| (k, w))).collect();
+            let Some(&(k, w)) = gone.first() else { continue };
+            (why, first) = (w, first.or(Some(k)));
+            if gone.len() == ban.keys.len() { never.push(&ep.id) } else { partly.push(&ep.id) }
+        }
+        let Some(first) = first else { continue };
+        let list = |ids: &[&str]| {
+            let shown: Vec<String> = ids.iter().take(3).map(|id| format!("`{id}`")).collect();
+            let more = ids.len().saturating_sub(3);
+            if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") }
+        };
+        let key = render_expr(graph, first);
+        let message = if never.is_empty() {
+            format!(
+                "key `{key}` of ban `{}` is always missing at {} ({why}): it separates no caller",
+                ban.name,
+                list(&partly)
+            )
+        } else {
+            format!(
+                "ban `{}` never counts at {}: its key `{key}` is always missing there ({why}), and a request without its key is nobody's",
+                ban.name,
+                list(&never)
+            )
+        };
+        warn(
+            out,
+            ban.origin.source as usize,
+            &LIMIT_KEY_ALWAYS_MISSING,
+            Span { start: ban.origin.span[0], end: ban.origin.span[1] },
+            message,
+        );
     }
 }
