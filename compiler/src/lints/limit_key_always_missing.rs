@@ -3,10 +3,10 @@
 //! bucket, LANGUAGE.md); and a ban whose key an endpoint that counts it
 //! never has (a key with no value is nobody's: never counted, never banned).
 
-use warden_language::{Code, Span};
+use warden_language::Code;
 
 use super::context::Context;
-use super::{LintInfo, warn};
+use super::{LintInfo, warn_at};
 use crate::FileDiagnostic;
 use crate::dot::render_expr;
 use crate::graph::{Auth, Endpoint, Expr, ExprId, Graph, StepKind};
@@ -58,13 +58,7 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<FileDiagnostic>) {
                     ep.id
                 )
             };
-            warn(
-                out,
-                step.origin.source as usize,
-                &LIMIT_KEY_ALWAYS_MISSING,
-                Span { start: step.origin.span[0], end: step.origin.span[1] },
-                message,
-            );
+            warn_at(out, &LIMIT_KEY_ALWAYS_MISSING, &step.origin, message);
         }
     }
     bans(graph, out);
@@ -105,12 +99,6 @@ fn bans(graph: &Graph, out: &mut Vec<FileDiagnostic>) {
                 list(&never)
             )
         };
-        warn(
-            out,
-            ban.origin.source as usize,
-            &LIMIT_KEY_ALWAYS_MISSING,
-            Span { start: ban.origin.span[0], end: ban.origin.span[1] },
-            message,
-        );
+        warn_at(out, &LIMIT_KEY_ALWAYS_MISSING, &ban.origin, message);
     }
 }

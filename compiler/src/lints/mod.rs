@@ -112,6 +112,11 @@ fn warn(out: &mut Vec<FileDiagnostic>, file: usize, lint: &LintInfo, span: Span,
     out.push(FileDiagnostic { file, diagnostic: Diagnostic::warning(lint.code, span, message).with_help(lint.fix) });
 }
 
+/// Adds a warning of `lint` where a graph node was written (`origin`).
+fn warn_at(out: &mut Vec<FileDiagnostic>, lint: &LintInfo, origin: &crate::graph::Origin, message: String) {
+    warn(out, origin.source as usize, lint, Span { start: origin.span[0], end: origin.span[1] }, message);
+}
+
 /// Runs every lint over a policy set that compiled to `graph`, each at its
 /// default level.
 pub fn lint(set: &PolicySet, graph: &Graph) -> Vec<FileDiagnostic> {

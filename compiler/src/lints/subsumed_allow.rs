@@ -1,10 +1,10 @@
 //! W0319 `subsumed-allow`: an `allow` that another `allow` of the same
 //! endpoint already covers.
 
-use warden_language::{Code, Span};
+use warden_language::Code;
 
 use super::context::Context;
-use super::{LintInfo, warn};
+use super::{LintInfo, warn_at};
 use crate::FileDiagnostic;
 use crate::graph::{AllowRule, Expr, Graph, StepKind};
 
@@ -42,11 +42,10 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<FileDiagnostic>) {
             for (index, rule) in rules.iter().enumerate() {
                 let Some(other) = covered_by(cx.graph, rules, index) else { continue };
                 let what = if other.when.is_none() { "the unconditional `allow`" } else { "the `allow`" };
-                warn(
+                warn_at(
                     out,
-                    rule.origin.source as usize,
                     &SUBSUMED_ALLOW,
-                    Span { start: rule.origin.span[0], end: rule.origin.span[1] },
+                    &rule.origin,
                     format!(
                         "this `allow` adds nothing to `{}`: {what} at line {} already holds whenever it does",
                         ep.id, other.origin.line
