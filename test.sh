@@ -30,6 +30,8 @@ rustc --version
 #   nginx, caddy  tests/tests/gateways.rs runs both in front of `warden serve`,
 #                 on loopback ports of their own.
 #   redis-server  tests/tests/limits_redis.rs starts its own on a loopback port.
+#   docker-registry  the CNCF distribution registry: tests/tests/bundles.rs
+#                 pushes policy bundles to its own, on a loopback port.
 #   node, npm     the editor grammar tests and the real OpenID provider of
 #                 tests/tests/oidc_rotation.rs.
 # And python3-jwt, python3-cryptography (PyJWT, for Debian's /usr/bin/python3):
@@ -42,6 +44,7 @@ NEEDS=(
   "nginx nginx"
   "caddy caddy"
   "redis-server redis-server"
+  "docker-registry docker-registry"
   "node nodejs"
   "npm npm"
 )
@@ -95,7 +98,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # policy-rc.d), stop it and keep it from coming back.
   for pkg in "${missing[@]}"; do
     case "$pkg" in
-      nginx | caddy | redis-server)
+      nginx | caddy | redis-server | docker-registry)
         if [ -d /run/systemd/system ]; then
           "${sudo[@]}" systemctl disable --now "$pkg" >/dev/null 2>&1 || true
         elif [ -x "/etc/init.d/$pkg" ]; then

@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod idp;
 pub mod oidc;
 pub mod pki;
+pub mod registry;
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -366,30 +366,8 @@ fn checkpoint(entry: &serde_json::Map<String, Value>, jwks: &Value) -> Result<Si
     let (Some(h), Some(p), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err("not a compact JWS".to_owned());
     };
+    crate::signing::verify_compact(h, p, sig, jwks, CHECKPOINT_TYP)?;
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok();
-    let header: Value = b64(h).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("an unreadable header")?;
-    if header.get("typ").and_then(Value::as_str) != Some(CHECKPOINT_TYP) {
-        return Err(format!("its `typ` is not `{CHECKPOINT_TYP}`"));
-    }
-    let kid = header.get("kid").and_then(Value::as_str).ok_or("no `kid`")?;
-    let jwk = jwks
-        .get("keys")
-        .and_then(Value::as_array)
-        .and_then(|keys| keys.iter().find(|k| k.get("kid").and_then(Value::as_str) == Some(kid)))
-        .ok_or_else(|| format!("no key `{kid}` in the key set"))?;
-    let jwk: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(jwk.clone()).map_err(|_| format!("key `{kid}` is not a JWK"))?;
-    let alg = match header.get("alg").and_then(Value::as_str) {
-        Some("ES256") => jsonwebtoken::Algorithm::ES256,
-        Some("EdDSA") => jsonwebtoken::Algorithm::EdDSA,
-        Some("RS256") => jsonwebtoken::Algorithm::RS256,
-        _ => return Err("an algorithm Warden does not sign with".to_owned()),
-    };
-    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|_| format!("key `{kid}` cannot verify"))?;
-    let message = format!("{h}.{p}");
-    if !jsonwebtoken::crypto::verify(sig, message.as_bytes(), &key, alg).unwrap_or(false) {
-        return Err(format!("the signature is not key `{kid}`'s"));
-    }
     let payload: Value = b64(p).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("an unreadable payload")?;
     let covers = entry.get("covers");
     if covers != Some(&payload) {

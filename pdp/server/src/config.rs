@@ -41,6 +41,74 @@ pub struct Config {
     pub shadow: Option<Shadow>,
     /// Webhooks for bans started.
     pub alerts: crate::alerts::AlertsConfig,
+    /// Policies from a signed bundle in an OCI registry, in place of `policies`.
+    pub bundle: Option<BundleConfig>,
+}
+
+/// `[bundle]`: the policy set comes from a signed bundle in an OCI registry,
+/// polled; a bundle is activated only once its signature verifies with
+/// `keys` and its sources compile to the revision its manifest names. The
+/// last good one is kept in `dir`, so a restart with the registry down
+/// still serves it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleConfig {
+    /// `oci://HOST[:PORT]/REPO:TAG`.
+    pub url: String,
+    /// The JWKS whose keys may sign bundles (`warden keys public`).
+    pub keys: PathBuf,
+    /// Where the last good bundle and its unpacked set are kept.
+    #[serde(default = "bundle_dir")]
+    pub dir: PathBuf,
+    /// How often the tag is looked up.
+    #[serde(default = "bundle_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// Up to this much more, at random, so replicas do not poll in step.
+    #[serde(default = "bundle_jitter_ms")]
+    pub jitter_ms: u64,
+    /// Bound on connecting to the registry and on each read.
+    #[serde(default = "bundle_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Plain HTTP to the registry (a registry on loopback); HTTPS otherwise.
+    #[serde(default)]
+    pub plain_http: bool,
+    /// A registry user, with `password_file`.
+    pub username: Option<String>,
+    /// The file holding that user's password (never the password itself here).
+    pub password_file: Option<PathBuf>,
+}
+
+impl BundleConfig {
+    /// The bundle at `url` signed by a key of `keys`, every other setting its default.
+    pub fn new(url: String, keys: PathBuf) -> BundleConfig {
+        BundleConfig {
+            url,
+            keys,
+            dir: bundle_dir(),
+            poll_interval_ms: bundle_poll_ms(),
+            jitter_ms: bundle_jitter_ms(),
+            timeout_ms: bundle_timeout_ms(),
+            plain_http: false,
+            username: None,
+            password_file: None,
+        }
+    }
+}
+
+fn bundle_dir() -> PathBuf {
+    PathBuf::from("warden-bundle")
+}
+
+fn bundle_poll_ms() -> u64 {
+    30_000
+}
+
+fn bundle_jitter_ms() -> u64 {
+    5_000
+}
+
+fn bundle_timeout_ms() -> u64 {
+    10_000
 }
 
 /// `[shadow]`: a candidate policy set judged beside the live one on every
@@ -77,6 +145,7 @@ impl Default for Config {
             issuer: None,
             shadow: None,
             alerts: crate::alerts::AlertsConfig::default(),
+            bundle: None,
         }
     }
 }
@@ -418,6 +487,20 @@ impl Config {
         let config = self;
         if config.decision_log.sink == Sink::File && config.decision_log.path.is_none() {
             return Err("`decision_log.sink = \"file\"` needs `path`".to_owned());
+        }
+        if let Some(b) = &config.bundle {
+            crate::bundle::registry::reference(&b.url).map_err(|e| format!("`bundle.url`: {e}"))?;
+            if !(100..=86_400_000).contains(&b.poll_interval_ms) || b.jitter_ms > 86_400_000 {
+                return Err(
+                    "`bundle.poll_interval_ms` must be 100 to 86400000, `bundle.jitter_ms` at most 86400000".to_owned()
+                );
+            }
+            if !(1..=600_000).contains(&b.timeout_ms) {
+                return Err("`bundle.timeout_ms` must be 1 to 600000".to_owned());
+            }
+            if b.username.is_some() != b.password_file.is_some() {
+                return Err("`bundle.username` and `bundle.password_file` go together".to_owned());
+            }
         }
         // Bounds that keep timers and queues from overflowing: a day, ten million lines.
         const DAY_MS: u64 = 86_400_000;

@@ -106,6 +106,7 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
         .route("/v1/bans/{id}", axum::routing::delete(lift_ban))
         .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
+        .route("/v1/status", get(|State(h): State<Http>| async move { axum::Json(h.service.status()) }))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::Extension(BodyLimit(max_body_bytes)))

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod authzen;
+pub mod bundle;
 pub mod caller;
 pub mod capture;
 pub mod certificate;
@@ -87,6 +88,9 @@ pub enum ServeError {
     /// The policy directory cannot be watched.
     #[error(transparent)]
     Watch(#[from] WatchError),
+    /// `[bundle]`: its keys, credentials or directory.
+    #[error("{0}")]
+    Bundle(String),
 }
 
 /// Runs the service until a shutdown signal. Errors at start-up are returned.
@@ -95,7 +99,18 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     rt.block_on(serve(config))
 }
 
-async fn serve(config: Config) -> Result<(), ServeError> {
+async fn serve(mut config: Config) -> Result<(), ServeError> {
+    // From a bundle: the set is the kept bundle's, unpacked afresh, and the
+    // registry is polled once the service runs.
+    let bundle = match &config.bundle {
+        Some(b) => {
+            let (source, active) = bundle::poll::Source::prepare(b).map_err(ServeError::Bundle)?;
+            config.policies = active;
+            config.reload.watch = false;
+            Some(Arc::new(source))
+        }
+        None => None,
+    };
     // Listener settings are checked before anything starts, so a bad certificate
     // is an error at start-up, not a listener that never comes.
     let http_tls = config.http.tls.as_ref().map(tls::acceptor).transpose().map_err(ServeError::Tls)?;
@@ -131,6 +146,9 @@ async fn serve(config: Config) -> Result<(), ServeError> {
     if let Some(shadow) = &config.shadow {
         service = service.with_shadow(shadow.policies.clone(), shadow.queue).map_err(ServeError::Shadow)?;
     }
+    if let Some(source) = &bundle {
+        service = service.with_bundle_status(source.status.clone());
+    }
     let service = Arc::new(service);
     match service.reload() {
         Ok(rev) => eprintln!("warden: serving `{}` at revision {rev}", config.policies.display()),
@@ -165,6 +183,9 @@ async fn serve(config: Config) -> Result<(), ServeError> {
         None => None,
     };
     jwks::spawn_refresher(service.clone());
+    if let Some(source) = bundle {
+        source.spawn(service.clone());
+    }
 
     let app = http::router(
         http::Http {

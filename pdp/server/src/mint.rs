@@ -82,6 +82,12 @@ impl std::fmt::Debug for Minter {
 }
 
 impl Minter {
+    /// The signer of one key (a bundle's signer), whatever its state.
+    pub fn for_key(mut key: crate::signing::SigningKey) -> Result<Minter, String> {
+        key.state = crate::signing::KeyState::Active;
+        Minter::new(&Issuer { url: String::new(), keys: vec![key] })
+    }
+
     /// The signer of `issuer`'s active key.
     pub fn new(issuer: &Issuer) -> Result<Minter, String> {
         let active = issuer.active().ok_or("`[issuer]` has no active key")?;

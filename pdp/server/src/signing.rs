@@ -236,6 +236,63 @@ fn load_key(config: &KeyConfig) -> Result<SigningKey, String> {
     Ok(SigningKey { kid, algorithm: config.algorithm, state: config.state, jwk, pkcs8: der })
 }
 
+/// A private key file (PKCS#8 PEM, as `warden keys generate` writes) of any
+/// algorithm Warden signs with, its algorithm found from the key itself.
+pub fn load_key_file(path: &Path) -> Result<SigningKey, String> {
+    let mut last = String::new();
+    for algorithm in [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256] {
+        let config = KeyConfig { file: path.to_path_buf(), algorithm, kid: None, state: KeyState::Active };
+        match load_key(&config) {
+            Ok(key) => return Ok(key),
+            // Unreadable, or not PKCS#8 at all: no other algorithm will do better.
+            Err(e) if !e.contains(" is not ") => return Err(e),
+            Err(e) => last = e,
+        }
+    }
+    Err(last
+        .rsplit_once(" is not ")
+        .map_or(last.clone(), |(head, _)| format!("{head} is not an ES256, EdDSA or RS256 key")))
+}
+
+/// The key set of `key`'s public half (what verifies its signatures).
+pub fn public_jwks(key: &SigningKey) -> Value {
+    json!({ "keys": [key.jwk] })
+}
+
+/// Verifies a compact JWS (`header.payload.signature`, the payload already
+/// base64url) of type `typ` with a key of `jwks` (by `kid`); the `kid` that
+/// verified it. Only the algorithms Warden signs with are accepted.
+pub fn verify_compact(header: &str, payload: &str, signature: &str, jwks: &Value, typ: &str) -> Result<String, String> {
+    let head: Value = URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("an unreadable header")?;
+    if head.get("typ").and_then(Value::as_str) != Some(typ) {
+        return Err(format!("its `typ` is not `{typ}`"));
+    }
+    let kid = head.get("kid").and_then(Value::as_str).ok_or("no `kid`")?;
+    let jwk = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .and_then(|keys| keys.iter().find(|k| k.get("kid").and_then(Value::as_str) == Some(kid)))
+        .ok_or_else(|| format!("no key `{kid}` in the key set"))?;
+    let jwk: jsonwebtoken::jwk::Jwk =
+        serde_json::from_value(jwk.clone()).map_err(|_| format!("key `{kid}` is not a JWK"))?;
+    let alg = match head.get("alg").and_then(Value::as_str) {
+        Some("ES256") => jsonwebtoken::Algorithm::ES256,
+        Some("EdDSA") => jsonwebtoken::Algorithm::EdDSA,
+        Some("RS256") => jsonwebtoken::Algorithm::RS256,
+        _ => return Err("an algorithm Warden does not sign with".to_owned()),
+    };
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|_| format!("key `{kid}` cannot verify"))?;
+    let message = format!("{header}.{payload}");
+    if !jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key, alg).unwrap_or(false) {
+        return Err(format!("the signature is not key `{kid}`'s"));
+    }
+    Ok(kid.to_owned())
+}
+
 /// The public JWK members of a PKCS#8 private key of `alg` (RFC 7518 §6,
 /// RFC 8037 §2), or `None` when it is not such a key.
 pub(crate) fn public_jwk(alg: Algorithm, pkcs8: &[u8]) -> Option<Value> {

@@ -300,6 +300,8 @@ pub struct Service {
     pub shadow: Option<Arc<super::shadow::Shadow>>,
     /// Where bans started are sent (`[alerts]`).
     alerts: Option<super::alerts::Alerts>,
+    /// The bundle source's state (`[bundle]`), for `/v1/status`.
+    bundle: Option<Arc<Mutex<super::bundle::poll::Status>>>,
 }
 
 /// Now as Unix milliseconds.
@@ -365,7 +367,14 @@ impl Service {
             capture: super::config::Capture::None,
             shadow: None,
             alerts: None,
+            bundle: None,
         }
+    }
+
+    /// Says in `/v1/status` where the set comes from when it is a bundle's.
+    pub fn with_bundle_status(mut self, status: Arc<Mutex<super::bundle::poll::Status>>) -> Service {
+        self.bundle = Some(status);
+        self
     }
 
     /// Judges every check again with a candidate set (`[shadow]`), off the
@@ -723,6 +732,27 @@ impl Service {
             "last_reload_diagnostics": diagnostics,
             "uptime_s": self.started.elapsed().as_secs(),
             "shadow": self.shadow.as_ref().map(|s| s.status()),
+        })
+    }
+
+    /// `/v1/status`: the revision in service and where it came from (a
+    /// directory, or a bundle with its digest, signer and last poll).
+    pub fn status(&self) -> serde_json::Value {
+        let current = self.current();
+        let source = match &self.bundle {
+            Some(b) => {
+                let b = b.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                serde_json::json!({"kind": "bundle", "bundle": b})
+            }
+            None => serde_json::json!({"kind": "directory", "path": self.policies.display().to_string()}),
+        };
+        let error = self.last_error.lock().map(|e| e.as_ref().map(|e| e.to_string())).unwrap_or(None);
+        serde_json::json!({
+            "revision": current.as_ref().map(|c| c.revision.clone()),
+            "activated_at_ms": current.as_ref().map(|c| c.loaded_at_ms),
+            "source": source,
+            "last_reload_error": error,
+            "uptime_s": self.started.elapsed().as_secs(),
         })
     }
 

@@ -1,6 +1,8 @@
 //! `warden keys generate FILE [--algorithm ES256|EdDSA|RS256]`: a new signing
-//! key for `[issuer]`, written as PKCS#8 PEM readable by its owner only; an
-//! existing file is never replaced.
+//! key for `[issuer]` or for bundles, written as PKCS#8 PEM readable by its
+//! owner only; an existing file is never replaced. `warden keys public FILE`:
+//! the JWKS of its public half (what `[bundle] keys` and `warden bundle
+//! verify --key` take).
 
 use std::path::PathBuf;
 
@@ -25,6 +27,11 @@ pub enum KeysCommand {
         #[arg(long, value_enum, default_value_t)]
         algorithm: Alg,
     },
+    /// Print the JWKS of a private key's public half (its `kid` the RFC 7638 thumbprint).
+    Public {
+        /// The private key (PKCS#8 PEM).
+        file: PathBuf,
+    },
 }
 
 /// The algorithms of `[[issuer.keys]] algorithm`.
@@ -44,6 +51,16 @@ pub enum Alg {
 
 pub fn run(args: &Args) -> bool {
     match &args.command {
+        KeysCommand::Public { file } => match signing::load_key_file(file) {
+            Ok(key) => {
+                outln!("{}", signing::public_jwks(&key));
+                true
+            }
+            Err(e) => {
+                errln!("error: {e}");
+                false
+            }
+        },
         KeysCommand::Generate { file, algorithm } => {
             let alg = match algorithm {
                 Alg::Es256 => Algorithm::ES256,

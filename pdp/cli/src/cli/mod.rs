@@ -8,6 +8,7 @@ use out::{out, outln};
 mod analyze;
 mod audit;
 mod bans;
+mod bundle;
 mod check;
 mod compile;
 mod diff;
@@ -77,6 +78,8 @@ enum Command {
     Keys(keys::Args),
     /// The tamper-evident decision log: `warden audit verify FILE [--jwks FILE]`.
     Audit(audit::Args),
+    /// Policy bundles for `warden serve` (`[bundle]`): build, verify, inspect, push to an OCI registry.
+    Bundle(bundle::Args),
     /// The bans in force in a running service, and lifting one: `warden bans list|lift ID [--url URL]`.
     Bans(bans::Args),
     /// The release, the graph format it writes and reads, and how it was built (as `--version`).
@@ -117,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Lsp(args) => lsp::run(&args),
         Command::Keys(args) => keys::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Bundle(args) => bundle::run(&args),
         Command::Bans(args) => bans::run(&args),
         Command::Version => {
             outln!("warden {}", VERSION.as_str());

@@ -1,4 +1,5 @@
-//! `warden serve [--config FILE] [--policies DIR] [--http ADDR] [--grpc ADDR]`: the decision service.
+//! `warden serve [--config FILE] [--policies DIR | --bundle oci://… --bundle-keys JWKS] [--http ADDR]
+//! [--grpc ADDR]`: the decision service.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +23,13 @@ pub struct Args {
     /// The gRPC listen address (overrides the config; default 127.0.0.1:9191).
     #[arg(long)]
     pub grpc: Option<SocketAddr>,
+    /// Serve the signed bundle at `oci://HOST[:PORT]/REPO:TAG`, polled (overrides `[bundle] url`;
+    /// the keys come from `[bundle] keys` or `--bundle-keys`).
+    #[arg(long)]
+    pub bundle: Option<String>,
+    /// The JWKS whose keys may sign the bundle (overrides `[bundle] keys`).
+    #[arg(long)]
+    pub bundle_keys: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> bool {
@@ -50,9 +58,30 @@ pub fn run(args: &Args) -> bool {
     if let Some(a) = args.grpc {
         config.grpc.addr = a;
     }
+    if args.bundle.is_some() || args.bundle_keys.is_some() {
+        let b = config
+            .bundle
+            .get_or_insert_with(|| warden_server::config::BundleConfig::new(String::new(), PathBuf::new()));
+        if let Some(url) = &args.bundle {
+            b.url.clone_from(url);
+        }
+        if let Some(keys) = &args.bundle_keys {
+            b.keys.clone_from(keys);
+        }
+        if b.url.is_empty() || b.keys.as_os_str().is_empty() {
+            errln!("error: a bundle needs both its URL (`--bundle`) and the keys that sign it (`--bundle-keys`)");
+            return false;
+        }
+        if let Err(e) = warden_server::bundle::registry::reference(&b.url) {
+            errln!("error: `--bundle`: {e}");
+            return false;
+        }
+    }
     // Refused before anything is bound: compiled as one the sets clash or mix,
     // and a service that is not ready until they compile would wait forever.
-    if files::several_sets(&config.policies, "serve one of them (`--policies DIR` or `policies` in the config)") {
+    if config.bundle.is_none()
+        && files::several_sets(&config.policies, "serve one of them (`--policies DIR` or `policies` in the config)")
+    {
         return false;
     }
     match warden_server::run(config) {
