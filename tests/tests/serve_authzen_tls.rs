@@ -279,3 +279,39 @@ fn a_bad_certificate_path_is_a_start_up_error_naming_the_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`/nonexistent/server.pem`"), "{err}");
 }
+
+#[test]
+fn probes_and_scrapers_reach_the_diagnostics_listener_without_a_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path()).unwrap();
+    let policies = policy_dir(dir.path());
+    let config = tls_config(dir.path(), &pki, &policies);
+    let port = warden_e2e::free_port().unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[diagnostics]\naddr = \"127.0.0.1:{port}\"\n")).unwrap();
+    let w = Warden::start_with(&policies, &["--config", &config], warden_e2e::Probe::Tcp).unwrap();
+    let diagnostics: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    // The check listener still demands a client certificate…
+    let without = pki.client_config(None, &[b"http/1.1"]).unwrap();
+    assert!(https_request(without, w.http, "GET", "/readyz", None).is_err());
+    // …the diagnostics listener answers probes and scrapes in plain HTTP, without one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ready = loop {
+        let r = request(diagnostics, "GET", "/readyz", &[], None).unwrap();
+        if r.status == 200 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(ready.status, 200);
+    let status = request(diagnostics, "GET", "/v1/status", &[], None).unwrap().json().unwrap();
+    assert_eq!(status["revision"], ready.json().unwrap()["revision"]);
+    assert_eq!(status["source"]["kind"], "directory");
+    let metrics = request(diagnostics, "GET", "/metrics", &[], None).unwrap();
+    assert!(String::from_utf8_lossy(&metrics.body).contains("warden_policy_revision"), "{metrics:?}");
+    // It answers no check.
+    let check =
+        request(diagnostics, "POST", "/v1/check/resource", &[("content-type", "application/json")], Some(b"{}"))
+            .unwrap();
+    assert_eq!(check.status, 404);
+}

@@ -43,6 +43,19 @@ pub struct Config {
     pub alerts: crate::alerts::AlertsConfig,
     /// Policies from a signed bundle in an OCI registry, in place of `policies`.
     pub bundle: Option<BundleConfig>,
+    /// A listener for probes and scrapers only, without TLS.
+    pub diagnostics: Diagnostics,
+}
+
+/// `[diagnostics]`: a listener of its own for `/healthz`, `/readyz`,
+/// `/metrics`, `/v1/status` and `/v1/policy`, plain HTTP, so that kubelet
+/// probes and Prometheus reach it while the check listeners demand client
+/// certificates. Off unless `addr` is set; it answers no check.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Diagnostics {
+    /// Where it listens (`0.0.0.0:9090` in a pod).
+    pub addr: Option<SocketAddr>,
 }
 
 /// `[bundle]`: the policy set comes from a signed bundle in an OCI registry,
@@ -146,6 +159,7 @@ impl Default for Config {
             shadow: None,
             alerts: crate::alerts::AlertsConfig::default(),
             bundle: None,
+            diagnostics: Diagnostics::default(),
         }
     }
 }

@@ -104,10 +104,7 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
         .route("/v1/policy", get(policy))
         .route("/v1/bans", get(bans))
         .route("/v1/bans/{id}", axum::routing::delete(lift_ban))
-        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
-        .route("/readyz", get(ready))
-        .route("/v1/status", get(|State(h): State<Http>| async move { axum::Json(h.service.status()) }))
-        .route("/metrics", get(metrics))
+        .merge(probes())
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::Extension(BodyLimit(max_body_bytes)))
         .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| async move {
@@ -118,6 +115,30 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
                     "the request was not received and decided within `http.request_timeout_ms`",
                 ),
             }
+        }))
+        .with_state(http)
+}
+
+/// What probes and scrapers read: liveness, readiness, metrics, status.
+fn probes() -> Router<Http> {
+    Router::new()
+        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(ready))
+        .route("/v1/status", get(|State(h): State<Http>| async move { axum::Json(h.service.status()) }))
+        .route("/metrics", get(metrics))
+}
+
+/// The diagnostics listener (`[diagnostics]`): only what probes and
+/// scrapers read (and `/v1/policy`), never a check, so it can go without
+/// the client certificates the check listeners demand.
+pub fn diagnostics_router(http: Http, timeout: std::time::Duration) -> Router {
+    probes()
+        .route("/v1/policy", get(policy))
+        .layer(DefaultBodyLimit::max(1 << 10))
+        .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            tokio::time::timeout(timeout, next.run(req))
+                .await
+                .unwrap_or_else(|_| error(StatusCode::REQUEST_TIMEOUT, "not answered within `http.request_timeout_ms`"))
         }))
         .with_state(http)
 }

@@ -248,12 +248,38 @@ async fn serve(mut config: Config) -> Result<(), ServeError> {
     } else {
         None
     };
+    let diagnostics = match config.diagnostics.addr {
+        Some(addr) => {
+            let l = listen(addr)?;
+            let local = l.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
+            eprintln!("warden: diagnostics on http://{local}");
+            let app = http::diagnostics_router(
+                http::Http { service: service.clone(), tls: false, authzen_base_url: None, issuer: None },
+                Duration::from_millis(config.http.request_timeout_ms),
+            );
+            let door = Door {
+                header_timeout: Duration::from_millis(config.http.header_timeout_ms),
+                idle_timeout: Duration::from_millis(config.http.idle_timeout_ms),
+                tls: None,
+                max_connections: 256,
+            };
+            Some(serve_listener(l, app, door, stop.clone()))
+        }
+        None => None,
+    };
     let http_server = serve_listener(listener, app, http_door, stop);
+    let diagnostics = async move {
+        if let Some(d) = diagnostics {
+            d.await;
+        }
+    };
     match grpc_server {
         Some(g) => {
-            tokio::join!(http_server, g);
+            tokio::join!(http_server, g, diagnostics);
         }
-        None => http_server.await,
+        None => {
+            tokio::join!(http_server, diagnostics);
+        }
     }
     eprintln!("warden: stopped");
     Ok(())
