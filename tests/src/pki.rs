@@ -121,6 +121,34 @@ impl Pki {
     }
 }
 
+/// A fresh CA named `name` and a server certificate it issued for
+/// `localhost` and 127.0.0.1: the CA's PEM, the certificate's and the key's.
+pub fn server_chain(name: &str) -> Result<(String, String, String), String> {
+    let (issuer, ca_pem) = ca(name)?;
+    let localhost = SanType::DnsName("localhost".try_into().map_err(e)?);
+    let ip = SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1]));
+    let (cert, key) = leaf(&issuer, vec![localhost, ip])?;
+    Ok((ca_pem, cert, key))
+}
+
+/// A rustls client (HTTP/1.1) trusting only the CAs in these PEM texts.
+pub fn client_trusting(cas: &[&str]) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for pem in cas {
+        for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots.add(c.map_err(e)?).map_err(e)?;
+        }
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(e)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// One HTTPS/1.1 request with `Connection: close` to `addr` (server name
 /// `localhost`); the handshake failing (no or wrong client certificate) is an `Err`.
 pub fn https_request(

@@ -444,11 +444,13 @@ pub struct Reload {
     pub watch: bool,
     /// Quiet time after the last change before compiling, in milliseconds.
     pub debounce_ms: u64,
+    /// How often the listeners' TLS files are read again for a rotated certificate.
+    pub tls_check_ms: u64,
 }
 
 impl Default for Reload {
     fn default() -> Reload {
-        Reload { watch: true, debounce_ms: 200 }
+        Reload { watch: true, debounce_ms: 200, tls_check_ms: 5_000 }
     }
 }
 
@@ -526,6 +528,7 @@ impl Config {
             ("http.idle_timeout_ms", config.http.idle_timeout_ms),
             ("grpc.idle_timeout_ms", config.grpc.idle_timeout_ms),
             ("reload.debounce_ms", config.reload.debounce_ms),
+            ("reload.tls_check_ms", config.reload.tls_check_ms),
         ] {
             if ms == 0 || ms > DAY_MS {
                 return Err(format!("`{name}` is {ms}; expected 1 to {DAY_MS} (a day)"));

@@ -113,8 +113,15 @@ async fn serve(mut config: Config) -> Result<(), ServeError> {
     };
     // Listener settings are checked before anything starts, so a bad certificate
     // is an error at start-up, not a listener that never comes.
-    let http_tls = config.http.tls.as_ref().map(tls::acceptor).transpose().map_err(ServeError::Tls)?;
-    let grpc_tls = config.grpc.tls.as_ref().map(tls::acceptor).transpose().map_err(ServeError::Tls)?;
+    let http_tls = config.http.tls.as_ref().map(tls::Reloading::new).transpose().map_err(ServeError::Tls)?;
+    let grpc_tls = config.grpc.tls.as_ref().map(tls::Reloading::new).transpose().map_err(ServeError::Tls)?;
+    // Rotated certificates (cert-manager, SPIFFE) are picked up without a restart.
+    let every = Duration::from_millis(config.reload.tls_check_ms);
+    for (name, t) in [("HTTP", &http_tls), ("gRPC", &grpc_tls)] {
+        if let Some(t) = t {
+            t.clone().spawn_watch(name, every);
+        }
+    }
     let issuer = config.issuer.as_ref().map(signing::Issuer::load).transpose().map_err(ServeError::Issuer)?;
     // Checkpoints of a chained log are signed with the issuer's active key.
     let checkpoints = match (&issuer, config.decision_log.chain) {
@@ -322,7 +329,7 @@ struct Door {
     /// A connection with no request in flight for this long is closed.
     idle_timeout: Duration,
     /// TLS, when configured.
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<Arc<tls::Reloading>>,
     /// Connections held at once; beyond it new ones are closed at once.
     max_connections: usize,
 }
@@ -404,7 +411,7 @@ async fn serve_listener(
                     if !matches!(tokio::time::timeout(header_timeout, stream.peek(&mut first)).await, Ok(Ok(n)) if n > 0) {
                         return;
                     }
-                    match tls {
+                    match tls.map(|t| t.acceptor()) {
                         Some(acceptor) => {
                             let Ok(Ok(stream)) = tokio::time::timeout(header_timeout, acceptor.accept(stream)).await else {
                                 return;
