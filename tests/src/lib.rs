@@ -8,6 +8,7 @@ pub mod dpop;
 pub mod gateway;
 pub mod idp;
 pub mod oidc;
+pub mod otlp;
 pub mod pki;
 pub mod registry;
 

@@ -114,7 +114,7 @@ impl Alerts {
                     task_counters.sent.inc();
                 } else {
                     task_counters.failed.inc();
-                    eprintln!("warden: an alert could not be sent after {} attempts", config.retries + 1);
+                    tracing::warn!("an alert could not be sent after {} attempts", config.retries + 1);
                 }
             }
         });

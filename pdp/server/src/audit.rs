@@ -128,7 +128,7 @@ impl Chain {
         let jws = match sign(&covers) {
             Ok(jws) => jws,
             Err(e) => {
-                eprintln!("warden: a decision log checkpoint cannot be signed ({e})");
+                tracing::warn!("a decision log checkpoint cannot be signed ({e})");
                 return None;
             }
         };

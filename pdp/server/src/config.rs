@@ -45,6 +45,10 @@ pub struct Config {
     pub bundle: Option<BundleConfig>,
     /// A listener for probes and scrapers only, without TLS.
     pub diagnostics: Diagnostics,
+    /// The service's own log lines.
+    pub log: crate::telemetry::LogConfig,
+    /// OpenTelemetry traces over OTLP (off when absent).
+    pub traces: Option<crate::telemetry::TracesConfig>,
 }
 
 /// `[diagnostics]`: a listener of its own for `/healthz`, `/readyz`,
@@ -160,6 +164,8 @@ impl Default for Config {
             alerts: crate::alerts::AlertsConfig::default(),
             bundle: None,
             diagnostics: Diagnostics::default(),
+            log: crate::telemetry::LogConfig::default(),
+            traces: None,
         }
     }
 }
@@ -503,6 +509,17 @@ impl Config {
         let config = self;
         if config.decision_log.sink == Sink::File && config.decision_log.path.is_none() {
             return Err("`decision_log.sink = \"file\"` needs `path`".to_owned());
+        }
+        if let Some(t) = &config.traces {
+            if !(t.endpoint.starts_with("http://") || t.endpoint.starts_with("https://")) {
+                return Err(format!("`traces.endpoint` `{}` must be an http:// or https:// URL", t.endpoint));
+            }
+            if !(0.0..=1.0).contains(&t.sample_ratio) {
+                return Err("`traces.sample_ratio` must be 0 to 1".to_owned());
+            }
+            if !(1..=600_000).contains(&t.batch_delay_ms) || !(1..=600_000).contains(&t.timeout_ms) {
+                return Err("`traces.batch_delay_ms` and `traces.timeout_ms` must be 1 to 600000".to_owned());
+            }
         }
         if let Some(b) = &config.bundle {
             crate::bundle::registry::reference(&b.url).map_err(|e| format!("`bundle.url`: {e}"))?;

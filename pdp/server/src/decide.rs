@@ -128,9 +128,14 @@ pub async fn decide_all(
     // than as threads of the blocking pool fighting for the cores.
     let _permit = off_worker_slots().acquire().await.map_err(|_| Undecided)?;
     let service = service.clone();
-    tokio::task::spawn_blocking(move || checks.iter().map(|c| decide_now(&service, &loaded, c, door)).collect())
-        .await
-        .map_err(|_| Undecided)
+    // The request's trace span goes along to the blocking pool.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _in = span.enter();
+        checks.iter().map(|c| decide_now(&service, &loaded, c, door)).collect()
+    })
+    .await
+    .map_err(|_| Undecided)
 }
 
 /// Large decisions that may run at once: twice the cores.
@@ -164,6 +169,25 @@ pub fn decide_now(service: &Service, loaded: &Loaded, check: &Check, door: Door)
 }
 
 fn decide_live(service: &Service, loaded: &Loaded, check: &Check, door: Door) -> Decision {
+    if !crate::telemetry::enabled() {
+        return decide_untraced(service, loaded, check, door);
+    }
+    let span = tracing::info_span!(target: crate::telemetry::TARGET, "warden.check", otel.name = "warden.check",
+        warden.door = door.as_str(), warden.revision = %loaded.revision, warden.decision_id = tracing::field::Empty,
+        warden.allow = tracing::field::Empty, warden.status = tracing::field::Empty,
+        warden.reason = tracing::field::Empty, warden.route = tracing::field::Empty);
+    let d = span.in_scope(|| decide_untraced(service, loaded, check, door));
+    span.record("warden.decision_id", &*d.decision_id);
+    span.record("warden.allow", d.allow);
+    span.record("warden.status", d.status);
+    span.record("warden.reason", d.reason.as_str());
+    if let Some(rule) = d.rule.as_deref() {
+        span.record("warden.route", rule);
+    }
+    d
+}
+
+fn decide_untraced(service: &Service, loaded: &Loaded, check: &Check, door: Door) -> Decision {
     let start = Instant::now();
     match check {
         Check::Http(req) => {

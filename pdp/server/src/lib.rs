@@ -25,6 +25,7 @@ pub mod mint;
 pub mod shadow;
 pub mod signing;
 pub mod state;
+pub mod telemetry;
 pub mod tls;
 
 use std::sync::Arc;
@@ -91,6 +92,9 @@ pub enum ServeError {
     /// `[bundle]`: its keys, credentials or directory.
     #[error("{0}")]
     Bundle(String),
+    /// `[log]` or `[traces]`.
+    #[error("{0}")]
+    Telemetry(String),
 }
 
 /// Runs the service until a shutdown signal. Errors at start-up are returned.
@@ -99,7 +103,15 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     rt.block_on(serve(config))
 }
 
-async fn serve(mut config: Config) -> Result<(), ServeError> {
+async fn serve(config: Config) -> Result<(), ServeError> {
+    let telemetry = telemetry::init(&config.log, config.traces.as_ref()).map_err(ServeError::Telemetry)?;
+    let result = serve_with(config).await;
+    // Spans still waiting are sent before the process ends.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    result
+}
+
+async fn serve_with(mut config: Config) -> Result<(), ServeError> {
     // From a bundle: the set is the kept bundle's, unpacked afresh, and the
     // registry is polled once the service runs.
     let bundle = match &config.bundle {
@@ -158,9 +170,9 @@ async fn serve(mut config: Config) -> Result<(), ServeError> {
     }
     let service = Arc::new(service);
     match service.reload() {
-        Ok(rev) => eprintln!("warden: serving `{}` at revision {rev}", config.policies.display()),
+        Ok(rev) => tracing::info!("serving `{}` at revision {rev}", config.policies.display()),
         // Start anyway: /readyz says not ready until a reload succeeds.
-        Err(e) => eprintln!("warden: `{}` did not compile; not ready until it does:\n{e}", config.policies.display()),
+        Err(e) => tracing::warn!("`{}` did not compile; not ready until it does:\n{e}", config.policies.display()),
     }
     // Reloads run on a thread of their own: requests never wait for them.
     let options = WatchOptions {
@@ -171,8 +183,8 @@ async fn serve(mut config: Config) -> Result<(), ServeError> {
     let reloading = service.clone();
     let reloader = Reloader::start(&config.policies, options.clone(), move || {
         match reloading.reload() {
-            Ok(rev) => eprintln!("warden: reloaded, revision {rev}"),
-            Err(e) => eprintln!("warden: reload failed; the previous revision stays in service:\n{e}"),
+            Ok(rev) => tracing::info!("reloaded, revision {rev}"),
+            Err(e) => tracing::warn!("reload failed; the previous revision stays in service:\n{e}"),
         }
         // `SIGHUP` reloads the shadow candidate too.
         if let Some(shadow) = &reloading.shadow {
@@ -203,10 +215,11 @@ async fn serve(mut config: Config) -> Result<(), ServeError> {
         },
         config.http.max_body_bytes,
         Duration::from_millis(config.http.request_timeout_ms),
-    );
+    )
+    .layer(axum::middleware::from_fn(traced));
     let listener = listen(config.http.addr)?;
     let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.http.addr, source })?;
-    eprintln!("warden: HTTP on {}://{local}", if http_tls.is_some() { "https" } else { "http" });
+    tracing::info!("HTTP on {}://{local}", if http_tls.is_some() { "https" } else { "http" });
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -223,7 +236,7 @@ async fn serve(mut config: Config) -> Result<(), ServeError> {
         let (router, health) = grpc::router(grpc::Grpc { service: service.clone() }, config.grpc.max_message_bytes);
         // A call slower than the timeout is cancelled with DEADLINE_EXCEEDED.
         let timeout = Duration::from_millis(config.grpc.request_timeout_ms);
-        let router = router.layer(axum::middleware::from_fn(
+        let router = router.layer(axum::middleware::from_fn(traced)).layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| async move {
                 // gRPC only: a request of another media type (a browser's form
                 // POST, say) is refused before any service sees it.
@@ -244,7 +257,7 @@ async fn serve(mut config: Config) -> Result<(), ServeError> {
         spawn_health(service.clone(), health);
         let l = listen(config.grpc.addr)?;
         let local = l.local_addr().map_err(|source| ServeError::Listen { addr: config.grpc.addr, source })?;
-        eprintln!("warden: gRPC on {local}{}", if grpc_tls.is_some() { " (TLS)" } else { "" });
+        tracing::info!("gRPC on {local}{}", if grpc_tls.is_some() { " (TLS)" } else { "" });
         let door = Door {
             header_timeout: Duration::from_millis(config.grpc.header_timeout_ms),
             idle_timeout: Duration::from_millis(config.grpc.idle_timeout_ms),
@@ -259,7 +272,7 @@ async fn serve(mut config: Config) -> Result<(), ServeError> {
         Some(addr) => {
             let l = listen(addr)?;
             let local = l.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
-            eprintln!("warden: diagnostics on http://{local}");
+            tracing::info!("diagnostics on http://{local}");
             let app = http::diagnostics_router(
                 http::Http { service: service.clone(), tls: false, authzen_base_url: None, issuer: None },
                 Duration::from_millis(config.http.request_timeout_ms),
@@ -288,8 +301,19 @@ async fn serve(mut config: Config) -> Result<(), ServeError> {
             tokio::join!(http_server, diagnostics);
         }
     }
-    eprintln!("warden: stopped");
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs a request to a door inside its trace span (its parent the caller's
+/// `traceparent`; gRPC metadata are HTTP/2 headers); nothing when traces are off.
+async fn traced(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use tracing::Instrument as _;
+    if !telemetry::enabled() {
+        return next.run(req).await;
+    }
+    let span = telemetry::request_span(req.headers(), req.method().as_str(), req.uri().path());
+    next.run(req).instrument(span).await
 }
 
 /// Keeps `grpc.health.v1` in step with readiness: serving once a policy is loaded.
@@ -546,8 +570,8 @@ fn spawn_sighup(trigger: warden_project::Trigger) {
 
 fn reload_shadow(shadow: &shadow::Shadow) {
     match shadow.reload() {
-        Ok(rev) => eprintln!("warden: shadow candidate `{}` at revision {rev}", shadow.policies.display()),
-        Err(e) => eprintln!("warden: shadow candidate `{}` did not load:\n{e}", shadow.policies.display()),
+        Ok(rev) => tracing::info!("shadow candidate `{}` at revision {rev}", shadow.policies.display()),
+        Err(e) => tracing::warn!("shadow candidate `{}` did not load:\n{e}", shadow.policies.display()),
     }
 }
 
@@ -598,7 +622,7 @@ async fn start_log(
         let checkpoint = |ch: &audit::Chain| ch.checkpoint_line(state::now_ms(), start, every, &sign);
         // A line torn by a crash is ended first, so that the next one does not join it.
         if torn && sink.write_all(b"\n").await.is_err() {
-            eprintln!("warden: the decision log cannot be written; decision logging stops");
+            tracing::error!("the decision log cannot be written; decision logging stops");
             return;
         }
         // A line to write before the next one queued, and whether it is a checkpoint.
@@ -634,7 +658,7 @@ async fn start_log(
             };
             if let Err(e) = written {
                 // Said once, loudly: the log is off from here on (lines are dropped and counted).
-                eprintln!("warden: the decision log cannot be written ({e}); decision logging stops");
+                tracing::error!("the decision log cannot be written ({e}); decision logging stops");
                 break;
             }
             if chain.is_some() && !is_checkpoint {

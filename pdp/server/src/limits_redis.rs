@@ -263,8 +263,8 @@ impl Redis {
         let now = Instant::now();
         // One log line per back-off window: the first failure opens it.
         if down.is_none_or(|until| until <= now) {
-            eprintln!(
-                "warden: rate-limit backend `{}` failed ({}); limits follow `on_backend_error` for {} ms, then Redis is tried again",
+            tracing::warn!(
+                "rate-limit backend `{}` failed ({}); limits follow `on_backend_error` for {} ms, then Redis is tried again",
                 self.shown,
                 describe(error),
                 self.settings.backoff.as_millis()

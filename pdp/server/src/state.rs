@@ -237,6 +237,9 @@ pub struct LogLine<'a> {
     /// The judged input, when `[decision_log] capture` asks for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<serde_json::Value>,
+    /// The W3C trace id of the decision's span, when traces are on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// What a decision log line says was judged.
@@ -336,7 +339,7 @@ impl Service {
                     backoff: std::time::Duration::from_millis(limits.backoff_ms),
                 };
                 let redis = super::limits_redis::Redis::new(settings, metrics.limit_backend_errors.clone())?;
-                eprintln!("warden: rate limits shared in Redis at {}", redis.shown());
+                tracing::info!("rate limits shared in Redis at {}", redis.shown());
                 Arc::new(redis)
             }
         };
@@ -514,7 +517,7 @@ impl Service {
         let limiter = self.limiter.clone();
         let fetcher = self.jwks.clone().map(|f| f as Arc<dyn warden_engine::jwt::JwksFetcher>);
         for warning in self.cannot_mint(&compiled.graph) {
-            eprintln!("warden: warning: {warning}");
+            tracing::warn!("{warning}");
         }
         let mut engine = warden_project::engine(compiled.graph, &compiled.loader, limiter, fetcher)?;
         if let Some((runtime, timeout)) = &self.introspection {
@@ -639,6 +642,7 @@ impl Service {
             rule: d.rule.as_deref(),
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             input,
+            trace_id: crate::telemetry::trace_id(),
         };
         self.record(&line, elapsed.as_secs_f64());
         self.ban_events(d);
@@ -706,7 +710,7 @@ impl Service {
     pub fn lift_ban(&self, id: &str) -> Result<bool, String> {
         let lifted = self.limiter.lift(id).map_err(|_| "the ban store did not answer".to_owned())?;
         if lifted {
-            eprintln!("warden: ban `{id}` lifted");
+            tracing::info!("ban `{id}` lifted");
             // An audit event, as the ban itself was.
             if let Some(tx) = &self.log {
                 let event = serde_json::json!({"event": "ban_lifted", "time_ms": now_ms(), "id": id});

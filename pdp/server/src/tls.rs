@@ -75,10 +75,10 @@ impl Reloading {
                 tokio::time::sleep(every).await;
                 let this = Arc::clone(&self);
                 match tokio::task::spawn_blocking(move || this.check()).await {
-                    Ok(Ok(true)) => eprintln!("warden: {name} TLS certificate reloaded"),
+                    Ok(Ok(true)) => tracing::info!("{name} TLS certificate reloaded"),
                     Ok(Ok(false)) => {}
                     Ok(Err(e)) => {
-                        eprintln!("warden: {name} TLS files changed but are refused ({e}); the last good ones stay")
+                        tracing::warn!("{name} TLS files changed but are refused ({e}); the last good ones stay")
                     }
                     Err(_) => {}
                 }

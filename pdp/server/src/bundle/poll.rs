@@ -111,16 +111,16 @@ impl Source {
         match self.unpack(&bytes) {
             Ok((bundle, set)) => {
                 if let Err(e) = link(dir, &set) {
-                    eprintln!("warden: the kept bundle cannot be linked: {e}");
+                    tracing::warn!("the kept bundle cannot be linked: {e}");
                     return;
                 }
                 let mut status = self.status();
                 status.digest = meta.and_then(|m| m.digest);
                 status.revision = Some(bundle.manifest.revision.clone());
                 status.signed_by = bundle.signed_by.clone();
-                eprintln!("warden: the kept bundle (revision {}) verified; serving it", bundle.manifest.revision);
+                tracing::info!("the kept bundle (revision {}) verified; serving it", bundle.manifest.revision);
             }
-            Err(e) => eprintln!("warden: the kept bundle in `{}` is refused: {e}", dir.display()),
+            Err(e) => tracing::warn!("the kept bundle in `{}` is refused: {e}", dir.display()),
         }
     }
 
@@ -163,7 +163,7 @@ impl Source {
             }
             Err(e) => {
                 if status.last_error.as_deref() != Some(e.as_str()) {
-                    eprintln!("warden: bundle `{}`: {e}; the set in service stays", self.config.url);
+                    tracing::warn!("bundle `{}`: {e}; the set in service stays", self.config.url);
                 }
                 status.last_error = Some(e);
             }
@@ -193,7 +193,7 @@ impl Source {
             }
             e
         })?;
-        eprintln!("warden: bundle `{}` activated, revision {activated}", self.config.url);
+        tracing::info!("bundle `{}` activated, revision {activated}", self.config.url);
         Ok(())
     }
 

@@ -270,7 +270,7 @@ impl JwksFetcher for HttpFetcher {
 /// Logs failed fetches on stderr: issuer, URL (redacted) and reason.
 pub fn report(failures: &[(String, String)]) {
     for (iss, why) in failures {
-        eprintln!("warden: cannot fetch the JWKS of issuer `{iss}`: {why}; its keys stay as they were");
+        tracing::warn!("cannot fetch the JWKS of issuer `{iss}`: {why}; its keys stay as they were");
     }
 }
 
@@ -313,7 +313,7 @@ pub fn spawn_refresher(service: Arc<Service>) {
         }
     });
     if let Err(e) = spawned {
-        eprintln!("warden: cannot start the JWKS refresher: {e}; `jwks url` keys are fetched at reloads only");
+        tracing::warn!("cannot start the JWKS refresher: {e}; `jwks url` keys are fetched at reloads only");
     }
 }
 
