@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use warden_engine::decision::Decision;
 use warden_engine::secrets::sensitive;
 
-use crate::config::Capture;
+use crate::config::{Capture, Mask};
 use crate::decide::Check;
 
 /// The largest body a line carries (`request_and_body`); a larger one is left
@@ -66,11 +66,16 @@ fn redact_json(value: &mut Value, depth: usize) {
 
 /// A body as the log may hold it: JSON or a form with sensitive members
 /// redacted; `None` for any other media type (it cannot be told what it holds).
-fn redact_body(body: &[u8], media: &str) -> Option<Vec<u8>> {
+fn redact_body(body: &[u8], media: &str, mask: &Mask) -> Option<Vec<u8>> {
     let essence = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
         let mut value: Value = serde_json::from_slice(body).ok()?;
         redact_json(&mut value, 0);
+        for pointer in &mask.body {
+            if let Some(v) = value.pointer_mut(pointer) {
+                *v = Value::String(REDACTED.to_owned());
+            }
+        }
         return serde_json::to_vec(&value).ok();
     }
     if essence == "application/x-www-form-urlencoded" {
@@ -86,11 +91,20 @@ fn redact_body(body: &[u8], media: &str) -> Option<Vec<u8>> {
 }
 
 /// The captured input of `check`, decided as `d`; `None` when nothing is captured.
-pub fn input(check: &Check, d: &Decision, secret_headers: &[String], capture: Capture) -> Option<Value> {
+pub fn input(check: &Check, d: &Decision, secret_headers: &[String], capture: Capture, mask: &Mask) -> Option<Value> {
     if capture == Capture::None {
         return None;
     }
-    let claims = d.claims.as_deref().map(|c| Value::Object(c.clone()));
+    let claims = d.claims.as_deref().map(|c| {
+        let mut c = c.clone();
+        for name in &mask.claims {
+            if let Some(v) = c.get_mut(name) {
+                *v = Value::String(REDACTED.to_owned());
+            }
+        }
+        Value::Object(c)
+    });
+    let masked = |n: &str| mask.headers.iter().any(|m| m.eq_ignore_ascii_case(n));
     let out = match check {
         Check::Http(req) => {
             let header = |name: &str| req.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
@@ -109,7 +123,7 @@ pub fn input(check: &Check, d: &Decision, secret_headers: &[String], capture: Ca
             let headers: Vec<Value> = req
                 .headers
                 .iter()
-                .filter(|(n, _)| !secret_headers.contains(n) && !sensitive(n))
+                .filter(|(n, _)| !secret_headers.contains(n) && !sensitive(n) && !masked(n))
                 .map(|(n, v)| json!([n, v]))
                 .collect();
             let mut input = json!({
@@ -134,7 +148,7 @@ pub fn input(check: &Check, d: &Decision, secret_headers: &[String], capture: Ca
             let media = header("content-type").unwrap_or("");
             match req.body.as_deref().filter(|b| !b.is_empty()) {
                 Some(body) if capture == Capture::RequestAndBody && body.len() <= MAX_BODY_BYTES => {
-                    match redact_body(body, media) {
+                    match redact_body(body, media, mask) {
                         Some(kept) => add(
                             &mut input,
                             [("body", Some(Value::String(base64::engine::general_purpose::STANDARD.encode(kept))))],
@@ -229,8 +243,8 @@ mod tests {
         let mut d = Decision::new(Reason::Allowed, "", None);
         d.claims = Some(std::sync::Arc::new(serde_json::Map::from_iter([("sub".to_owned(), json!("u-1"))])));
         let check = Check::Http(req.clone());
-        assert_eq!(input(&check, &d, &secret, Capture::None), None);
-        let got = input(&check, &d, &secret, Capture::Request).unwrap();
+        assert_eq!(input(&check, &d, &secret, Capture::None, &Mask::default()), None);
+        let got = input(&check, &d, &secret, Capture::Request, &Mask::default()).unwrap();
         let text = got.to_string();
         for h in &headers[..8] {
             assert!(!text.contains(&format!("{h}-value")), "{h} captured: {text}");
@@ -243,14 +257,45 @@ mod tests {
         );
         assert!(!text.contains("eyJ.secret") && !text.contains("k1"), "{text}");
         // With bodies: JSON members that may hold a credential are redacted, at any depth.
-        let with_body = input(&check, &d, &secret, Capture::RequestAndBody).unwrap();
+        let with_body = input(&check, &d, &secret, Capture::RequestAndBody, &Mask::default()).unwrap();
         let body = base64::engine::general_purpose::STANDARD.decode(with_body["body"].as_str().unwrap()).unwrap();
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body, json!({"a": 1, "login": {"user": "u", "password": "redacted"}, "refresh_token": "redacted"}));
         // A body whose media type says nothing of what it holds is not kept.
         let mut plain = req;
         plain.headers.retain(|(n, _)| n != "content-type");
-        let other = input(&Check::Http(plain), &d, &secret, Capture::RequestAndBody).unwrap();
+        let other = input(&Check::Http(plain), &d, &secret, Capture::RequestAndBody, &Mask::default()).unwrap();
         assert_eq!((other.get("body"), other["body_omitted"].as_bool()), (None, Some(true)));
+    }
+
+    #[test]
+    fn masked_headers_claims_and_body_members_are_not_written() {
+        let mask = Mask {
+            headers: vec!["X-Customer-Email".to_owned()],
+            claims: vec!["email".to_owned()],
+            body: vec!["/card/number".to_owned(), "/nowhere".to_owned()],
+        };
+        let req = HttpRequest {
+            method: "POST".to_owned(),
+            target: "/pay".to_owned(),
+            headers: vec![
+                ("x-customer-email".to_owned(), "ada@example.com".to_owned()),
+                ("content-type".to_owned(), "application/json".to_owned()),
+            ],
+            body: Some(br#"{"card": {"number": "4111111111111111", "brand": "visa"}, "amount": 5}"#.to_vec()),
+            ..HttpRequest::default()
+        };
+        let mut d = Decision::new(Reason::Allowed, "", None);
+        d.claims = Some(std::sync::Arc::new(serde_json::Map::from_iter([
+            ("sub".to_owned(), json!("u-1")),
+            ("email".to_owned(), json!("ada@example.com")),
+        ])));
+        let got = input(&Check::Http(req), &d, &[], Capture::RequestAndBody, &mask).unwrap();
+        assert!(!got.to_string().contains("ada@example.com"), "{got}");
+        assert_eq!((got["claims"]["email"].as_str(), got["claims"]["sub"].as_str()), (Some("redacted"), Some("u-1")));
+        assert_eq!(got["headers"], json!([["content-type", "application/json"]]));
+        let body = base64::engine::general_purpose::STANDARD.decode(got["body"].as_str().unwrap()).unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body, json!({"card": {"number": "redacted", "brand": "visa"}, "amount": 5}));
     }
 }

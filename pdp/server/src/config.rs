@@ -390,6 +390,8 @@ pub enum Sink {
     Stdout,
     /// The file at `path`.
     File,
+    /// Batches POSTed to `[decision_log.http] url`.
+    Http,
 }
 
 /// Where decisions are logged.
@@ -411,6 +413,73 @@ pub struct DecisionLog {
     pub checkpoint_every: u64,
     /// …and at most this long after the last line, in milliseconds.
     pub checkpoint_interval_ms: u64,
+    /// What captured input leaves out beyond the credentials it never keeps.
+    pub mask: Mask,
+    /// `sink = "file"`: the file is rotated past this many bytes (0: never).
+    pub max_bytes: u64,
+    /// …keeping this many rotated files (`path.1` the newest).
+    pub max_files: u32,
+    /// `sink = "http"`: where batches of lines are POSTed.
+    pub http: Option<HttpSink>,
+}
+
+/// `[decision_log.mask]`: what of a captured input is never written, beyond
+/// the credentials capture always leaves out.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mask {
+    /// Headers left out (any case).
+    pub headers: Vec<String>,
+    /// Claims whose values are replaced by `redacted`.
+    pub claims: Vec<String>,
+    /// JSON pointers into a JSON body whose values are replaced by `redacted`
+    /// (`/card/number`, `/items/0/iban`).
+    pub body: Vec<String>,
+}
+
+/// `[decision_log.http]`: batches of lines POSTed as NDJSON.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSink {
+    /// `https://…` (plain `http://` only to a loopback address).
+    pub url: String,
+    /// A batch is sent once it holds this many lines…
+    #[serde(default = "batch_lines")]
+    pub batch_lines: usize,
+    /// …or this long after its first line.
+    #[serde(default = "batch_ms")]
+    pub batch_interval_ms: u64,
+    /// Compress batches (`content-encoding: gzip`).
+    #[serde(default = "yes")]
+    pub gzip: bool,
+    /// Bound on one POST.
+    #[serde(default = "sink_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Attempts after the first, with doubling pauses; then the batch is dropped and counted.
+    #[serde(default = "sink_retries")]
+    pub retries: u32,
+    /// A file holding a bearer token sent as `authorization` (never the token here).
+    pub token_file: Option<PathBuf>,
+}
+
+fn batch_lines() -> usize {
+    500
+}
+
+fn batch_ms() -> u64 {
+    1_000
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn sink_timeout_ms() -> u64 {
+    10_000
+}
+
+fn sink_retries() -> u32 {
+    5
 }
 
 impl Default for DecisionLog {
@@ -423,6 +492,10 @@ impl Default for DecisionLog {
             chain: false,
             checkpoint_every: 1_000,
             checkpoint_interval_ms: 60_000,
+            mask: Mask::default(),
+            max_bytes: 0,
+            max_files: 5,
+            http: None,
         }
     }
 }
@@ -509,6 +582,42 @@ impl Config {
         let config = self;
         if config.decision_log.sink == Sink::File && config.decision_log.path.is_none() {
             return Err("`decision_log.sink = \"file\"` needs `path`".to_owned());
+        }
+        let d = &config.decision_log;
+        match (&d.sink, &d.http) {
+            (Sink::Http, None) => {
+                return Err("`decision_log.sink = \"http\"` needs `[decision_log.http] url`".to_owned());
+            }
+            (Sink::Http, Some(h)) => {
+                let url = url::Url::parse(&h.url).map_err(|e| format!("`decision_log.http.url`: {e}"))?;
+                let loopback = match url.host() {
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    Some(url::Host::Domain(d)) => d == "localhost",
+                    None => false,
+                };
+                if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+                    return Err(
+                        "`decision_log.http.url` must be https (plain http only to a loopback address)".to_owned()
+                    );
+                }
+                if !(1..=100_000).contains(&h.batch_lines)
+                    || !(1..=86_400_000).contains(&h.batch_interval_ms)
+                    || !(1..=600_000).contains(&h.timeout_ms)
+                    || h.retries > 20
+                {
+                    return Err("`decision_log.http`: batch_lines 1 to 100000, batch_interval_ms 1 to 86400000, timeout_ms 1 to 600000, retries at most 20".to_owned());
+                }
+            }
+            _ => {}
+        }
+        if d.max_bytes != 0 && (d.max_bytes < 4_096 || d.max_files == 0 || d.max_files > 1_000) {
+            return Err("`decision_log.max_bytes` must be 0 or at least 4096, with `max_files` 1 to 1000".to_owned());
+        }
+        for p in &d.mask.body {
+            if !(p.is_empty() || p.starts_with('/')) {
+                return Err(format!("`decision_log.mask.body`: `{p}` is not a JSON pointer (it starts with `/`)"));
+            }
         }
         if let Some(t) = &config.traces {
             if !(t.endpoint.starts_with("http://") || t.endpoint.starts_with("https://")) {

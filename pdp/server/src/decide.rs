@@ -194,7 +194,13 @@ fn decide_untraced(service: &Service, loaded: &Loaded, check: &Check, door: Door
             let mut d = loaded.engine.check_http(req);
             let _ = service.mint(&mut d);
             let judged = Judged::Http { method: &req.method, host: &req.host, path: &req.target };
-            let input = crate::capture::input(check, &d, &loaded.engine.prepared().secret_headers, service.capture);
+            let input = crate::capture::input(
+                check,
+                &d,
+                &loaded.engine.prepared().secret_headers,
+                service.capture,
+                &service.mask,
+            );
             service.finish(&d, door, judged, req.source_ip, start, input);
             d
         }
@@ -206,7 +212,13 @@ fn decide_untraced(service: &Service, loaded: &Loaded, check: &Check, door: Door
                 resource_id: &req.resource_id,
                 action: &req.action,
             };
-            let input = crate::capture::input(check, &d, &loaded.engine.prepared().secret_headers, service.capture);
+            let input = crate::capture::input(
+                check,
+                &d,
+                &loaded.engine.prepared().secret_headers,
+                service.capture,
+                &service.mask,
+            );
             service.finish(&d, door, judged, req.source_ip, start, input);
             d
         }

@@ -21,6 +21,7 @@ pub mod http;
 pub mod introspect;
 pub mod jwks;
 pub mod limits_redis;
+pub mod log_sink;
 pub mod mint;
 pub mod shadow;
 pub mod signing;
@@ -92,6 +93,9 @@ pub enum ServeError {
     /// `[bundle]`: its keys, credentials or directory.
     #[error("{0}")]
     Bundle(String),
+    /// The decision log's sink could not be opened.
+    #[error("the decision log: {0}")]
+    LogSink(String),
     /// `[log]` or `[traces]`.
     #[error("{0}")]
     Telemetry(String),
@@ -140,7 +144,8 @@ async fn serve_with(mut config: Config) -> Result<(), ServeError> {
         (Some(issuer), true) => Some(Arc::new(mint::Minter::new(issuer).map_err(ServeError::Issuer)?)),
         _ => None,
     };
-    let log = start_log(&config, checkpoints).await?;
+    let sink_counters = log_sink::SinkCounters::default();
+    let log = start_log(&config, checkpoints, sink_counters.clone()).await?;
     let callers = caller::CallerRules::new(&config.callers, &config.forward_auth.trusted_proxies)
         .map_err(ServeError::Callers)?
         .with_client_cert_header(config.forward_auth.client_cert_header.clone())
@@ -148,7 +153,8 @@ async fn serve_with(mut config: Config) -> Result<(), ServeError> {
         .map_err(ServeError::Callers)?;
     let mut service = Service::with_limits(config.policies.clone(), &config.limits, log)?
         .with_doors(callers, config.check_limits)
-        .with_capture(config.decision_log.capture);
+        .with_capture(config.decision_log.capture, config.decision_log.mask.clone())
+        .with_sink_counters(&sink_counters);
     if let Some(issuer) = &issuer {
         service = service.with_minter(Arc::new(mint::Minter::new(issuer).map_err(ServeError::Issuer)?));
     }
@@ -582,8 +588,8 @@ fn reload_shadow(shadow: &shadow::Shadow) {
 async fn start_log(
     config: &Config,
     checkpoints: Option<Arc<mint::Minter>>,
+    counters: log_sink::SinkCounters,
 ) -> Result<Option<tokio::sync::mpsc::Sender<String>>, ServeError> {
-    use tokio::io::AsyncWriteExt as _;
     let c = &config.decision_log;
     let (mut chain, torn) = match (c.chain, c.sink, &c.path) {
         (false, ..) => (None, false),
@@ -594,19 +600,8 @@ async fn start_log(
         }
         (true, ..) => (Some(audit::Chain::default()), false),
     };
-    let mut sink: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match c.sink {
-        Sink::Stdout => Box::new(tokio::io::stdout()),
-        Sink::File => {
-            let path = c.path.clone().unwrap_or_default();
-            let file = tokio::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .await
-                .map_err(|source| ServeError::Log { path: path.clone(), source })?;
-            Box::new(file)
-        }
-        Sink::Off => return Ok(None),
+    let Some(mut sink) = log_sink::Writer::open(c, counters).await.map_err(ServeError::LogSink)? else {
+        return Ok(None);
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(c.queue.max(1));
     let (every, interval) = (c.checkpoint_every.max(1), Duration::from_millis(c.checkpoint_interval_ms.max(1)));
@@ -621,7 +616,7 @@ async fn start_log(
         let start = chain.as_ref().map_or(0, |ch| ch.seq);
         let checkpoint = |ch: &audit::Chain| ch.checkpoint_line(state::now_ms(), start, every, &sign);
         // A line torn by a crash is ended first, so that the next one does not join it.
-        if torn && sink.write_all(b"\n").await.is_err() {
+        if torn && sink.write("\n", false).await.is_err() {
             tracing::error!("the decision log cannot be written; decision logging stops");
             return;
         }
@@ -637,8 +632,16 @@ async fn start_log(
                 None => tokio::select! {
                     next = rx.recv() => match next {
                         Some(line) => (line, false),
-                        None => break,
+                        None => {
+                            sink.flush().await;
+                            break;
+                        }
                     },
+                    // A batch whose time has come goes out even when no line follows it.
+                    () = tokio::time::sleep_until(sink.due().unwrap_or_else(tokio::time::Instant::now)), if sink.due().is_some() => {
+                        sink.flush().await;
+                        continue;
+                    }
                     _ = tick.tick(), if checkpoints.is_some() && unsigned > 0 => {
                         match chain.as_ref().and_then(checkpoint) {
                             Some(line) => { unsigned = 0; (line, true) }
@@ -652,10 +655,7 @@ async fn start_log(
                 None => line,
             };
             line.push('\n');
-            let written = match sink.write_all(line.as_bytes()).await {
-                Ok(()) if rx.is_empty() => sink.flush().await,
-                other => other,
-            };
+            let written = sink.write(&line, rx.is_empty()).await;
             if let Err(e) = written {
                 // Said once, loudly: the log is off from here on (lines are dropped and counted).
                 tracing::error!("the decision log cannot be written ({e}); decision logging stops");

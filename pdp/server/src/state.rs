@@ -299,6 +299,8 @@ pub struct Service {
     introspection: Option<(tokio::runtime::Handle, std::time::Duration)>,
     /// What of each input the decision log carries.
     pub capture: super::config::Capture,
+    /// What captured input leaves out beyond credentials (`[decision_log.mask]`).
+    pub mask: super::config::Mask,
     /// The candidate judged beside the live set (`[shadow]`).
     pub shadow: Option<Arc<super::shadow::Shadow>>,
     /// Where bans started are sent (`[alerts]`).
@@ -368,10 +370,26 @@ impl Service {
             minter: None,
             introspection: None,
             capture: super::config::Capture::None,
+            mask: super::config::Mask::default(),
             shadow: None,
             alerts: None,
             bundle: None,
         }
+    }
+
+    /// Counts, in `/metrics`, what the decision log's HTTP sink sent and dropped.
+    pub fn with_sink_counters(mut self, counters: &super::log_sink::SinkCounters) -> Service {
+        self.metrics.registry.register(
+            "warden_decision_log_sent_lines",
+            "Decision log lines the HTTP sink delivered",
+            counters.sent.clone(),
+        );
+        self.metrics.registry.register(
+            "warden_decision_log_failed_lines",
+            "Decision log lines the HTTP sink dropped after every retry",
+            counters.failed.clone(),
+        );
+        self
     }
 
     /// Says in `/v1/status` where the set comes from when it is a bundle's.
@@ -404,8 +422,9 @@ impl Service {
 
     /// Writes `capture` of each judged input into the decision log.
     #[must_use]
-    pub fn with_capture(mut self, capture: super::config::Capture) -> Service {
+    pub fn with_capture(mut self, capture: super::config::Capture, mask: super::config::Mask) -> Service {
         self.capture = capture;
+        self.mask = mask;
         self
     }
 
