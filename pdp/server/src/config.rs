@@ -565,7 +565,59 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// The prefix of the environment variables that set config values:
+/// `WARDEN__HTTP__ADDR=0.0.0.0:8181` is `[http] addr`, `WARDEN__POLICIES` is
+/// `policies`; a last part `__FILE` reads the value from that file
+/// (`WARDEN__LIMITS__BACKEND__FILE=/run/secrets/redis-url`), so a secret
+/// never sits in the TOML file or the environment.
+pub const ENV_PREFIX: &str = "WARDEN__";
+
 impl Config {
+    /// Parses a config file's text with the `WARDEN__…` values of `env` over
+    /// it ([`ENV_PREFIX`]); the error names the line and column (of the file)
+    /// or the variable.
+    pub fn parse_with_env(text: &str, file: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let ours: Vec<&(String, String)> = env.iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        if ours.is_empty() {
+            return Config::parse(text, file);
+        }
+        let fail = |message: String| ConfigError { file: file.to_path_buf(), at: None, message };
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.to_path_buf(),
+            at: e.span().map(|s| line_col(text, s.start)),
+            message: e.message().to_owned(),
+        })?;
+        for (name, value) in ours {
+            let mut path: Vec<String> = name[ENV_PREFIX.len()..].split("__").map(str::to_ascii_lowercase).collect();
+            let value = if path.len() > 1 && path.last().is_some_and(|p| p == "file") {
+                path.pop();
+                let text = std::fs::read_to_string(value)
+                    .map_err(|e| fail(format!("`{name}`: cannot read `{value}`: {e}")))?;
+                toml::Value::String(text.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                // A TOML value when it is one (a number, `true`, an array), else the text.
+                toml::from_str::<toml::Table>(&format!("v = {value}"))
+                    .ok()
+                    .and_then(|mut t| t.remove("v"))
+                    .unwrap_or_else(|| toml::Value::String(value.clone()))
+            };
+            let Some((key, sections)) = path.split_last().filter(|(k, _)| !k.is_empty()) else {
+                return Err(fail(format!("`{name}` names no setting")));
+            };
+            let mut at = &mut table;
+            for section in sections {
+                let entry = at.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                at = entry.as_table_mut().ok_or_else(|| fail(format!("`{name}`: `{section}` is not a section")))?;
+            }
+            at.insert(key.clone(), value);
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| fail(format!("{} (with the `{ENV_PREFIX}…` environment)", e.message())))?;
+        config.check().map_err(fail)?;
+        Ok(config)
+    }
+
     /// Parses a config file's text; the error names the line and column.
     pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError {
@@ -856,5 +908,51 @@ mod tests {
         assert!(err.contains("unknown field `refresh`"), "{err}");
         let err = Config::parse("[jwks]\ntimeout_ms = 0\n", Path::new("w.toml")).unwrap_err().to_string();
         assert!(err.contains("`jwks.timeout_ms` is 0"), "{err}");
+    }
+
+    #[test]
+    fn the_environment_sets_values_and_secrets_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("redis-url");
+        std::fs::write(&secret, "redis://u:s3cret@cache:6379/0\n").unwrap();
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        };
+        let c = Config::parse_with_env(
+            "[http]\nmax_connections = 10\n",
+            Path::new("w.toml"),
+            &env(&[
+                ("WARDEN__HTTP__ADDR", "0.0.0.0:8181"),
+                ("WARDEN__POLICIES", "/etc/warden/policies"),
+                ("WARDEN__RELOAD__WATCH", "false"),
+                ("WARDEN__DECISION_LOG__QUEUE", "77"),
+                ("WARDEN__LIMITS__BACKEND__FILE", secret.to_str().unwrap()),
+                // Not ours: a policy's `secret env`, the log filter.
+                ("WARDEN_HS_KEY", "x"),
+                ("WARDEN_LOG", "debug"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.http.addr.to_string(), "0.0.0.0:8181");
+        assert_eq!((c.http.max_connections, c.reload.watch, c.decision_log.queue), (10, false, 77));
+        assert_eq!(c.policies, PathBuf::from("/etc/warden/policies"));
+        assert!(matches!(&c.limits.backend, Backend::Redis(u) if u == "redis://u:s3cret@cache:6379/0"));
+        // A value the setting does not take names the variable; a missing file names the variable, never a secret.
+        let err = Config::parse_with_env("", Path::new("w.toml"), &env(&[("WARDEN__HTTP__ADDR", "nowhere")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("WARDEN__") && err.contains("w.toml"), "{err}");
+        let err = Config::parse_with_env(
+            "",
+            Path::new("w.toml"),
+            &env(&[("WARDEN__LIMITS__BACKEND__FILE", "/nonexistent/secret")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`WARDEN__LIMITS__BACKEND__FILE`: cannot read `/nonexistent/secret`"), "{err}");
+        let err = Config::parse_with_env("", Path::new("w.toml"), &env(&[("WARDEN__HTTP__NOPE", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope"), "{err}");
     }
 }

@@ -33,21 +33,25 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> bool {
-    let mut config = match &args.config {
+    // `WARDEN__SECTION__KEY` variables set values over the file's (secrets
+    // from files with `…__FILE`), with or without a file.
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (text, path) = match &args.config {
         Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => match Config::parse(&text, path) {
-                Ok(c) => c,
-                Err(e) => {
-                    errln!("error: {e}");
-                    return false;
-                }
-            },
+            Ok(text) => (text, path.clone()),
             Err(e) => {
                 errln!("error: cannot read `{}`: {e}", path.display());
                 return false;
             }
         },
-        None => Config::default(),
+        None => (String::new(), PathBuf::from("(no config file)")),
+    };
+    let mut config = match Config::parse_with_env(&text, &path, &env) {
+        Ok(c) => c,
+        Err(e) => {
+            errln!("error: {e}");
+            return false;
+        }
     };
     if let Some(p) = &args.policies {
         config.policies.clone_from(p);
