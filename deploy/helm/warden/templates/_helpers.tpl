@@ -1,0 +1,4 @@
+{{- define "warden.labels" -}}
+app.kubernetes.io/name: warden
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}

@@ -1,0 +1,106 @@
+//! The deployment files under `deploy/` hold together: the config the image
+//! and the manifests carry parses, the example policy set compiles, the
+//! Helm chart's default config and policies are the same ones, and the
+//! binary the image carries, started with that config as the pod starts it
+//! (addresses set from the environment, `WARDEN__…`), answers the probes
+//! the Deployment declares, on the port it declares, and serves checks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use warden_e2e::warden_bin;
+use warden_server::config::Config;
+
+fn deploy() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(deploy().join(path)).unwrap()
+}
+
+/// The block scalar under `key: |` at the top level of a YAML text (its lines, unindented).
+fn block(yaml: &str, key: &str) -> String {
+    let mut lines = yaml.lines().skip_while(|l| l.trim() != format!("{key}: |"));
+    lines.next().unwrap_or_else(|| panic!("no `{key}: |` block"));
+    let body: Vec<&str> = lines.take_while(|l| l.is_empty() || l.starts_with("  ")).collect();
+    let indent = body.iter().filter(|l| !l.is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    body.iter().map(|l| l.get(indent..).unwrap_or("")).collect::<Vec<_>>().join("\n").trim_end().to_owned() + "\n"
+}
+
+#[test]
+fn the_config_and_policies_the_image_and_the_chart_carry_are_valid_and_the_same() {
+    let toml = read("kubernetes/warden.toml");
+    let config = Config::parse(&toml, Path::new("deploy/kubernetes/warden.toml")).unwrap();
+    assert_eq!(config.policies, PathBuf::from("/etc/warden/policies"));
+    assert_eq!(config.diagnostics.addr.map(|a| a.port()), Some(9090));
+    // The image installs this file and serves it by default.
+    let dockerfile = read("Dockerfile");
+    assert!(dockerfile.contains("install -m 0644 deploy/kubernetes/warden.toml /out/etc/warden/warden.toml"));
+    assert!(dockerfile.contains(r#"CMD ["serve", "--config", "/etc/warden/warden.toml"]"#));
+    assert!(dockerfile.contains("FROM scratch") && dockerfile.contains("USER 65532:65532"));
+    // The chart's defaults: the same settings (comments aside) and the same policy.
+    let values = read("helm/warden/values.yaml");
+    let chart_config = Config::parse(&block(&values, "config"), Path::new("values.yaml config")).unwrap();
+    assert_eq!(format!("{chart_config:?}"), format!("{config:?}"));
+    let chart_policy = block(&values, "main.warden");
+    let example = read("kubernetes/policies/main.warden");
+    let without_comments = |t: &str| {
+        t.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n").trim().to_owned()
+    };
+    assert_eq!(without_comments(&chart_policy), without_comments(&example));
+    let compiled = warden_project::compile_dir(&deploy().join("kubernetes/policies")).unwrap();
+    assert!(compiled.warnings.iter().all(|w| !w.diagnostic.is_error()));
+}
+
+#[test]
+fn the_binary_started_as_the_pod_starts_it_answers_the_declared_probes() {
+    let deployment = read("kubernetes/deployment.yaml");
+    // The probes' paths and port, as declared.
+    for probe in [
+        "livenessProbe:\n            httpGet: {path: /healthz, port: diagnostics}",
+        "readinessProbe:\n            httpGet: {path: /readyz, port: diagnostics}",
+    ] {
+        assert!(deployment.contains(probe), "{probe}");
+    }
+    assert!(deployment.contains("{name: diagnostics, containerPort: 9090}"));
+    let [http, grpc, diagnostics] = warden_e2e::free_ports::<3>().unwrap();
+    let mut child = Command::new(warden_bin().unwrap())
+        .args(["serve", "--config"])
+        .arg(deploy().join("kubernetes/warden.toml"))
+        // What differs here from a pod: loopback addresses of the test's own, and where the set is.
+        .env("WARDEN__HTTP__ADDR", format!("127.0.0.1:{http}"))
+        .env("WARDEN__GRPC__ADDR", format!("127.0.0.1:{grpc}"))
+        .env("WARDEN__DIAGNOSTICS__ADDR", format!("127.0.0.1:{diagnostics}"))
+        .env("WARDEN__POLICIES", deploy().join("kubernetes/policies"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let probe = |path: &str| warden_e2e::request(([127, 0, 0, 1], diagnostics).into(), "GET", path, &[], None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !probe("/readyz").is_ok_and(|r| r.status == 200) {
+        assert!(Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(probe("/healthz").unwrap().status, 200);
+    let body = json!({"request": {"method": "GET", "scheme": "https", "host": "api.example.com", "path": "/status",
+        "headers": {}}});
+    let d = warden_e2e::request(
+        ([127, 0, 0, 1], http).into(),
+        "POST",
+        "/v1/check",
+        &[("content-type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    )
+    .unwrap()
+    .json()
+    .unwrap();
+    assert_eq!(d["reason"], "allowed");
+    let _ = child.kill();
+    let _ = child.wait();
+}
