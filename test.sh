@@ -59,6 +59,11 @@ done
 if ! /usr/bin/python3 -I -c 'import jwt, cryptography' >/dev/null 2>&1; then
   missing+=(python3-jwt python3-cryptography)
 fi
+# python3-jsonschema: tests/tests/deploy.rs validates the example configs
+# against docs/config.schema.json with it (a validator that is not ours).
+if ! /usr/bin/python3 -I -c 'import jsonschema' >/dev/null 2>&1; then
+  missing+=(python3-jsonschema)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)

@@ -4,6 +4,10 @@
 //! binary the image carries, started with that config as the pod starts it
 //! (addresses set from the environment, `WARDEN__…`), answers the probes
 //! the Deployment declares, on the port it declares, and serves checks.
+//! `docs/config.schema.json` is the schema of the config `warden serve`
+//! reads, and every example config (these, and each TOML block of the docs)
+//! validates against it with an independent validator (Python's
+//! `jsonschema`), while what Warden refuses the schema refuses too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
@@ -103,4 +107,72 @@ fn the_binary_started_as_the_pod_starts_it_answers_the_declared_probes() {
     assert_eq!(d["reason"], "allowed");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Validates `instance` against `docs/config.schema.json` with Python's
+/// `jsonschema` (draft 2020-12); the errors, if any.
+fn schema_errors(instance: &serde_json::Value) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("instance.json");
+    std::fs::write(&file, instance.to_string()).unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/config.schema.json");
+    let script = "import json, sys, jsonschema\n\
+        s = json.load(open(sys.argv[1]))\n\
+        jsonschema.Draft202012Validator.check_schema(s)\n\
+        v = jsonschema.Draft202012Validator(s)\n\
+        for e in v.iter_errors(json.load(open(sys.argv[2]))):\n    print('/'.join(map(str, e.absolute_path)) + ': ' + e.message)\n";
+    let out = Command::new("/usr/bin/python3")
+        .args(["-I", "-c", script])
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 ({e}): ./test.sh installs python3-jsonschema"));
+    assert!(out.status.success(), "the validator failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// The TOML blocks of a Markdown file.
+fn toml_blocks(markdown: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = markdown.lines();
+    while let Some(l) = lines.next() {
+        if l.trim() == "```toml" {
+            out.push(lines.by_ref().take_while(|l| l.trim() != "```").collect::<Vec<_>>().join("\n") + "\n");
+        }
+    }
+    out
+}
+
+#[test]
+fn the_published_schema_is_the_configs_and_every_example_config_validates_against_it() {
+    let committed: serde_json::Value = serde_json::from_str(&read("../docs/config.schema.json")).unwrap();
+    assert!(
+        committed == warden_server::config::schema(),
+        "docs/config.schema.json is not the config's schema: `warden config schema > docs/config.schema.json`"
+    );
+    let mut examples = vec![
+        ("deploy/kubernetes/warden.toml".to_owned(), read("kubernetes/warden.toml")),
+        ("the chart's config".to_owned(), block(&read("helm/warden/values.yaml"), "config")),
+    ];
+    for doc in ["serve.md", "operations.md"] {
+        for (i, text) in toml_blocks(&read(&format!("../docs/{doc}"))).into_iter().enumerate() {
+            examples.push((format!("docs/{doc}, TOML block {}", i + 1), text));
+        }
+    }
+    assert!(examples.len() >= 4, "{examples:?}");
+    for (name, text) in &examples {
+        Config::parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{name}: warden refuses it: {e}"));
+        let json = serde_json::to_value(toml::from_str::<toml::Table>(text).unwrap()).unwrap();
+        let errors = schema_errors(&json);
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+    // What Warden refuses, the schema refuses.
+    for (bad, why) in [
+        (json!({"http": {"addr": "127.0.0.1:1", "port": 3}}), "port"),
+        (json!({"decision_log": {"sink": "syslog"}}), "syslog"),
+        (json!({"reload": {"watch": "yes"}}), "watch"),
+    ] {
+        let errors = schema_errors(&bad);
+        assert!(errors.iter().any(|e| e.contains(why)), "{bad}: {errors:?}");
+    }
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// `[alerts]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
     /// Where every ban started is sent, unless its ban has its own.

@@ -13,7 +13,7 @@ use crate::engine::run::{HttpRequest, ResourceRequest};
 /// Bounds on what one judged request may carry (`[check_limits]` in the
 /// service's config), the same at every door; defaults follow Envoy (100
 /// headers, 60 KiB of headers) and nginx (8 KiB for a request line or a header).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Bounds {
     /// Most headers (after repeated names are merged).

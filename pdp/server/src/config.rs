@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The whole file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The policy set directory.
@@ -55,7 +55,7 @@ pub struct Config {
 /// `/metrics`, `/v1/status` and `/v1/policy`, plain HTTP, so that kubelet
 /// probes and Prometheus reach it while the check listeners demand client
 /// certificates. Off unless `addr` is set; it answers no check.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Diagnostics {
     /// Where it listens (`0.0.0.0:9090` in a pod).
@@ -67,7 +67,7 @@ pub struct Diagnostics {
 /// `keys` and its sources compile to the revision its manifest names. The
 /// last good one is kept in `dir`, so a restart with the registry down
 /// still serves it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BundleConfig {
     /// `oci://HOST[:PORT]/REPO:TAG`.
@@ -130,7 +130,7 @@ fn bundle_timeout_ms() -> u64 {
 
 /// `[shadow]`: a candidate policy set judged beside the live one on every
 /// check, off the request path, never changing an answer.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Shadow {
     /// The candidate's directory.
@@ -171,7 +171,7 @@ impl Default for Config {
 }
 
 /// A listener.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Listener {
     /// Address to bind.
@@ -208,7 +208,7 @@ impl Default for Listener {
 }
 
 /// The gRPC listener.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GrpcListener {
     /// Serve gRPC at all.
@@ -247,7 +247,7 @@ impl Default for GrpcListener {
 }
 
 /// TLS settings of a listener. Relative paths are relative to the working directory.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
     /// The server certificate chain (PEM).
@@ -269,6 +269,20 @@ pub enum Backend {
     Memory,
     /// In the Redis at this URL (checked to be a `redis://` URL).
     Redis(String),
+}
+
+impl schemars::JsonSchema for Backend {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Backend".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "`memory` (in process), or `redis://[user:password@]host[:port][/db]` (shared by every replica)",
+            "pattern": "^(memory|redis://.+)$",
+        })
+    }
 }
 
 impl TryFrom<String> for Backend {
@@ -299,7 +313,7 @@ impl std::fmt::Debug for Backend {
 }
 
 /// Where rate-limit state lives.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// In process or in a shared Redis.
@@ -329,7 +343,7 @@ impl Default for Limits {
 /// when its address is in `assert_networks` (loopback by default, so a gateway
 /// or the quick start on the same host works, and nothing remote does until it
 /// is listed). A check from anyone else that carries `source` is refused (403).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Callers {
     /// Globs over verified client-certificate principals (`*` within one `/` part).
@@ -352,7 +366,7 @@ impl Default for Callers {
 }
 
 /// Forward auth settings.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ForwardAuth {
     /// The older spelling of `callers.trusted_proxies` (both are read).
@@ -372,7 +386,7 @@ pub struct ForwardAuth {
 }
 
 /// AuthZEN settings.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthZen {
     /// The base URL `/.well-known/authzen-configuration` publishes (e.g.
@@ -381,7 +395,7 @@ pub struct AuthZen {
 }
 
 /// Where the decision log goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sink {
     /// Nowhere.
@@ -395,7 +409,7 @@ pub enum Sink {
 }
 
 /// Where decisions are logged.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecisionLog {
     /// `off`, `stdout` or `file`.
@@ -425,7 +439,7 @@ pub struct DecisionLog {
 
 /// `[decision_log.mask]`: what of a captured input is never written, beyond
 /// the credentials capture always leaves out.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Mask {
     /// Headers left out (any case).
@@ -438,7 +452,7 @@ pub struct Mask {
 }
 
 /// `[decision_log.http]`: batches of lines POSTed as NDJSON.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSink {
     /// `https://…` (plain `http://` only to a loopback address).
@@ -501,7 +515,7 @@ impl Default for DecisionLog {
 }
 
 /// The input a decision log line carries (`warden replay` evaluates it again).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Capture {
     /// Nothing but what every line says.
@@ -516,7 +530,7 @@ pub enum Capture {
 }
 
 /// Hot reload settings.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Reload {
     /// Watch the policy directory.
@@ -534,7 +548,7 @@ impl Default for Reload {
 }
 
 /// Fetching `jwks url` key sets (see `serve/jwks.rs`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Jwks {
     /// Connect and total time allowed for one fetch, in milliseconds.
@@ -563,6 +577,17 @@ pub struct ConfigError {
     pub at: Option<(usize, usize)>,
     /// What is wrong.
     pub message: String,
+}
+
+/// The JSON Schema (draft 2020-12) of the config file, as `warden config
+/// schema` prints it and `docs/config.schema.json` holds it (editors that
+/// read TOML with a schema, such as taplo, complete and check with it).
+pub fn schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default();
+    if let Some(map) = schema.as_object_mut() {
+        map.insert("title".to_owned(), serde_json::json!("warden serve configuration (warden.toml)"));
+    }
+    schema
 }
 
 /// The prefix of the environment variables that set config values:

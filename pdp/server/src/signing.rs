@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 /// `[issuer]`: the URL that names this Warden in the tokens it issues, and
 /// its signing keys.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerConfig {
     /// The `iss` of the tokens this Warden issues, and the base of the URLs it
@@ -30,7 +30,7 @@ pub struct IssuerConfig {
 }
 
 /// One signing key of `[[issuer.keys]]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     /// The private key, PEM (PKCS#8). Relative paths are relative to the working directory.
@@ -46,7 +46,7 @@ pub struct KeyConfig {
 }
 
 /// A signing algorithm this Warden issues with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 pub enum Algorithm {
     /// ECDSA on P-256 with SHA-256 (the default: small keys and signatures).
     #[default]
@@ -82,7 +82,7 @@ impl Algorithm {
 }
 
 /// What a key does now.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyState {
     /// Signs, and is published.

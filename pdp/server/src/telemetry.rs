@@ -27,7 +27,7 @@ pub fn enabled() -> bool {
 }
 
 /// `[log]`.
-#[derive(Clone, Debug, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// `text` or `json`.
@@ -44,7 +44,7 @@ impl Default for LogConfig {
 }
 
 /// How log lines are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     /// For people.
@@ -55,7 +55,7 @@ pub enum LogFormat {
 }
 
 /// `[traces]`: OpenTelemetry traces over OTLP/gRPC.
-#[derive(Clone, Debug, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TracesConfig {
     /// The collector's OTLP/gRPC endpoint (`http://otel-collector:4317`).

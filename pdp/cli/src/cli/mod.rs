@@ -11,6 +11,7 @@ mod bans;
 mod bundle;
 mod check;
 mod compile;
+mod config;
 mod diff;
 mod eval;
 mod files;
@@ -80,6 +81,8 @@ enum Command {
     Audit(audit::Args),
     /// Policy bundles for `warden serve` (`[bundle]`): build, verify, inspect, push to an OCI registry.
     Bundle(bundle::Args),
+    /// `warden serve`'s config file: its JSON Schema, or a file checked.
+    Config(config::Args),
     /// The bans in force in a running service, and lifting one: `warden bans list|lift ID [--url URL]`.
     Bans(bans::Args),
     /// The release, the graph format it writes and reads, and how it was built (as `--version`).
@@ -121,6 +124,7 @@ pub fn main() -> ExitCode {
         Command::Keys(args) => keys::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Bundle(args) => bundle::run(&args),
+        Command::Config(args) => config::run(&args),
         Command::Bans(args) => bans::run(&args),
         Command::Version => {
             outln!("warden {}", VERSION.as_str());
