@@ -52,6 +52,12 @@ fn push(bundle: &Path, url: &str) {
     ok(&warden(&["bundle", "push", bundle.to_str().unwrap(), url, "--plain-http"]));
 }
 
+/// The `/metrics` line that starts with `prefix`.
+fn metric(w: &Warden, prefix: &str) -> String {
+    let text = String::from_utf8(w.get("/metrics").unwrap().body).unwrap();
+    text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no `{prefix}` in:\n{text}")).to_owned()
+}
+
 fn status(w: &Warden) -> Value {
     w.get("/v1/status").unwrap().json().unwrap()
 }
@@ -166,6 +172,7 @@ fn replicas_serve_the_signed_bundle_of_a_real_registry_and_only_that() {
         s["source"]["bundle"]["last_error"].as_str().is_some_and(|e| !e.contains("signature"))
     });
     assert_eq!(s["revision"], rev2.as_str());
+    assert!(metric(&b, "warden_bundle_error ").ends_with(" 1"), "the failure shows in /metrics");
     assert_eq!(hello(&b, "198.51.100.2"), "allowed");
     // A replica restarted meanwhile serves the bundle it kept.
     drop(a);
@@ -180,5 +187,11 @@ fn replicas_serve_the_signed_bundle_of_a_real_registry_and_only_that() {
     for w in [&a, &b] {
         let s = wait_until(w, 10, "back to v1", |s| s["revision"] == rev1.as_str());
         assert!(s["source"]["bundle"]["last_error"].is_null(), "{s}");
+        assert!(metric(w, "warden_bundle_error ").ends_with(" 0"));
+        let activated: u64 =
+            metric(w, "warden_bundle_activated_timestamp_seconds ").rsplit(' ').next().unwrap().parse().unwrap();
+        assert_eq!(activated, s["source"]["bundle"]["activated_at_ms"].as_u64().unwrap() / 1_000);
+        let http = s["listeners"].as_array().unwrap().iter().find(|l| l["name"] == "http").cloned().unwrap();
+        assert_eq!((http["addr"].as_str(), http["tls"].as_bool()), (Some(w.http.to_string().as_str()), Some(false)));
     }
 }

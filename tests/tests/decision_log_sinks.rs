@@ -4,7 +4,8 @@
 //! gets every line once it answers (retried), each decision exactly once; a
 //! receiver that is gone costs dropped lines, counted, never a decision. The
 //! file sink rotates past `max_bytes`, and a chained log goes on across the
-//! files: each verifies, and so do they all end to end.
+//! files: each verifies, and so do they all end to end. `[status]` pushes
+//! what `/v1/status` says to a URL at start and every interval.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
@@ -223,4 +224,28 @@ fn a_rotated_chained_log_verifies_file_by_file_and_end_to_end() {
     let out = verify(&joined);
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success() && said.contains(": intact: "), "{said}{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_status_is_pushed_to_a_url_at_start_and_every_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = set(dir.path());
+    let (port, got, _) = receiver(0);
+    let config = dir.path().join("warden.toml");
+    std::fs::write(&config, format!("[status]\nurl = \"http://127.0.0.1:{port}/status\"\ninterval_ms = 200\n"))
+        .unwrap();
+    let w = Warden::start(&policies, &["--config", config.to_str().unwrap()]).unwrap();
+    let revision = w.get("/v1/status").unwrap().json().unwrap()["revision"].clone();
+    assert!(revision.is_string());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pushed: Vec<Value> = got.lock().unwrap().requests.iter().flat_map(|(_, l)| l.clone()).collect();
+        // Several pushes, the later ones with the revision in service.
+        if pushed.len() >= 3 && pushed.last().is_some_and(|s| s["revision"] == revision) {
+            assert!(pushed.iter().all(|s| s["source"]["kind"] == "directory"), "{pushed:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pushed:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -49,6 +49,45 @@ pub struct Config {
     pub log: crate::telemetry::LogConfig,
     /// OpenTelemetry traces over OTLP (off when absent).
     pub traces: Option<crate::telemetry::TracesConfig>,
+    /// `/v1/status` pushed to a URL (off when absent).
+    pub status: Option<StatusPush>,
+}
+
+/// `[status]`: what `/v1/status` says, POSTed as JSON to `url` every
+/// `interval_ms` (and once at start), like OPA's status plugin, so a fleet's
+/// revisions can be gathered in one place.
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPush {
+    /// `https://…` (plain `http://` only to a loopback address).
+    pub url: String,
+    /// How often.
+    #[serde(default = "status_interval_ms")]
+    pub interval_ms: u64,
+    /// Bound on one POST.
+    #[serde(default = "status_timeout_ms")]
+    pub timeout_ms: u64,
+    /// A file holding a bearer token sent as `authorization`.
+    pub token_file: Option<PathBuf>,
+}
+
+fn status_interval_ms() -> u64 {
+    60_000
+}
+
+fn status_timeout_ms() -> u64 {
+    5_000
+}
+
+/// Whether `url` is https, or http to a loopback address.
+fn https_or_loopback(url: &url::Url) -> bool {
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
 }
 
 /// `[diagnostics]`: a listener of its own for `/healthz`, `/readyz`,
@@ -166,6 +205,7 @@ impl Default for Config {
             diagnostics: Diagnostics::default(),
             log: crate::telemetry::LogConfig::default(),
             traces: None,
+            status: None,
         }
     }
 }
@@ -667,13 +707,7 @@ impl Config {
             }
             (Sink::Http, Some(h)) => {
                 let url = url::Url::parse(&h.url).map_err(|e| format!("`decision_log.http.url`: {e}"))?;
-                let loopback = match url.host() {
-                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                    Some(url::Host::Domain(d)) => d == "localhost",
-                    None => false,
-                };
-                if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+                if !https_or_loopback(&url) {
                     return Err(
                         "`decision_log.http.url` must be https (plain http only to a loopback address)".to_owned()
                     );
@@ -694,6 +728,15 @@ impl Config {
         for p in &d.mask.body {
             if !(p.is_empty() || p.starts_with('/')) {
                 return Err(format!("`decision_log.mask.body`: `{p}` is not a JSON pointer (it starts with `/`)"));
+            }
+        }
+        if let Some(p) = &config.status {
+            let url = url::Url::parse(&p.url).map_err(|e| format!("`status.url`: {e}"))?;
+            if !https_or_loopback(&url) {
+                return Err("`status.url` must be https (plain http only to a loopback address)".to_owned());
+            }
+            if !(100..=86_400_000).contains(&p.interval_ms) || !(1..=600_000).contains(&p.timeout_ms) {
+                return Err("`status.interval_ms` must be 100 to 86400000, `status.timeout_ms` 1 to 600000".to_owned());
             }
         }
         if let Some(t) = &config.traces {

@@ -96,6 +96,9 @@ pub enum ServeError {
     /// The decision log's sink could not be opened.
     #[error("the decision log: {0}")]
     LogSink(String),
+    /// `[status]`: its token file or client.
+    #[error("{0}")]
+    Status(String),
     /// `[log]` or `[traces]`.
     #[error("{0}")]
     Telemetry(String),
@@ -211,6 +214,9 @@ async fn serve_with(mut config: Config) -> Result<(), ServeError> {
     if let Some(source) = bundle {
         source.spawn(service.clone());
     }
+    if let Some(push) = &config.status {
+        spawn_status_push(push, service.clone()).map_err(ServeError::Status)?;
+    }
 
     let app = http::router(
         http::Http {
@@ -226,6 +232,8 @@ async fn serve_with(mut config: Config) -> Result<(), ServeError> {
     let listener = listen(config.http.addr)?;
     let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.http.addr, source })?;
     tracing::info!("HTTP on {}://{local}", if http_tls.is_some() { "https" } else { "http" });
+    let client_certs = |t: &Option<config::Tls>| t.as_ref().is_some_and(|t| t.client_ca.is_some());
+    service.add_listener("http", local, http_tls.is_some(), client_certs(&config.http.tls));
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -264,6 +272,7 @@ async fn serve_with(mut config: Config) -> Result<(), ServeError> {
         let l = listen(config.grpc.addr)?;
         let local = l.local_addr().map_err(|source| ServeError::Listen { addr: config.grpc.addr, source })?;
         tracing::info!("gRPC on {local}{}", if grpc_tls.is_some() { " (TLS)" } else { "" });
+        service.add_listener("grpc", local, grpc_tls.is_some(), client_certs(&config.grpc.tls));
         let door = Door {
             header_timeout: Duration::from_millis(config.grpc.header_timeout_ms),
             idle_timeout: Duration::from_millis(config.grpc.idle_timeout_ms),
@@ -279,6 +288,7 @@ async fn serve_with(mut config: Config) -> Result<(), ServeError> {
             let l = listen(addr)?;
             let local = l.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
             tracing::info!("diagnostics on http://{local}");
+            service.add_listener("diagnostics", local, false, false);
             let app = http::diagnostics_router(
                 http::Http { service: service.clone(), tls: false, authzen_base_url: None, issuer: None },
                 Duration::from_millis(config.http.request_timeout_ms),
@@ -308,6 +318,48 @@ async fn serve_with(mut config: Config) -> Result<(), ServeError> {
         }
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// POSTs `/v1/status` to `[status] url` at start and every interval; a
+/// failure is logged once until a POST succeeds again.
+fn spawn_status_push(push: &config::StatusPush, service: Arc<Service>) -> Result<(), String> {
+    let token = match &push.token_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read `status.token_file` `{}`: {e}", p.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(push.timeout_ms))
+        .build()
+        .map_err(|e| format!("the status client: {e}"))?;
+    let (url, every) = (push.url.clone(), Duration::from_millis(push.interval_ms));
+    tokio::spawn(async move {
+        let mut failing = false;
+        loop {
+            let mut req = client.post(&url).json(&service.status());
+            if let Some(t) = &token {
+                req = req.bearer_auth(t);
+            }
+            match req.send().await {
+                Ok(r) if r.status().is_success() => failing = false,
+                other => {
+                    if !failing {
+                        let why = other.map_or_else(|_| "unreachable".to_owned(), |r| r.status().to_string());
+                        tracing::warn!(
+                            "the status could not be pushed to `{url}` ({why}); trying again every interval"
+                        );
+                    }
+                    failing = true;
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
     Ok(())
 }
 

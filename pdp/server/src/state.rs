@@ -60,6 +60,14 @@ impl ReloadError {
     }
 }
 
+/// The bundle source's state as gauges.
+#[derive(Clone, Debug, Default)]
+struct BundleGauges {
+    last_poll: Gauge,
+    activated: Gauge,
+    error: Gauge,
+}
+
 /// Decision counter labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DecisionLabels {
@@ -307,6 +315,10 @@ pub struct Service {
     alerts: Option<super::alerts::Alerts>,
     /// The bundle source's state (`[bundle]`), for `/v1/status`.
     bundle: Option<Arc<Mutex<super::bundle::poll::Status>>>,
+    /// The listeners, as they were bound (for `/v1/status`).
+    listeners: Mutex<Vec<serde_json::Value>>,
+    /// The bundle source's state in `/metrics`.
+    bundle_gauges: Option<BundleGauges>,
 }
 
 /// Now as Unix milliseconds.
@@ -374,6 +386,8 @@ impl Service {
             shadow: None,
             alerts: None,
             bundle: None,
+            listeners: Mutex::new(Vec::new()),
+            bundle_gauges: None,
         }
     }
 
@@ -394,8 +408,32 @@ impl Service {
 
     /// Says in `/v1/status` where the set comes from when it is a bundle's.
     pub fn with_bundle_status(mut self, status: Arc<Mutex<super::bundle::poll::Status>>) -> Service {
+        let gauges = BundleGauges::default();
+        self.metrics.registry.register(
+            "warden_bundle_last_poll_timestamp_seconds",
+            "When the bundle registry last answered a poll (Unix seconds)",
+            gauges.last_poll.clone(),
+        );
+        self.metrics.registry.register(
+            "warden_bundle_activated_timestamp_seconds",
+            "When the bundle in service was activated (Unix seconds)",
+            gauges.activated.clone(),
+        );
+        self.metrics.registry.register(
+            "warden_bundle_error",
+            "1 while the last poll or activation failed (the last good bundle serves)",
+            gauges.error.clone(),
+        );
+        self.bundle_gauges = Some(gauges);
         self.bundle = Some(status);
         self
+    }
+
+    /// A listener bound, as `/v1/status` lists it.
+    pub fn add_listener(&self, name: &str, addr: std::net::SocketAddr, tls: bool, client_certificates: bool) {
+        self.listeners.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(serde_json::json!({
+            "name": name, "addr": addr.to_string(), "tls": tls, "client_certificates": client_certificates,
+        }));
     }
 
     /// Judges every check again with a candidate set (`[shadow]`), off the
@@ -770,11 +808,13 @@ impl Service {
             None => serde_json::json!({"kind": "directory", "path": self.policies.display().to_string()}),
         };
         let error = self.last_error.lock().map(|e| e.as_ref().map(|e| e.to_string())).unwrap_or(None);
+        let listeners = self.listeners.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         serde_json::json!({
             "revision": current.as_ref().map(|c| c.revision.clone()),
             "activated_at_ms": current.as_ref().map(|c| c.loaded_at_ms),
             "source": source,
             "last_reload_error": error,
+            "listeners": listeners,
             "uptime_s": self.started.elapsed().as_secs(),
         })
     }
@@ -785,6 +825,13 @@ impl Service {
         // In process only (a count, no listing): a shared store is not scanned on every scrape.
         let active = self.limiter.bans_in_force(now_ms());
         self.metrics.bans_active.set(i64::try_from(active).unwrap_or(i64::MAX));
+        if let (Some(g), Some(b)) = (&self.bundle_gauges, &self.bundle) {
+            let b = b.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let seconds = |ms: Option<u64>| i64::try_from(ms.unwrap_or(0) / 1_000).unwrap_or(i64::MAX);
+            g.last_poll.set(seconds(b.last_poll_ms));
+            g.activated.set(seconds(b.activated_at_ms));
+            g.error.set(i64::from(b.last_error.is_some()));
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.metrics.registry).is_err() {
             out.clear();
