@@ -5,7 +5,8 @@
 //! tag within the poll interval, refuse an unsigned bundle and one signed
 //! by another key (the revision in service stays, `/v1/status` says why),
 //! keep serving while the registry is down, and a replica restarted with
-//! the registry down serves the bundle it kept.
+//! the registry down serves the bundle it kept. A bundle file at an HTTP(S)
+//! URL is polled with `If-None-Match`: downloaded once until it changes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a failure aborts the test")]
 
@@ -194,4 +195,79 @@ fn replicas_serve_the_signed_bundle_of_a_real_registry_and_only_that() {
         let http = s["listeners"].as_array().unwrap().iter().find(|l| l["name"] == "http").cloned().unwrap();
         assert_eq!((http["addr"].as_str(), http["tls"].as_bool()), (Some(w.http.to_string().as_str()), Some(false)));
     }
+}
+
+/// A bundle file server on loopback: serves the bytes in `file` with an
+/// `ETag` of their digest and answers `If-None-Match` with 304; counts both.
+fn file_server(
+    file: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) -> (u16, std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>) {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counts = std::sync::Arc::new([std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0)]);
+    let c = counts.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut if_none_match = None;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("if-none-match:") {
+                    if_none_match = Some(v.trim().to_owned());
+                }
+            }
+            let bytes = file.lock().unwrap().clone();
+            let etag = format!("\"{}\"", warden_server::bundle::sha256_hex(&bytes));
+            if if_none_match.as_deref() == Some(etag.as_str()) {
+                c[1].fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(
+                    format!("HTTP/1.1 304 Not Modified\r\netag: {etag}\r\nconnection: close\r\n\r\n").as_bytes(),
+                );
+                continue;
+            }
+            c[0].fetch_add(1, Ordering::SeqCst);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\netag: {etag}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                bytes.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&bytes));
+        }
+    });
+    (port, counts)
+}
+
+#[test]
+fn a_bundle_file_over_http_is_fetched_only_when_it_changed() {
+    use std::sync::atomic::Ordering;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let key = root.join("bundle.pem");
+    ok(&warden(&["keys", "generate", key.to_str().unwrap()]));
+    let jwks = root.join("bundle-keys.json");
+    std::fs::write(&jwks, ok(&warden(&["keys", "public", key.to_str().unwrap()]))).unwrap();
+    let (v1, v2) = (root.join("v1"), root.join("v2"));
+    set(&v1, "198.51.100.1");
+    set(&v2, "198.51.100.2");
+    let rev1 = build(&v1, &root.join("v1.bundle"), Some(&key));
+    let rev2 = build(&v2, &root.join("v2.bundle"), Some(&key));
+    let served = std::sync::Arc::new(std::sync::Mutex::new(std::fs::read(root.join("v1.bundle")).unwrap()));
+    let (port, counts) = file_server(served.clone());
+    let w = replica(root, "f", &format!("http://127.0.0.1:{port}/bank.bundle"), &jwks);
+    wait_until(&w, 10, "serving v1", |s| s["revision"] == rev1.as_str());
+    // Unchanged: conditional requests answered 304, nothing downloaded again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counts[1].load(Ordering::SeqCst) < 3 {
+        assert!(Instant::now() < deadline, "no conditional polls");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(counts[0].load(Ordering::SeqCst), 1, "downloaded once");
+    *served.lock().unwrap() = std::fs::read(root.join("v2.bundle")).unwrap();
+    wait_until(&w, 10, "serving v2", |s| s["revision"] == rev2.as_str());
+    assert_eq!(hello(&w, "198.51.100.2"), "allowed");
 }

@@ -109,7 +109,7 @@ pub struct Diagnostics {
 #[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BundleConfig {
-    /// `oci://HOST[:PORT]/REPO:TAG`.
+    /// `oci://HOST[:PORT]/REPO:TAG`, or the `https://` URL of a bundle file.
     pub url: String,
     /// The JWKS whose keys may sign bundles (`warden keys public`).
     pub keys: PathBuf,
@@ -751,7 +751,7 @@ impl Config {
             }
         }
         if let Some(b) = &config.bundle {
-            crate::bundle::registry::reference(&b.url).map_err(|e| format!("`bundle.url`: {e}"))?;
+            crate::bundle::registry::check_url(&b.url, b.plain_http).map_err(|e| format!("`bundle.url`: {e}"))?;
             if !(100..=86_400_000).contains(&b.poll_interval_ms) || b.jitter_ms > 86_400_000 {
                 return Err(
                     "`bundle.poll_interval_ms` must be 100 to 86400000, `bundle.jitter_ms` at most 86400000".to_owned()

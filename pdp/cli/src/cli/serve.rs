@@ -76,7 +76,7 @@ pub fn run(args: &Args) -> bool {
             errln!("error: a bundle needs both its URL (`--bundle`) and the keys that sign it (`--bundle-keys`)");
             return false;
         }
-        if let Err(e) = warden_server::bundle::registry::reference(&b.url) {
+        if let Err(e) = warden_server::bundle::registry::check_url(&b.url, b.plain_http) {
             errln!("error: `--bundle`: {e}");
             return false;
         }

@@ -3,7 +3,8 @@
 //! (swapped atomically, as Kubernetes swaps a mounted ConfigMap's `..data`).
 //! At start the bundle kept in `DIR` is verified again and unpacked afresh;
 //! then the registry is polled (interval plus jitter): an unchanged tag costs
-//! one `HEAD`; a new digest is pulled by digest, opened against the
+//! one `HEAD` (an `https://` bundle file, one conditional `GET`); a new
+//! digest is pulled by digest, opened against the
 //! configured keys, unpacked and compiled, and only a bundle whose sources
 //! compile to the revision its manifest names is kept, linked and loaded.
 //! Anything else leaves the last good set serving and is said in
@@ -59,6 +60,9 @@ pub struct Source {
     pub status: Arc<Mutex<Status>>,
     /// The digest last refused: not pulled again until the tag names another.
     refused: Mutex<Option<String>>,
+    /// An `https://` bundle file's client, and the credentials for either.
+    files: super::registry::FileServer,
+    credentials: Option<(String, String)>,
 }
 
 impl Source {
@@ -84,7 +88,9 @@ impl Source {
         };
         std::fs::create_dir_all(config.dir.join(SETS))
             .map_err(|e| format!("cannot make `bundle.dir` `{}`: {e}", config.dir.display()))?;
-        let registry = Registry::new(config.plain_http, Duration::from_millis(config.timeout_ms), credentials);
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let registry = Registry::new(config.plain_http, timeout, credentials.clone());
+        let files = super::registry::FileServer::new(timeout)?;
         let status = Status { url: config.url.clone(), ..Status::default() };
         let source = Source {
             config: config.clone(),
@@ -92,6 +98,8 @@ impl Source {
             registry,
             status: Arc::new(Mutex::new(status)),
             refused: Mutex::new(None),
+            files,
+            credentials,
         };
         source.restore();
         Ok((source, config.dir.join(ACTIVE)))
@@ -171,16 +179,30 @@ impl Source {
     }
 
     async fn try_poll(self: &Arc<Self>, service: &Arc<Service>) -> Result<(), String> {
-        let digest = self.registry.digest(&self.config.url).await?;
-        if self.status().digest.as_deref() == Some(digest.as_str()) {
-            return Ok(());
-        }
         let refused = || self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if refused().as_deref() == Some(digest.as_str()) {
-            // Still the bundle refused before: the error stands, nothing is pulled.
-            return Err(self.status().last_error.clone().unwrap_or_default());
-        }
-        let bytes = self.registry.pull(&self.config.url, &digest).await?;
+        let (digest, bytes) = if self.config.url.starts_with("oci://") {
+            let digest = self.registry.digest(&self.config.url).await?;
+            if self.status().digest.as_deref() == Some(digest.as_str()) {
+                return Ok(());
+            }
+            if refused().as_deref() == Some(digest.as_str()) {
+                // Still the bundle refused before: the error stands, nothing is pulled.
+                return Err(self.status().last_error.clone().unwrap_or_default());
+            }
+            let bytes = self.registry.pull(&self.config.url, &digest).await?;
+            (digest, bytes)
+        } else {
+            let Some((digest, bytes)) = self.files.fetch(&self.config.url, self.credentials.as_ref()).await? else {
+                return Ok(());
+            };
+            if self.status().digest.as_deref() == Some(digest.as_str()) {
+                return Ok(());
+            }
+            if refused().as_deref() == Some(digest.as_str()) {
+                return Err(self.status().last_error.clone().unwrap_or_default());
+            }
+            (digest, bytes)
+        };
         let this = Arc::clone(self);
         let service = Arc::clone(service);
         let pulled = digest.clone();

@@ -1,9 +1,10 @@
-//! Bundles in an OCI registry (`oci://HOST[:PORT]/REPO:TAG`), through the
+//! Where bundles come from. An OCI registry (`oci://HOST[:PORT]/REPO:TAG`), through the
 //! `oci-client` crate: pushed as an artifact of one layer of media type
 //! [`MEDIA_TYPE`](super::MEDIA_TYPE) with the manifest as its config; pulled
 //! by digest (the tag is resolved with one small `HEAD` request, so an
 //! unchanged bundle costs nothing more), its one layer bounded in size and
-//! checked against the digest the manifest names.
+//! checked against the digest the manifest names. Or a bundle file at an
+//! `https://` URL ([`FileServer`]), fetched with `If-None-Match`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -25,6 +26,76 @@ pub struct Registry {
 pub fn reference(url: &str) -> Result<Reference, String> {
     let rest = url.strip_prefix("oci://").ok_or_else(|| format!("`{url}` is not an `oci://` URL"))?;
     rest.parse::<Reference>().map_err(|e| format!("`{url}` is not a registry reference: {e}"))
+}
+
+/// Checks a bundle URL: `oci://HOST/REPO:TAG`, or an `https://` URL of a
+/// bundle file (plain `http://` only with `plain_http`).
+pub fn check_url(url: &str, plain_http: bool) -> Result<(), String> {
+    if url.starts_with("oci://") {
+        return reference(url).map(|_| ());
+    }
+    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if plain_http => Ok(()),
+        _ => Err(format!("`{url}` is neither `oci://…` nor `https://…` (plain `http://` only with `plain_http`)")),
+    }
+}
+
+/// A bundle file served over HTTPS: fetched with `If-None-Match`, so an
+/// unchanged one costs a `304`; its digest is the SHA-256 of its bytes.
+pub struct FileServer {
+    client: reqwest::Client,
+    etag: std::sync::Mutex<Option<String>>,
+}
+
+impl FileServer {
+    /// A client bounded by `timeout`, presenting `credentials` (HTTP Basic) when given.
+    pub fn new(timeout: Duration) -> Result<FileServer, String> {
+        let client =
+            reqwest::Client::builder().timeout(timeout).build().map_err(|e| format!("the bundle client: {e}"))?;
+        Ok(FileServer { client, etag: std::sync::Mutex::new(None) })
+    }
+
+    /// The bundle at `url` and its digest, or `None` when it has not changed
+    /// since the last fetch (`304`).
+    pub async fn fetch(
+        &self,
+        url: &str,
+        credentials: Option<&(String, String)>,
+    ) -> Result<Option<(String, Vec<u8>)>, String> {
+        let etag = self.etag.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut req = self.client.get(url);
+        if let Some(tag) = &etag {
+            req = req.header("if-none-match", tag);
+        }
+        if let Some((user, password)) = credentials {
+            req = req.basic_auth(user, Some(password));
+        }
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| if e.is_timeout() { "timed out".to_owned() } else { "unreachable".to_owned() })?;
+        if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(format!("the bundle server answered {}", resp.status()));
+        }
+        if resp.content_length().is_some_and(|n| n > MAX_BUNDLE_BYTES) {
+            return Err(format!("the bundle is larger than {MAX_BUNDLE_BYTES} bytes"));
+        }
+        let tag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|_| "the bundle download broke off".to_owned())? {
+            if (bytes.len() + chunk.len()) as u64 > MAX_BUNDLE_BYTES {
+                return Err(format!("the bundle is larger than {MAX_BUNDLE_BYTES} bytes"));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        *self.etag.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = tag;
+        Ok(Some((format!("sha256:{}", super::sha256_hex(&bytes)), bytes)))
+    }
 }
 
 /// What a registry said, without credentials.
