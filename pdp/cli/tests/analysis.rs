@@ -137,6 +137,17 @@ fn diff_catches_a_change_that_widens_access_and_passes_one_that_narrows() {
     // Paths are the set's own, whichever directory it was read from.
     assert!(md.contains("(transfers.warden:"), "{md}");
     assert!(!md.contains(old_s) && !md.contains(new_s), "{md}");
+    // Two bundles of the same sets: the same comparison, the same exit.
+    let bundle = |dir: &str, name: &str| {
+        let out = tmp.path().join(name);
+        let built = warden(&["bundle", "build", dir, "-o", out.to_str().unwrap()]);
+        assert!(built.status.success(), "{}", text(&built.stderr));
+        out
+    };
+    let (old_b, new_b) = (bundle(old_s, "old.bundle"), bundle(new_s, "new.bundle"));
+    let bundled = warden(&["diff", old_b.to_str().unwrap(), new_b.to_str().unwrap()]);
+    assert_eq!(bundled.status.code(), Some(2), "{}", text(&bundled.stderr));
+    assert_eq!(text(&bundled.stdout), md, "a bundle diffs as the set it carries");
 
     // What the graph holds beyond the rules: a teller added to the data the
     // rules read, and, in one change, a partner removed while another's

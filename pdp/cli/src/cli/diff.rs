@@ -1,4 +1,5 @@
-//! `warden diff OLD NEW` or `warden diff --git REV1..REV2 [DIR]`: what a change
+//! `warden diff OLD NEW` (directories, or bundles from `warden bundle build`)
+//! or `warden diff --git REV1..REV2 [DIR]`: what a change
 //! does to access, from the two sets' access matrices: who gains access, who
 //! loses it, what else changed. Markdown for a pull-request comment by
 //! default. Exit 0 when access does not widen, 2 when it does (so CI can ask
@@ -26,7 +27,7 @@ pub enum DiffFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Two policy set directories, old then new; with `--git`, the set's
+    /// Two policy set directories or bundles, old then new; with `--git`, the set's
     /// directory in the repository (default: the current directory).
     pub paths: Vec<PathBuf>,
     /// Compare two revisions of a git repository: `REV1..REV2`, or `REV` for
@@ -53,7 +54,21 @@ pub fn run(args: &Args) -> u8 {
 
 fn compare(args: &Args, temporary: &mut Vec<PathBuf>) -> u8 {
     let (old, new) = match (&args.git, args.paths.as_slice()) {
-        (None, [old, new]) => (old.clone(), new.clone()),
+        (None, [old, new]) => {
+            // A bundle (`warden bundle build`) stands for the set it carries.
+            let mut unpacked = Vec::new();
+            for path in [old, new] {
+                match unpack(path, temporary) {
+                    Ok(dir) => unpacked.push(dir),
+                    Err(why) => {
+                        errln!("error: {why}");
+                        return 1;
+                    }
+                }
+            }
+            let [old, new] = <[PathBuf; 2]>::try_from(unpacked).unwrap_or_default();
+            (old, new)
+        }
         (None, _) => {
             errln!("error: `warden diff` takes two policy set directories (old, new), or `--git REV1..REV2 [DIR]`");
             return 1;
@@ -115,6 +130,37 @@ fn compare(args: &Args, temporary: &mut Vec<PathBuf>) -> u8 {
     if d.widens() { 2 } else { 0 }
 }
 
+/// `path` when it is a directory; a bundle file's set unpacked into a new
+/// temporary directory (its files checked against its manifest; its
+/// signature is `warden bundle verify`'s business).
+fn unpack(path: &Path, temporary: &mut Vec<PathBuf>) -> Result<PathBuf, String> {
+    if !path.is_file() || path.extension().is_some_and(|e| e == "warden") {
+        return Ok(path.to_path_buf());
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bundle = warden_server::bundle::Bundle::open(&bytes, None).map_err(|e| format!("`{}`: {e}", path.display()))?;
+    let dir = temporary_dir(temporary)?;
+    let set = dir.join("set");
+    bundle.extract(&set).map_err(|e| format!("cannot unpack `{}`: {e}", path.display()))?;
+    Ok(set)
+}
+
+/// A new directory only its owner reads, removed when `diff` ends.
+fn temporary_dir(temporary: &mut Vec<PathBuf>) -> Result<PathBuf, String> {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let out = std::env::temp_dir().join(format!("warden-diff-{}-{nanos}-{}", std::process::id(), temporary.len()));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        // The policy files (and credential tables) are the owner's to read.
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(&out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
+    temporary.push(out.clone());
+    Ok(out)
+}
+
 /// `git` in `dir`, its standard output; `Err` with its message.
 fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
     let out = Command::new("git")
@@ -148,17 +194,7 @@ fn checkout(dir: &Path, rev: &str, temporary: &mut Vec<PathBuf>) -> Result<PathB
     if names.len() > MAX_FILES {
         return Err(format!("`{}` holds more than {MAX_FILES} files at `{rev}`", dir.display()));
     }
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let out = std::env::temp_dir().join(format!("warden-diff-{}-{nanos}-{}", std::process::id(), temporary.len()));
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    {
-        // The policy files (and credential tables) are the owner's to read.
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(&out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
-    temporary.push(out.clone());
+    let out = temporary_dir(temporary)?;
     let mut total = 0u64;
     for name in names {
         let Some(relative) = name.strip_prefix(&prefix) else { continue };
