@@ -39,6 +39,23 @@ fn set(dir: &Path, allowed: &str) {
     std::fs::write(dir.join("data/friends.json"), json!([allowed]).to_string()).unwrap();
 }
 
+/// A new bundle signing key under `root` and the JWKS of its public half.
+fn signing_key(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = root.join("bundle.pem");
+    ok(&warden(&["keys", "generate", key.to_str().unwrap()]));
+    let jwks = root.join("bundle-keys.json");
+    std::fs::write(&jwks, ok(&warden(&["keys", "public", key.to_str().unwrap()]))).unwrap();
+    (key, jwks)
+}
+
+/// Two revisions of one set under `root`: `v1` lets 198.51.100.1 in, `v2` 198.51.100.2.
+fn two_sets(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (v1, v2) = (root.join("v1"), root.join("v2"));
+    set(&v1, "198.51.100.1");
+    set(&v2, "198.51.100.2");
+    (v1, v2)
+}
+
 /// Builds the bundle of `dir` into `out`, signed by `key` (if any); the revision it printed.
 fn build(dir: &Path, out: &Path, key: Option<&Path>) -> String {
     let mut args = vec!["bundle", "build", dir.to_str().unwrap(), "-o", out.to_str().unwrap()];
@@ -101,15 +118,10 @@ fn replica(root: &Path, name: &str, url: &str, jwks: &Path) -> Warden {
 fn replicas_serve_the_signed_bundle_of_a_real_registry_and_only_that() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let key = root.join("bundle.pem");
-    ok(&warden(&["keys", "generate", key.to_str().unwrap()]));
-    let jwks = root.join("bundle-keys.json");
-    std::fs::write(&jwks, ok(&warden(&["keys", "public", key.to_str().unwrap()]))).unwrap();
+    let (key, jwks) = signing_key(root);
 
     // Two revisions of one set; the revision printed is `warden compile`'s.
-    let (v1, v2) = (root.join("v1"), root.join("v2"));
-    set(&v1, "198.51.100.1");
-    set(&v2, "198.51.100.2");
+    let (v1, v2) = two_sets(root);
     let rev1 = build(&v1, &root.join("v1.bundle"), Some(&key));
     let compiled: Value = serde_json::from_str(&ok(&warden(&["compile", v1.to_str().unwrap()]))).unwrap();
     assert_eq!(compiled["revision"].as_str(), Some(rev1.as_str()));
@@ -247,13 +259,8 @@ fn a_bundle_file_over_http_is_fetched_only_when_it_changed() {
     use std::sync::atomic::Ordering;
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let key = root.join("bundle.pem");
-    ok(&warden(&["keys", "generate", key.to_str().unwrap()]));
-    let jwks = root.join("bundle-keys.json");
-    std::fs::write(&jwks, ok(&warden(&["keys", "public", key.to_str().unwrap()]))).unwrap();
-    let (v1, v2) = (root.join("v1"), root.join("v2"));
-    set(&v1, "198.51.100.1");
-    set(&v2, "198.51.100.2");
+    let (key, jwks) = signing_key(root);
+    let (v1, v2) = two_sets(root);
     let rev1 = build(&v1, &root.join("v1.bundle"), Some(&key));
     let rev2 = build(&v2, &root.join("v2.bundle"), Some(&key));
     let served = std::sync::Arc::new(std::sync::Mutex::new(std::fs::read(root.join("v1.bundle")).unwrap()));

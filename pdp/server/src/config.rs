@@ -79,6 +79,18 @@ fn status_timeout_ms() -> u64 {
     5_000
 }
 
+/// The bearer token in the file a `token_file` setting names (`setting`, for
+/// the error), trimmed; `None` when the setting is absent. The error names
+/// the file, never what it holds.
+pub fn read_token(file: Option<&Path>, setting: &str) -> Result<Option<String>, String> {
+    file.map(|p| {
+        std::fs::read_to_string(p)
+            .map(|t| t.trim().to_owned())
+            .map_err(|e| format!("cannot read `{setting}` `{}`: {e}", p.display()))
+    })
+    .transpose()
+}
+
 /// Whether `url` is https, or http to a loopback address.
 fn https_or_loopback(url: &url::Url) -> bool {
     let loopback = match url.host() {

@@ -324,15 +324,7 @@ async fn serve_with(mut config: Config) -> Result<(), ServeError> {
 /// POSTs `/v1/status` to `[status] url` at start and every interval; a
 /// failure is logged once until a POST succeeds again.
 fn spawn_status_push(push: &config::StatusPush, service: Arc<Service>) -> Result<(), String> {
-    let token = match &push.token_file {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read `status.token_file` `{}`: {e}", p.display()))?
-                .trim()
-                .to_owned(),
-        ),
-        None => None,
-    };
+    let token = config::read_token(push.token_file.as_deref(), "status.token_file")?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(push.timeout_ms))
         .build()

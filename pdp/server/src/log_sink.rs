@@ -72,15 +72,7 @@ impl Writer {
             }
             Sink::Http => {
                 let http = config.http.clone().ok_or("`[decision_log.http]` is missing")?;
-                let token = match &http.token_file {
-                    Some(p) => Some(
-                        std::fs::read_to_string(p)
-                            .map_err(|e| format!("cannot read `decision_log.http.token_file` `{}`: {e}", p.display()))?
-                            .trim()
-                            .to_owned(),
-                    ),
-                    None => None,
-                };
+                let token = crate::config::read_token(http.token_file.as_deref(), "decision_log.http.token_file")?;
                 let client = reqwest::Client::builder()
                     .timeout(Duration::from_millis(http.timeout_ms))
                     .build()
