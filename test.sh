@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs Warden's whole test suite on a fresh machine: installs what the tests
 # need where it can (Debian packages, the npm packages of the editor grammar
-# tests and of the real OpenID provider, the wasm32 target), says plainly what
-# it cannot install, then runs every test. It is the README's test command and
+# tests and of the real OpenID provider, the wasm32 and musl targets, mdBook),
+# says plainly what it cannot install, then runs every test. It is the README's test command and
 # the whole of `.ci/run`: CI runs exactly what a newcomer runs.
 #
 #   ./test.sh              everything
@@ -34,6 +34,8 @@ rustc --version
 #                 pushes policy bundles to its own, on a loopback port.
 #   node, npm     the editor grammar tests and the real OpenID provider of
 #                 tests/tests/oidc_rotation.rs.
+#   musl-gcc      the static (musl) build of the binary the container image
+#                 carries (deploy/Dockerfile); tests/tests/deploy.rs runs it.
 # And python3-jwt, python3-cryptography (PyJWT, for Debian's /usr/bin/python3):
 # tests/tests/mint_nginx.rs runs tests/upstream/verify_jwt.py behind nginx to
 # verify the tokens Warden mints. They are modules, not commands: checked by
@@ -47,6 +49,7 @@ NEEDS=(
   "docker-registry docker-registry"
   "node nodejs"
   "npm npm"
+  "musl-gcc musl-tools"
 )
 missing=()
 for need in "${NEEDS[@]}"; do
@@ -137,6 +140,24 @@ elif rustc --print target-libdir --target wasm32-unknown-unknown >/dev/null 2>&1
   cargo build --locked -p warden-engine --target wasm32-unknown-unknown --no-default-features --features rust-crypto
 else
   fail "the wasm32-unknown-unknown target is not installed and there is no rustup to add it: install it, then run ./test.sh again."
+fi
+
+# --- The binary of the container image -----------------------------------------
+# deploy/Dockerfile builds a static musl `warden` for an image FROM scratch. No
+# container runtime can run an image on these machines (no base image can be
+# pulled), so tests/tests/deploy.rs runs this very build as the pod runs it.
+if command -v rustup >/dev/null; then
+  rustup target add x86_64-unknown-linux-musl
+fi
+cargo build --release --locked -p warden-cli --target x86_64-unknown-linux-musl
+
+# --- The book --------------------------------------------------------------------
+# tests/tests/book.rs builds docs/ with mdBook: this pinned version, with its
+# search index only (no server or file watcher to compile).
+MDBOOK_VERSION=0.5.4
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+if [ "$(mdbook --version 2>/dev/null)" != "mdbook v$MDBOOK_VERSION" ]; then
+  cargo install --locked mdbook --version "$MDBOOK_VERSION" --no-default-features --features search
 fi
 
 # --- Every test ----------------------------------------------------------------

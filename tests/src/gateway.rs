@@ -36,35 +36,57 @@ pub fn installed(name: &str) -> PathBuf {
     );
 }
 
+/// The nginx main file the tests wrap their `server`s in (docs/guides/nginx.md
+/// shows it): `@WRITTEN_BY@`, `@ROOT@` and `@SERVERS@` are filled in.
+const NGINX_MAIN: &str = include_str!("../../docs/guides/configs/nginx-main.conf");
+
+/// The `location = /_warden` block of docs/guides/nginx.md: `@WARDEN@` is filled in.
+const NGINX_FORWARD_AUTH: &str = include_str!("../../docs/guides/configs/nginx-forward-auth.conf");
+
+/// `template` (a configuration of docs/guides/configs/) with each `@NAME@`
+/// placeholder of `values` replaced by its value, in order. A placeholder the
+/// template lacks, or one left unfilled, fails the test: the guides show these
+/// files, and the tests run exactly them.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        let placeholder = format!("@{name}@");
+        assert!(out.contains(&placeholder), "the template has no {placeholder}:\n{template}");
+        out = out.replace(&placeholder, value);
+    }
+    let bytes = out.as_bytes();
+    for (at, _) in out.match_indices('@') {
+        let rest = &bytes[at + 1..];
+        let n = rest.iter().take_while(|c| c.is_ascii_uppercase() || **c == b'_').count();
+        let unfilled = n > 0 && rest.get(n) == Some(&b'@');
+        assert!(!unfilled, "a placeholder is left unfilled:\n{out}");
+    }
+    out
+}
+
 /// A whole `nginx.conf` for one test run in `root` (pid, logs and temporary
 /// files all there, one worker): `servers` goes inside `http { … }`.
 pub fn nginx_conf(written_by: &str, root: &Path, servers: &str) -> String {
-    let d = root.display();
-    format!(
-        "# Written by {written_by} for one run.\nuser root;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-         error_log {d}/error.log notice;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log {d}/access.log;\n  \
-         client_body_temp_path {d}/client_body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
-         uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{servers}}}\n"
-    )
+    let root = root.display().to_string();
+    fill(NGINX_MAIN, &[("WRITTEN_BY", written_by), ("ROOT", root.as_str()), ("SERVERS", servers)])
 }
 
 /// The `location = /_warden` block that asks Warden's forward auth at
-/// `warden` for every request (`auth_request /_warden;`), the way docs/serve.md
-/// configures nginx.
+/// `warden` for every request (`auth_request /_warden;`), the way
+/// docs/guides/nginx.md configures nginx.
 pub fn nginx_forward_auth(warden: SocketAddr) -> String {
     nginx_forward_auth_with(warden, "")
 }
 
-/// [`nginx_forward_auth`] with more directives (`extra`, whole lines) in the block.
+/// [`nginx_forward_auth`] with more directives (`extra`, whole lines) at the end
+/// of the block.
 pub fn nginx_forward_auth_with(warden: SocketAddr, extra: &str) -> String {
-    format!(
-        "    location = /_warden {{\n      internal;\n      proxy_pass http://{warden}/v1/forward-auth;\n      \
-         proxy_pass_request_body off;\n      proxy_set_header Content-Length \"\";\n      \
-         proxy_set_header X-Original-Method $request_method;\n      proxy_set_header X-Original-URI $request_uri;\n      \
-         proxy_set_header X-Forwarded-Host $host;\n      proxy_set_header X-Forwarded-Proto $scheme;\n      \
-         proxy_set_header X-Forwarded-For $remote_addr;\n      proxy_connect_timeout 2s;\n      \
-         proxy_read_timeout 5s;\n{extra}    }}\n"
-    )
+    let warden = warden.to_string();
+    let block = fill(NGINX_FORWARD_AUTH, &[("WARDEN", warden.as_str())]);
+    let body = block
+        .strip_suffix("    }\n")
+        .expect("docs/guides/configs/nginx-forward-auth.conf ends with the block's closing `    }`");
+    format!("{body}{extra}    }}\n")
 }
 
 /// nginx with `conf` (a file in `root`), in the foreground, its errors in

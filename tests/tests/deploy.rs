@@ -1,7 +1,9 @@
 //! The deployment files under `deploy/` hold together: the config the image
 //! and the manifests carry parses, the example policy set compiles, the
 //! Helm chart's default config and policies are the same ones, and the
-//! binary the image carries, started with that config as the pod starts it
+//! binary the image carries (the static musl build `./test.sh` makes, as
+//! `deploy/Dockerfile` does: no container runtime can run an image on the
+//! test machines), started with that config as the pod starts it
 //! (addresses set from the environment, `WARDEN__…`), answers the probes
 //! the Deployment declares, on the port it declares, and serves checks.
 //! `docs/config.schema.json` is the schema of the config `warden serve`
@@ -16,7 +18,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use warden_e2e::warden_bin;
 use warden_server::config::Config;
 
 fn deploy() -> PathBuf {
@@ -61,6 +62,42 @@ fn the_config_and_policies_the_image_and_the_chart_carry_are_valid_and_the_same(
     assert!(compiled.warnings.iter().all(|w| !w.diagnostic.is_error()));
 }
 
+/// The binary the image carries: `warden` built for `x86_64-unknown-linux-musl`
+/// in release, as `deploy/Dockerfile` builds it (`./test.sh` builds it first).
+/// It must be static, for an image `FROM scratch` has no dynamic loader.
+fn image_binary() -> PathBuf {
+    let dockerfile = read("Dockerfile");
+    assert!(dockerfile.contains("cargo build --release --locked -p warden-cli --target x86_64-unknown-linux-musl"));
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/x86_64-unknown-linux-musl/release/warden");
+    let elf = std::fs::read(&bin).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; ./test.sh builds it (cargo build --release -p warden-cli --target x86_64-unknown-linux-musl)",
+            bin.display()
+        )
+    });
+    assert!(!program_headers(&elf).contains(&PT_INTERP), "{} has a dynamic loader: not static", bin.display());
+    bin
+}
+
+/// The ELF program header type of a dynamic loader's path.
+const PT_INTERP: u32 = 3;
+
+/// The types of the program headers of a 64-bit little-endian ELF file.
+fn program_headers(elf: &[u8]) -> Vec<u32> {
+    assert!(elf.starts_with(b"\x7fELF\x02\x01"), "not a 64-bit little-endian ELF file");
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap()) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).map(|i| u32::from_le_bytes(elf[phoff + i * size..][..4].try_into().unwrap())).collect()
+}
+
+#[test]
+fn a_dynamically_linked_binary_is_told_from_a_static_one() {
+    // The test's own binary links glibc dynamically: it has a loader.
+    let own = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+    assert!(program_headers(&own).contains(&PT_INTERP));
+}
+
 #[test]
 fn the_binary_started_as_the_pod_starts_it_answers_the_declared_probes() {
     let deployment = read("kubernetes/deployment.yaml");
@@ -73,7 +110,7 @@ fn the_binary_started_as_the_pod_starts_it_answers_the_declared_probes() {
     }
     assert!(deployment.contains("{name: diagnostics, containerPort: 9090}"));
     let [http, grpc, diagnostics] = warden_e2e::free_ports::<3>().unwrap();
-    let mut child = Command::new(warden_bin().unwrap())
+    let mut child = Command::new(image_binary())
         .args(["serve", "--config"])
         .arg(deploy().join("kubernetes/warden.toml"))
         // What differs here from a pod: loopback addresses of the test's own, and where the set is.

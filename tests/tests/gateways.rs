@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use warden_e2e::gateway::{
-    Gateway, HOST, Seen, Tls, Upstream, http, https, installed, nginx_command, nginx_conf, nginx_forward_auth,
+    Gateway, HOST, Seen, Tls, Upstream, fill, http, https, installed, nginx_command, nginx_conf, nginx_forward_auth,
 };
 use warden_e2e::idp::{TestIdp, bank_with_test_idp};
 use warden_e2e::{Response, Warden, free_ports};
@@ -38,6 +38,13 @@ api probe in zone edge {
   }
 }
 "#;
+
+/// The nginx `location`s of docs/guides/nginx.md that protect the API:
+/// `location /` and the named `location @warden_error`; `@UPSTREAM@` is filled in.
+const NGINX_API: &str = include_str!("../../docs/guides/configs/nginx-api.conf");
+
+/// The Caddyfile of docs/guides/caddy.md; its `@NAME@` placeholders are filled in.
+const CADDYFILE: &str = include_str!("../../docs/guides/configs/Caddyfile");
 
 /// Warden on the bank policy (with a per-run IdP key and the probe route), the
 /// gateway's loopback address as its trusted proxy, decisions logged to a file;
@@ -228,45 +235,26 @@ fn warden_down(s: &mut Setup, g: &Gateway, tls_port: u16, status: u16) {
     assert_eq!(s.upstream.hits(), hits, "{}: a request reached the upstream while Warden was down", g.name);
 }
 
-/// The nginx `location`s that protect the API; with `handle_429` the 500 that
-/// `auth_request` makes of any status but 2xx/401/403 is turned back into
-/// Warden's 429 (docs/serve.md, "Behind nginx and Caddy").
+/// The nginx `location`s that protect the API (docs/guides/configs/nginx-api.conf)
+/// and the forward-auth block; with `handle_429` the 500 that `auth_request` makes
+/// of any status but 2xx/401/403 is turned back into Warden's 429
+/// (docs/guides/nginx.md). Without it, the same `location /` less its
+/// `error_page` line, and no `location @warden_error`: `auth_request` on its own.
 fn nginx_locations(warden: SocketAddr, upstream: SocketAddr, handle_429: bool) -> String {
     let forward = nginx_forward_auth(warden);
-    let error_page = if handle_429 { "      error_page 500 = @warden_error;\n" } else { "" };
-    let named = if handle_429 {
-        r#"
-    location @warden_error {
-      default_type application/json;
-      add_header Retry-After $warden_retry_after always;
-      add_header RateLimit-Limit $warden_ratelimit_limit always;
-      add_header RateLimit-Remaining $warden_ratelimit_remaining always;
-      add_header RateLimit-Reset $warden_ratelimit_reset always;
-      if ($warden_status = 429) {
-        return 429 '{"allow":false,"status":429,"reason":"rate_limited"}\n';
-      }
-      return 500;
-    }
-"#
+    let upstream = upstream.to_string();
+    let api = fill(NGINX_API, &[("UPSTREAM", upstream.as_str())]);
+    let api = if handle_429 {
+        api
     } else {
-        ""
+        let (location, _) = api
+            .split_once("\n    location @warden_error {")
+            .expect("docs/guides/configs/nginx-api.conf has a `location @warden_error` after `location /`");
+        let bare = location.replace("      error_page 500 = @warden_error;\n", "");
+        assert_ne!(bare, location, "docs/guides/configs/nginx-api.conf's `location /` has no `error_page` line");
+        bare
     };
-    format!(
-        r#"
-    location / {{
-      auth_request /_warden;
-      auth_request_set $warden_status $upstream_status;
-      auth_request_set $warden_customer_id $upstream_http_x_customer_id;
-      auth_request_set $warden_retry_after $upstream_http_retry_after;
-      auth_request_set $warden_ratelimit_limit $upstream_http_ratelimit_limit;
-      auth_request_set $warden_ratelimit_remaining $upstream_http_ratelimit_remaining;
-      auth_request_set $warden_ratelimit_reset $upstream_http_ratelimit_reset;
-{error_page}      proxy_set_header X-Customer-Id $warden_customer_id;
-      proxy_pass http://{upstream};
-    }}
-{named}
-{forward}"#
-    )
+    format!("\n{api}\n{forward}")
 }
 
 #[test]
@@ -335,41 +323,26 @@ fn caddy_forward_auth_in_front_of_warden() {
     let root = s.dir.path().join("caddy");
     std::fs::create_dir_all(&root).unwrap();
     let [tls_port, plain_port] = free_ports::<2>().unwrap();
-    let (warden, upstream) = (s.warden.http, s.upstream.addr);
-    let site = format!(
-        r#"	bind 127.0.0.1
-	route {{
-		request_header -X-Customer-Id
-		forward_auth {warden} {{
-			uri /v1/forward-auth
-			copy_headers X-Customer-Id
-		}}
-		reverse_proxy {upstream}
-	}}"#
-    );
+    let (warden, upstream) = (s.warden.http.to_string(), s.upstream.addr.to_string());
+    let (tls_port_text, plain_port_text) = (tls_port.to_string(), plain_port.to_string());
+    let storage = root.join("storage").display().to_string();
+    let (cert, key) = (s.tls.cert.display().to_string(), s.tls.key.display().to_string());
     let caddyfile = format!(
-        r#"# Written by tests/tests/gateways.rs for one run.
-{{
-	admin off
-	auto_https off
-	storage file_system {storage}
-	servers {{
-		protocols h1 h2
-	}}
-}}
-
-https://{HOST}:{tls_port} {{
-	tls {cert} {key}
-{site}
-}}
-
-http://{HOST}:{plain_port} {{
-{site}
-}}
-"#,
-        storage = root.join("storage").display(),
-        cert = s.tls.cert.display(),
-        key = s.tls.key.display(),
+        "# Written by tests/tests/gateways.rs for one run.\n{}",
+        fill(
+            CADDYFILE,
+            &[
+                ("STORAGE", storage.as_str()),
+                ("HOST", HOST),
+                ("TLS_PORT", tls_port_text.as_str()),
+                ("CERT", cert.as_str()),
+                ("KEY", key.as_str()),
+                ("BIND", "127.0.0.1"),
+                ("WARDEN", warden.as_str()),
+                ("UPSTREAM", upstream.as_str()),
+                ("PLAIN_PORT", plain_port_text.as_str()),
+            ],
+        )
     );
     let file = root.join("Caddyfile");
     std::fs::write(&file, caddyfile).unwrap();

@@ -13,7 +13,9 @@ mod check;
 mod compile;
 mod config;
 mod diff;
+mod docs;
 mod eval;
+mod explain;
 mod files;
 mod fmt;
 mod keys;
@@ -85,6 +87,10 @@ enum Command {
     Config(config::Args),
     /// The bans in force in a running service, and lifting one: `warden bans list|lift ID [--url URL]`.
     Bans(bans::Args),
+    /// What a diagnostic code or lint means, an example and the fix: `warden explain E0209`.
+    Explain(explain::Args),
+    /// The CLI reference (Markdown) and man pages, generated from this help: `warden docs cli|man DIR`.
+    Docs(docs::Args),
     /// The release, the graph format it writes and reads, and how it was built (as `--version`).
     Version,
     /// A completion script for a shell, on stdout (bash: `warden completions bash > /etc/bash_completion.d/warden`).
@@ -114,6 +120,8 @@ pub fn main() -> ExitCode {
         // `warden diff` tells widened access (2) from a failure (1).
         Command::Diff(args) => return exit(diff::run(&args)),
         Command::Replay(args) => return exit(replay::run(&args)),
+        // `warden explain` tells an unknown code (2) from one explained (0).
+        Command::Explain(args) => return exit(explain::run(&args)),
         Command::Analyze(args) => analyze::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Fmt(args) => fmt::run(&args),
@@ -126,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Bundle(args) => bundle::run(&args),
         Command::Config(args) => config::run(&args),
         Command::Bans(args) => bans::run(&args),
+        Command::Docs(args) => docs::run(&args),
         Command::Version => {
             outln!("warden {}", VERSION.as_str());
             true
