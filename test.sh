@@ -36,6 +36,8 @@ rustc --version
 #                 tests/tests/oidc_rotation.rs.
 #   musl-gcc      the static (musl) build of the binary the container image
 #                 carries (deploy/Dockerfile); tests/tests/deploy.rs runs it.
+#   chromium      the browser Playwright drives through the playground
+#                 (pdp/playground/tests); no browser is downloaded.
 # And python3-jwt, python3-cryptography (PyJWT, for Debian's /usr/bin/python3):
 # tests/tests/mint_nginx.rs runs tests/upstream/verify_jwt.py behind nginx to
 # verify the tokens Warden mints. They are modules, not commands: checked by
@@ -50,6 +52,7 @@ NEEDS=(
   "node nodejs"
   "npm npm"
   "musl-gcc musl-tools"
+  "chromium chromium"
 )
 missing=()
 for need in "${NEEDS[@]}"; do
@@ -66,6 +69,10 @@ fi
 # against docs/config.schema.json with it (a validator that is not ours).
 if ! /usr/bin/python3 -I -c 'import jsonschema' >/dev/null 2>&1; then
   missing+=(python3-jsonschema)
+fi
+# python3-venv: Schemathesis (from PyPI, below) goes in a virtual environment.
+if ! /usr/bin/python3 -I -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  missing+=(python3-venv)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
@@ -128,17 +135,16 @@ fi
 (cd editor-support/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test)
 # The real OpenID provider (oidc-provider) of tests/tests/oidc_rotation.rs.
 (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
+# Playwright (playwright-core: no browser download) for the playground's browser test.
+(cd pdp/playground/tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
 # --- The engine in the browser ------------------------------------------------
-# The engine builds for wasm32 (pure-Rust signature checks in place of
-# aws-lc-rs): the web playground runs it there.
+# The engine, compiler and language build for wasm32 (pure-Rust signature
+# checks in place of aws-lc-rs): the playground runs them there (below).
 if command -v rustup >/dev/null; then
   rustup target add wasm32-unknown-unknown
-  cargo build --locked -p warden-engine --target wasm32-unknown-unknown --no-default-features --features rust-crypto
-elif rustc --print target-libdir --target wasm32-unknown-unknown >/dev/null 2>&1 &&
-  [ -d "$(rustc --print target-libdir --target wasm32-unknown-unknown)" ]; then
-  cargo build --locked -p warden-engine --target wasm32-unknown-unknown --no-default-features --features rust-crypto
-else
+elif ! { rustc --print target-libdir --target wasm32-unknown-unknown >/dev/null 2>&1 &&
+  [ -d "$(rustc --print target-libdir --target wasm32-unknown-unknown)" ]; }; then
   fail "the wasm32-unknown-unknown target is not installed and there is no rustup to add it: install it, then run ./test.sh again."
 fi
 
@@ -151,17 +157,48 @@ if command -v rustup >/dev/null; then
 fi
 cargo build --release --locked -p warden-cli --target x86_64-unknown-linux-musl
 
+# --- The playground ----------------------------------------------------------------
+# The language, compiler and engine as WebAssembly for the playground page:
+# wasm-bindgen-cli of exactly the wasm-bindgen version in Cargo.lock (not
+# `--locked`: its lock file can name a crate version the registry no longer
+# serves).
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+pdp/playground/build.sh target/playground
+
 # --- The book --------------------------------------------------------------------
 # tests/tests/book.rs builds docs/ with mdBook: this pinned version, with its
 # search index only (no server or file watcher to compile).
 MDBOOK_VERSION=0.5.4
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 if [ "$(mdbook --version 2>/dev/null)" != "mdbook v$MDBOOK_VERSION" ]; then
   cargo install --locked mdbook --version "$MDBOOK_VERSION" --no-default-features --features search
+fi
+
+# --- Schemathesis ---------------------------------------------------------------
+# tests/tests/openapi.rs checks docs/reference/openapi.json against a running
+# `warden serve` with it: this pinned version, in its own virtual environment.
+SCHEMATHESIS_VERSION=4.32.5
+st_venv=target/schemathesis-venv
+if [ "$("$st_venv/bin/st" --version 2>/dev/null)" != "st, version $SCHEMATHESIS_VERSION" ]; then
+  rm -rf "$st_venv"
+  /usr/bin/python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 # --- Every test ----------------------------------------------------------------
 # (The Cedar differential test prints its case count: it runs without libtest's
 # output capture, docs/cedar.md.)
 [ "${1:-}" = "--" ] && shift
-cargo test --workspace --locked --no-fail-fast "$@"
+status=0
+cargo test --workspace --locked --no-fail-fast "$@" || status=$?
+
+# --- The playground in a real browser -------------------------------------------
+# Debian's Chromium, driven by Playwright, against `warden playground` serving
+# target/playground on loopback (screenshots in target/playground-screenshots).
+if [ $# -eq 0 ]; then
+  (cd pdp/playground/tests && WARDEN_BIN=../../../target/debug/warden PLAYGROUND_DIR=../../../target/playground npm test) || status=$?
+fi
+exit $status

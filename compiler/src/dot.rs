@@ -1,40 +1,61 @@
-//! Graphviz output of a decision graph: zones → apis and resources → routes and actions → steps.
+//! Graphviz output of a decision graph: zones → apis and resources → routes and actions → steps
+//! (and the [`Drawing`] that the SVG picture of `svg.rs` draws too).
 
 use std::fmt::Write as _;
 
 use crate::graph::{Auth, BodyAccept, EndpointKind, Expr, ExprId, Graph, Key, LimitStage, StepKind};
 
-/// Renders the graph as a `dot` document (`dot -Tsvg` draws it).
-pub fn to_dot(g: &Graph) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "digraph warden {{");
-    let _ = writeln!(
-        out,
-        "  graph [rankdir=LR, fontname=\"Helvetica\", label={}, labelloc=t];",
-        quote(&format!("revision {}", short(&g.revision)))
-    );
-    let _ = writeln!(out, "  node [shape=box, style=rounded, fontname=\"Helvetica\", fontsize=10];");
-    let _ = writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=9];");
-    for (zi, zone) in g.zones.iter().enumerate() {
-        let mut label = format!("zone {}", zone.name);
-        if zone.require_tls {
-            label.push_str("\nrequire tls");
-        }
-        if let Some(peers) = &zone.mtls_peers {
-            label.push_str(&format!("\nrequire mtls {}", peers.join(", ")));
-        }
-        if !zone.networks.is_empty() {
-            label.push_str(&format!("\nnetwork {}", zone.networks.join(", ")));
-        }
-        for &i in &zone.issuers {
-            if let Some(issuer) = g.issuers.get(i as usize) {
-                label.push_str(&format!("\nissuer {} (aud {})", issuer.iss, issuer.audiences.join(", ")));
+/// What a picture of the graph shows, before any layout: the zones, the apis,
+/// resources and exchanges (groups) in their zones, and each endpoint with its
+/// steps in order. Both the `dot` document and the SVG picture draw this.
+pub(crate) struct Drawing {
+    /// The picture's title (the revision).
+    pub title: String,
+    /// Each zone's label.
+    pub zones: Vec<String>,
+    /// Each group's label and zone, in order of first appearance.
+    pub groups: Vec<(String, u32)>,
+    /// Each endpoint, in graph order.
+    pub endpoints: Vec<DrawnEndpoint>,
+}
+
+/// An endpoint of a [`Drawing`].
+pub(crate) struct DrawnEndpoint {
+    /// Index into [`Drawing::groups`].
+    pub group: usize,
+    /// `GET /path`, `action read`, `exchange name`.
+    pub label: String,
+    /// Each step's label, in order.
+    pub steps: Vec<String>,
+}
+
+/// The drawing of a graph.
+pub(crate) fn drawing(g: &Graph) -> Drawing {
+    let zones = g
+        .zones
+        .iter()
+        .map(|zone| {
+            let mut label = format!("zone {}", zone.name);
+            if zone.require_tls {
+                label.push_str("\nrequire tls");
             }
-        }
-        let _ = writeln!(out, "  z{zi} [label={}, shape=folder, style=filled, fillcolor=\"#e8eef7\"];", quote(&label));
-    }
+            if let Some(peers) = &zone.mtls_peers {
+                label.push_str(&format!("\nrequire mtls {}", peers.join(", ")));
+            }
+            if !zone.networks.is_empty() {
+                label.push_str(&format!("\nnetwork {}", zone.networks.join(", ")));
+            }
+            for &i in &zone.issuers {
+                if let Some(issuer) = g.issuers.get(i as usize) {
+                    label.push_str(&format!("\nissuer {} (aud {})", issuer.iss, issuer.audiences.join(", ")));
+                }
+            }
+            label
+        })
+        .collect();
     let mut groups: Vec<(String, u32)> = Vec::new();
-    for (ei, ep) in g.endpoints.iter().enumerate() {
+    let mut endpoints = Vec::new();
+    for ep in &g.endpoints {
         let (group, label) = match &ep.kind {
             EndpointKind::Route { api, method, path } => (format!("api {api}"), format!("{} {path}", method.as_str())),
             EndpointKind::Action { resource, action } => (format!("resource {resource}"), format!("action {action}")),
@@ -43,19 +64,41 @@ pub fn to_dot(g: &Graph) -> String {
         let gi = match groups.iter().position(|(name, _)| *name == group) {
             Some(i) => i,
             None => {
-                groups.push((group.clone(), ep.zone));
-                let i = groups.len() - 1;
-                let _ = writeln!(out, "  g{i} [label={}, shape=component];", quote(&group));
-                let _ = writeln!(out, "  z{} -> g{i};", ep.zone);
-                i
+                groups.push((group, ep.zone));
+                groups.len() - 1
             }
         };
-        let _ = writeln!(out, "  e{ei} [label={}, style=\"rounded,bold\"];", quote(&label));
+        let steps = ep.steps.iter().map(|step| step_label(g, &step.kind)).collect();
+        endpoints.push(DrawnEndpoint { group: gi, label, steps });
+    }
+    Drawing { title: format!("revision {}", short(&g.revision)), zones, groups, endpoints }
+}
+
+/// Renders the graph as a `dot` document (`dot -Tsvg` draws it).
+pub fn to_dot(g: &Graph) -> String {
+    let d = drawing(g);
+    let mut out = String::new();
+    let _ = writeln!(out, "digraph warden {{");
+    let _ = writeln!(out, "  graph [rankdir=LR, fontname=\"Helvetica\", label={}, labelloc=t];", quote(&d.title));
+    let _ = writeln!(out, "  node [shape=box, style=rounded, fontname=\"Helvetica\", fontsize=10];");
+    let _ = writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=9];");
+    for (zi, label) in d.zones.iter().enumerate() {
+        let _ = writeln!(out, "  z{zi} [label={}, shape=folder, style=filled, fillcolor=\"#e8eef7\"];", quote(label));
+    }
+    let mut drawn = vec![false; d.groups.len()];
+    for (ei, ep) in d.endpoints.iter().enumerate() {
+        let gi = ep.group;
+        if let (Some(seen @ false), Some((group, zone))) = (drawn.get_mut(gi), d.groups.get(gi)) {
+            let _ = writeln!(out, "  g{gi} [label={}, shape=component];", quote(group));
+            let _ = writeln!(out, "  z{zone} -> g{gi};");
+            *seen = true;
+        }
+        let _ = writeln!(out, "  e{ei} [label={}, style=\"rounded,bold\"];", quote(&ep.label));
         let _ = writeln!(out, "  g{gi} -> e{ei};");
         let mut prev = format!("e{ei}");
         for (si, step) in ep.steps.iter().enumerate() {
             let node = format!("e{ei}s{si}");
-            let _ = writeln!(out, "  {node} [label={}];", quote(&step_label(g, &step.kind)));
+            let _ = writeln!(out, "  {node} [label={}];", quote(step));
             let _ = writeln!(out, "  {prev} -> {node};");
             prev = node;
         }

@@ -15,6 +15,7 @@ pub mod fingerprint;
 pub mod graph;
 pub mod lints;
 pub mod lower;
+pub mod svg;
 
 use warden_language::{Diagnostic, LineIndex, Parsed};
 

@@ -102,6 +102,90 @@ fn bank_over_http_matches_warden_eval() {
     assert_eq!(w.stop(), Some(0));
 }
 
+/// `POST path` with `body` sent as it is (not re-encoded).
+fn post_raw(w: &Warden, path: &str, body: &str) -> warden_e2e::Response {
+    request(w.http, "POST", path, &[("content-type", "application/json")], Some(body.as_bytes())).unwrap()
+}
+
+#[test]
+fn an_array_in_place_of_a_json_object_is_a_400_not_a_decision() {
+    let w = Warden::start(&policies().join("bank"), &[]).unwrap();
+    let me = r#"{"method":"GET","scheme":"https","host":"id.example.com","path":"/v1/me"}"#;
+    // Serde would read a struct from an array of its fields in order: every
+    // object of the documented formats refuses one, as any malformed check.
+    for (path, body, needle) in [
+        ("/v1/check", format!(r#"{{"request":{me},"source":[null,null]}}"#), "`source` must be a JSON object"),
+        ("/v1/check", r#"[{"method":"GET","scheme":"https","path":"/x"}]"#.to_owned(), "must be a JSON object"),
+        ("/v1/check", r#" [{"method":"GET","scheme":"https","path":"/x"}, null]"#.to_owned(), "must be a JSON object"),
+        ("/v1/check", r#"{"request":["GET","https","h","/x"]}"#.to_owned(), "`request` must be a JSON object"),
+        (
+            "/v1/check/resource",
+            r#"{"resource":{"type":"note","id":"n7"},"action":"read","source":[null,null]}"#.to_owned(),
+            "`source` must be a JSON object",
+        ),
+        ("/v1/check/resource", r#"[{"type":"note","id":"n7"},"read"]"#.to_owned(), "must be a JSON object"),
+        ("/v1/check/resource", r#"{"resource":["note","n7"],"action":"read"}"#.to_owned(), "`resource` must be"),
+        (
+            "/v1/check/resource",
+            r#"{"resource":{"type":"note"},"action":"read","subject":["ada",{}]}"#.to_owned(),
+            "`subject` must be a JSON object",
+        ),
+        ("/v1/check/batch", format!(r#"[{{"request":{me},"source":[null,null]}}]"#), "check 0: malformed check"),
+        ("/v1/check/batch", format!(r#"[{{"request":{me}}},[{me}]]"#), "check 1: the check is not a JSON object"),
+        (
+            "/access/v1/evaluation",
+            r#"[{"type":"user","id":"ada"},{"name":"read"},{"type":"doc","id":"1"}]"#.to_owned(),
+            "must be a JSON object",
+        ),
+        (
+            "/access/v1/evaluation",
+            r#"{"subject":{"type":"user","id":"ada"},"action":["read"],"resource":{"type":"doc","id":"1"}}"#.to_owned(),
+            "`action` must be a JSON object",
+        ),
+        (
+            "/access/v1/evaluations",
+            r#"{"subject":["user","ada"],"action":{"name":"read"},"resource":{"type":"doc","id":"1"}}"#.to_owned(),
+            "`subject` must be a JSON object",
+        ),
+        (
+            "/access/v1/evaluations",
+            r#"{"subject":{"type":"user","id":"ada"},"action":{"name":"read"},"evaluations":[["doc","1"]]}"#.to_owned(),
+            "each of `evaluations` must be a JSON object",
+        ),
+    ] {
+        let r = post_raw(&w, path, &body);
+        assert_eq!(r.status, 400, "{path} {body}");
+        let e = r.json().unwrap();
+        assert!(e["error"].as_str().is_some_and(|e| e.contains(needle)), "{path} {body}: {e}");
+        assert!(e.get("allow").is_none() && e.get("decision").is_none(), "{e}");
+    }
+    // The object forms are judged as before.
+    for (path, body) in [
+        ("/v1/check", format!(r#"{{"request":{me},"source":{{}}}}"#)),
+        ("/v1/check", format!(r#"{{"request":{me},"source":null}}"#)),
+        ("/v1/check", format!(r#" {{"request":{me}}}"#)),
+        ("/v1/check/resource", r#"{"resource":{"type":"note","id":"n7"},"action":"read","source":{}}"#.to_owned()),
+        (
+            "/v1/check/resource",
+            r#"{"resource":{"type":"note","id":"n7"},"action":"read","subject":{"id":"a"}}"#.to_owned(),
+        ),
+    ] {
+        let r = post_raw(&w, path, &body);
+        assert_eq!(r.status, 200, "{path} {body}");
+        assert!(r.json().unwrap()["allow"].is_boolean(), "{path} {body}");
+    }
+    let batch = post_raw(&w, "/v1/check/batch", &format!(r#"[{{"request":{me},"source":{{}}}}]"#));
+    assert_eq!(batch.status, 200);
+    assert_eq!(batch.json().unwrap().as_array().map(Vec::len), Some(1));
+    let authzen = post_raw(
+        &w,
+        "/access/v1/evaluations",
+        r#"{"subject":{"type":"user","id":"ada"},"action":{"name":"read"},"evaluations":[{"resource":{"type":"doc","id":"1"}}]}"#,
+    );
+    assert_eq!(authzen.status, 200);
+    assert!(authzen.json().unwrap()["evaluations"][0]["decision"].is_boolean());
+}
+
 const ZONE: &str = "zone z {\n  require tls\n}\n\n";
 
 fn variant(route: &str) -> String {

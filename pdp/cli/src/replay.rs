@@ -26,7 +26,9 @@ use warden_engine::decision::Decision;
 use warden_engine::limits::{BackendError, Limiter, Outcome as LimitOutcome, Rate};
 use warden_engine::run::{Engine, HttpRequest, ResourceRequest};
 
-use crate::testing::Replayer;
+use warden_engine::testing::Replayer;
+
+use crate::keys::AwsLcKeys;
 
 /// The longest log line read (a line with a captured body of 64 KiB is about 90 KiB).
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -127,7 +129,7 @@ impl Limiter for Unlimited {
 
 /// Replays every line of `log` against `graph`.
 pub fn replay(log: impl BufRead, graph: &Graph) -> Result<Summary, String> {
-    let replayer = Replayer::new(graph);
+    let replayer = Replayer::new(graph, &AwsLcKeys);
     let engine = replayer.engine(Arc::new(Unlimited))?;
     let mut summary = Summary::default();
     let mut groups: BTreeMap<(String, Direction), Group> = BTreeMap::new();

@@ -18,6 +18,7 @@ pub mod path;
 pub mod run;
 pub mod schema;
 pub mod secrets;
+pub mod testing;
 pub mod token_cache;
 pub mod transport;
 

@@ -54,10 +54,11 @@ impl Bounds {
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// The request.
+    #[serde(deserialize_with = "object::request")]
     pub request: RequestPart,
     /// Where it came from: asserted by the caller, which only callers allowed
     /// to assert may do (`[callers]`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::source")]
     pub source: Option<SourcePart>,
 }
 
@@ -137,11 +138,12 @@ impl SourcePart {
 #[serde(deny_unknown_fields)]
 pub struct ResourceCheck {
     /// The resource.
+    #[serde(deserialize_with = "object::resource")]
     pub resource: ResourcePart,
     /// The action.
     pub action: String,
     /// The asserted subject.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::subject")]
     pub subject: Option<SubjectPart>,
     /// Or a bearer token.
     #[serde(default)]
@@ -151,7 +153,7 @@ pub struct ResourceCheck {
     pub context: Option<Value>,
     /// The calling service's address and principal, asserted: only callers
     /// allowed to assert may give it; otherwise the connection says who calls.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::source")]
     pub source: Option<SourcePart>,
 }
 
@@ -179,6 +181,154 @@ pub struct SubjectPart {
     /// Properties (claims).
     #[serde(default)]
     pub properties: Map<String, Value>,
+}
+
+/// The members of the check formats that are JSON objects, read only from
+/// objects. Serde's derived `Deserialize` also reads a struct from a JSON array
+/// of its fields in order (`"source": [null, null]`), which the documented
+/// formats do not allow: these refuse it, naming the member. The object's
+/// members are handed straight to the struct as they are read (no
+/// intermediate tree), so an object costs what it cost before.
+pub(crate) mod object {
+    use std::marker::PhantomData;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    use super::{RequestPart, ResourcePart, SourcePart, SubjectPart};
+
+    /// Reads a `T` from a JSON object only; `what` names it in the error
+    /// ("`source`", "each of `evaluations`").
+    pub(crate) struct ObjectOf<T> {
+        what: &'static str,
+        kind: PhantomData<fn() -> T>,
+    }
+
+    impl<T> ObjectOf<T> {
+        pub(crate) fn new(what: &'static str) -> ObjectOf<T> {
+            ObjectOf { what, kind: PhantomData }
+        }
+    }
+
+    impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ObjectOf<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{} to be a JSON object", self.what)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<T, A::Error> {
+            Err(de::Error::custom(format_args!("{} must be a JSON object, not an array", self.what)))
+        }
+    }
+
+    impl<'de, T: de::Deserialize<'de>> DeserializeSeed<'de> for ObjectOf<T> {
+        type Value = T;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+            // `any`, not `map`: an array reaches `visit_seq` and its own message.
+            d.deserialize_any(self)
+        }
+    }
+
+    /// An optional object: `null` (or absent, with `#[serde(default)]`) is `None`.
+    struct OptionalObjectOf<T>(ObjectOf<T>);
+
+    impl<'de, T: de::Deserialize<'de>> Visitor<'de> for OptionalObjectOf<T> {
+        type Value = Option<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.expecting(f)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+            self.0.deserialize(d).map(Some)
+        }
+    }
+
+    /// A list of objects: the list's name, and what names each item.
+    struct ListOf<T>(&'static str, &'static str, PhantomData<fn() -> T>);
+
+    impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ListOf<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{} to be a JSON list of objects", self.0)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            // No capacity from the size hint: the body's length bounds the list.
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element_seed(ObjectOf::<T>::new(self.1))? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+
+    /// A required object member, `what` naming it.
+    pub(crate) fn required<'de, D: Deserializer<'de>, T: de::Deserialize<'de>>(
+        d: D,
+        what: &'static str,
+    ) -> Result<T, D::Error> {
+        ObjectOf::new(what).deserialize(d)
+    }
+
+    /// An optional object member, `what` naming it.
+    pub(crate) fn optional<'de, D: Deserializer<'de>, T: de::Deserialize<'de>>(
+        d: D,
+        what: &'static str,
+    ) -> Result<Option<T>, D::Error> {
+        d.deserialize_option(OptionalObjectOf(ObjectOf::new(what)))
+    }
+
+    /// A list whose items are objects, `what` naming the list and `each` an item.
+    pub(crate) fn list<'de, D: Deserializer<'de>, T: de::Deserialize<'de>>(
+        d: D,
+        what: &'static str,
+        each: &'static str,
+    ) -> Result<Vec<T>, D::Error> {
+        d.deserialize_seq(ListOf(what, each, PhantomData))
+    }
+
+    /// `request`.
+    pub(super) fn request<'de, D: Deserializer<'de>>(d: D) -> Result<RequestPart, D::Error> {
+        required(d, "`request`")
+    }
+
+    /// `source`.
+    pub(super) fn source<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SourcePart>, D::Error> {
+        optional(d, "`source`")
+    }
+
+    /// `resource`.
+    pub(super) fn resource<'de, D: Deserializer<'de>>(d: D) -> Result<ResourcePart, D::Error> {
+        required(d, "`resource`")
+    }
+
+    /// `subject`.
+    pub(super) fn subject<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SubjectPart>, D::Error> {
+        optional(d, "`subject`")
+    }
+}
+
+/// Whether a JSON text is an array (its first byte past JSON whitespace is
+/// `[`): a check must be an object, and serde's derived `Deserialize` would
+/// read an array of its fields in order. One look at the first byte, so the
+/// body is still parsed once.
+pub fn is_json_array(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'[')
 }
 
 /// Either check, told apart by its fields.
@@ -247,6 +397,9 @@ pub fn parse_check(bytes: &[u8]) -> Result<AnyCheck, CheckError> {
     #[derive(Deserialize)]
     struct Probe {
         resource: Option<serde::de::IgnoredAny>,
+    }
+    if is_json_array(bytes) {
+        return Err(CheckError::NotObject("it is a JSON array".to_owned()));
     }
     let probe: Probe = serde_json::from_slice(bytes).map_err(|e| CheckError::NotObject(e.to_string()))?;
     if probe.resource.is_some() {
@@ -443,7 +596,7 @@ impl ResourceCheck {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
     use super::*;
 
@@ -494,6 +647,64 @@ mod tests {
         assert!(parse_check(resource).unwrap_err().to_string().contains("duplicate field `action`"));
         let ok = br#"{"resource": {"type": "doc", "id": "1"}, "action": "read"}"#;
         assert!(matches!(parse_check(ok).unwrap(), AnyCheck::Resource(_)));
+    }
+
+    #[test]
+    fn an_array_in_place_of_an_object_is_refused() {
+        let err = |body: &str| parse_check(body.as_bytes()).unwrap_err().to_string();
+        // A whole check as an array, with or without whitespace before it.
+        assert_eq!(
+            err(r#"[{"method": "GET", "scheme": "https", "path": "/x"}]"#),
+            "the check is not a JSON object: it is a JSON array"
+        );
+        assert!(err(" \n\t[null, null]").contains("not a JSON object"));
+        // A member that is an object, given as an array of its fields in order.
+        let http = r#"{"request": {"method": "GET", "scheme": "https", "host": "id.example.com", "path": "/v1/me"},
+            "source": [null, null]}"#;
+        assert!(err(http).contains("`source` must be a JSON object"), "{}", err(http));
+        let request = r#"{"request": ["GET", "https", "h", "/x"]}"#;
+        assert!(err(request).contains("`request` must be a JSON object"), "{}", err(request));
+        let resource = r#"{"resource": {"type": "note", "id": "n7"}, "action": "read", "source": [null, null]}"#;
+        assert!(err(resource).starts_with("malformed resource check: `source` must be a JSON object"));
+        let resource = r#"{"resource": ["note", "n7"], "action": "read"}"#;
+        assert!(err(resource).contains("`resource` must be a JSON object"), "{}", err(resource));
+        let subject = r#"{"resource": {"type": "note"}, "action": "read", "subject": ["ada"]}"#;
+        assert!(err(subject).contains("`subject` must be a JSON object"), "{}", err(subject));
+        // Other types are still refused, naming the member.
+        let text = r#"{"request": {"method": "GET", "scheme": "https", "path": "/x"}, "source": "x"}"#;
+        assert!(err(text).contains("expected `source` to be a JSON object"), "{}", err(text));
+        // Straight from serde too (`warden eval`, the HTTP door), not only through `parse_check`.
+        assert!(serde_json::from_str::<CheckRequest>(http).is_err());
+        assert!(serde_json::from_str::<ResourceCheck>(resource).is_err());
+    }
+
+    #[test]
+    fn objects_null_and_absent_members_still_parse() {
+        let with_source = br#"{"request": {"method": "GET", "scheme": "https", "path": "/x"},
+            "source": {"ip": "192.0.2.1", "principal": "spiffe://a"}}"#;
+        let AnyCheck::Http(c) = parse_check(with_source).unwrap() else { panic!("not an HTTP check") };
+        assert_eq!(c.request.path, "/x");
+        assert_eq!(c.source.unwrap().principal.as_deref(), Some("spiffe://a"));
+        for body in [
+            &br#"{"request": {"method": "GET", "scheme": "https", "path": "/x"}, "source": null}"#[..],
+            br#"  {"request": {"method": "GET", "scheme": "https", "path": "/x"}}"#,
+        ] {
+            let AnyCheck::Http(c) = parse_check(body).unwrap() else { panic!("not an HTTP check") };
+            assert!(c.source.is_none());
+        }
+        let resource = br#"{"resource": {"type": "note", "id": "n7", "properties": {"a": 1}}, "action": "read",
+            "subject": {"id": "ada", "properties": {"role": "admin"}}, "source": {"ip": "192.0.2.1"}, "subject": null}"#;
+        // A member given twice is still refused inside the object reader.
+        assert!(parse_check(resource).unwrap_err().to_string().contains("duplicate field `subject`"));
+        let resource = br#"{"resource": {"type": "note", "id": "n7", "properties": {"a": 1}}, "action": "read",
+            "subject": {"id": "ada", "properties": {"role": "admin"}}, "source": {"ip": "192.0.2.1"}}"#;
+        let AnyCheck::Resource(c) = parse_check(resource).unwrap() else { panic!("not a resource check") };
+        assert_eq!((c.resource.kind.as_str(), c.resource.id.as_str()), ("note", "n7"));
+        assert_eq!(c.subject.unwrap().properties["role"], "admin");
+        assert!(c.source.unwrap().ip.is_some());
+        // Unknown fields inside a member are still refused.
+        let unknown = br#"{"request": {"method": "GET", "scheme": "https", "path": "/x"}, "source": {"port": 1}}"#;
+        assert!(parse_check(unknown).unwrap_err().to_string().contains("unknown field `port`"));
     }
 
     #[test]

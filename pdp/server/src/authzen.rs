@@ -15,9 +15,9 @@ use serde_json::{Map, Value, json};
 
 use super::caller::Caller;
 use super::decide::{Check, Door, decide};
-use super::http::{Bad, CallerOf, Http, JsonBody, error, forwarded_for, no_policy, parse, refused, undecided};
+use super::http::{Bad, CallerOf, Http, JsonBody, error, forwarded_for, no_policy, parse_object, refused, undecided};
 use super::state::{Service, now_ms};
-use crate::api::{ResourcePart, SubjectPart, http_request, resource_request};
+use crate::api::{ResourcePart, SubjectPart, http_request, object, resource_request};
 use crate::engine::decision::Decision;
 
 /// Most evaluations in one `/access/v1/evaluations` call (as a batch).
@@ -40,12 +40,37 @@ struct Action {
 }
 
 /// One evaluation; in `/evaluations` each part defaults to the request's own.
+/// Its parts are JSON objects (an array in place of one is refused, see
+/// [`object`]); a `context` that is not an object is refused by [`problem`].
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 struct Evaluation {
+    #[serde(default, deserialize_with = "subject")]
     subject: Option<Entity>,
+    #[serde(default, deserialize_with = "action")]
     action: Option<Action>,
+    #[serde(default, deserialize_with = "resource")]
     resource: Option<Entity>,
     context: Option<Value>,
+}
+
+fn subject<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Entity>, D::Error> {
+    object::optional(d, "`subject`")
+}
+
+fn action<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Action>, D::Error> {
+    object::optional(d, "`action`")
+}
+
+fn resource<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Entity>, D::Error> {
+    object::optional(d, "`resource`")
+}
+
+fn evaluations_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Evaluation>, D::Error> {
+    object::list(d, "`evaluations`", "each of `evaluations`")
+}
+
+fn options<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Options, D::Error> {
+    object::required(d, "`options`")
 }
 
 /// How `/evaluations` combines its answers.
@@ -68,9 +93,9 @@ struct Options {
 struct Evaluations {
     #[serde(flatten)]
     defaults: Evaluation,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "evaluations_list")]
     evaluations: Vec<Evaluation>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "options")]
     options: Options,
 }
 
@@ -215,10 +240,12 @@ pub async fn evaluation(
 ) -> Response {
     let response = match Asker::new(&h.service, &caller, &headers) {
         Err((status, why)) => error(status, why),
-        Ok(asker) => match parse::<Evaluation>(&body, "evaluation").and_then(|e| complete(e, &Evaluation::default())) {
-            Err(e) => error(StatusCode::BAD_REQUEST, e),
-            Ok(e) => decide_one(&h.service, e, &asker).await,
-        },
+        Ok(asker) => {
+            match parse_object::<Evaluation>(&body, "evaluation").and_then(|e| complete(e, &Evaluation::default())) {
+                Err(e) => error(StatusCode::BAD_REQUEST, e),
+                Ok(e) => decide_one(&h.service, e, &asker).await,
+            }
+        }
     };
     with_request_id(response, &headers)
 }
@@ -234,7 +261,7 @@ pub async fn evaluations(
 ) -> Response {
     let response = match Asker::new(&h.service, &caller, &headers) {
         Err((status, why)) => error(status, why),
-        Ok(asker) => match parse::<Evaluations>(&body, "evaluations") {
+        Ok(asker) => match parse_object::<Evaluations>(&body, "evaluations") {
             Err(e) => error(StatusCode::BAD_REQUEST, e),
             Ok(req) if req.evaluations.is_empty() => match complete(req.defaults, &Evaluation::default()) {
                 Err(e) => error(StatusCode::BAD_REQUEST, e),
@@ -324,4 +351,86 @@ pub async fn configuration(State(h): State<Http>, uri: axum::http::Uri, headers:
         "access_evaluations_endpoint": format!("{base}/access/v1/evaluations"),
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn evaluation(body: &str) -> Result<Evaluation, String> {
+        parse_object(body.as_bytes(), "evaluation")
+    }
+
+    fn evaluations(body: &str) -> Result<Evaluations, String> {
+        parse_object(body.as_bytes(), "evaluations")
+    }
+
+    #[test]
+    fn an_array_in_place_of_an_object_is_refused() {
+        let ok = r#""subject": {"type": "user", "id": "ada"}, "action": {"name": "read"},
+            "resource": {"type": "doc", "id": "1"}"#;
+        // The whole evaluation.
+        let e = evaluation(r#"[{"type": "user", "id": "ada"}, {"name": "read"}, {"type": "doc", "id": "1"}]"#);
+        assert_eq!(e.unwrap_err(), "malformed evaluation: the evaluation must be a JSON object, not an array");
+        assert!(evaluations("[]").unwrap_err().contains("must be a JSON object"));
+        // Each part, in `/evaluation` and as a default or an item of `/evaluations`.
+        for (part, body) in [
+            (
+                "subject",
+                r#"{"subject": ["user", "ada"], "action": {"name": "read"}, "resource": {"type": "doc", "id": "1"}}"#,
+            ),
+            (
+                "action",
+                r#"{"subject": {"type": "user", "id": "ada"}, "action": ["read"], "resource": {"type": "doc", "id": "1"}}"#,
+            ),
+            (
+                "resource",
+                r#"{"subject": {"type": "user", "id": "ada"}, "action": {"name": "read"}, "resource": ["doc", "1"]}"#,
+            ),
+        ] {
+            let needle = format!("`{part}` must be a JSON object");
+            assert!(evaluation(body).unwrap_err().contains(&needle), "{body}");
+            assert!(evaluations(body).unwrap_err().contains(&needle), "{body}");
+            let item = format!(r#"{{"evaluations": [{body}]}}"#);
+            assert!(evaluations(&item).unwrap_err().contains(&needle), "{item}");
+        }
+        let item = format!(r#"{{{ok}, "evaluations": [["user", "ada"]]}}"#);
+        assert!(evaluations(&item).unwrap_err().contains("each of `evaluations` must be a JSON object"));
+        let options = format!(r#"{{{ok}, "evaluations": [{{}}], "options": ["deny_on_first_deny"]}}"#);
+        assert!(evaluations(&options).unwrap_err().contains("`options` must be a JSON object"));
+        // A context that is not an object is refused once defaults are applied.
+        let context = format!(r#"{{{ok}, "context": [1]}}"#);
+        assert_eq!(
+            complete(evaluation(&context).unwrap(), &Evaluation::default()).unwrap_err(),
+            "`context` must be a JSON object"
+        );
+    }
+
+    #[test]
+    fn objects_still_parse() {
+        let ok = r#""subject": {"type": "user", "id": "ada", "properties": {"role": "admin"}}, "action": {"name": "read"},
+            "resource": {"type": "doc", "id": "1"}, "context": {"time": 1}"#;
+        let (subject, action, resource, context) =
+            complete(evaluation(&format!("{{{ok}}}")).unwrap(), &Evaluation::default()).unwrap();
+        assert_eq!((subject.id.as_str(), action.name.as_str(), resource.kind.as_str()), ("ada", "read", "doc"));
+        assert_eq!(subject.properties["role"], "admin");
+        assert_eq!(context.unwrap()["time"], 1);
+        let batch = format!(
+            r#"{{{ok}, "evaluations": [{{}}, {{"action": {{"name": "write"}}, "subject": null}}],
+                "options": {{"evaluations_semantic": "deny_on_first_deny"}}}}"#
+        );
+        let req = evaluations(&batch).unwrap();
+        assert_eq!(req.evaluations.len(), 2);
+        assert_eq!(req.options.evaluations_semantic, Semantic::DenyOnFirstDeny);
+        assert_eq!(req.defaults.subject.as_ref().unwrap().id, "ada");
+        let second = complete(req.evaluations[1].clone(), &req.defaults).unwrap();
+        assert_eq!((second.0.id.as_str(), second.1.name.as_str()), ("ada", "write"));
+        // Without `evaluations` or `options`, the defaults are the one evaluation.
+        let single = evaluations(&format!("{{{ok}}}")).unwrap();
+        assert!(single.evaluations.is_empty());
+        assert_eq!(single.options.evaluations_semantic, Semantic::ExecuteAll);
+        assert!(complete(single.defaults, &Evaluation::default()).is_ok());
+    }
 }

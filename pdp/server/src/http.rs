@@ -104,6 +104,7 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
         .route("/v1/policy", get(policy))
         .route("/v1/bans", get(bans))
         .route("/v1/bans/{id}", axum::routing::delete(lift_ban))
+        .route("/openapi.json", get(openapi))
         .merge(probes())
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::Extension(BodyLimit(max_body_bytes)))
@@ -117,6 +118,14 @@ pub fn router(http: Http, max_body_bytes: usize, timeout: std::time::Duration) -
             }
         }))
         .with_state(http)
+}
+
+/// The OpenAPI 3.1 document of this HTTP API (the book's
+/// `docs/reference/openapi.json`, checked against this server by schemathesis).
+const OPENAPI: &str = include_str!("../../../docs/reference/openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 /// What probes and scrapers read: liveness, readiness, metrics, status.
@@ -215,6 +224,16 @@ pub(crate) fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8], what: &str) -
     serde_json::from_slice(body).map_err(|e| format!("malformed {what}: {e}"))
 }
 
+/// A JSON body whose documented format is an object: an array is refused here
+/// (serde's derived `Deserialize` would read one as the fields in order), by
+/// its first byte, so the body is still parsed once.
+pub(crate) fn parse_object<'a, T: serde::Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, String> {
+    if crate::api::is_json_array(body) {
+        return Err(format!("malformed {what}: the {what} must be a JSON object, not an array"));
+    }
+    parse(body, what)
+}
+
 /// An HTTP check in the engine's terms, with the source the caller may assert.
 fn http_check(s: &Service, caller: &Caller, c: CheckRequest) -> Result<Check, Bad> {
     let source = s.callers.http_source(caller, c.source.as_ref()).map_err(refused)?;
@@ -233,7 +252,7 @@ fn resource_check(s: &Service, caller: &Caller, xff: &[&str], c: ResourceCheck) 
 }
 
 async fn check(State(h): State<Http>, CallerOf(caller): CallerOf, JsonBody(body): JsonBody) -> Response {
-    let c: CheckRequest = match parse(&body, "check") {
+    let c: CheckRequest = match parse_object(&body, "check") {
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
@@ -260,7 +279,7 @@ async fn check_resource(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Response {
-    let c: ResourceCheck = match parse(&body, "resource check") {
+    let c: ResourceCheck = match parse_object(&body, "resource check") {
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
@@ -471,4 +490,115 @@ async fn metrics(State(h): State<Http>) -> Response {
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use http_body_util::BodyExt as _;
+
+    /// The router on the book's bank policy, as `warden serve` builds it.
+    fn bank() -> Router {
+        let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/bank");
+        let service = Arc::new(Service::new(policies, 1_000, None));
+        service.reload().unwrap();
+        router(
+            Http { service, tls: false, authzen_base_url: None, issuer: None },
+            1 << 20,
+            std::time::Duration::from_secs(5),
+        )
+    }
+
+    /// The status and JSON answer of a POST of `body` to `path`, asked in
+    /// process (a caller that may assert a source).
+    async fn post(app: &Router, path: &str, body: &str) -> (StatusCode, serde_json::Value) {
+        let mut req = axum::http::Request::post(path)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_owned()))
+            .unwrap();
+        req.extensions_mut().insert(Caller::InProcess);
+        let r = tower::ServiceExt::oneshot(app.clone(), req).await.unwrap();
+        let status = r.status();
+        let bytes = r.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_array_in_place_of_an_object_is_a_400() {
+        let app = bank();
+        let me = r#"{"method":"GET","scheme":"https","host":"id.example.com","path":"/v1/me"}"#;
+        for (path, body, needle) in [
+            ("/v1/check", format!(r#"{{"request":{me},"source":[null,null]}}"#), "`source` must be a JSON object"),
+            ("/v1/check", r#"[{"method":"GET","scheme":"https","path":"/x"}]"#.to_owned(), "must be a JSON object"),
+            ("/v1/check", r#"{"request":["GET","https","h","/x"]}"#.to_owned(), "`request` must be a JSON object"),
+            (
+                "/v1/check/resource",
+                r#"{"resource":{"type":"note","id":"n7"},"action":"read","source":[null,null]}"#.to_owned(),
+                "`source` must be a JSON object",
+            ),
+            ("/v1/check/resource", r#"[{"type":"note","id":"n7"},"read"]"#.to_owned(), "must be a JSON object"),
+            (
+                "/v1/check/resource",
+                r#"{"resource":["note","n7"],"action":"read"}"#.to_owned(),
+                "`resource` must be a JSON object",
+            ),
+            (
+                "/v1/check/resource",
+                r#"{"resource":{"type":"note"},"action":"read","subject":["ada",{}]}"#.to_owned(),
+                "`subject` must be a JSON object",
+            ),
+            ("/v1/check/batch", format!(r#"[{{"request":{me},"source":[null,null]}}]"#), "check 0: "),
+            ("/v1/check/batch", format!(r#"[{{"request":{me}}},[{me}]]"#), "check 1: the check is not a JSON object"),
+            (
+                "/access/v1/evaluation",
+                r#"{"subject":["user","ada"],"action":{"name":"read"},"resource":{"type":"doc","id":"1"}}"#.to_owned(),
+                "`subject` must be a JSON object",
+            ),
+            (
+                "/access/v1/evaluations",
+                r#"{"subject":{"type":"user","id":"ada"},"action":{"name":"read"},"evaluations":[["doc","1"]]}"#
+                    .to_owned(),
+                "each of `evaluations` must be a JSON object",
+            ),
+        ] {
+            let (status, answer) = post(&app, path, &body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {answer}");
+            let e = answer["error"].as_str().unwrap();
+            assert!(e.contains(needle), "{path} {body}: {e}");
+            assert!(answer.get("allow").is_none() && answer.get("decision").is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn objects_are_still_judged() {
+        let app = bank();
+        let me = r#"{"method":"GET","scheme":"https","host":"id.example.com","path":"/v1/me"}"#;
+        for (path, body) in [
+            ("/v1/check", format!(r#"{{"request":{me},"source":{{"ip":"192.0.2.1"}}}}"#)),
+            ("/v1/check", format!(r#"{{"request":{me},"source":null}}"#)),
+            ("/v1/check", format!(r#" {{"request":{me}}}"#)),
+            ("/v1/check/resource", r#"{"resource":{"type":"note","id":"n7"},"action":"read"}"#.to_owned()),
+            (
+                "/v1/check/resource",
+                r#"{"resource":{"type":"note","id":"n7"},"action":"read","subject":{"id":"ada"}}"#.to_owned(),
+            ),
+        ] {
+            let (status, answer) = post(&app, path, &body).await;
+            assert_eq!(status, StatusCode::OK, "{path} {body}: {answer}");
+            assert!(answer["allow"].is_boolean(), "{answer}");
+        }
+        let (status, answer) = post(&app, "/v1/check/batch", &format!(r#"[{{"request":{me}}}]"#)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer.as_array().map(Vec::len), Some(1));
+        let (status, answer) = post(
+            &app,
+            "/access/v1/evaluations",
+            r#"{"subject":{"type":"user","id":"ada"},"action":{"name":"read"},"evaluations":[{"resource":{"type":"doc","id":"1"}}]}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert!(answer["evaluations"][0]["decision"].is_boolean(), "{answer}");
+    }
 }

@@ -22,6 +22,7 @@ mod keys;
 mod lint;
 mod lsp;
 mod out;
+mod playground;
 mod replay;
 mod report;
 mod serve;
@@ -91,6 +92,8 @@ enum Command {
     Explain(explain::Args),
     /// The CLI reference (Markdown) and man pages, generated from this help: `warden docs cli|man DIR`.
     Docs(docs::Args),
+    /// Serve the playground (the language, compiler and engine in the browser) on localhost: `warden playground`.
+    Playground(playground::Args),
     /// The release, the graph format it writes and reads, and how it was built (as `--version`).
     Version,
     /// A completion script for a shell, on stdout (bash: `warden completions bash > /etc/bash_completion.d/warden`).
@@ -135,6 +138,7 @@ pub fn main() -> ExitCode {
         Command::Config(args) => config::run(&args),
         Command::Bans(args) => bans::run(&args),
         Command::Docs(args) => docs::run(&args),
+        Command::Playground(args) => playground::run(&args),
         Command::Version => {
             outln!("warden {}", VERSION.as_str());
             true

@@ -8,7 +8,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use warden_cli::testing::{self, Covered, Covers};
+use warden_cli::keys::AwsLcKeys;
+use warden_engine::testing::{self, Covered, Covers};
 
 use super::files;
 use super::out::{errln, outln};
@@ -97,7 +98,7 @@ fn run_once(args: &Args) -> u8 {
         return CANNOT_RUN;
     }
     let Some(warden_project::Compiled { set, graph, .. }) = files::compile_set(&args.dir) else { return CANNOT_RUN };
-    let report = testing::run(&set, &graph, args.filter.as_deref());
+    let report = testing::run(&set, &graph, args.filter.as_deref(), &AwsLcKeys);
     if report.results.is_empty() && !args.allow_empty {
         match &args.filter {
             Some(filter) => errln!("error: no test name contains `{filter}` (`--allow-empty` accepts that)"),

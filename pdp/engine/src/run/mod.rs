@@ -46,9 +46,18 @@ static DECISIONS: AtomicU64 = AtomicU64::new(0);
 /// The process id, read once (`getpid` is a system call).
 static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
 
+/// This process's id; 0 in a browser, where there are no processes (and
+/// `std::process::id` panics).
+fn process_id() -> u32 {
+    #[cfg(not(target_arch = "wasm32"))]
+    return std::process::id();
+    #[cfg(target_arch = "wasm32")]
+    return 0;
+}
+
 /// `{now_ms:012x}-{pid:08x}-{counter:08x}`, written inline (at most 42 bytes).
 fn decision_id(now_ms: u64) -> DecisionId {
-    let pid = *PID.get_or_init(std::process::id);
+    let pid = *PID.get_or_init(process_id);
     let n = DECISIONS.fetch_add(1, Ordering::Relaxed);
     let mut id = DecisionId::new();
     // 16 + 1 + 8 + 1 + 16 bytes at most: always fits.

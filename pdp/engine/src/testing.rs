@@ -1,15 +1,14 @@
-//! The policy test runner (`warden test`): runs the `test` blocks of a policy set
-//! against its compiled graph, with real tokens signed by per-run keys, a fresh rate
-//! limit state and a virtual clock per test.
+//! The policy test runner (`warden test`, the playground): runs the `test`
+//! blocks of a policy set against its compiled graph, with real tokens signed by
+//! per-run keys, a fresh rate limit state and a virtual clock per test. Pure:
+//! the keys come from the caller's crypto library through [`Keys`].
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::KeyPair as RsaKeyPair;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use sha2::Digest as _;
 use warden_compiler::graph::{Algorithm, Graph, KeySource, Method, RouteMatch};
 use warden_compiler::{PolicySet, SourceFile};
 use warden_language::ast::{
@@ -17,12 +16,12 @@ use warden_language::ast::{
 };
 use warden_language::span::LineIndex;
 
-use warden_engine::decision::Decision;
-use warden_engine::eval::Prepared;
-use warden_engine::jwt::JwksVerifier;
-use warden_engine::limits::Memory;
-use warden_engine::path::normalise;
-use warden_engine::run::{Engine, ExchangeRequest, HttpRequest, ResourceRequest};
+use crate::decision::Decision;
+use crate::eval::Prepared;
+use crate::jwt::JwksVerifier;
+use crate::limits::Memory;
+use crate::path::normalise;
+use crate::run::{Engine, ExchangeRequest, HttpRequest, ResourceRequest};
 
 /// Where every test's virtual clock starts (2027-01-15).
 const START_MS: u64 = 1_800_000_000_000;
@@ -67,63 +66,54 @@ pub struct Report {
     pub rules: BTreeSet<String>,
 }
 
-/// A signing key minted for one issuer for this run.
-enum Signer {
-    Rsa(RsaKeyPair),
-    Ec(EcdsaKeyPair),
+/// A signing key made for one run: its algorithm (RS256 or ES256), its public
+/// half as a JWK, and JWS signatures.
+pub trait SigningKey {
+    /// RS256 or ES256.
+    fn algorithm(&self) -> Algorithm;
+    /// The public key as a JWK, with `kid`, `use` and `alg`.
+    fn jwk(&self, kid: &str) -> Value;
+    /// The JWS signature of `message` (for ES256, the fixed-width `r || s`).
+    fn sign(&self, message: &[u8]) -> Vec<u8>;
+}
+
+/// The keys a run signs with, made by the crypto library of the program that
+/// runs it (aws-lc-rs for the CLI, pure-Rust crates in the browser).
+pub trait Keys {
+    /// A fresh key for `algorithm`, or `None` when this library cannot make one.
+    fn generate(&self, algorithm: Algorithm) -> Option<Box<dyn SigningKey>>;
+    /// HMAC-SHA256 of `message` with `key` (tokens that claim an HS* algorithm).
+    fn hmac_sha256(&self, key: &[u8], message: &[u8]) -> Vec<u8>;
 }
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-impl Signer {
-    /// A key for the first algorithm of the allowlist this runner can mint.
-    fn for_algorithms(algs: &[Algorithm]) -> Option<(Signer, Algorithm)> {
-        for alg in algs {
-            match alg {
-                Algorithm::RS256 => {
-                    return RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).ok().map(|k| (Signer::Rsa(k), *alg));
-                }
-                Algorithm::ES256 => {
-                    return EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-                        .ok()
-                        .map(|k| (Signer::Ec(k), *alg));
-                }
-                _ => {}
-            }
-        }
-        None
-    }
+/// The time now, where the platform has a monotonic clock (a browser's
+/// wasm32 has none: tests there report no duration).
+fn clock() -> Option<std::time::Instant> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return Some(std::time::Instant::now());
+    #[cfg(target_arch = "wasm32")]
+    return None;
+}
 
-    fn jwk(&self, kid: &str) -> Value {
-        match self {
-            Signer::Rsa(k) => {
-                let public = k.public_key();
-                json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
-                    "n": b64(public.modulus().big_endian_without_leading_zero()),
-                    "e": b64(public.exponent().big_endian_without_leading_zero())})
-            }
-            Signer::Ec(k) => {
-                let point = k.public_key().as_ref();
-                json!({"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
-                    "x": b64(point.get(1..33).unwrap_or(&[])), "y": b64(point.get(33..65).unwrap_or(&[]))})
-            }
-        }
-    }
+/// A key and the JWS it signs.
+type Signer = Box<dyn SigningKey>;
 
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let message = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-        let rng = SystemRandom::new();
-        let signature = match self {
-            Signer::Rsa(k) => {
-                let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(&RSA_PKCS1_SHA256, &rng, message.as_bytes(), &mut sig).map(|()| sig).unwrap_or_default()
-            }
-            Signer::Ec(k) => k.sign(&rng, message.as_bytes()).map(|s| s.as_ref().to_vec()).unwrap_or_default(),
-        };
-        format!("{message}.{}", b64(&signature))
-    }
+/// A compact JWS of `claims` under `header`, signed by `key`.
+fn jws(key: &dyn SigningKey, header: &Value, claims: &Value) -> String {
+    let message = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let signature = key.sign(message.as_bytes());
+    format!("{message}.{}", b64(&signature))
+}
+
+/// A key for the first algorithm of the allowlist `keys` can make.
+fn for_algorithms(keys: &dyn Keys, algs: &[Algorithm]) -> Option<(Signer, Algorithm)> {
+    algs.iter()
+        .find(|a| matches!(a, Algorithm::RS256 | Algorithm::ES256))
+        .and_then(|alg| keys.generate(*alg).map(|k| (k, *alg)))
 }
 
 /// Test values (`{ a: 1 }`) as JSON.
@@ -149,6 +139,7 @@ fn object(v: Option<&ast::Value>) -> Map<String, Value> {
 
 struct Runner<'g> {
     graph: &'g Graph,
+    keys: &'g dyn Keys,
     engine_graph: Graph,
     signers: Vec<Option<(Signer, Algorithm)>>,
     stranger: Option<Signer>,
@@ -184,7 +175,7 @@ impl Runner<'_> {
         for extra in ["kid", "use", "alg"] {
             jwk.remove(extra);
         }
-        let jkt = warden_engine::dpop::thumbprint(&jwk)?;
+        let jkt = crate::dpop::thumbprint(&jwk)?;
         Ok((key, jwk, jkt))
     }
 
@@ -197,11 +188,11 @@ impl Runner<'_> {
         let claims = json!({
             "jti": format!("warden-test-{n}"),
             "htm": req.method,
-            "htu": warden_engine::dpop::htu(&req.scheme, &req.host, &req.target),
+            "htu": crate::dpop::htu(&req.scheme, &req.host, &req.target),
             "iat": req.now_ms / 1_000,
-            "ath": b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref()),
+            "ath": b64(&sha2::Sha256::digest(token.as_bytes())),
         });
-        Ok(key.sign(&header, &claims))
+        Ok(jws(key.as_ref(), &header, &claims))
     }
 
     fn mint(&self, spec: &TokenSpec, issuers: &[u32], now_ms: u64) -> Result<String, String> {
@@ -251,9 +242,7 @@ impl Runner<'_> {
             }
             Some(TokenVariant::WrongKey) => {
                 signer = self.stranger.as_ref().ok_or("no key to sign with")?;
-                if let Signer::Ec(_) = signer {
-                    header["alg"] = json!("ES256");
-                }
+                header["alg"] = json!(signer.algorithm().as_str());
             }
             Some(TokenVariant::Alg(name)) => {
                 // Claims the named algorithm; HS* is keyed with a throwaway secret.
@@ -264,18 +253,17 @@ impl Runner<'_> {
                         b64(header.to_string().as_bytes()),
                         b64(Value::Object(claims).to_string().as_bytes())
                     );
-                    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"warden-test-secret");
-                    let tag = aws_lc_rs::hmac::sign(&key, message.as_bytes());
-                    return Ok(format!("{message}.{}", b64(tag.as_ref())));
+                    let tag = self.keys.hmac_sha256(b"warden-test-secret", message.as_bytes());
+                    return Ok(format!("{message}.{}", b64(&tag)));
                 }
             }
             _ => {}
         }
-        Ok(signer.sign(&header, &Value::Object(claims)))
+        Ok(jws(signer.as_ref(), &header, &Value::Object(claims)))
     }
 
     fn run_test(&self, test: &ast::Test, file: &SourceFile, report: &mut Report) -> TestResult {
-        let started = std::time::Instant::now();
+        let started = clock();
         let place = Place { path: &file.path, text: &file.text, lines: LineIndex::new(&file.text) };
         let mut result = TestResult {
             name: test.name.value.clone(),
@@ -292,7 +280,7 @@ impl Runner<'_> {
                 result.failures.push(format!("{}: the graph cannot be loaded: {err}", place.at(test.span.start)));
             }
         }
-        result.duration = started.elapsed();
+        result.duration = started.map(|s| s.elapsed()).unwrap_or_default();
         result
     }
 
@@ -593,8 +581,8 @@ fn expectation(e: &Expectation, d: &Decision) -> Option<String> {
 }
 
 /// Runs every test of `set` (whose name contains `filter`, when given) against `graph`.
-pub fn run(set: &PolicySet, graph: &Graph, filter: Option<&str>) -> Report {
-    let runner = runner(graph);
+pub fn run(set: &PolicySet, graph: &Graph, filter: Option<&str>, keys: &dyn Keys) -> Report {
+    let runner = runner(graph, keys);
     let mut report = Report::default();
     for f in &set.files {
         for decl in &f.parsed.file.decls {
@@ -618,8 +606,8 @@ impl<'g> Replayer<'g> {
     /// A replayer for `graph`. Its issuers introspect nothing: a captured
     /// token is signed again as a JWT from its claims (the answer an issuer
     /// gave, for an opaque one), and the run's keys verify it.
-    pub fn new(graph: &'g Graph) -> Replayer<'g> {
-        let mut runner = runner(graph);
+    pub fn new(graph: &'g Graph, keys: &'g dyn Keys) -> Replayer<'g> {
+        let mut runner = runner(graph, keys);
         for issuer in &mut runner.engine_graph.issuers {
             issuer.introspect = None;
         }
@@ -627,7 +615,7 @@ impl<'g> Replayer<'g> {
     }
 
     /// An engine over the graph that counts limits with `limiter`.
-    pub fn engine(&self, limiter: Arc<dyn warden_engine::limits::Limiter>) -> Result<Engine, String> {
+    pub fn engine(&self, limiter: Arc<dyn crate::limits::Limiter>) -> Result<Engine, String> {
         let verifier = JwksVerifier::new(&self.0.engine_graph, &|_| None);
         let prepared = Prepared::new(self.0.engine_graph.clone()).map_err(|e| e.to_string())?;
         Ok(Engine::new(prepared, limiter, Arc::new(verifier)))
@@ -646,19 +634,19 @@ impl<'g> Replayer<'g> {
             }
             None => {
                 let stranger = self.0.stranger.as_ref().ok_or("no key to sign with")?;
-                (stranger, if matches!(stranger, Signer::Rsa(_)) { "RS256" } else { "ES256" })
+                (stranger, stranger.algorithm().as_str())
             }
         };
         let header = json!({"alg": alg, "typ": "JWT", "kid": "warden-test"});
-        Ok(signer.sign(&header, &Value::Object(claims.clone())))
+        Ok(jws(signer.as_ref(), &header, &Value::Object(claims.clone())))
     }
 }
 
 /// A runner for `graph`: one key per issuer, trusted in place of its JWKS.
-fn runner(graph: &Graph) -> Runner<'_> {
+fn runner<'g>(graph: &'g Graph, keys: &'g dyn Keys) -> Runner<'g> {
     // One key per issuer for the run, trusted in place of the issuer's JWKS.
     let signers: Vec<Option<(Signer, Algorithm)>> =
-        graph.issuers.iter().map(|i| Signer::for_algorithms(&i.algorithms)).collect();
+        graph.issuers.iter().map(|i| for_algorithms(keys, &i.algorithms)).collect();
     let mut engine_graph = graph.clone();
     for (issuer, signer) in engine_graph.issuers.iter_mut().zip(&signers) {
         let jwks = match signer {
@@ -667,13 +655,14 @@ fn runner(graph: &Graph) -> Runner<'_> {
         };
         issuer.keys = Some(KeySource::File { path: "<test keys>".to_owned(), jwks });
     }
-    let stranger = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).ok().map(Signer::Ec);
+    // A key no issuer trusts, of the first issuer's algorithm where one can be made.
     let stranger = match signers.iter().flatten().next() {
-        Some((_, Algorithm::RS256)) => RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).ok().map(Signer::Rsa),
-        _ => stranger,
-    };
-    let dpop = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).ok().map(Signer::Ec);
-    Runner { graph, engine_graph, signers, stranger, dpop, proofs: std::cell::Cell::new(0) }
+        Some((_, Algorithm::RS256)) => keys.generate(Algorithm::RS256),
+        _ => None,
+    }
+    .or_else(|| keys.generate(Algorithm::ES256));
+    let dpop = keys.generate(Algorithm::ES256);
+    Runner { graph, keys, engine_graph, signers, stranger, dpop, proofs: std::cell::Cell::new(0) }
 }
 
 /// What a coverage item is.
