@@ -231,6 +231,28 @@ fn compile_dot_is_accepted_by_graphviz() {
 }
 
 #[test]
+fn compile_svg_is_well_formed_svg_with_a_box_per_endpoint() {
+    for set in ["policies/bank", "policies/identity", "policies/todo", "policies/trust"] {
+        let dir = tempfile::tempdir().unwrap();
+        let svg_file = dir.path().join("graph.svg");
+        let out = warden(&["compile", set, "--emit", "svg", "-o", svg_file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{set}: {}", text(&out.stderr));
+        // An XML parser that is not ours (Python's, in Debian's python3): the
+        // root element and the endpoint boxes.
+        let script = "import sys, xml.etree.ElementTree as E\n\
+            r = E.parse(sys.argv[1]).getroot()\n\
+            ns = '{http://www.w3.org/2000/svg}'\n\
+            print(r.tag, sum(1 for g in r.iter(ns + 'g') if g.get('class') == 'endpoint'))";
+        let parsed = Command::new("/usr/bin/python3").args(["-I", "-c", script]).arg(&svg_file).output().unwrap();
+        assert!(parsed.status.success(), "{set}: not well-formed: {}", text(&parsed.stderr));
+        let graph = warden(&["compile", set]);
+        let endpoints =
+            serde_json::from_slice::<serde_json::Value>(&graph.stdout).unwrap()["endpoints"].as_array().unwrap().len();
+        assert_eq!(text(&parsed.stdout).trim(), format!("{{http://www.w3.org/2000/svg}}svg {endpoints}"), "{set}");
+    }
+}
+
+#[test]
 fn compile_cedar_writes_policies_and_a_schema_that_validate_in_strict_mode() {
     use cedar_policy::{PolicySet, Schema, ValidationMode, Validator};
     for set in ["policies/bank", "policies/identity", "policies/todo", "policies/trust"] {

@@ -276,6 +276,11 @@ fn judge(graph: &Graph, request: &str) -> Result<Value, String> {
     let token = match r.get("claims") {
         Some(Value::Object(claims)) => {
             let claims = filled(graph, claims, &method, &host, &target, now_ms);
+            if !claims.contains_key("iss") {
+                return Err("this set trusts no token issuer, so no token can be signed for it: \
+                            send the request without claims"
+                    .to_owned());
+            }
             let token = replayer.token(&claims)?;
             headers.retain(|(n, _)| n != "authorization");
             headers.push(("authorization".to_owned(), format!("Bearer {token}")));

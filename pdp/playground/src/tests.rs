@@ -92,6 +92,13 @@ fn a_request_is_allowed_or_denied_with_its_reason_and_a_token_signed_here() {
     let stranger = ask(json!({"method": "GET", "url": "https://api.bank.example/v1/accounts/42",
         "claims": {"iss": "https://evil.example", "sub": "u-1", "customer_id": "42", "scope": "accounts:read"}}));
     assert_eq!(stranger["decision"]["allow"], false, "{stranger}");
+    // A set without issuers has no key to sign a token with: said so.
+    let none = json!([{"path": "main.warden", "text": "zone z {\n  require tls\n}\n\napi a in zone z {\n  auth none\n  route GET \"/x\" {\n    allow\n  }\n}\n"}]);
+    let answer = parse(&api::decide(
+        &none.to_string(),
+        &json!({"method": "GET", "url": "/x", "claims": {"sub": "u"}}).to_string(),
+    ));
+    assert!(answer["error"].as_str().unwrap().contains("trusts no token issuer"), "{answer}");
     // What cannot be judged is said, not guessed.
     let bad = ask(json!({"method": "GET", "url": "not a url"}));
     assert_eq!(bad["ok"], false);

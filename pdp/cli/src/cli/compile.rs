@@ -1,4 +1,4 @@
-//! `warden compile DIR [--emit graph|dot|cedar|cedar-schema] [-o FILE]`: the decision graph as JSON, a
+//! `warden compile DIR [--emit graph|dot|svg|cedar|cedar-schema] [-o FILE]`: the decision graph as JSON, a
 //! Graphviz picture of it, or the rule layer as Cedar policies and schema (docs/cedar.md).
 
 use std::path::PathBuf;
@@ -15,6 +15,8 @@ pub enum Emit {
     Graph,
     /// Graphviz `dot` source: zones → apis → routes → steps.
     Dot,
+    /// The same picture as SVG, laid out by Warden itself (no Graphviz needed).
+    Svg,
     /// Cedar policies for the rule layer; with `-o FILE` the schema is written
     /// beside it as `FILE` with the extension `.cedarschema`.
     Cedar,
@@ -51,6 +53,7 @@ pub fn run(args: &Args) -> bool {
             }
         },
         Emit::Dot => warden_compiler::dot::to_dot(&graph),
+        Emit::Svg => warden_compiler::svg::to_svg(&graph),
         Emit::Cedar | Emit::CedarSchema => {
             let export = warden_compiler::cedar::to_cedar(&graph);
             report::cedar(&export.diagnostics);
