@@ -13,9 +13,15 @@ const TOOLS: &[&str] = &["clap", "lsp-server", "lsp-types"];
 
 /// The crates in `package`'s normal dependency tree (itself included).
 fn tree(package: &str) -> Vec<String> {
+    tree_with(package, &[])
+}
+
+/// [`tree`], with more `cargo tree` arguments (`--target …`).
+fn tree_with(package: &str, extra: &[&str]) -> Vec<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
         .args(["tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none"])
+        .args(extra)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
@@ -47,6 +53,16 @@ fn the_language_and_the_compiler_do_no_io_and_know_no_decision_point() {
 fn loading_a_policy_set_and_the_language_server_need_no_service_stack() {
     never("warden-project", &[SERVICE, TOOLS, &["warden-server", "warden-proto", "warden-lsp"]]);
     never("warden-lsp", &[SERVICE, &["clap", "warden-server", "warden-proto"]]);
+}
+
+#[test]
+fn the_playground_is_the_language_compiler_and_engine_alone_and_pure_rust_in_the_browser() {
+    never("warden-playground", &[SERVICE, TOOLS, &["warden-project", "warden-server", "warden-lsp", "notify"]]);
+    // In the browser the engine checks signatures with pure-Rust crates: aws-lc does not build there.
+    let wasm = tree_with("warden-playground", &["--target", "wasm32-unknown-unknown"]);
+    assert!(wasm.iter().any(|c| c == "warden-engine") && wasm.iter().any(|c| c == "rsa"), "{wasm:?}");
+    let native = ["aws-lc-rs", "aws-lc-sys", "tokio"];
+    assert!(!wasm.iter().any(|c| native.contains(&c.as_str())), "{wasm:?}");
 }
 
 #[test]
