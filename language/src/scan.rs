@@ -17,7 +17,7 @@ use crate::span::Span;
 pub const MAX_NESTING: usize = 64;
 
 /// Keywords that start a top-level declaration.
-pub const DECL_KEYWORDS: &[&str] = &["zone", "limit", "schema", "data", "api", "resource", "test"];
+pub const DECL_KEYWORDS: &[&str] = &["zone", "limit", "ban", "schema", "data", "api", "resource", "exchange", "test"];
 
 /// A `//` comment (doc comments included).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -175,3 +175,30 @@ fn an_ipv6_prefix_longer_than_an_address_is_refused_where_it_is_written() {
     assert_eq!(d.span.text(source), "129");
     assert!(check("limit per_net = 5 per 1m by source.ip ipv6_prefix 128\n").diagnostics.is_empty());
 }
+
+/// A `ban` or an `exchange` after a broken declaration is a declaration of
+/// its own: it is still parsed and checked (its mistakes reported).
+#[test]
+fn ban_and_exchange_start_declarations_after_a_broken_one() {
+    let source =
+        "api a in zone z {\n  route GET \"/x {\n    allow\n  }\n}\n\nban b = 0 of 403 per 1m by source.ip for 1h\n";
+    let parsed = warden_language::check(source);
+    let codes: Vec<&str> = parsed.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert!(codes.contains(&"E0101"), "{codes:?}");
+    assert!(codes.contains(&"E0128"), "the ban's zero count is reported too: {codes:?}");
+    let source = "api a in zone z {\n  route GET \"/x {\n    allow\n  }\n}\n\nexchange e from zone edge {\n  auth mtls\n  allow\n  mint for zone z {\n    lifetime 0s\n  }\n}\n";
+    let codes: Vec<String> =
+        warden_language::check(source).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect();
+    assert!(codes.iter().any(|c| c == "E0101") && codes.len() >= 2, "{codes:?}");
+}
+
+/// `expect deny 403 allowed` is one mistake (E0115: `allowed` is no denial's
+/// reason), not also a status mismatch with contradictory advice.
+#[test]
+fn allowed_as_a_denial_reason_is_reported_once() {
+    let source = "test \"t\" {\n  request GET \"https://h.example/x\"\n  expect deny 403 allowed\n}\n";
+    let codes: Vec<String> =
+        warden_language::check(source).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect();
+    assert!(codes.iter().any(|c| c == "E0115"), "{codes:?}");
+    assert!(!codes.iter().any(|c| c == "E0124"), "{codes:?}");
+}

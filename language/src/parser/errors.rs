@@ -12,7 +12,8 @@ use crate::suggest::keyword_suggestion;
 /// How a grammar rule reads in an error message, and the group it belongs to.
 fn describe(rule: Rule) -> Option<(&'static str, Option<&'static str>)> {
     use Rule::*;
-    const DECL: Option<&str> = Some("a declaration (`zone`, `limit`, `schema`, `data`, `api`, `resource` or `test`)");
+    const DECL: Option<&str> =
+        Some("a declaration (`zone`, `limit`, `ban`, `schema`, `data`, `api`, `resource`, `exchange` or `test`)");
     const STMT: Option<&str> = Some("a statement (`auth`, `scope`, `limit`, `body`, `allow`, `deny`…)");
     const ISSUER: Option<&str> =
         Some("an issuer setting (`jwks`, `audience`, `algorithms`, `leeway`, `scopes from` or `secret`)");

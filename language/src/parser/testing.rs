@@ -93,9 +93,11 @@ impl Builder<'_> {
                     _ => {
                         let status = args.next().map(|s| self.status(s));
                         let reason = args.next().and_then(|r| self.reason(r));
+                        // `allowed` is no denial's reason: that is said once, below.
                         if let (Some(status), Some(reason)) = (&status, &reason)
                             && !reason.node.may_have(status.node)
                             && status.node != 0
+                            && reason.node != Reason::Allowed
                         {
                             self.error(
                                 Diagnostic::error(
@@ -173,7 +175,7 @@ impl Builder<'_> {
                 let close = Reason::ALL.iter().find(|r| edit_distance(r.as_str(), name) <= 2);
                 let help = match close {
                     Some(r) => format!("did you mean `{r}`?"),
-                    None => "reasons are listed in LANGUAGE.md, Decision semantics".to_owned(),
+                    None => "`warden explain E0115` lists every reason with its status".to_owned(),
                 };
                 self.error(
                     Diagnostic::error(codes::UNKNOWN_REASON, span, format!("unknown reason `{name}`"))

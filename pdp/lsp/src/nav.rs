@@ -24,7 +24,7 @@ use crate::{from_proto, to_proto};
 pub struct Declared {
     /// Index of the file it is in.
     pub file: usize,
-    /// `zone`, `limit`, `schema`, `data`, `api`, `resource` or `test`.
+    /// `zone`, `limit`, `ban`, `schema`, `data`, `api`, `resource`, `exchange` or `test`.
     pub keyword: &'static str,
     /// Its name.
     pub name: String,
