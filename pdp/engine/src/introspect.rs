@@ -70,7 +70,8 @@ pub fn check(answer: &Map<String, Value>, issuer: &Issuer, now_ms: u64) -> Resul
     let now = now_ms / 1_000;
     let leeway = issuer.leeway_ms / 1_000;
     match answer.get("exp").and_then(Value::as_u64) {
-        Some(exp) if exp.saturating_add(leeway) < now => {
+        // Expired once `exp` plus the leeway is reached, as a JWT is (RFC 7519 4.1.4).
+        Some(exp) if exp.saturating_add(leeway) <= now => {
             return Err((Reason::TokenExpired, "the token has expired".to_owned()));
         }
         Some(_) => {}

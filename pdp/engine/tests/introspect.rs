@@ -53,6 +53,8 @@ impl Introspector for Answers {
             }
             "elsewhere" => json!({"active": true, "aud": ["https://other.example"], "exp": NOW_S + 60}),
             "expired" => json!({"active": true, "aud": "https://api.example", "exp": NOW_S - 120}),
+            // Expired exactly when the leeway (30 s by default) runs out, as a JWT is.
+            "at-leeway" => json!({"active": true, "aud": "https://api.example", "exp": NOW_S - 30}),
             "no-exp" => json!({"active": true, "aud": "https://api.example"}),
             "narrow" => json!({"active": true, "aud": "https://api.example", "exp": NOW_S + 60, "scope": "profile",
                 "customer_id": "42"}),
@@ -103,6 +105,7 @@ fn every_other_answer_is_refused_with_its_reason() {
         ("foreign", Reason::IssuerUntrusted, 401),
         ("elsewhere", Reason::AudienceMismatch, 401),
         ("expired", Reason::TokenExpired, 401),
+        ("at-leeway", Reason::TokenExpired, 401),
         ("no-exp", Reason::TokenMalformed, 401),
         ("down", Reason::IntrospectionUnavailable, 503),
     ] {
