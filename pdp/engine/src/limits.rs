@@ -1005,12 +1005,15 @@ mod tests {
         // Another key, another window: counted apart.
         assert_eq!(m.distinct(1, "ip-b", "alice", 60_000, 1_000), Ok(1));
         assert_eq!(m.distinct(1, "ip-a", "alice", 60_000, 61_000), Ok(1));
-        // Many values for one key: one sketch, an estimate within a few percent.
+        // Many values for one key: one sketch, an estimate. Precision 10 has a
+        // standard error of 1.04/√1024 ≈ 3.3 %, and the sketch's hash is seeded
+        // at random per run: within four standard errors (13 %) but for about one
+        // run in 15,000 (±5 % failed one run in a few).
         let mut last = 0;
         for i in 0..100_000u64 {
             last = m.distinct(2, "ip-c", &i.to_string(), 60_000, 1_000).unwrap();
         }
-        assert!((95_000..=105_000).contains(&last), "{last}");
+        assert!((87_000..=113_000).contains(&last), "{last}");
         // A flood of keys: at most the cap of sketches (a sixteenth of the buckets, at least 16).
         for i in 0..10_000u64 {
             m.distinct(3, &i.to_string(), "v", 60_000, 1_000).unwrap();
