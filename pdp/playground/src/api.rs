@@ -80,13 +80,12 @@ fn load(files: &str) -> Result<(PolicySet, Files), String> {
         }
         out.push((path.to_owned(), text.to_owned()));
     }
-    let set = PolicySet {
-        files: out
-            .iter()
-            .filter(|(p, _)| p.ends_with(".warden"))
-            .map(|(p, t)| SourceFile::new(p.clone(), t.clone()))
-            .collect(),
-    };
+    // In the order `warden` reads a set from disk (names sorted directory by
+    // directory), so the revision is the one `warden compile` prints, however
+    // the page lists its files.
+    let mut policies: Vec<&(String, String)> = out.iter().filter(|(p, _)| p.ends_with(".warden")).collect();
+    policies.sort_by(|a, b| std::path::Path::new(&a.0).cmp(std::path::Path::new(&b.0)));
+    let set = PolicySet { files: policies.into_iter().map(|(p, t)| SourceFile::new(p.clone(), t.clone())).collect() };
     if set.files.is_empty() {
         return Err("no `.warden` file".to_owned());
     }

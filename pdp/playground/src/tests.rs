@@ -48,6 +48,17 @@ fn the_examples_are_the_sets_of_policies_and_each_checks_and_passes_its_tests() 
 }
 
 #[test]
+fn the_revision_does_not_depend_on_the_order_the_page_lists_files_in() {
+    let files = parse(&example("bank"));
+    let mut reversed = files.as_array().unwrap().clone();
+    reversed.reverse();
+    let forward = parse(&api::check(&files.to_string()));
+    let backward = parse(&api::check(&Value::Array(reversed).to_string()));
+    assert_eq!(forward["revision"], backward["revision"]);
+    assert!(forward["revision"].is_string());
+}
+
+#[test]
 fn a_broken_line_is_reported_where_it_is_and_the_fix_clears_it() {
     let policy =
         "zone edge {\n  require tls\n}\n\napi a in zone edge {\n  auth none\n  route GET \"/x {\n    allow\n  }\n}\n";
