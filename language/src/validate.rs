@@ -431,6 +431,12 @@ impl Validator {
             }
         };
         let is_array = matches!(ty.kind, TypeKind::Array(_));
+        // A name that is no built-in names a schema: an object, which no
+        // constraint applies to (its fields carry their own).
+        let schema = match &ty.kind {
+            TypeKind::Named(name) if kind.is_none() => Some(name.name.as_str()),
+            _ => None,
+        };
         let mut seen = Seen::new();
         let mut min: Option<f64> = None;
         let mut max: Option<f64> = None;
@@ -469,14 +475,17 @@ impl Validator {
                     is_array
                 }
             };
-            // A named schema type is resolved by the compiler; only built-ins are judged here.
-            let judged = kind.is_some() || is_array;
+            let judged = kind.is_some() || is_array || schema.is_some();
             if judged && !fits {
-                let ty_name = match (&kind, is_array) {
+                let ty_name = match (&kind, schema) {
                     (Some((_, name)), _) => format!("`{name}`"),
-                    (None, _) => "a list".to_owned(),
+                    (None, Some(name)) => format!("schema `{name}`"),
+                    (None, None) => "a list".to_owned(),
                 };
                 let help = match &c.node {
+                    _ if schema.is_some() => {
+                        "a schema is an object: constrain its fields in its own declaration, or the list of it with `min_items`/`max_items` after the `]`"
+                    }
                     Constraint::Min(_) | Constraint::Max(_) => {
                         "`min` and `max` bound numbers; use `min_len`/`max_len` for strings and `min_items`/`max_items` for lists"
                     }

@@ -202,3 +202,19 @@ fn allowed_as_a_denial_reason_is_reported_once() {
     assert!(codes.iter().any(|c| c == "E0115"), "{codes:?}");
     assert!(!codes.iter().any(|c| c == "E0124"), "{codes:?}");
 }
+
+/// A constraint on a field whose type is a schema (an object) does not
+/// apply: E0121, not silently dropped. On a list of that schema, the list's
+/// own bounds still apply.
+#[test]
+fn constraints_on_a_schema_typed_field_are_refused() {
+    let source = "schema Payee {\n  name: string\n}\n\nschema Transfer {\n  payee: Payee max_len 3 min 1\n  payees: [Payee] min_items 1\n}\n";
+    let parsed = warden_language::check(source);
+    let found: Vec<(&str, &str)> = parsed
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.as_str(), &source[d.span.start as usize..d.span.end as usize]))
+        .collect();
+    assert_eq!(found, [("E0121", "max_len 3"), ("E0121", "min 1")], "{:?}", parsed.diagnostics);
+    assert!(parsed.diagnostics[0].message.contains("schema `Payee`"), "{}", parsed.diagnostics[0].message);
+}
