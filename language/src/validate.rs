@@ -159,6 +159,12 @@ impl Validator {
             }
             match &item.node {
                 IssuerItem::Audience(values) => self.non_empty_strings(values, "audience"),
+                // Token times are whole seconds (RFC 7519): a fraction would be dropped.
+                IssuerItem::Leeway(d) if d.millis() % 1_000 != 0 => self.diags.push(
+                    Diagnostic::error(codes::OUT_OF_RANGE, d.span, "a leeway is whole seconds")
+                        .with_label("token times (`exp`, `nbf`, `iat`) are whole seconds")
+                        .with_help("write `leeway 0s`, `leeway 1s` or more"),
+                ),
                 IssuerItem::Leeway(d) if d.millis() > 10 * 60_000 => self.diags.push(
                     Diagnostic::error(
                         codes::OUT_OF_RANGE,

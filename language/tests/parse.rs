@@ -218,3 +218,20 @@ fn constraints_on_a_schema_typed_field_are_refused() {
     assert_eq!(found, [("E0121", "max_len 3"), ("E0121", "min 1")], "{:?}", parsed.diagnostics);
     assert!(parsed.diagnostics[0].message.contains("schema `Payee`"), "{}", parsed.diagnostics[0].message);
 }
+
+/// Token times are whole seconds: a leeway with a fraction of a second would
+/// be cut to whole seconds without a word, so it is refused.
+#[test]
+fn a_leeway_is_whole_seconds() {
+    let issuer = |leeway: &str| {
+        format!(
+            "zone z {{\n  issuer \"https://idp.example\" {{\n    jwks url \"https://idp.example/jwks\"\n    audience \"a\"\n    leeway {leeway}\n  }}\n}}\n"
+        )
+    };
+    let codes = |leeway: &str| -> Vec<String> {
+        warden_language::check(&issuer(leeway)).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect()
+    };
+    assert_eq!(codes("500ms"), ["E0128"]);
+    assert_eq!(codes("1500ms"), ["E0128"]);
+    assert!(codes("0s").is_empty() && codes("2000ms").is_empty() && codes("30s").is_empty());
+}
