@@ -171,6 +171,16 @@ impl Decision {
         self
     }
 
+    /// Adds the HTTP Basic challenge (RFC 7617) to a 401: the answer to a
+    /// client that must authenticate with its id and secret.
+    pub fn with_basic_challenge(mut self, realm: &str) -> Decision {
+        if self.status == 401 {
+            let realm = realm.replace('\\', "\\\\").replace('"', "\\\"");
+            self.headers.push(("www-authenticate".to_owned(), format!("Basic realm=\"{realm}\", charset=\"UTF-8\"")));
+        }
+        self
+    }
+
     /// Adds `ratelimit-*` headers, and `retry-after` when the limit denied.
     pub fn with_rate_limit(mut self, o: &Outcome) -> Decision {
         let secs = |ms: u64| ms.div_ceil(1_000).to_string();
@@ -217,6 +227,10 @@ mod tests {
             (403, Some("Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"accounts:read\""))
         );
         let d = Decision::new(Reason::Allowed, "", None).with_challenge("api", None);
+        assert_eq!(d.header("www-authenticate"), None);
+        let d = Decision::new(Reason::SecretInvalid, "", None).with_basic_challenge("partners \"x\"");
+        assert_eq!(d.header("www-authenticate"), Some("Basic realm=\"partners \\\"x\\\"\", charset=\"UTF-8\""));
+        let d = Decision::new(Reason::Allowed, "", None).with_basic_challenge("api");
         assert!(d.allow && d.status == 200 && d.headers.is_empty());
         // A bound token the request does not prove: both schemes are offered.
         let d = Decision::new(Reason::TokenNotBound, "", None).with_challenge("api", None);

@@ -339,6 +339,11 @@ fn credential_rows_end_to_end() {
     assert_eq!(partner("mallory", "s3cret-of-acme"), deny(401, Reason::ClientUnknown));
     assert_eq!(partner("acme", "guess"), deny(401, Reason::SecretInvalid));
     assert_eq!(partner("acme", "s3cret-of-acme"), (true, 200, Reason::Allowed));
+    // A client is challenged to authenticate as a client does: HTTP Basic, not a bearer token.
+    let d = s.engine.check_http(&get("partners.example", "/ping", None));
+    assert_eq!(outcome(&d), deny(401, Reason::CredentialsMissing));
+    let challenge = d.header("www-authenticate").unwrap_or_default();
+    assert!(challenge.starts_with("Basic realm=") && challenge.ends_with("charset=\"UTF-8\""), "{challenge}");
 }
 
 /// Three limits on `source.ip` (two requests a minute each): one per IPv6 /64

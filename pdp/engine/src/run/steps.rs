@@ -129,7 +129,15 @@ impl Engine {
                 }
                 StepKind::Authenticate(auth) => match self.authenticate(auth, req, Some(ep.zone)) {
                     Ok(id) => *identity = Some(id),
-                    Err((reason, detail)) => return Decision::new(reason, detail, rule()).with_challenge(realm, None),
+                    Err((reason, detail)) => {
+                        let d = Decision::new(reason, detail, rule());
+                        return match auth {
+                            // A client authenticates with HTTP Basic (RFC 6749 §2.3.1):
+                            // the challenge names the scheme it must use (RFC 7617).
+                            Auth::ClientSecret { .. } => d.with_basic_challenge(realm),
+                            _ => d.with_challenge(realm, None),
+                        };
+                    }
                 },
                 StepKind::Subject { issuers } => {
                     match self.authenticate(&Auth::Bearer { issuers: issuers.clone() }, req, Some(ep.zone)) {
