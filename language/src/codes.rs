@@ -78,6 +78,8 @@ pub const MISSING_SETTING: Code = Code("E0129");
 pub const INVALID_HEADER_NAME: Code = Code("E0130");
 /// HS* algorithms with a JWKS, or without a secret; a secret without HS*.
 pub const ALGORITHM_KEY_MISMATCH: Code = Code("E0131");
+/// An api `host` that no request can have (a port, a trailing dot, a wildcard…).
+pub const INVALID_HOST: Code = Code("E0132");
 
 /// Every code with a one-line summary, for `--explain` and editor hovers.
 pub const ALL: &[(Code, &str)] = &[
@@ -117,4 +119,5 @@ pub const ALL: &[(Code, &str)] = &[
     (MISSING_SETTING, "a block lacks a setting it must have"),
     (INVALID_HEADER_NAME, "a header name that can never match"),
     (ALGORITHM_KEY_MISMATCH, "HS* algorithms with a JWKS or without a secret, or a secret without HS*"),
+    (INVALID_HOST, "an api `host` that no request can have"),
 ];

@@ -678,7 +678,16 @@ impl Validator {
         let mut seen = Seen::new();
         for item in &api.items {
             let what = match item {
-                ApiItem::Host(_) => "host",
+                ApiItem::Host(h) => {
+                    if let Some((problem, help)) = host_problem(&h.node.value) {
+                        self.diags.push(
+                            Diagnostic::error(codes::INVALID_HOST, h.span, problem)
+                                .with_label("no request has this host")
+                                .with_help(help),
+                        );
+                    }
+                    "host"
+                }
                 ApiItem::Prefix(_) => "prefix",
                 ApiItem::Route(route) => {
                     self.stmts(route.stmts.iter(), "route");
@@ -835,4 +844,56 @@ impl<'a> Visit<'a> for Validator {
         // A `repeat` block's steps, in order.
         visit::walk_step(self, step);
     }
+}
+
+/// Why no request can have `host` (as the engine compares it: the request's
+/// port and trailing dot removed, letters in lower case), with a fix; `None`
+/// when one can.
+fn host_problem(host: &str) -> Option<(String, &'static str)> {
+    if host.is_empty() {
+        return Some(("an empty host".to_owned(), "write the name the requests are sent to, as in `api.example.com`"));
+    }
+    if host.contains('/') {
+        return Some((
+            format!("`{host}` is not a host name"),
+            "write the name alone, as in `api.example.com`: no scheme and no path (use `prefix` for a path)",
+        ));
+    }
+    if let Some(literal) = host.strip_prefix('[') {
+        return match literal.strip_suffix(']').map(str::parse::<std::net::Ipv6Addr>) {
+            Some(Ok(_)) => None,
+            _ => Some((format!("`{host}` is not an IPv6 address in brackets"), "write it as in `[2001:db8::1]`")),
+        };
+    }
+    if host.contains(':') {
+        return Some((
+            format!("`{host}` has a port"),
+            "write the name without the port: a request's port is not part of its host here",
+        ));
+    }
+    if host.contains('*') {
+        return Some((
+            format!("`{host}` has a `*`, which is not a wildcard here"),
+            "name each host in an api of its own: `*` would only match a request whose host is written with a `*`",
+        ));
+    }
+    if host.ends_with('.') {
+        return Some((
+            format!("`{host}` ends with a dot"),
+            "write it without the trailing dot: a request's trailing dot is removed before hosts are compared",
+        ));
+    }
+    let labels_ok = host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !labels_ok {
+        return Some((
+            format!("`{host}` is not a host name"),
+            "a host name is dot-separated labels of letters, digits, `-` and `_` (at most 63 each, 253 in all)",
+        ));
+    }
+    None
 }

@@ -235,3 +235,28 @@ fn a_leeway_is_whole_seconds() {
     assert_eq!(codes("1500ms"), ["E0128"]);
     assert!(codes("0s").is_empty() && codes("2000ms").is_empty() && codes("30s").is_empty());
 }
+
+/// An api `host` no request can have is refused (E0132): the engine compares
+/// a request's host without its port and trailing dot, and `*` is no wildcard.
+#[test]
+fn a_host_no_request_can_have_is_refused() {
+    let codes = |host: &str| -> Vec<String> {
+        let source = format!("api a in zone z {{\n  host {host:?}\n  route GET \"/x\" {{\n    allow\n  }}\n}}\n");
+        warden_language::check(&source).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect()
+    };
+    for bad in [
+        "",
+        "api.example.com:8443",
+        "api.example.com.",
+        "*.example.com",
+        "https://api.example.com",
+        "a..b",
+        "[::1",
+        "[zz]",
+    ] {
+        assert_eq!(codes(bad), ["E0132"], "{bad:?}");
+    }
+    for good in ["api.example.com", "API.Example.com", "localhost", "10.0.0.1", "[2001:db8::1]", "svc_internal.local"] {
+        assert!(codes(good).is_empty(), "{good:?}: {:?}", codes(good));
+    }
+}
