@@ -43,7 +43,10 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<FileDiagnostic>) {
                         let span = Span { start: rule.origin.span[0], end: rule.origin.span[1] };
                         let text =
                             cx.set.files.get(rule.origin.source as usize).map(|f| span.text(&f.text)).unwrap_or("");
-                        let written_condition = text.contains(" when ");
+                        // `when` as a word of the statement (`allow when(…)`, a tab
+                        // before it): a plain `allow` has no other word but itself.
+                        let written_condition =
+                            text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|w| w == "when");
                         match rule.when.and_then(|w| graph.exprs.get(w as usize)) {
                             Some(Expr::Const(v)) => warn(
                                 out,
