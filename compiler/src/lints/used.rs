@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use warden_language::ast::visit::{walk_api, walk_exchange, walk_expr, walk_resource, walk_stmt, walk_type_expr};
+use warden_language::ast::visit::{
+    walk_api, walk_exchange, walk_expr, walk_resource, walk_schema, walk_stmt, walk_type_expr,
+};
 use warden_language::ast::*;
 
 /// Names referred to anywhere in the set.
@@ -14,6 +16,11 @@ pub(super) struct Used<'a> {
     pub(super) bans: BTreeSet<&'a str>,
     pub(super) schemas: BTreeSet<&'a str>,
     pub(super) data: BTreeSet<&'a str>,
+    /// The schema whose fields are being walked, if any.
+    in_schema: Option<&'a str>,
+    /// `(schema, schema one of its fields names)`: a schema is used when a
+    /// used one names it, not merely when any schema (itself…) does.
+    schema_edges: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> Used<'a> {
@@ -21,6 +28,19 @@ impl<'a> Used<'a> {
         let mut u = Used::default();
         for &(_, decl) in decls {
             u.visit_decl(decl);
+        }
+        // The schemas a body names, then every schema they name, transitively.
+        loop {
+            let reached: Vec<&'a str> = u
+                .schema_edges
+                .iter()
+                .filter(|(from, to)| u.schemas.contains(from) && !u.schemas.contains(to))
+                .map(|(_, to)| *to)
+                .collect();
+            if reached.is_empty() {
+                break;
+            }
+            u.schemas.extend(reached);
         }
         u
     }
@@ -64,9 +84,20 @@ impl<'a> Visit<'a> for Used<'a> {
         walk_stmt(self, s);
     }
 
+    fn visit_schema(&mut self, schema: &'a Schema) {
+        self.in_schema = Some(&schema.name.name);
+        walk_schema(self, schema);
+        self.in_schema = None;
+    }
+
     fn visit_type_expr(&mut self, t: &'a TypeExpr) {
         if let TypeKind::Named(n) = &t.kind {
-            self.schemas.insert(&n.name);
+            match self.in_schema {
+                Some(owner) => self.schema_edges.push((owner, &n.name)),
+                None => {
+                    self.schemas.insert(&n.name);
+                }
+            }
         }
         walk_type_expr(self, t);
     }
