@@ -721,6 +721,20 @@ impl Validator {
         }
     }
 
+    /// `body json` where the check is about a resource: such a check has no
+    /// request body, so every one would be denied `body_invalid`.
+    fn no_json_body<'a>(&mut self, stmts: impl Iterator<Item = &'a Stmt>) {
+        for stmt in stmts {
+            if matches!(stmt.node, StmtKind::Body(BodySpec::Json { .. })) {
+                self.diags.push(
+                    Diagnostic::error(codes::MISPLACED, stmt.span, "`body json` in a resource or action")
+                        .with_label("a resource check has no request body: every check would be denied")
+                        .with_help("rules read what the check sends as `resource.…` and `context.…`"),
+                );
+            }
+        }
+    }
+
     fn resource(&mut self, resource: &Resource) {
         let mut actions: Vec<&Ident> = Vec::new();
         for item in &resource.items {
@@ -741,8 +755,13 @@ impl Validator {
                 }
                 actions.push(&action.name);
                 self.stmts(action.stmts.iter(), "action");
+                self.no_json_body(action.stmts.iter());
             }
         }
+        self.no_json_body(resource.items.iter().filter_map(|i| match i {
+            ResourceItem::Stmt(s) => Some(s),
+            _ => None,
+        }));
         let stmts = resource.items.iter().filter_map(|i| match i {
             ResourceItem::Stmt(s) => Some(s),
             _ => None,

@@ -260,3 +260,17 @@ fn a_host_no_request_can_have_is_refused() {
         assert!(codes(good).is_empty(), "{good:?}: {:?}", codes(good));
     }
 }
+
+/// `body json` in a resource or an action is refused (E0127): a resource
+/// check carries no request body, so every check of it would be denied.
+#[test]
+fn a_json_body_in_a_resource_check_is_misplaced() {
+    let source = "resource doc in zone z {\n  auth asserted\n  body json Doc\n  action read {\n    body json Doc\n    allow\n  }\n  action list {\n    body none\n    allow\n  }\n}\n";
+    let parsed = warden_language::check(source);
+    let found: Vec<(&str, &str)> = parsed
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.as_str(), &source[d.span.start as usize..d.span.end as usize]))
+        .collect();
+    assert_eq!(found, [("E0127", "body json Doc"), ("E0127", "body json Doc")], "{:?}", parsed.diagnostics);
+}
