@@ -274,3 +274,19 @@ fn a_json_body_in_a_resource_check_is_misplaced() {
         .collect();
     assert_eq!(found, [("E0127", "body json Doc"), ("E0127", "body json Doc")], "{:?}", parsed.diagnostics);
 }
+
+/// An api `prefix` is decoded, normalised path segments like a request's
+/// path after normalisation: a `%` escape or a dot segment could never match.
+#[test]
+fn a_prefix_no_normalised_path_can_have_is_refused() {
+    let codes = |prefix: &str| -> Vec<String> {
+        let source = format!("api a in zone z {{\n  prefix {prefix:?}\n  route GET \"/x\" {{\n    allow\n  }}\n}}\n");
+        warden_language::check(&source).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect()
+    };
+    for bad in ["/v%201", "/v1/./x", "/v1/..", "/../v1", "v1", "/v1/"] {
+        assert_eq!(codes(bad), ["E0108"], "{bad:?}");
+    }
+    for good in ["/v1", "/api/v1.2", "/a..b", "/.well-known"] {
+        assert!(codes(good).is_empty(), "{good:?}: {:?}", codes(good));
+    }
+}

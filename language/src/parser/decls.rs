@@ -446,12 +446,18 @@ impl Builder<'_> {
 
     pub(super) fn check_prefix(&self, prefix: &Str) {
         let v = &prefix.value;
-        let bad = !v.starts_with('/') || v.ends_with('/') || v.contains("//") || v.contains(['{', '}', '?', '#']);
+        // Request paths are decoded and normalised before matching, so a `%`
+        // escape or a `.`/`..` segment in a prefix could never match.
+        let bad = !v.starts_with('/')
+            || v.ends_with('/')
+            || v.contains("//")
+            || v.contains(['{', '}', '?', '#', '%'])
+            || v.split('/').any(|s| s == "." || s == "..");
         if bad {
             self.error(
                 Diagnostic::error(codes::INVALID_PATH, prefix.span, format!("`{v}` is not a valid api prefix"))
                     .with_label("invalid prefix")
-                    .with_help("a prefix is literal path segments: it starts with `/`, does not end with `/`, and has no parameters"),
+                    .with_help("a prefix is literal, decoded path segments: it starts with `/`, does not end with `/`, and has no parameters, `%` escapes, or `.` and `..` segments"),
             );
         }
     }
