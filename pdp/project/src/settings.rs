@@ -41,7 +41,24 @@ pub fn lint_levels(dir: &Path) -> Result<Levels, String> {
         format!("{}: {}", at(offset), e.message())
     })?;
     let mut levels = Levels::default();
+    // A lint named twice (by its code and by its name) would leave which
+    // level holds to the table's order: refused, so the file says one thing.
+    let mut named: Vec<(&str, &str)> = Vec::new();
     for (key, level) in &settings.lints {
+        let lint =
+            warden_compiler::lints::ALL.iter().find(|l| l.code.as_str() == key.get_ref() || l.name == key.get_ref());
+        if let Some(lint) = lint {
+            if let Some((_, first)) = named.iter().find(|(code, _)| *code == lint.code.as_str()) {
+                return Err(format!(
+                    "{}: `{}` and `{first}` name the same lint ({} `{}`): keep one",
+                    at(key.span().start),
+                    key.get_ref(),
+                    lint.code.as_str(),
+                    lint.name
+                ));
+            }
+            named.push((lint.code.as_str(), key.get_ref()));
+        }
         levels.set(key.get_ref(), level.get_ref()).map_err(|why| {
             let offset = if why.contains("no lint level") { level.span().start } else { key.span().start };
             format!("{}: {why}", at(offset))
@@ -70,6 +87,12 @@ mod tests {
             ("[lints]\nW0305 = \"loud\"\n", format!("{shown}:2:9: `loud` is no lint level")),
             ("[lint]\nW0305 = \"off\"\n", format!("{shown}:1:2: unknown field `lint`")),
             ("[lints]\nW0305 = off\n", format!("{shown}:2:9:")),
+            (
+                "[lints]\nbody-without-schema = \"error\"\nW0305 = \"off\"\n",
+                format!(
+                    "{shown}:2:1: `body-without-schema` and `W0305` name the same lint (W0305 `body-without-schema`)"
+                ),
+            ),
         ] {
             std::fs::write(&file, text).unwrap();
             let err = lint_levels(dir.path()).unwrap_err();
