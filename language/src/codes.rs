@@ -46,7 +46,7 @@ pub const CHAINED_COMPARISON: Code = Code("E0113");
 pub const UNKNOWN_FORMAT: Code = Code("E0114");
 /// A decision reason that does not exist.
 pub const UNKNOWN_REASON: Code = Code("E0115");
-/// An HTTP status outside 100–599, or one a denial cannot have.
+/// An HTTP status a denial cannot have (outside 400–599).
 pub const INVALID_STATUS: Code = Code("E0116");
 /// A test request URL that is neither a path nor an http(s) URL.
 pub const INVALID_TEST_URL: Code = Code("E0117");

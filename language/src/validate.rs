@@ -808,7 +808,21 @@ impl<'a> Visit<'a> for Validator {
                         RequestItem::Basic { .. } | RequestItem::Token(_) => "credential",
                     };
                     if let Some(first) = seen.add(what, item.span) {
-                        self.duplicate(what, "request", item.span, first);
+                        if what == "credential" {
+                            // No keyword is called `credential`: name the two that are.
+                            self.diags.push(
+                                Diagnostic::error(
+                                    codes::DUPLICATE_SETTING,
+                                    item.span,
+                                    "a request sends one credential: one `basic` or one `token`",
+                                )
+                                .with_label("second credential")
+                                .with_related(first, "first here")
+                                .with_help("keep one `basic` or one `token`"),
+                            );
+                        } else {
+                            self.duplicate(what, "request", item.span, first);
+                        }
                     }
                 }
             }

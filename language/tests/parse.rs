@@ -290,3 +290,14 @@ fn a_prefix_no_normalised_path_can_have_is_refused() {
         assert!(codes(good).is_empty(), "{good:?}: {:?}", codes(good));
     }
 }
+
+/// A test request with two credentials names the keywords there are
+/// (`basic`, `token`), not a `credential` keyword that does not exist.
+#[test]
+fn two_credentials_in_a_test_request_name_basic_and_token() {
+    let source = "test \"t\" {\n  request GET \"https://h.example/x\" {\n    basic \"c\", \"s\"\n    token { sub: \"u\" }\n  }\n  expect allow\n}\n";
+    let parsed = warden_language::check(source);
+    let d = parsed.diagnostics.iter().find(|d| d.code.as_str() == "E0118").expect("E0118");
+    assert_eq!(d.message, "a request sends one credential: one `basic` or one `token`");
+    assert_eq!(&source[d.span.start as usize..d.span.end as usize], "token { sub: \"u\" }");
+}

@@ -160,7 +160,7 @@ impl Builder<'_> {
         if status.is_none() {
             self.error(
                 Diagnostic::error(codes::INVALID_STATUS, n.span, format!("`{}` is not a denial status", n.node))
-                    .with_help("a denial has a 4xx status such as 401, 403, 404 or 429"),
+                    .with_help("a denial has a 4xx or 5xx status such as 401, 403, 404, 429 or 503"),
             );
         }
         Spanned::new(status.unwrap_or(0), n.span)
