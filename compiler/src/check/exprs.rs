@@ -126,11 +126,10 @@ impl<'a> Checker<'a> {
     fn compare(&mut self, op: &Spanned<CmpOp>, l: Ty, r: Ty, span: Span) {
         let problem = match op.node {
             CmpOp::Eq | CmpOp::Ne if l.known() && r.known() && l != r => Some(format!(
-                "`{}` compares {} with {}: it is always {}",
+                "`{}` compares {} with {}: values of different types do not compare (a type error at run time, so the rule fails closed)",
                 op.node.as_str(),
                 l.name(),
                 r.name(),
-                op.node == CmpOp::Ne
             )),
             CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {
                 let orderable = |t: Ty| matches!(t, Ty::Unknown | Ty::Num | Ty::Str);
