@@ -134,7 +134,7 @@ pub fn lint_at(set: &PolicySet, graph: &Graph, levels: &Levels) -> Vec<FileDiagn
     // A lint that is off is not there to be silenced.
     levels.drop_off(&mut out);
     // `// warden: allow CODE "reason"` silences what the checks found.
-    suppressions::apply(set, &mut out);
+    suppressions::apply(set, &mut out, levels);
     levels.apply(&mut out);
     // The same endpoint-level rule is lowered once per route of an api; report it once.
     out.sort_by(|a, b| {

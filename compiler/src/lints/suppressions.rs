@@ -42,7 +42,7 @@ struct Suppression {
 /// Applies the suppression comments of `set` to the lint warnings in `out`:
 /// removes those silenced, and adds W0312 and W0313 for comments that silence
 /// nothing or cannot be read.
-pub(super) fn apply(set: &PolicySet, out: &mut Vec<FileDiagnostic>) {
+pub(super) fn apply(set: &PolicySet, out: &mut Vec<FileDiagnostic>, levels: &super::Levels) {
     let indexes: Vec<LineIndex> = set.files.iter().map(|f| LineIndex::new(&f.text)).collect();
     let mut found = Vec::new();
     let mut problems = Vec::new();
@@ -87,7 +87,14 @@ pub(super) fn apply(set: &PolicySet, out: &mut Vec<FileDiagnostic>) {
         }
     });
     for s in found.iter().filter(|s| !s.used) {
-        let codes = s.codes.join(", ");
+        // A lint that is off has nothing to silence yet: a comment for it (the
+        // fix of an off-by-default lint suggests one) is kept for the day it is
+        // turned on, not reported.
+        let on: Vec<&str> = s.codes.iter().map(String::as_str).filter(|c| levels.of(c) != super::Level::Off).collect();
+        if on.is_empty() {
+            continue;
+        }
+        let codes = on.join(", ");
         warn(out, s.file, &UNUSED_SUPPRESSION, s.span, format!("this suppression of {codes} silences nothing"));
     }
     out.extend(problems);
