@@ -187,8 +187,7 @@ fn ban_and_exchange_start_declarations_after_a_broken_one() {
     assert!(codes.contains(&"E0101"), "{codes:?}");
     assert!(codes.contains(&"E0128"), "the ban's zero count is reported too: {codes:?}");
     let source = "api a in zone z {\n  route GET \"/x {\n    allow\n  }\n}\n\nexchange e from zone edge {\n  auth mtls\n  allow\n  mint for zone z {\n    lifetime 0s\n  }\n}\n";
-    let codes: Vec<String> =
-        warden_language::check(source).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect();
+    let codes = codes_of(source);
     assert!(codes.iter().any(|c| c == "E0101") && codes.len() >= 2, "{codes:?}");
 }
 
@@ -197,10 +196,19 @@ fn ban_and_exchange_start_declarations_after_a_broken_one() {
 #[test]
 fn allowed_as_a_denial_reason_is_reported_once() {
     let source = "test \"t\" {\n  request GET \"https://h.example/x\"\n  expect deny 403 allowed\n}\n";
-    let codes: Vec<String> =
-        warden_language::check(source).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect();
+    let codes = codes_of(source);
     assert!(codes.iter().any(|c| c == "E0115"), "{codes:?}");
     assert!(!codes.iter().any(|c| c == "E0124"), "{codes:?}");
+}
+
+/// The codes `check` reports for `source`, in order.
+fn codes_of(source: &str) -> Vec<String> {
+    warden_language::check(source).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect()
+}
+
+/// Each diagnostic's code and the text it points at.
+fn located<'a>(parsed: &'a warden_language::Parsed, source: &'a str) -> Vec<(&'a str, &'a str)> {
+    parsed.diagnostics.iter().map(|d| (d.code.as_str(), &source[d.span.start as usize..d.span.end as usize])).collect()
 }
 
 /// A constraint on a field whose type is a schema (an object) does not
@@ -210,11 +218,7 @@ fn allowed_as_a_denial_reason_is_reported_once() {
 fn constraints_on_a_schema_typed_field_are_refused() {
     let source = "schema Payee {\n  name: string\n}\n\nschema Transfer {\n  payee: Payee max_len 3 min 1\n  payees: [Payee] min_items 1\n}\n";
     let parsed = warden_language::check(source);
-    let found: Vec<(&str, &str)> = parsed
-        .diagnostics
-        .iter()
-        .map(|d| (d.code.as_str(), &source[d.span.start as usize..d.span.end as usize]))
-        .collect();
+    let found = located(&parsed, source);
     assert_eq!(found, [("E0121", "max_len 3"), ("E0121", "min 1")], "{:?}", parsed.diagnostics);
     assert!(parsed.diagnostics[0].message.contains("schema `Payee`"), "{}", parsed.diagnostics[0].message);
 }
@@ -228,9 +232,7 @@ fn a_leeway_is_whole_seconds() {
             "zone z {{\n  issuer \"https://idp.example\" {{\n    jwks url \"https://idp.example/jwks\"\n    audience \"a\"\n    leeway {leeway}\n  }}\n}}\n"
         )
     };
-    let codes = |leeway: &str| -> Vec<String> {
-        warden_language::check(&issuer(leeway)).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect()
-    };
+    let codes = |leeway: &str| codes_of(&issuer(leeway));
     assert_eq!(codes("500ms"), ["E0128"]);
     assert_eq!(codes("1500ms"), ["E0128"]);
     assert!(codes("0s").is_empty() && codes("2000ms").is_empty() && codes("30s").is_empty());
@@ -241,8 +243,7 @@ fn a_leeway_is_whole_seconds() {
 #[test]
 fn a_host_no_request_can_have_is_refused() {
     let codes = |host: &str| -> Vec<String> {
-        let source = format!("api a in zone z {{\n  host {host:?}\n  route GET \"/x\" {{\n    allow\n  }}\n}}\n");
-        warden_language::check(&source).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect()
+        codes_of(&format!("api a in zone z {{\n  host {host:?}\n  route GET \"/x\" {{\n    allow\n  }}\n}}\n"))
     };
     for bad in [
         "",
@@ -267,11 +268,7 @@ fn a_host_no_request_can_have_is_refused() {
 fn a_json_body_in_a_resource_check_is_misplaced() {
     let source = "resource doc in zone z {\n  auth asserted\n  body json Doc\n  action read {\n    body json Doc\n    allow\n  }\n  action list {\n    body none\n    allow\n  }\n}\n";
     let parsed = warden_language::check(source);
-    let found: Vec<(&str, &str)> = parsed
-        .diagnostics
-        .iter()
-        .map(|d| (d.code.as_str(), &source[d.span.start as usize..d.span.end as usize]))
-        .collect();
+    let found = located(&parsed, source);
     assert_eq!(found, [("E0127", "body json Doc"), ("E0127", "body json Doc")], "{:?}", parsed.diagnostics);
 }
 
@@ -280,8 +277,7 @@ fn a_json_body_in_a_resource_check_is_misplaced() {
 #[test]
 fn a_prefix_no_normalised_path_can_have_is_refused() {
     let codes = |prefix: &str| -> Vec<String> {
-        let source = format!("api a in zone z {{\n  prefix {prefix:?}\n  route GET \"/x\" {{\n    allow\n  }}\n}}\n");
-        warden_language::check(&source).diagnostics.iter().map(|d| d.code.as_str().to_owned()).collect()
+        codes_of(&format!("api a in zone z {{\n  prefix {prefix:?}\n  route GET \"/x\" {{\n    allow\n  }}\n}}\n"))
     };
     for bad in ["/v%201", "/v1/./x", "/v1/..", "/../v1", "v1", "/v1/"] {
         assert_eq!(codes(bad), ["E0108"], "{bad:?}");
